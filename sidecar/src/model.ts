@@ -1,0 +1,184 @@
+// The snapshot model of ARCHITECTURE.md. Everything the collectors produce, the store keeps and the
+// API serves is one of these types. Missing or unsupported values are null, never 0.
+
+export type Ratio = number; // 0..1
+export type Percent = number; // 0..100
+
+export interface MemoryUsage {
+  totalBytes: number | null;
+  usedBytes: number | null;
+}
+
+export interface Utilization {
+  gpu: Percent | null;
+  memory: Percent | null;
+  encoder: Percent | null;
+  decoder: Percent | null;
+}
+
+export interface GpuProcess {
+  pid: number;
+  name: string;
+  /** 'C' compute, 'G' graphics, 'C+G' both (vGPU VMs show up as 'C+G' processes named 'vgpu'). */
+  type: string | null;
+  usedMemoryBytes: number | null;
+  gpuUuid: string;
+  migUuid?: string;
+}
+
+export interface MigInstance {
+  /** From `nvidia-smi -L`; null when -L could not be read. */
+  uuid: string | null;
+  /** The `mig_device` index, which is the `Device N` of `nvidia-smi -L`. */
+  index: number;
+  gpuInstanceId: number;
+  computeInstanceId: number;
+  /** e.g. "3g.40gb" or "1c.3g.71gb"; from `nvidia-smi -L`. */
+  profile: string | null;
+  multiprocessorCount: number | null;
+  memory: MemoryUsage;
+  processes: GpuProcess[];
+}
+
+export type MigMode = 'enabled' | 'disabled' | 'unsupported';
+export type VgpuHostMode = 'sriov' | 'non-sriov' | 'none';
+
+export interface VgpuInstance {
+  id: string;
+  uuid: string | null;
+  vmId: string | null;
+  vmName: string | null;
+  /** vGPU name, e.g. "GRID A100-10C" or "NVIDIA RTX Pro 6000 Blackwell DC-3Q". */
+  type: string | null;
+  /** Numeric vGPU type id as printed by `vgpu -q` (`vGPU Type`). */
+  typeId: string | null;
+  guestDriverVersion: string | null;
+  licenseStatus: string | null;
+  /** MIG-backed vGPUs name their GPU instance. */
+  gpuInstanceId: number | null;
+  framebuffer: MemoryUsage;
+  utilization: Utilization;
+  /** The vGPU is listed by `nvidia-smi vgpu -q`, i.e. attached to a running VM. */
+  active: boolean;
+  /** true/false when the guest reported a license state; null when unknown (no guest driver). */
+  licensed: boolean | null;
+}
+
+export interface Gpu {
+  host: string;
+  uuid: string;
+  /** nvidia-smi's index (not minor_number); null when `-L` could not be read. */
+  index: number | null;
+  name: string;
+  pciBusId: string;
+  memory: MemoryUsage;
+  utilization: Utilization;
+  temperatureC: number | null;
+  powerW: number | null;
+  powerLimitW: number | null;
+  clocks: { smMHz: number | null; memMHz: number | null };
+  mig: { mode: MigMode; pendingMode: MigMode | null; instances: MigInstance[] };
+  vgpu: {
+    hostMode: VgpuHostMode;
+    /** e.g. "Best Effort", "Equal Share", "Fixed Share"; null when not reported. */
+    schedulerPolicy: string | null;
+    /** Adaptive round-robin state, when reported. */
+    arr: boolean | null;
+    instances: VgpuInstance[];
+  };
+  processes: GpuProcess[];
+  /** Whole-GPU volatile uncorrected ECC errors, when reported. */
+  eccUncorrectedVolatile: number | null;
+}
+
+export type SourceState = 'ok' | 'stale' | 'failed' | 'disabled';
+
+export interface SourceStatus {
+  status: SourceState;
+  error?: string;
+  /** ISO-8601 UTC. */
+  lastSuccessAt?: string;
+  /** Age of the data served for this source, in seconds. */
+  ageSeconds?: number;
+}
+
+export type SourceName = 'gpu' | 'vgpu' | 'engines' | 'docker';
+
+export interface HostInfo {
+  hostname: string;
+  driverVersion: string | null;
+  cudaVersion: string | null;
+  /** ISO-8601 UTC of the tick that produced the snapshot. */
+  collectedAt: string;
+  sources: Record<SourceName, SourceStatus>;
+}
+
+export type EngineHealth = 'up' | 'down' | 'unknown';
+
+export interface Quantiles {
+  p50: number | null;
+  p95: number | null;
+}
+
+export interface EngineWorker {
+  rank: number;
+  pid: number | null;
+  gpuUuids: string[];
+  migUuids: string[];
+}
+
+export interface EngineLoad {
+  running: number | null;
+  waiting: number | null;
+  kvCacheUsage: Ratio | null;
+  promptTokensPerSec: number | null;
+  generationTokensPerSec: number | null;
+  ttftSeconds: Quantiles;
+  itlSeconds: Quantiles;
+  e2eSeconds: Quantiles;
+  preemptions: number | null;
+}
+
+export interface Engine {
+  host: string;
+  id: string;
+  type: 'vllm';
+  endpoint: string;
+  deployment: 'native' | 'docker';
+  container?: string;
+  model: string | null;
+  servedModels: string[];
+  maxModelLen: number | null;
+  version: string | null;
+  health: EngineHealth;
+  parallel: { tensor: number; pipeline: number; data: number };
+  workers: EngineWorker[];
+  load: EngineLoad;
+  busy: boolean;
+}
+
+export type EventKind =
+  | 'engine-up'
+  | 'engine-down'
+  | 'mig-reconfigured'
+  | 'vgpu-attached'
+  | 'vgpu-detached'
+  | 'xid'
+  | 'gpu-lost'
+  | 'gpu-back';
+
+export interface FleetEvent {
+  /** ISO-8601 UTC. */
+  time: string;
+  host: string;
+  kind: EventKind;
+  /** The GPU/MIG/vGPU/engine id the event is about. */
+  subject: string;
+  text: string;
+}
+
+export interface Snapshot {
+  host: HostInfo;
+  gpus: Gpu[];
+  engines: Engine[];
+}
