@@ -1,4 +1,4 @@
-/** Unit tests sit beside the code (src/**/*.test.ts); fixtures live in ../tests/fixtures. */
+// Unit tests sit beside the code as src/.../*.test.ts; fixtures live in ../tests/fixtures.
 export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/src'],
@@ -6,6 +6,6 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
 };

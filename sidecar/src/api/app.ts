@@ -1,0 +1,201 @@
+// The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { SourceTracker } from '../collectors/sourceTracker.js';
+import type { Gpu, Snapshot } from '../model.js';
+import type { Store } from '../store/store.js';
+import { TIMESERIES_METRICS } from '../store/samples.js';
+import { ApiError, errorHandler, validate } from './errors.js';
+import type { SidecarMetrics } from './metrics.js';
+import { TimeSchema, filterSet, gpuMatches, runQueries } from './query.js';
+import { buildTopology } from './topology.js';
+
+export interface AppDeps {
+  store: Store;
+  sources: SourceTracker;
+  metrics: SidecarMetrics;
+  version: string;
+  startedAt: number;
+  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  token: string | null;
+  onError?: (err: unknown, req: Request) => void;
+}
+
+const VARIABLES = ['hosts', 'gpus', 'migs', 'vgpus', 'vms', 'engines', 'models', 'metrics'] as const;
+
+const EventsQuery = z.object({
+  from: TimeSchema.optional(),
+  to: TimeSchema.optional(),
+  kind: z.string().max(64).optional(),
+  subject: z.string().max(256).optional(),
+});
+
+const VariablesQuery = z.object({ gpu: z.string().max(256).optional() });
+
+function bearerAuth(token: string) {
+  const expected = Buffer.from(token);
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    const given = Buffer.from(m?.[1]?.trim() ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      next(new ApiError(401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <token>)'));
+      return;
+    }
+    next();
+  };
+}
+
+function findGpu(snap: Snapshot, id: string): Gpu | undefined {
+  const want = new Set([id]);
+  return snap.gpus.find((g) => gpuMatches(g, want));
+}
+
+export function createApp(deps: AppDeps) {
+  const { store, sources, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  // Unauthenticated liveness for container health checks: says nothing about the host.
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  if (deps.token) app.use(bearerAuth(deps.token));
+
+  const snapshot = (): Snapshot => {
+    if (!store.latest) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
+    const now = Date.now();
+    // Source ages are computed now, not at collection time, so a stuck collector shows its real age.
+    return { ...store.latest, host: { ...store.latest.host, sources: sources.all(now) } };
+  };
+
+  app.get('/api/v1/health', (_req, res) => {
+    const now = Date.now();
+    res.json({
+      status: sources.overall(now),
+      version: deps.version,
+      uptimeSeconds: Math.round((now - deps.startedAt) / 1000),
+      host: store.latest?.host.hostname ?? null,
+      lastCollectedAt: store.latest?.host.collectedAt ?? null,
+      sources: sources.all(now),
+    });
+  });
+
+  app.get('/api/v1/snapshot', (_req, res) => {
+    const s = snapshot();
+    res.json({ host: s.host, gpus: s.gpus, engines: s.engines });
+  });
+
+  app.get('/api/v1/gpus', (_req, res) => {
+    const s = snapshot();
+    res.json({ host: s.host.hostname, sources: { gpu: s.host.sources.gpu, vgpu: s.host.sources.vgpu }, gpus: s.gpus });
+  });
+
+  app.get('/api/v1/gpus/:uuid', (req, res) => {
+    const s = snapshot();
+    const id = String(req.params.uuid);
+    const g = findGpu(s, id);
+    if (!g) throw new ApiError(404, 'not-found', `no GPU or MIG instance ${id} on ${s.host.hostname}`, 'uuid');
+    res.json(g);
+  });
+
+  app.get('/api/v1/engines', (_req, res) => {
+    const s = snapshot();
+    res.json({ host: s.host.hostname, engines: s.engines });
+  });
+
+  app.get('/api/v1/engines/:id', (req, res) => {
+    const s = snapshot();
+    const id = String(req.params.id);
+    const e = s.engines.find((x) => x.id === id);
+    if (!e) throw new ApiError(404, 'not-found', `no engine ${id} on ${s.host.hostname}`, 'id');
+    res.json(e);
+  });
+
+  app.get('/api/v1/topology', (_req, res) => {
+    res.json(buildTopology(snapshot()));
+  });
+
+  app.post('/api/v1/query', express.json({ limit: '256kb' }), (req, res) => {
+    res.json(runQueries(store, req.body));
+  });
+
+  app.get('/api/v1/events', (req, res) => {
+    const q = validate(EventsQuery, req.query);
+    const to = q.to ?? Date.now();
+    const from = q.from ?? to - 3_600_000;
+    if (from > to) throw new ApiError(400, 'bad-request', 'from: must not be after to', 'from');
+    const kinds = filterSet(q.kind);
+    const events = store.events
+      .between(from, to)
+      .filter((e) => (!kinds || kinds.has(e.kind)) && (!q.subject || e.subject === q.subject));
+    res.json({ events });
+  });
+
+  app.get('/api/v1/variables/:name', (req, res) => {
+    const name = String(req.params.name);
+    if (!(VARIABLES as readonly string[]).includes(name)) {
+      throw new ApiError(404, 'not-found', `no variable "${name}" (one of ${VARIABLES.join(', ')})`, 'name');
+    }
+    const q = validate(VariablesQuery, req.query);
+    const s = snapshot();
+    const gpus = q.gpu ? s.gpus.filter((g) => gpuMatches(g, new Set([q.gpu as string]))) : s.gpus;
+    const gpuText = (g: Gpu) => (g.index === null ? `${g.name} (${g.uuid})` : `GPU ${g.index} · ${g.name}`);
+    let values: { text: string; value: string }[] = [];
+    switch (name as (typeof VARIABLES)[number]) {
+      case 'hosts':
+        values = [{ text: s.host.hostname, value: s.host.hostname }];
+        break;
+      case 'gpus':
+        values = gpus.map((g) => ({ text: gpuText(g), value: g.uuid }));
+        break;
+      case 'migs':
+        values = gpus.flatMap((g) =>
+          g.mig.instances
+            .filter((m) => m.uuid !== null)
+            .map((m) => ({ text: `${gpuText(g)} · ${m.profile ?? 'MIG'} (GI ${m.gpuInstanceId})`, value: m.uuid as string })),
+        );
+        break;
+      case 'vgpus':
+        values = gpus.flatMap((g) =>
+          g.vgpu.instances.map((v) => ({ text: `${v.vmName ?? v.vmId ?? v.id} · ${v.type ?? 'vGPU'}`, value: v.id })),
+        );
+        break;
+      case 'vms':
+        values = [...new Set(gpus.flatMap((g) => g.vgpu.instances.map((v) => v.vmName ?? v.vmId)).filter((x): x is string => !!x))].map(
+          (v) => ({ text: v, value: v }),
+        );
+        break;
+      case 'engines':
+        values = s.engines.map((e) => ({ text: `${e.model ?? e.id} (${e.endpoint})`, value: e.id }));
+        break;
+      case 'models':
+        values = [...new Set(s.engines.flatMap((e) => [e.model, ...e.servedModels]).filter((x): x is string => !!x))].map((m) => ({
+          text: m,
+          value: m,
+        }));
+        break;
+      case 'metrics':
+        values = TIMESERIES_METRICS.map((m) => ({ text: `${m.name} (${m.unit})`, value: m.name }));
+        break;
+    }
+    res.json({ values });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.set('content-type', metrics.contentType).send(await metrics.render());
+  });
+
+  app.use((req, _res, next) => {
+    next(new ApiError(404, 'not-found', `no route ${req.method} ${req.path}`));
+  });
+  app.use(((err, req, res, next) => {
+    if (!(err instanceof ApiError) && deps.onError) deps.onError(err, req);
+    errorHandler(err, req, res, next);
+  }) as express.ErrorRequestHandler);
+  return app;
+}

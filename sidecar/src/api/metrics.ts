@@ -1,0 +1,179 @@
+// Prometheus exposition of the snapshot (the gpufleet_* families of ARCHITECTURE.md). Gauges are
+// rewritten once per collection tick, so a scrape only renders; label values are sanitised and each
+// family is capped at maxSeries so hostile names or a huge host cannot blow up Prometheus.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Snapshot, SourceName } from '../model.js';
+import type { LostGpu } from '../store/store.js';
+
+const MAX_LABEL_LENGTH = 128;
+
+/** No control characters or ANSI escapes, bounded length; prom-client escapes quotes and backslashes. */
+export function sanitizeLabel(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  // eslint-disable-next-line no-control-regex
+  const s = String(value).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[\x00-\x1f\x7f]/g, '');
+  return s.length > MAX_LABEL_LENGTH ? s.slice(0, MAX_LABEL_LENGTH) : s;
+}
+
+type LabelValues<L extends string> = Partial<Record<L, string>>;
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  private readonly maxSeries: number;
+  private readonly families: Gauge<string>[] = [];
+  private readonly setCounts = new Map<Gauge<string>, number>();
+
+  private readonly gpuInfo;
+  private readonly gpuUtil;
+  private readonly gpuMemUsed;
+  private readonly gpuMemTotal;
+  private readonly gpuTemp;
+  private readonly gpuPower;
+  private readonly gpuPowerLimit;
+  private readonly gpuLost;
+  private readonly migInfo;
+  private readonly migMemUsed;
+  private readonly migMemTotal;
+  private readonly vgpuInfo;
+  private readonly vgpuUtil;
+  private readonly vgpuFbUsed;
+  private readonly vgpuFbTotal;
+  private readonly vgpuActive;
+  private readonly collectorDuration;
+  private readonly collectorUp;
+  private readonly collectorLastSuccess;
+  readonly collectorErrors;
+  private readonly droppedSeries;
+
+  constructor(opts: { maxSeries: number; defaultMetrics?: boolean }) {
+    this.maxSeries = opts.maxSeries;
+    const r = [this.registry];
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) => {
+      const g = new Gauge({ name, help, labelNames, registers: r });
+      this.families.push(g as Gauge<string>);
+      return g;
+    };
+    const gpu = ['host', 'gpu_uuid', 'gpu_index'] as const;
+    this.gpuInfo = gauge('gpufleet_gpu_info', 'A physical GPU (value 1); labels carry its name and MIG/vGPU modes', [
+      'host', 'gpu_uuid', 'gpu_index', 'name', 'pci_bus_id', 'mig_mode', 'vgpu_mode',
+    ]);
+    this.gpuUtil = gauge('gpufleet_gpu_utilization_ratio', 'GPU utilization 0..1 (absent with MIG on: the driver reports N/A)', gpu);
+    this.gpuMemUsed = gauge('gpufleet_gpu_memory_used_bytes', 'GPU framebuffer memory used', gpu);
+    this.gpuMemTotal = gauge('gpufleet_gpu_memory_total_bytes', 'GPU framebuffer memory total', gpu);
+    this.gpuTemp = gauge('gpufleet_gpu_temperature_celsius', 'GPU temperature', gpu);
+    this.gpuPower = gauge('gpufleet_gpu_power_watts', 'GPU power draw', gpu);
+    this.gpuPowerLimit = gauge('gpufleet_gpu_power_limit_watts', 'GPU enforced power limit', gpu);
+    this.gpuLost = gauge('gpufleet_gpu_lost', 'A GPU seen earlier that nvidia-smi no longer reports (value 1 until it is back)', [
+      'host', 'gpu_uuid', 'gpu_index', 'name',
+    ]);
+    this.migInfo = gauge('gpufleet_mig_instance_info', 'A MIG instance (value 1)', ['host', 'gpu_uuid', 'mig_uuid', 'gi_id', 'ci_id', 'profile']);
+    const mig = ['host', 'gpu_uuid', 'mig_uuid'] as const;
+    this.migMemUsed = gauge('gpufleet_mig_memory_used_bytes', 'MIG instance memory used', mig);
+    this.migMemTotal = gauge('gpufleet_mig_memory_total_bytes', 'MIG instance memory total', mig);
+    this.vgpuInfo = gauge('gpufleet_vgpu_instance_info', 'A host-side vGPU instance attached to a VM (value 1)', [
+      'host', 'gpu_uuid', 'vgpu_id', 'vgpu_uuid', 'vgpu_type', 'vm_id', 'vm_name',
+    ]);
+    const vgpu = ['host', 'gpu_uuid', 'vgpu_id'] as const;
+    this.vgpuUtil = gauge('gpufleet_vgpu_utilization_ratio', 'vGPU instance GPU utilization 0..1', vgpu);
+    this.vgpuFbUsed = gauge('gpufleet_vgpu_framebuffer_used_bytes', 'vGPU instance framebuffer used', vgpu);
+    this.vgpuFbTotal = gauge('gpufleet_vgpu_framebuffer_total_bytes', 'vGPU instance framebuffer total', vgpu);
+    this.vgpuActive = gauge('gpufleet_vgpu_active', 'vGPU instance attached to a running VM (1) or not (0)', vgpu);
+    this.collectorDuration = new Gauge({
+      name: 'gpufleet_collector_duration_seconds',
+      help: 'Duration of the last run of each collector',
+      labelNames: ['collector'],
+      registers: r,
+    });
+    this.collectorUp = new Gauge({
+      name: 'gpufleet_collector_up',
+      help: 'Whether the last run of each collector succeeded (1) or failed (0)',
+      labelNames: ['collector'],
+      registers: r,
+    });
+    this.collectorLastSuccess = new Gauge({
+      name: 'gpufleet_collector_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful run of each collector',
+      labelNames: ['collector'],
+      registers: r,
+    });
+    this.collectorErrors = new Counter({
+      name: 'gpufleet_collector_errors_total',
+      help: 'Failed collector runs by reason (timeout, spawn, exit, parse, too-large, http, other)',
+      labelNames: ['collector', 'reason'],
+      registers: r,
+    });
+    this.droppedSeries = new Counter({
+      name: 'gpufleet_metrics_dropped_series_total',
+      help: 'Series left out of /metrics because a family reached --max-series',
+      registers: r,
+    });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private set<L extends string>(g: Gauge<L>, labels: LabelValues<L>, value: number | null | undefined): void {
+    if (value === null || value === undefined || !Number.isFinite(value)) return;
+    const n = this.setCounts.get(g as Gauge<string>) ?? 0;
+    if (n >= this.maxSeries) {
+      this.droppedSeries.inc();
+      return;
+    }
+    this.setCounts.set(g as Gauge<string>, n + 1);
+    const clean: Record<string, string> = {};
+    for (const [k, v] of Object.entries(labels)) clean[k] = sanitizeLabel(v as string);
+    g.set(clean as LabelValues<L>, value);
+  }
+
+  /** Rewrites every snapshot family from one tick's snapshot. */
+  update(snap: Snapshot, lost: Iterable<LostGpu>): void {
+    for (const f of this.families) f.reset();
+    this.setCounts.clear();
+    const host = snap.host.hostname;
+    for (const g of snap.gpus) {
+      const l = { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index) };
+      this.set(this.gpuInfo, { ...l, name: g.name, pci_bus_id: g.pciBusId, mig_mode: g.mig.mode, vgpu_mode: g.vgpu.hostMode }, 1);
+      this.set(this.gpuUtil, l, g.utilization.gpu === null ? null : g.utilization.gpu / 100);
+      this.set(this.gpuMemUsed, l, g.memory.usedBytes);
+      this.set(this.gpuMemTotal, l, g.memory.totalBytes);
+      this.set(this.gpuTemp, l, g.temperatureC);
+      this.set(this.gpuPower, l, g.powerW);
+      this.set(this.gpuPowerLimit, l, g.powerLimitW);
+      for (const m of g.mig.instances) {
+        const migUuid = m.uuid ?? `${g.uuid}/${m.gpuInstanceId}/${m.computeInstanceId}`;
+        this.set(this.migInfo, {
+          host, gpu_uuid: g.uuid, mig_uuid: migUuid, gi_id: String(m.gpuInstanceId), ci_id: String(m.computeInstanceId), profile: m.profile ?? '',
+        }, 1);
+        const ml = { host, gpu_uuid: g.uuid, mig_uuid: migUuid };
+        this.set(this.migMemUsed, ml, m.memory.usedBytes);
+        this.set(this.migMemTotal, ml, m.memory.totalBytes);
+      }
+      for (const v of g.vgpu.instances) {
+        this.set(this.vgpuInfo, {
+          host, gpu_uuid: g.uuid, vgpu_id: v.id, vgpu_uuid: v.uuid ?? '', vgpu_type: v.type ?? '', vm_id: v.vmId ?? '', vm_name: v.vmName ?? '',
+        }, 1);
+        const vl = { host, gpu_uuid: g.uuid, vgpu_id: v.id };
+        this.set(this.vgpuUtil, vl, v.utilization.gpu === null ? null : v.utilization.gpu / 100);
+        this.set(this.vgpuFbUsed, vl, v.framebuffer.usedBytes);
+        this.set(this.vgpuFbTotal, vl, v.framebuffer.totalBytes);
+        this.set(this.vgpuActive, vl, v.active ? 1 : 0);
+      }
+    }
+    for (const g of lost) {
+      this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
+    }
+  }
+
+  recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string): void {
+    this.collectorDuration.set({ collector }, durationSeconds);
+    this.collectorUp.set({ collector }, ok ? 1 : 0);
+    if (ok) this.collectorLastSuccess.set({ collector }, Date.now() / 1000);
+    else this.collectorErrors.inc({ collector, reason: reason ?? 'other' });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

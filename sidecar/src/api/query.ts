@@ -1,0 +1,267 @@
+// POST /api/v1/query: Grafana-style queries in, DataFrameJSON out, one result per refId. One bad
+// query fails the whole request with a 400 naming it (Grafana shows that to the user at once).
+import { z } from 'zod';
+import type { Gpu, Snapshot } from '../model.js';
+import type { Store } from '../store/store.js';
+import { TIMESERIES_METRIC_NAMES, TIMESERIES_METRICS } from '../store/samples.js';
+import { ApiError, validate } from './errors.js';
+import { tableFrame, type DataFrameJSON } from './frames.js';
+import { buildTopology, topologyFrames } from './topology.js';
+
+export const QUERY_KINDS = ['topology', 'gpus', 'gpu', 'engines', 'processes', 'timeseries'] as const;
+
+const filterValue = z.union([z.string().max(512), z.array(z.string().max(512)).max(1000)]);
+
+export const FiltersSchema = z
+  .object({
+    host: filterValue.optional(),
+    gpu: filterValue.optional(),
+    mig: filterValue.optional(),
+    vgpu: filterValue.optional(),
+    vm: filterValue.optional(),
+    engine: filterValue.optional(),
+    model: filterValue.optional(),
+  })
+  .strict();
+
+/** ms since epoch as a number or numeric string, or an ISO-8601 date. */
+export const TimeSchema = z.union([z.number().finite(), z.string().max(64)]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'not a time (ms since epoch or ISO-8601)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const QuerySchema = z.object({
+  refId: z.string().min(1).max(64),
+  kind: z.enum(QUERY_KINDS),
+  filters: FiltersSchema.default({}),
+  metric: z.string().max(128).optional(),
+  from: TimeSchema.optional(),
+  to: TimeSchema.optional(),
+  maxDataPoints: z.number().int().min(1).max(20_000).optional(),
+});
+
+export const QueryBodySchema = z.object({ queries: z.array(QuerySchema).min(1).max(50) }).strict();
+
+export type Query = z.infer<typeof QuerySchema>;
+export type Filters = z.infer<typeof FiltersSchema>;
+
+export interface QueryResponse {
+  results: Record<string, { frames: DataFrameJSON[] }>;
+}
+
+const ALL = new Set(['', '*', '$__all', 'All', 'all']);
+
+/** The accepted values of one filter, or null for "no filter". */
+export function filterSet(v: string | string[] | undefined): Set<string> | null {
+  if (v === undefined) return null;
+  const list = (Array.isArray(v) ? v : [v]).filter((x) => !ALL.has(x));
+  return list.length ? new Set(list) : null;
+}
+
+export function gpuMatches(g: Gpu, want: Set<string> | null): boolean {
+  if (!want) return true;
+  if (want.has(g.uuid) || (g.index !== null && want.has(String(g.index)))) return true;
+  return g.mig.instances.some((m) => m.uuid !== null && want.has(m.uuid));
+}
+
+function requireSnapshot(store: Store): Snapshot {
+  if (!store.latest) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
+  return store.latest;
+}
+
+function hostOk(snap: Snapshot, f: Filters): boolean {
+  const hosts = filterSet(f.host);
+  return !hosts || hosts.has(snap.host.hostname);
+}
+
+function gpusFrame(snap: Snapshot, q: Query): DataFrameJSON {
+  const want = filterSet(q.filters.gpu);
+  const rows = hostOk(snap, q.filters) ? snap.gpus.filter((g) => gpuMatches(g, want)) : [];
+  return tableFrame('gpus', q.refId, rows, [
+    { name: 'host', type: 'string', get: () => snap.host.hostname },
+    { name: 'index', type: 'number', get: (g) => g.index },
+    { name: 'uuid', type: 'string', get: (g) => g.uuid },
+    { name: 'name', type: 'string', get: (g) => g.name },
+    { name: 'utilization', type: 'number', get: (g) => g.utilization.gpu, config: { unit: 'percent', min: 0, max: 100 } },
+    { name: 'memoryUsed', type: 'number', get: (g) => g.memory.usedBytes, config: { unit: 'bytes' } },
+    { name: 'memoryTotal', type: 'number', get: (g) => g.memory.totalBytes, config: { unit: 'bytes' } },
+    { name: 'temperature', type: 'number', get: (g) => g.temperatureC, config: { unit: 'celsius' } },
+    { name: 'power', type: 'number', get: (g) => g.powerW, config: { unit: 'watt' } },
+    { name: 'powerLimit', type: 'number', get: (g) => g.powerLimitW, config: { unit: 'watt' } },
+    { name: 'migMode', type: 'string', get: (g) => g.mig.mode },
+    { name: 'migInstances', type: 'number', get: (g) => g.mig.instances.length },
+    { name: 'vgpuMode', type: 'string', get: (g) => g.vgpu.hostMode },
+    { name: 'vgpuInstances', type: 'number', get: (g) => g.vgpu.instances.length },
+    { name: 'processes', type: 'number', get: (g) => g.processes.length },
+  ]);
+}
+
+/** One GPU's drill-down: its MIG instances and its vGPU instances, one frame each. */
+function gpuFrames(snap: Snapshot, q: Query): DataFrameJSON[] {
+  const want = filterSet(q.filters.gpu);
+  if (!want || want.size !== 1) {
+    throw new ApiError(400, 'bad-request', 'filters.gpu: the gpu kind needs exactly one GPU (uuid, index or MIG uuid)', 'filters.gpu');
+  }
+  const g = snap.gpus.find((x) => gpuMatches(x, want));
+  if (!g) throw new ApiError(404, 'not-found', `filters.gpu: no GPU ${[...want][0]} on ${snap.host.hostname}`, 'filters.gpu');
+  const mig = tableFrame('mig', q.refId, g.mig.instances, [
+    { name: 'gpu', type: 'string', get: () => g.uuid },
+    { name: 'uuid', type: 'string', get: (m) => m.uuid },
+    { name: 'profile', type: 'string', get: (m) => m.profile },
+    { name: 'gpuInstanceId', type: 'number', get: (m) => m.gpuInstanceId },
+    { name: 'computeInstanceId', type: 'number', get: (m) => m.computeInstanceId },
+    { name: 'memoryUsed', type: 'number', get: (m) => m.memory.usedBytes, config: { unit: 'bytes' } },
+    { name: 'memoryTotal', type: 'number', get: (m) => m.memory.totalBytes, config: { unit: 'bytes' } },
+    { name: 'processes', type: 'number', get: (m) => m.processes.length },
+  ]);
+  const vgpu = tableFrame('vgpu', q.refId, g.vgpu.instances, [
+    { name: 'gpu', type: 'string', get: () => g.uuid },
+    { name: 'id', type: 'string', get: (v) => v.id },
+    { name: 'uuid', type: 'string', get: (v) => v.uuid },
+    { name: 'type', type: 'string', get: (v) => v.type },
+    { name: 'vmId', type: 'string', get: (v) => v.vmId },
+    { name: 'vmName', type: 'string', get: (v) => v.vmName },
+    { name: 'utilization', type: 'number', get: (v) => v.utilization.gpu, config: { unit: 'percent', min: 0, max: 100 } },
+    { name: 'framebufferUsed', type: 'number', get: (v) => v.framebuffer.usedBytes, config: { unit: 'bytes' } },
+    { name: 'framebufferTotal', type: 'number', get: (v) => v.framebuffer.totalBytes, config: { unit: 'bytes' } },
+    { name: 'active', type: 'boolean', get: (v) => v.active },
+    { name: 'licensed', type: 'boolean', get: (v) => v.licensed },
+  ]);
+  return [mig, vgpu];
+}
+
+function processesFrame(snap: Snapshot, q: Query): DataFrameJSON {
+  const want = filterSet(q.filters.gpu);
+  const rows = hostOk(snap, q.filters)
+    ? snap.gpus.filter((g) => gpuMatches(g, want)).flatMap((g) => g.processes.map((p) => ({ g, p })))
+    : [];
+  const migProfile = new Map(snap.gpus.flatMap((g) => g.mig.instances.map((m) => [m.uuid, m.profile] as const)));
+  return tableFrame('processes', q.refId, rows, [
+    { name: 'pid', type: 'number', get: (r) => r.p.pid },
+    { name: 'name', type: 'string', get: (r) => r.p.name },
+    { name: 'type', type: 'string', get: (r) => r.p.type },
+    { name: 'gpuIndex', type: 'number', get: (r) => r.g.index },
+    { name: 'gpu', type: 'string', get: (r) => r.g.uuid },
+    { name: 'mig', type: 'string', get: (r) => r.p.migUuid ?? null },
+    { name: 'migProfile', type: 'string', get: (r) => (r.p.migUuid ? migProfile.get(r.p.migUuid) ?? null : null) },
+    { name: 'usedMemory', type: 'number', get: (r) => r.p.usedMemoryBytes, config: { unit: 'bytes' } },
+  ]);
+}
+
+function enginesFrame(snap: Snapshot, q: Query): DataFrameJSON {
+  const ids = filterSet(q.filters.engine);
+  const models = filterSet(q.filters.model);
+  const rows = snap.engines.filter(
+    (e) => (!ids || ids.has(e.id)) && (!models || (e.model !== null && models.has(e.model)) || e.servedModels.some((m) => models?.has(m))),
+  );
+  return tableFrame('engines', q.refId, rows, [
+    { name: 'id', type: 'string', get: (e) => e.id },
+    { name: 'model', type: 'string', get: (e) => e.model },
+    { name: 'health', type: 'string', get: (e) => e.health },
+    { name: 'endpoint', type: 'string', get: (e) => e.endpoint },
+    { name: 'deployment', type: 'string', get: (e) => e.deployment },
+    { name: 'version', type: 'string', get: (e) => e.version },
+    { name: 'tensorParallel', type: 'number', get: (e) => e.parallel.tensor },
+    { name: 'pipelineParallel', type: 'number', get: (e) => e.parallel.pipeline },
+    { name: 'dataParallel', type: 'number', get: (e) => e.parallel.data },
+    { name: 'running', type: 'number', get: (e) => e.load.running },
+    { name: 'waiting', type: 'number', get: (e) => e.load.waiting },
+    { name: 'kvCacheUsage', type: 'number', get: (e) => e.load.kvCacheUsage, config: { unit: 'percentunit', min: 0, max: 1 } },
+    { name: 'generationTokensPerSec', type: 'number', get: (e) => e.load.generationTokensPerSec },
+    { name: 'busy', type: 'boolean', get: (e) => e.busy },
+  ]);
+}
+
+function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): DataFrameJSON[] {
+  if (!q.metric) throw new ApiError(400, 'bad-request', 'metric: required for the timeseries kind', 'metric');
+  const info = TIMESERIES_METRICS.find((m) => m.name === q.metric);
+  if (!info) {
+    throw new ApiError(400, 'bad-request', `metric: unknown metric "${q.metric}" (one of ${TIMESERIES_METRIC_NAMES.join(', ')})`, 'metric');
+  }
+  const to = q.to ?? now;
+  const from = q.from ?? to - 3_600_000;
+  if (from > to) throw new ApiError(400, 'bad-request', 'from: must not be after to', 'from');
+  const f = q.filters;
+  const gpus = filterSet(f.gpu);
+  const migs = filterSet(f.mig);
+  const vgpus = filterSet(f.vgpu);
+  const vms = filterSet(f.vm);
+  if (!hostOk(snap, f)) return [];
+  // A GPU filter given as index or MIG uuid is resolved against the current GPUs.
+  const gpuUuids = gpus ? new Set(snap.gpus.filter((g) => gpuMatches(g, gpus)).map((g) => g.uuid)) : null;
+  if (gpus) for (const v of gpus) if (v.startsWith('GPU-')) gpuUuids?.add(v);
+  const series = store.history.range(
+    (s) => {
+      if (s.metric !== info.name) return false;
+      const l = s.labels;
+      if (gpuUuids && !gpuUuids.has(l.gpu ?? '')) return false;
+      if (migs && !migs.has(l.mig ?? '')) return false;
+      if (vgpus && !vgpus.has(l.vgpu ?? '') && !vgpus.has(l.vgpuUuid ?? '')) return false;
+      if (vms && !vms.has(l.vmName ?? '') && !vms.has(l.vmId ?? '')) return false;
+      return true;
+    },
+    from,
+    to,
+    q.maxDataPoints,
+  );
+  const unit = { percent: 'percent', bytes: 'bytes', celsius: 'celsius', watt: 'watt', MHz: 'rothz' }[info.unit];
+  return series.map((s) => {
+    const l = s.labels;
+    const who =
+      info.entity === 'gpu'
+        ? `GPU ${l.gpuIndex || l.gpu}`
+        : info.entity === 'mig'
+          ? `GPU ${l.gpuIndex || l.gpu} ${l.profile || 'MIG'} (GI ${l.gi})`
+          : `${l.vmName || l.vmId || `vGPU ${l.vgpu}`} on GPU ${l.gpuIndex || l.gpu}`;
+    return {
+      schema: {
+        name: `${info.name} ${who}`,
+        refId: q.refId,
+        fields: [
+          { name: 'time', type: 'time' },
+          { name: info.name, type: 'number', labels: l, config: { displayNameFromDS: who, ...(unit ? { unit } : {}) } },
+        ],
+      },
+      data: { values: [s.times, s.values] },
+    } satisfies DataFrameJSON;
+  });
+}
+
+export function runQueries(store: Store, body: unknown, now = Date.now()): QueryResponse {
+  const parsed = validate(QueryBodySchema, body);
+  const snap = requireSnapshot(store);
+  const results: QueryResponse['results'] = {};
+  parsed.queries.forEach((q, i) => {
+    try {
+      results[q.refId] = { frames: framesFor(store, snap, q, now) };
+    } catch (err) {
+      // Name the query the field belongs to, as zod does for schema errors.
+      if (err instanceof ApiError && err.field) {
+        throw new ApiError(err.status, err.code, `queries[${i}].${err.message}`, `queries[${i}].${err.field}`);
+      }
+      throw err;
+    }
+  });
+  return { results };
+}
+
+function framesFor(store: Store, snap: Snapshot, q: Query, now: number): DataFrameJSON[] {
+    switch (q.kind) {
+      case 'gpus':
+        return [gpusFrame(snap, q)];
+      case 'gpu':
+        return gpuFrames(snap, q);
+      case 'processes':
+        return [processesFrame(snap, q)];
+      case 'engines':
+        return [enginesFrame(snap, q)];
+      case 'topology':
+        return topologyFrames(buildTopology(snap), q.refId);
+      case 'timeseries':
+        return timeseriesFrames(store, snap, q, now);
+    }
+}

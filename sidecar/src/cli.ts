@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// gpufleet-sidecar: parse the configuration, start collecting, serve the API; stop cleanly on SIGTERM.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { createApp } from './api/app.js';
+import { SidecarMetrics } from './api/metrics.js';
+import { parseConfig, type Config } from './config.js';
+import { Sidecar } from './sidecar.js';
+import { VERSION } from './version.js';
+
+function readToken(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`--token-file: cannot read ${path}: ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (!token) throw new Error(`--token-file: ${path} is empty`);
+  if (/\s/.test(token)) throw new Error(`--token-file: ${path} must hold one token without spaces`);
+  return token;
+}
+
+/** In simulate mode nvidia-smi is the simulator's fake, fed the scenario through its environment. */
+function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv } {
+  if (!config.simulate) return { config, env: process.env };
+  const fake = fileURLToPath(new URL('./sim/fakeNvidiaSmi.js', import.meta.url));
+  if (!existsSync(fake)) throw new Error(`--simulate: the simulator is not built (${fake} missing); run npm run build -w sidecar`);
+  const scenario = /[/.]/.test(config.simulate) ? resolve(config.simulate) : config.simulate;
+  const name = basename(config.simulate).replace(/\.(ya?ml|json)$/, '');
+  const hostnameGiven = process.argv.includes('--hostname') || process.env.GPUFLEET_HOSTNAME !== undefined;
+  return {
+    config: { ...config, nvidiaSmi: fake, hostname: hostnameGiven ? config.hostname : `sim-${name}` },
+    env: {
+      ...process.env,
+      GPUFLEET_SIM_SCENARIO: scenario,
+      GPUFLEET_SIM_EPOCH: process.env.GPUFLEET_SIM_EPOCH ?? String(Date.now()),
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const parsed = parseConfig(process.argv);
+  const logger = pino({ level: parsed.logLevel, base: { app: 'gpufleet-sidecar' } });
+  let config: Config;
+  let env: NodeJS.ProcessEnv;
+  let token: string | null = null;
+  try {
+    ({ config, env } = simulation(parsed));
+    if (config.tokenFile) token = readToken(config.tokenFile);
+  } catch (err) {
+    process.stderr.write(`gpufleet-sidecar: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+
+  const metrics = new SidecarMetrics({ maxSeries: config.maxSeries });
+  const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env });
+  const app = createApp({
+    store: sidecar.store,
+    sources: sidecar.sources,
+    metrics,
+    version: VERSION,
+    startedAt: Date.now(),
+    token,
+    onError: (err, req) => logger.error({ err, path: req.path }, 'request failed'),
+  });
+
+  const server = app.listen(config.listenPort, config.listenHost);
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    logger.fatal({ err }, `cannot listen on ${config.listenHost}:${config.listenPort}: ${err.code ?? err.message}`);
+    process.exit(1);
+  });
+  server.on('listening', () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.listenPort;
+    logger.info(
+      {
+        listen: `${config.listenHost}:${port}`,
+        interval: config.intervalMs,
+        historyTicks: sidecar.store.history.capacity,
+        nvidiaSmi: config.nvidiaSmi,
+        mode: config.nvidiaSmiMode,
+        simulate: config.simulate,
+        auth: token ? 'bearer' : 'none',
+      },
+      `gpufleet-sidecar ${VERSION} listening on http://${config.listenHost}:${port}`,
+    );
+  });
+  sidecar.start();
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    server.close();
+    server.closeAllConnections();
+    void sidecar.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`gpufleet-sidecar: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+// One long-running `nvidia-smi -q -x -lms N` instead of a spawn per tick: NVML is initialised once, which
+// is most of the cost of a real nvidia-smi call. Its stdout is split per <nvidia_smi_log> document. A
+// child that stops printing is killed and restarted; until it answers again the source is failed.
+import { execa, type ResultPromise } from 'execa';
+import { splitSmiLogStream } from '../parsers/nvidiaSmiStream.js';
+import { SourceError, sanitizeForMessage } from './sourceError.js';
+
+export interface LoopOptions {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+  onLog?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+export class NvidiaSmiLoop {
+  private child: ResultPromise | null = null;
+  private latestDoc: { text: string; at: number } | null = null;
+  private lastError: SourceError | null = null;
+  private startedAt = 0;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private stderrTail = '';
+
+  constructor(private readonly opts: LoopOptions) {}
+
+  start(): void {
+    if (this.stopped || this.child) return;
+    const { path, intervalMs, env } = this.opts;
+    const args = ['-q', '-x', '-lms', String(Math.max(100, Math.round(intervalMs)))];
+    this.startedAt = Date.now();
+    this.stderrTail = '';
+    const child = execa(path, args, { buffer: false, reject: false, env, stdin: 'ignore', killSignal: 'SIGKILL' });
+    this.child = child;
+    const split = splitSmiLogStream();
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      const { documents, error } = split.push(chunk);
+      if (error) this.lastError = new SourceError('parse', `${path} ${args.join(' ')}: ${error}`);
+      const last = documents[documents.length - 1];
+      if (last !== undefined) {
+        this.latestDoc = { text: last, at: Date.now() };
+        this.restarts = 0;
+      }
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-2000);
+    });
+    void child.then((result) => {
+      if (this.child !== child) return;
+      this.child = null;
+      if (this.stopped) return;
+      const said = sanitizeForMessage(this.stderrTail);
+      const why = result.failed && result.exitCode === undefined
+        ? `could not start: ${sanitizeForMessage(result.shortMessage ?? '')}`
+        : `exited with code ${result.exitCode ?? result.signal}${said ? `: ${said}` : ''}`;
+      this.lastError = new SourceError(result.exitCode === undefined && !result.signal ? 'spawn' : 'exit', `${path} ${args.join(' ')} ${why}`);
+      this.opts.onLog?.('warn', this.lastError.message);
+      // Back off on a crash loop, up to 30 s, so a broken driver does not fork-bomb the host.
+      const delay = Math.min(30_000, Math.max(this.opts.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
+      this.restarts++;
+      this.restartTimer = setTimeout(() => this.start(), delay);
+      this.restartTimer.unref();
+    });
+  }
+
+  /** The newest document, or a SourceError when there is none fresh enough. */
+  latest(now = Date.now()): { text: string; at: number } {
+    const deadline = this.opts.intervalMs + this.opts.timeoutMs;
+    const doc = this.latestDoc;
+    if (doc && now - doc.at <= deadline) return doc;
+    if (this.child && now - Math.max(this.startedAt, doc?.at ?? 0) > deadline) {
+      // Alive but silent: a hung NVML call. Kill it; the exit handler restarts it.
+      this.opts.onLog?.('warn', `${this.opts.path} printed nothing for ${deadline} ms; killing it`);
+      this.child.kill('SIGKILL');
+      this.lastError = new SourceError('timeout', `${this.opts.path} -q -x -lms: no document within ${deadline} ms (killed, restarting)`);
+    }
+    throw this.lastError ?? new SourceError('timeout', `${this.opts.path} -q -x -lms: no document yet`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.child?.kill('SIGKILL');
+    this.child = null;
+  }
+}

@@ -1,0 +1,67 @@
+// The state of each data source as /api/v1/health reports it. A failed source keeps its last good data
+// in the snapshot; its status says so, with the error and the age of what is served.
+import type { SourceName, SourceStatus } from '../model.js';
+
+interface State {
+  status: 'ok' | 'failed' | 'disabled' | 'pending';
+  error?: string;
+  lastSuccessAt?: number;
+}
+
+export const SOURCE_NAMES: SourceName[] = ['gpu', 'vgpu', 'engines', 'docker'];
+
+export class SourceTracker {
+  private readonly states = new Map<SourceName, State>();
+
+  /** @param staleAfterMs an ok source whose last success is older than this is reported stale. */
+  constructor(private readonly staleAfterMs: number) {
+    for (const n of SOURCE_NAMES) this.states.set(n, { status: 'pending' });
+  }
+
+  success(name: SourceName, at: number): void {
+    this.states.set(name, { status: 'ok', lastSuccessAt: at });
+  }
+
+  failure(name: SourceName, error: string): void {
+    const prev = this.states.get(name);
+    this.states.set(name, { status: 'failed', error, lastSuccessAt: prev?.lastSuccessAt });
+  }
+
+  disable(name: SourceName, why: string): void {
+    this.states.set(name, { status: 'disabled', error: why });
+  }
+
+  status(name: SourceName, now: number): SourceStatus {
+    const s = this.states.get(name) ?? { status: 'pending' };
+    const age = s.lastSuccessAt === undefined ? undefined : Math.max(0, Math.round((now - s.lastSuccessAt) / 100) / 10);
+    const base = {
+      ...(s.error ? { error: s.error } : {}),
+      ...(s.lastSuccessAt !== undefined ? { lastSuccessAt: new Date(s.lastSuccessAt).toISOString(), ageSeconds: age } : {}),
+    };
+    switch (s.status) {
+      case 'pending':
+        return { status: 'stale', error: 'first collection not finished yet' };
+      case 'disabled':
+        return { status: 'disabled', ...base };
+      case 'failed':
+        return { status: 'failed', ...base };
+      case 'ok':
+        return now - (s.lastSuccessAt ?? now) > this.staleAfterMs
+          ? { status: 'stale', error: 'no fresh data: collection is late', ...base }
+          : { status: 'ok', ...base };
+    }
+  }
+
+  all(now: number): Record<SourceName, SourceStatus> {
+    return Object.fromEntries(SOURCE_NAMES.map((n) => [n, this.status(n, now)])) as Record<SourceName, SourceStatus>;
+  }
+
+  /** ok when every enabled source is ok, failing when none is, degraded otherwise. */
+  overall(now: number): 'ok' | 'degraded' | 'failing' {
+    const enabled = Object.values(this.all(now)).filter((s) => s.status !== 'disabled');
+    if (enabled.length === 0) return 'ok';
+    const good = enabled.filter((s) => s.status === 'ok').length;
+    if (good === enabled.length) return 'ok';
+    return good === 0 ? 'failing' : 'degraded';
+  }
+}

@@ -1,0 +1,247 @@
+// Command-line and environment configuration. Every flag has a GPUFLEET_* twin so the sidecar can be
+// configured from a container's environment; flags win over the environment.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { hostname as osHostname } from 'node:os';
+import { parseDurationMs } from './util/duration.js';
+import { VERSION } from './version.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type NvidiaSmiMode = 'loop' | 'spawn';
+
+export interface Config {
+  listenHost: string;
+  listenPort: number;
+  intervalMs: number;
+  historyMs: number;
+  nvidiaSmi: string;
+  nvidiaSmiMode: NvidiaSmiMode;
+  nvidiaSmiTimeoutMs: number;
+  procPath: string;
+  dockerSocket: string | null;
+  engines: string[];
+  busyThreshold: number;
+  tokenFile: string | null;
+  simulate: string | null;
+  logLevel: LogLevel;
+  hostname: string;
+  maxSeries: number;
+}
+
+export const DEFAULT_PORT = 9740;
+
+function duration(flag: string) {
+  return (value: string): number => {
+    try {
+      const ms = parseDurationMs(value);
+      if (ms <= 0) throw new Error('must be greater than zero');
+      return ms;
+    } catch (err) {
+      throw new InvalidArgumentError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  // "HOST:PORT", ":PORT", "PORT" or "[::1]:PORT".
+  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`--listen: "${value}" is not HOST:PORT (e.g. 0.0.0.0:${DEFAULT_PORT})`);
+  }
+  const host = m[1] ?? (m[2] && m[2].length > 0 ? m[2] : '0.0.0.0');
+  return { host, port };
+}
+
+function parseRatio(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(`--busy-threshold: "${value}" must be a number from 0 to 1 (a KV-cache usage ratio)`);
+  }
+  return n;
+}
+
+function parsePositiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag}: "${value}" must be a positive integer`);
+    return n;
+  };
+}
+
+function parseEngineUrl(value: string, previous: string[] = []): string[] {
+  // The env twin carries several URLs separated by commas or spaces.
+  const urls = value.split(/[\s,]+/).filter((u) => u.length > 0);
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new InvalidArgumentError(`--engine: "${u}" is not a URL (e.g. http://127.0.0.1:8000)`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new InvalidArgumentError(`--engine: "${u}" must be an http:// or https:// URL`);
+    }
+  }
+  return [...previous, ...urls];
+}
+
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export function buildProgram(): Command {
+  const program = new Command('gpufleet-sidecar');
+  program
+    .description(
+      'Collects GPU, MIG, vGPU and vLLM engine state on this host and serves it as a JSON API\n' +
+        '(for the gpufleet Grafana data source) and as Prometheus metrics on /metrics.\n' +
+        'Every option can also be set by the environment variable shown; a flag wins over its variable.',
+    )
+    .addOption(
+      new Option('--listen <host:port>', 'address the HTTP API and /metrics listen on')
+        .env('GPUFLEET_LISTEN')
+        .default(`0.0.0.0:${DEFAULT_PORT}`),
+    )
+    .addOption(
+      new Option('--interval <duration>', 'collection interval (e.g. 1s, 5s, 500ms)')
+        .env('GPUFLEET_INTERVAL')
+        .default('5s'),
+    )
+    .addOption(
+      new Option('--history <duration>', 'how much history the in-memory store keeps (e.g. 1h, 30m)')
+        .env('GPUFLEET_HISTORY')
+        .default('1h'),
+    )
+    .addOption(
+      new Option('--nvidia-smi <path>', 'nvidia-smi executable (a name is looked up on PATH)')
+        .env('GPUFLEET_NVIDIA_SMI')
+        .default('nvidia-smi'),
+    )
+    .addOption(
+      new Option(
+        '--nvidia-smi-mode <mode>',
+        'loop: one long-running `nvidia-smi -q -x -lms` split per document; spawn: one nvidia-smi per tick',
+      )
+        .env('GPUFLEET_NVIDIA_SMI_MODE')
+        .choices(['loop', 'spawn'])
+        .default('loop'),
+    )
+    .addOption(
+      new Option('--nvidia-smi-timeout <duration>', 'a single nvidia-smi call is killed after this long')
+        .env('GPUFLEET_NVIDIA_SMI_TIMEOUT')
+        .default('10s'),
+    )
+    .addOption(
+      new Option('--proc <path>', 'procfs to scan for vLLM processes (the host\'s /proc when run in a container with pid: host)')
+        .env('GPUFLEET_PROC')
+        .default('/proc'),
+    )
+    .addOption(
+      new Option('--docker-socket <path|none>', 'Docker (or Podman) API socket for container discovery; "none" turns it off')
+        .env('GPUFLEET_DOCKER_SOCKET')
+        .default('/var/run/docker.sock'),
+    )
+    .addOption(
+      new Option('--engine <url>', 'a vLLM engine to watch in addition to discovered ones (repeatable; env: comma-separated)')
+        .env('GPUFLEET_ENGINE')
+        .argParser(parseEngineUrl),
+    )
+    .addOption(
+      new Option('--busy-threshold <ratio>', 'an engine is busy when its KV-cache usage is above this (0..1)')
+        .env('GPUFLEET_BUSY_THRESHOLD')
+        .argParser(parseRatio)
+        .default(0.9),
+    )
+    .addOption(
+      new Option('--token-file <path>', 'file holding a bearer token; when set, the API and /metrics require it')
+        .env('GPUFLEET_TOKEN_FILE'),
+    )
+    .addOption(
+      new Option(
+        '--simulate <scenario>',
+        'run against the simulated host instead of real GPUs: a shipped scenario (demo, small, faults) or a YAML file',
+      ).env('GPUFLEET_SIMULATE'),
+    )
+    .addOption(
+      new Option('--hostname <name>', 'host name put on every object and metric label')
+        .env('GPUFLEET_HOSTNAME')
+        .default(osHostname()),
+    )
+    .addOption(
+      new Option('--max-series <n>', 'upper bound on series per metric family on /metrics and in the history store')
+        .env('GPUFLEET_MAX_SERIES')
+        .argParser(parsePositiveInt('--max-series'))
+        .default(5000),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level').env('GPUFLEET_LOG_LEVEL').choices(LOG_LEVELS).default('info'),
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run gpufleet-sidecar --help for the options)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gpufleet-sidecar                                   # real host: nvidia-smi on PATH, API on :${DEFAULT_PORT}
+  gpufleet-sidecar --simulate demo --listen 127.0.0.1:${DEFAULT_PORT}
+  GPUFLEET_INTERVAL=1s GPUFLEET_TOKEN_FILE=/run/secrets/gpufleet gpufleet-sidecar
+  curl -s localhost:${DEFAULT_PORT}/api/v1/gpus | jq .`,
+    );
+  return program;
+}
+
+interface RawOptions {
+  listen: string;
+  interval: string;
+  history: string;
+  nvidiaSmi: string;
+  nvidiaSmiMode: NvidiaSmiMode;
+  nvidiaSmiTimeout: string;
+  proc: string;
+  dockerSocket: string;
+  engine?: string[] | string;
+  busyThreshold: number | string;
+  tokenFile?: string;
+  simulate?: string;
+  hostname: string;
+  maxSeries: number | string;
+  logLevel: LogLevel;
+}
+
+/** Turns parsed options into a Config; throws InvalidArgumentError with a message naming the option. */
+export function toConfig(opts: RawOptions): Config {
+  const { host, port } = parseListen(opts.listen);
+  const intervalMs = duration('--interval')(opts.interval);
+  const historyMs = duration('--history')(opts.history);
+  if (historyMs < intervalMs) throw new InvalidArgumentError('--history must be at least one --interval long');
+  const engines = Array.isArray(opts.engine) ? opts.engine : opts.engine ? parseEngineUrl(opts.engine) : [];
+  const hostname = opts.hostname.trim();
+  if (hostname.length === 0) throw new InvalidArgumentError('--hostname must not be empty');
+  return {
+    listenHost: host,
+    listenPort: port,
+    intervalMs,
+    historyMs,
+    nvidiaSmi: opts.nvidiaSmi,
+    nvidiaSmiMode: opts.nvidiaSmiMode,
+    nvidiaSmiTimeoutMs: duration('--nvidia-smi-timeout')(opts.nvidiaSmiTimeout),
+    procPath: opts.proc,
+    dockerSocket: opts.dockerSocket === 'none' || opts.dockerSocket === '' ? null : opts.dockerSocket,
+    engines,
+    busyThreshold: typeof opts.busyThreshold === 'number' ? opts.busyThreshold : parseRatio(opts.busyThreshold),
+    tokenFile: opts.tokenFile ?? null,
+    simulate: opts.simulate ?? null,
+    logLevel: opts.logLevel,
+    hostname,
+    maxSeries: typeof opts.maxSeries === 'number' ? opts.maxSeries : parsePositiveInt('--max-series')(opts.maxSeries),
+  };
+}
+
+/** Parses argv (as process.argv) into a Config. Exits with usage on --help/--version or bad input. */
+export function parseConfig(argv: string[]): Config {
+  const program = buildProgram();
+  program.parse(argv);
+  try {
+    return toConfig(program.opts<RawOptions>());
+  } catch (err) {
+    return program.error(`error: ${(err as Error).message}`, { exitCode: 2 });
+  }
+}

@@ -1,0 +1,116 @@
+// Wires the parts: each tick runs the collectors, assembles a snapshot, records it in the store (which
+// finds events) and rewrites the /metrics gauges. Ticks never overlap; a slow tick delays the next one.
+import type { Logger } from 'pino';
+import type { SidecarMetrics } from './api/metrics.js';
+import { GpuCollector, type SourceOutcome } from './collectors/gpuCollector.js';
+import { SourceTracker } from './collectors/sourceTracker.js';
+import type { Config } from './config.js';
+import type { Snapshot, SourceName } from './model.js';
+import { Store } from './store/store.js';
+
+export interface SidecarDeps {
+  config: Config;
+  logger: Logger;
+  metrics: SidecarMetrics;
+  /** Environment for nvidia-smi (the simulator reads its scenario from there). */
+  nvidiaSmiEnv?: NodeJS.ProcessEnv;
+}
+
+export class Sidecar {
+  readonly store: Store;
+  readonly sources: SourceTracker;
+  private readonly gpu: GpuCollector;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  ticks = 0;
+
+  constructor(private readonly deps: SidecarDeps) {
+    const { config, logger } = deps;
+    this.store = new Store({ capacity: Math.max(1, Math.ceil(config.historyMs / config.intervalMs)), maxSeries: config.maxSeries });
+    // Three missed intervals (plus the nvidia-smi deadline) before fresh data counts as stale.
+    this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs);
+    this.sources.disable('engines', 'engine discovery is not part of this build yet');
+    this.sources.disable('docker', config.dockerSocket ? 'container discovery is not part of this build yet' : 'turned off (--docker-socket none)');
+    this.gpu = new GpuCollector({
+      nvidiaSmi: config.nvidiaSmi,
+      mode: config.nvidiaSmiMode,
+      intervalMs: config.intervalMs,
+      timeoutMs: config.nvidiaSmiTimeoutMs,
+      host: config.hostname,
+      env: deps.nvidiaSmiEnv,
+      onLog: (level, msg) => logger[level]({ collector: 'gpu' }, msg),
+    });
+  }
+
+  start(): void {
+    this.gpu.start();
+    const loop = async () => {
+      if (this.stopped) return;
+      const started = Date.now();
+      this.running = this.tick().then(
+        () => undefined,
+        (err: unknown) => this.deps.logger.error({ err }, 'collection tick failed'),
+      );
+      await this.running;
+      this.running = null;
+      if (this.stopped) return;
+      const wait = Math.max(0, this.deps.config.intervalMs - (Date.now() - started));
+      this.timer = setTimeout(loop, wait);
+    };
+    // In loop mode the first document takes a moment; give it one short head start.
+    this.timer = setTimeout(loop, this.deps.config.nvidiaSmiMode === 'loop' ? Math.min(1500, this.deps.config.intervalMs) : 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.gpu.stop();
+    await this.running;
+  }
+
+  private outcome(name: SourceName, o: SourceOutcome, at: number): void {
+    const { logger, metrics } = this.deps;
+    if (!o.enabled) {
+      this.sources.disable(name, 'no GPU on this host is in vGPU host mode');
+      return;
+    }
+    const prev = this.sources.status(name, at).status;
+    if (o.ok) {
+      this.sources.success(name, at);
+      if (prev === 'failed') logger.info({ collector: name }, `${name} source recovered`);
+    } else {
+      const msg = o.error?.message ?? 'failed';
+      this.sources.failure(name, msg);
+      // Log the first failure and changes of reason, not every tick of a lasting outage.
+      if (prev !== 'failed') logger.warn({ collector: name, reason: o.error?.reason }, msg);
+      else logger.debug({ collector: name, reason: o.error?.reason }, msg);
+    }
+    metrics.recordCollector(name, o.ok, o.durationSeconds, o.error?.reason);
+  }
+
+  async tick(): Promise<Snapshot> {
+    const reading = await this.gpu.collect();
+    const now = Date.now();
+    this.outcome('gpu', reading.gpu, now);
+    this.outcome('vgpu', reading.vgpu, now);
+    const snap: Snapshot = {
+      host: {
+        hostname: this.deps.config.hostname,
+        driverVersion: reading.driverVersion,
+        cudaVersion: reading.cudaVersion,
+        collectedAt: new Date(now).toISOString(),
+        sources: this.sources.all(now),
+      },
+      gpus: reading.gpus,
+      engines: [],
+    };
+    const events = this.store.record(snap, reading.fresh);
+    for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
+    // Prometheus gets no GPU series while the reading is stale: an exporter must not repeat old values
+    // as current ones. gpufleet_collector_up says why they are missing.
+    this.deps.metrics.update(reading.fresh ? snap : { ...snap, gpus: [] }, this.store.lostGpus.values());
+    this.ticks++;
+    return snap;
+  }
+}

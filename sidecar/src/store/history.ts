@@ -1,0 +1,168 @@
+// The bounded in-memory history: one ring of tick timestamps and, per series, a ring of float32 values
+// in the same slots. Columnar storage keeps an hour at 1 s for a large host in a few MB, where a ring of
+// whole snapshot objects would take hundreds. NaN marks "no value at that tick" (null in the model).
+
+export type Labels = Record<string, string>;
+
+export interface SeriesMeta {
+  metric: string;
+  labels: Labels;
+}
+
+export interface SeriesRange extends SeriesMeta {
+  times: number[];
+  values: (number | null)[];
+}
+
+interface Series extends SeriesMeta {
+  values: Float32Array;
+  /** Slot of the newest non-NaN value; a series with none left in the window is dropped. */
+  lastSeq: number;
+}
+
+export interface Sample {
+  key: string;
+  metric: string;
+  labels: Labels;
+  value: number | null;
+}
+
+export class History {
+  private readonly times: Float64Array;
+  private readonly series = new Map<string, Series>();
+  /** Count of ticks ever appended; the slot of tick n is n % capacity. */
+  private seq = 0;
+  droppedSeries = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly maxSeries: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error('history capacity must be a positive integer');
+    this.times = new Float64Array(capacity);
+  }
+
+  get length(): number {
+    return Math.min(this.seq, this.capacity);
+  }
+
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  append(timeMs: number, samples: Iterable<Sample>): void {
+    const slot = this.seq % this.capacity;
+    this.times[slot] = timeMs;
+    // Clear the slot for every series first: a series absent from this tick has no value at it.
+    for (const s of this.series.values()) s.values[slot] = NaN;
+    for (const sample of samples) {
+      if (sample.value === null || !Number.isFinite(sample.value)) continue;
+      let s = this.series.get(sample.key);
+      if (!s) {
+        if (this.series.size >= this.maxSeries) {
+          this.droppedSeries++;
+          continue;
+        }
+        s = { metric: sample.metric, labels: sample.labels, values: new Float32Array(this.capacity).fill(NaN), lastSeq: 0 };
+        this.series.set(sample.key, s);
+      }
+      s.values[slot] = sample.value;
+      s.lastSeq = this.seq;
+    }
+    this.seq++;
+    // Forget series whose every value has left the window (a GPU removed an hour ago).
+    for (const [key, s] of this.series) {
+      if (this.seq - s.lastSeq > this.capacity) this.series.delete(key);
+    }
+  }
+
+  /** Oldest and newest timestamps held, or null when empty. */
+  span(): { from: number; to: number } | null {
+    if (this.seq === 0) return null;
+    const newest = this.times[(this.seq - 1) % this.capacity] as number;
+    const oldest = this.times[this.seq > this.capacity ? this.seq % this.capacity : 0] as number;
+    return { from: oldest, to: newest };
+  }
+
+  /**
+   * Values of the series matching `filter` in [fromMs, toMs], oldest first. With maxPoints, ticks are
+   * averaged into at most that many equal-width buckets (Grafana's maxDataPoints).
+   */
+  range(filter: (meta: SeriesMeta) => boolean, fromMs: number, toMs: number, maxPoints?: number): SeriesRange[] {
+    const slots = this.slotsIn(fromMs, toMs);
+    const out: SeriesRange[] = [];
+    for (const s of this.series.values()) {
+      if (!filter(s)) continue;
+      let times: number[] = [];
+      let values: (number | null)[] = [];
+      let any = false;
+      for (const slot of slots) {
+        const v = s.values[slot] as number;
+        times.push(this.times[slot] as number);
+        if (Number.isNaN(v)) values.push(null);
+        else {
+          values.push(v);
+          any = true;
+        }
+      }
+      if (!any) continue;
+      if (maxPoints !== undefined && times.length > maxPoints) ({ times, values } = downsample(times, values, maxPoints));
+      out.push({ metric: s.metric, labels: s.labels, times, values });
+    }
+    return out;
+  }
+
+  metrics(): Set<string> {
+    return new Set([...this.series.values()].map((s) => s.metric));
+  }
+
+  private slotsIn(fromMs: number, toMs: number): number[] {
+    const n = this.length;
+    const first = this.seq - n;
+    const slots: number[] = [];
+    // Timestamps increase with seq, so binary search for the first tick at or after fromMs.
+    let lo = first;
+    let hi = this.seq;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.times[mid % this.capacity] as number) < fromMs) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let q = lo; q < this.seq; q++) {
+      const slot = q % this.capacity;
+      if ((this.times[slot] as number) > toMs) break;
+      slots.push(slot);
+    }
+    return slots;
+  }
+}
+
+function downsample(
+  times: number[],
+  values: (number | null)[],
+  maxPoints: number,
+): { times: number[]; values: (number | null)[] } {
+  const from = times[0] as number;
+  const to = times[times.length - 1] as number;
+  const width = (to - from) / maxPoints || 1;
+  const sums = new Float64Array(maxPoints);
+  const counts = new Uint32Array(maxPoints);
+  const seen = new Uint8Array(maxPoints);
+  for (let i = 0; i < times.length; i++) {
+    const b = Math.min(maxPoints - 1, Math.floor(((times[i] as number) - from) / width));
+    seen[b] = 1;
+    const v = values[i];
+    if (v !== null && v !== undefined) {
+      sums[b] = (sums[b] as number) + v;
+      counts[b] = (counts[b] as number) + 1;
+    }
+  }
+  const outT: number[] = [];
+  const outV: (number | null)[] = [];
+  for (let b = 0; b < maxPoints; b++) {
+    if (!seen[b]) continue;
+    outT.push(Math.round(from + b * width));
+    outV.push(counts[b] ? (sums[b] as number) / (counts[b] as number) : null);
+  }
+  return { times: outT, values: outV };
+}
