@@ -36,8 +36,8 @@ export class NvidiaSmiLoop {
     const split = splitSmiLogStream();
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
-      const { documents, error } = split.push(chunk);
-      if (error) this.lastError = new SourceError('parse', `${path} ${args.join(' ')}: ${error}`);
+      const { documents, errors } = split.push(chunk);
+      if (errors.length) this.lastError = new SourceError('parse', `${path} ${args.join(' ')}: ${errors.join('; ')}`);
       const last = documents[documents.length - 1];
       if (last !== undefined) {
         this.latestDoc = { text: last, at: Date.now() };

@@ -1,0 +1,78 @@
+// Starts the built sidecar as a real process (as an operator would) and talks to it over HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(process.cwd());
+export const CLI = join(ROOT, 'sidecar/dist/cli.js');
+export const FAKE = join(ROOT, 'sidecar/dist/sim/fakeNvidiaSmi.js');
+
+export interface Running {
+  base: string;
+  proc: ChildProcess;
+  logs: () => string;
+  /** Live fault injection for the fake nvidia-smi (see sidecar/src/sim/README.md). */
+  control: (value: Record<string, unknown>) => void;
+  stop: () => Promise<number | null>;
+}
+
+export async function startSidecar(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'gpufleet-it-'));
+  const controlFile = join(dir, 'control.json');
+  writeFileSync(controlFile, '{}');
+  const proc = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', ...args], {
+    env: { ...process.env, GPUFLEET_SIM_CONTROL: controlFile, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  const base = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`sidecar did not start:\n${out}`)), 15_000);
+    const check = () => {
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1] as string);
+      }
+    };
+    proc.stdout?.on('data', check);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`sidecar exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    base,
+    proc,
+    logs: () => out,
+    control: (value) => writeFileSync(controlFile, JSON.stringify(value)),
+    stop: () =>
+      new Promise((res) => {
+        if (proc.exitCode !== null) return res(proc.exitCode);
+        proc.once('exit', (code) => res(code));
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const r = await fetch(url, init);
+  return { status: r.status, body: await r.json() };
+}

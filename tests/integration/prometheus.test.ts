@@ -1,0 +1,89 @@
+// A real Prometheus (Debian's) scrapes the sidecar on the simulated demo host: the exposition parses,
+// and the MIG/vGPU inventory Prometheus holds matches what the API says.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { json, startSidecar, waitFor, type Running } from './harness.js';
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+describe('Prometheus scraping the sidecar', () => {
+  let sidecar: Running;
+  let prom: ChildProcess;
+  let promUrl: string;
+  let promLog = '';
+
+  beforeAll(async () => {
+    sidecar = await startSidecar(['--simulate', 'demo', '--interval', '1s']);
+    const dir = mkdtempSync(join(tmpdir(), 'gpufleet-prom-'));
+    const target = sidecar.base.replace('http://', '');
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: gpufleet-sidecar\n    static_configs:\n      - targets: ['${target}']\n`,
+    );
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    prom = spawn('prometheus', [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prom.stderr?.on('data', (d) => (promLog += d));
+    await waitFor('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000);
+  });
+
+  afterAll(async () => {
+    prom?.kill('SIGTERM');
+    await sidecar?.stop();
+  });
+
+  const query = async (q: string) => {
+    const r = await json(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
+    return r.body.data.result as { metric: Record<string, string>; value: [number, string] }[];
+  };
+
+  it('scrapes the target without errors', async () => {
+    const up = await waitFor('target up', async () => {
+      const r = await query('up{job="gpufleet-sidecar"}');
+      return r[0]?.value[1] === '1' ? r : undefined;
+    }, 30_000);
+    expect(up).toHaveLength(1);
+    const targets = await json(`${promUrl}/api/v1/targets`);
+    expect(targets.body.data.activeTargets[0].lastError).toBe('');
+  });
+
+  it('holds the same MIG and vGPU inventory as the API', async () => {
+    const { body } = await json(`${sidecar.base}/api/v1/gpus`);
+    const migs = body.gpus.flatMap((g: any) => g.mig.instances.map((m: any) => m.uuid)).sort();
+    const vms = body.gpus.flatMap((g: any) => g.vgpu.instances.map((v: any) => v.vmName)).sort();
+    const promMigs = await waitFor('MIG series', async () => {
+      const r = await query('gpufleet_mig_instance_info');
+      return r.length ? r : undefined;
+    });
+    expect(promMigs.map((r) => r.metric.mig_uuid).sort()).toEqual(migs);
+    const promVms = (await query('gpufleet_vgpu_instance_info')).map((r) => r.metric.vm_name).sort();
+    // A demo VM may attach or detach between the two reads; compare once both agree.
+    if (promVms.join() !== vms.join()) {
+      await waitFor('inventories agree', async () => {
+        const a = (await json(`${sidecar.base}/api/v1/gpus`)).body.gpus.flatMap((g: any) => g.vgpu.instances.map((v: any) => v.vmName)).sort();
+        const b = (await query('gpufleet_vgpu_instance_info')).map((r) => r.metric.vm_name).sort();
+        return a.join() === b.join() ? true : undefined;
+      });
+    }
+    const util = await query('gpufleet_gpu_utilization_ratio');
+    // Whole GPUs and vGPU hosts report utilization; MIG GPUs do not (N/A).
+    expect(util).toHaveLength(6);
+    for (const r of util) expect(Number(r.value[1])).toBeGreaterThanOrEqual(0);
+    for (const r of util) expect(Number(r.value[1])).toBeLessThanOrEqual(1);
+  });
+});
