@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // gpufleet-sidecar: parse the configuration, start collecting, serve the API; stop cleanly on SIGTERM.
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createApp } from './api/app.js';
@@ -31,10 +32,14 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv } 
   const scenario = /[/.]/.test(config.simulate) ? resolve(config.simulate) : config.simulate;
   const name = basename(config.simulate).replace(/\.(ya?ml|json)$/, '');
   const hostnameGiven = process.argv.includes('--hostname') || process.env.GPUFLEET_HOSTNAME !== undefined;
+  // The simulated host's kernel log: the fake nvidia-smi appends Xid records there during xid faults.
+  const kmsg = join(mkdtempSync(join(tmpdir(), 'gpufleet-sim-')), 'kmsg');
+  writeFileSync(kmsg, '');
   return {
-    config: { ...config, nvidiaSmi: fake, hostname: hostnameGiven ? config.hostname : `sim-${name}` },
+    config: { ...config, nvidiaSmi: fake, hostname: hostnameGiven ? config.hostname : `sim-${name}`, kmsg },
     env: {
       ...process.env,
+      GPUFLEET_SIM_KMSG: kmsg,
       GPUFLEET_SIM_SCENARIO: scenario,
       GPUFLEET_SIM_EPOCH: process.env.GPUFLEET_SIM_EPOCH ?? String(Date.now()),
     },

@@ -18,6 +18,7 @@ export interface Config {
   nvidiaSmiTimeoutMs: number;
   procPath: string;
   dockerSocket: string | null;
+  kmsg: string | null;
   engines: string[];
   busyThreshold: number;
   tokenFile: string | null;
@@ -140,6 +141,11 @@ export function buildProgram(): Command {
         .default('/var/run/docker.sock'),
     )
     .addOption(
+      new Option('--kmsg <path|none>', 'kernel log to read Xid errors from (needs root or CAP_SYSLOG); "none" turns it off')
+        .env('GPUFLEET_KMSG')
+        .default('/dev/kmsg'),
+    )
+    .addOption(
       new Option('--engine <url>', 'a vLLM engine to watch in addition to discovered ones (repeatable; env: comma-separated)')
         .env('GPUFLEET_ENGINE')
         .argParser(parseEngineUrl),
@@ -197,6 +203,7 @@ interface RawOptions {
   nvidiaSmiTimeout: string;
   proc: string;
   dockerSocket: string;
+  kmsg: string;
   engine?: string[] | string;
   busyThreshold: number | string;
   tokenFile?: string;
@@ -225,6 +232,7 @@ export function toConfig(opts: RawOptions): Config {
     nvidiaSmiTimeoutMs: duration('--nvidia-smi-timeout')(opts.nvidiaSmiTimeout),
     procPath: opts.proc,
     dockerSocket: opts.dockerSocket === 'none' || opts.dockerSocket === '' ? null : opts.dockerSocket,
+    kmsg: opts.kmsg === 'none' || opts.kmsg === '' ? null : opts.kmsg,
     engines,
     busyThreshold: typeof opts.busyThreshold === 'number' ? opts.busyThreshold : parseRatio(opts.busyThreshold),
     tokenFile: opts.tokenFile ?? null,

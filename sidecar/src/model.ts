@@ -102,7 +102,7 @@ export interface SourceStatus {
   ageSeconds?: number;
 }
 
-export type SourceName = 'gpu' | 'vgpu' | 'engines' | 'docker';
+export type SourceName = 'gpu' | 'vgpu' | 'xid' | 'engines' | 'docker';
 
 export interface HostInfo {
   hostname: string;

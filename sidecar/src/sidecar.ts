@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import type { SidecarMetrics } from './api/metrics.js';
 import { GpuCollector, type SourceOutcome } from './collectors/gpuCollector.js';
 import { SourceTracker } from './collectors/sourceTracker.js';
+import { XidWatcher } from './collectors/xidWatcher.js';
 import type { Config } from './config.js';
-import type { Snapshot, SourceName } from './model.js';
+import type { FleetEvent, Gpu, Snapshot, SourceName } from './model.js';
+import { normalizePciBusId } from './parsers/values.js';
 import { Store } from './store/store.js';
 
 export interface SidecarDeps {
@@ -20,6 +22,8 @@ export class Sidecar {
   readonly store: Store;
   readonly sources: SourceTracker;
   private readonly gpu: GpuCollector;
+  private readonly xid: XidWatcher | null;
+  private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -32,6 +36,8 @@ export class Sidecar {
     this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs);
     this.sources.disable('engines', 'engine discovery is not part of this build yet');
     this.sources.disable('docker', config.dockerSocket ? 'container discovery is not part of this build yet' : 'turned off (--docker-socket none)');
+    this.xid = config.kmsg ? new XidWatcher(config.kmsg) : null;
+    if (!this.xid) this.sources.disable('xid', 'turned off (--kmsg none)');
     this.gpu = new GpuCollector({
       nvidiaSmi: config.nvidiaSmi,
       mode: config.nvidiaSmiMode,
@@ -45,6 +51,17 @@ export class Sidecar {
 
   start(): void {
     this.gpu.start();
+    if (this.xid) {
+      try {
+        this.xid.open();
+        this.sources.success('xid', Date.now());
+      } catch (err) {
+        const why = `cannot read ${this.deps.config.kmsg}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` +
+          ' (Xid errors need root or CAP_SYSLOG; --kmsg none turns this off)';
+        this.sources.disable('xid', why);
+        this.deps.logger.warn({ collector: 'xid' }, why);
+      }
+    }
     const loop = async () => {
       if (this.stopped) return;
       const started = Date.now();
@@ -66,6 +83,7 @@ export class Sidecar {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.gpu.stop();
+    this.xid?.close();
     await this.running;
   }
 
@@ -89,6 +107,30 @@ export class Sidecar {
     metrics.recordCollector(name, o.ok, o.durationSeconds, o.error?.reason);
   }
 
+  /** New Xid errors as events (and counts on /metrics), attributed to GPUs by PCI bus id. */
+  private readXids(gpus: Gpu[], now: number): FleetEvent[] {
+    if (!this.xid || this.sources.status('xid', now).status === 'disabled') return [];
+    let records;
+    try {
+      records = this.xid.drain();
+      this.sources.success('xid', now);
+    } catch (err) {
+      this.sources.failure('xid', `reading ${this.deps.config.kmsg}: ${(err as Error).message}`);
+      this.deps.metrics.recordCollector('xid', false, 0, 'other');
+      return [];
+    }
+    const byBus = new Map(gpus.map((g) => [normalizePciBusId(g.pciBusId), g]));
+    const host = this.deps.config.hostname;
+    return records.map((x) => {
+      const g = byBus.get(normalizePciBusId(x.pciBusId));
+      // Records replayed from before the sidecar started are history, not new errors to count.
+      if (x.time >= this.startedAt) this.deps.metrics.recordXid(host, g?.uuid ?? x.pciBusId, g?.index ?? null, x.xid);
+      const who = g ? `GPU ${g.index ?? '?'} ${g.name} (${g.uuid})` : `GPU at PCI ${x.pciBusId}`;
+      const proc = x.pid !== null ? ` [pid ${x.pid}${x.processName ? ` ${x.processName}` : ''}]` : '';
+      return { time: new Date(x.time).toISOString(), host, kind: 'xid', subject: g?.uuid ?? x.pciBusId, text: `Xid ${x.xid} on ${who}: ${x.detail}${proc}` };
+    });
+  }
+
   async tick(): Promise<Snapshot> {
     const reading = await this.gpu.collect();
     const now = Date.now();
@@ -106,6 +148,9 @@ export class Sidecar {
       engines: [],
     };
     const events = this.store.record(snap, reading.fresh);
+    const xids = this.readXids(reading.gpus, now);
+    this.store.addEvents(xids);
+    events.push(...xids);
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     // Prometheus gets no GPU series while the reading is stale: an exporter must not repeat old values
     // as current ones. gpufleet_collector_up says why they are missing.

@@ -43,6 +43,8 @@ export class SidecarMetrics {
   private readonly collectorUp;
   private readonly collectorLastSuccess;
   readonly collectorErrors;
+  private readonly xidErrors;
+  private readonly xidSeries = new Set<string>();
   private readonly droppedSeries;
 
   constructor(opts: { maxSeries: number; defaultMetrics?: boolean }) {
@@ -100,6 +102,12 @@ export class SidecarMetrics {
       name: 'gpufleet_collector_errors_total',
       help: 'Failed collector runs by reason (timeout, spawn, exit, parse, too-large, http, other)',
       labelNames: ['collector', 'reason'],
+      registers: r,
+    });
+    this.xidErrors = new Counter({
+      name: 'gpufleet_gpu_xid_errors_total',
+      help: 'Xid errors the NVIDIA driver logged for each GPU since the sidecar started, by Xid code',
+      labelNames: ['host', 'gpu_uuid', 'gpu_index', 'xid'],
       registers: r,
     });
     this.droppedSeries = new Counter({
@@ -160,6 +168,17 @@ export class SidecarMetrics {
     for (const g of lost) {
       this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
     }
+  }
+
+  recordXid(host: string, gpuUuid: string, gpuIndex: number | null, xid: number): void {
+    const labels = { host: sanitizeLabel(host), gpu_uuid: sanitizeLabel(gpuUuid), gpu_index: gpuIndex === null ? '' : String(gpuIndex), xid: String(xid) };
+    const key = `${labels.gpu_uuid}|${labels.xid}`;
+    if (!this.xidSeries.has(key) && this.xidSeries.size >= this.maxSeries) {
+      this.droppedSeries.inc();
+      return;
+    }
+    this.xidSeries.add(key);
+    this.xidErrors.inc(labels);
   }
 
   recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string): void {

@@ -8,7 +8,7 @@ interface State {
   lastSuccessAt?: number;
 }
 
-export const SOURCE_NAMES: SourceName[] = ['gpu', 'vgpu', 'engines', 'docker'];
+export const SOURCE_NAMES: SourceName[] = ['gpu', 'vgpu', 'xid', 'engines', 'docker'];
 
 export class SourceTracker {
   private readonly states = new Map<SourceName, State>();
