@@ -90,6 +90,7 @@ async function start(token: string | null = null, fill = true): Promise<Ctx> {
   const sources = new SourceTracker(60_000);
   sources.disable('engines', 'n/a');
   sources.disable('docker', 'n/a');
+  sources.disable('xid', 'n/a');
   const metrics = new SidecarMetrics({ maxSeries: 1000, defaultMetrics: false });
   const now = Date.now();
   if (fill) {

@@ -1,0 +1,157 @@
+// Splits the output of a long-running `nvidia-smi -q -x -lms N` (one XML document after another on
+// stdout) into complete documents, each from "<?xml" to "</nvidia_smi_log>".
+//
+// Feed it chunks as they arrive; it returns the documents completed by each chunk and the problems
+// met on the way. Work per chunk is proportional to the chunk (pieces of a document are joined once,
+// when it completes), and memory is bounded: a document that grows past `maxBufferChars` is dropped
+// and reported. Text outside documents (a warning printed between snapshots) is dropped and
+// reported; a document cut short by the next "<?xml" is dropped and reported, and splitting resumes
+// at that next document.
+
+import { quoteOutput } from './errors.js';
+
+export interface SmiStreamResult {
+  /** Complete documents, oldest first. */
+  documents: string[];
+  /** One line per problem, e.g. "dropped 81 characters of non-XML output: 'Unable to ...'". */
+  errors: string[];
+}
+
+export interface SmiLogStreamSplitter {
+  /** Adds a chunk; returns the documents it completed. */
+  push(chunk: string): SmiStreamResult;
+  /** End of stream: reports (and drops) an unfinished document. */
+  end(): SmiStreamResult;
+  /** Characters currently held. */
+  readonly bufferedChars: number;
+}
+
+export interface SmiStreamOptions {
+  /** Most characters held for one unfinished document. Default 64 MiB. */
+  maxBufferChars?: number;
+}
+
+const START = '<?xml';
+const END = '</nvidia_smi_log>';
+/** Characters kept from the previous chunk so that a marker split across chunks is still found. */
+const OVERLAP = Math.max(START.length, END.length) - 1;
+const DEFAULT_MAX = 64 * 1024 * 1024;
+const JUNK_HEAD_CHARS = 200;
+const JUNK_REPORT_CHARS = 64 * 1024;
+
+/** The longest end of `text` that is the beginning of "<?xml" (at most 4 characters). */
+function partialStart(text: string): string {
+  for (let n = Math.min(START.length - 1, text.length); n > 0; n--) {
+    const tail = text.slice(text.length - n);
+    if (START.startsWith(tail)) return tail;
+  }
+  return '';
+}
+
+export function splitSmiLogStream(options: SmiStreamOptions = {}): SmiLogStreamSplitter {
+  const max = Math.max(options.maxBufferChars ?? DEFAULT_MAX, START.length + END.length);
+  let inside = false; // between "<?xml" and "</nvidia_smi_log>"
+  let parts: string[] = []; // the current document so far (inside)
+  let size = 0;
+  // Inside: the last characters of the document so far (already in `parts`), searched again with
+  // the next chunk. Outside: a possible beginning of "<?xml" not yet in any output.
+  let carry = '';
+
+  // Text outside documents, reported once per run (when the next document starts, at the end, or
+  // every JUNK_REPORT_CHARS), not once per chunk. Only its beginning is kept, for the message.
+  let junkChars = 0;
+  let junkHead = '';
+
+  function reset(): void {
+    inside = false;
+    parts = [];
+    size = 0;
+    carry = '';
+  }
+
+  function junk(text: string, errors: string[]): void {
+    junkChars += text.length;
+    if (junkHead.length < JUNK_HEAD_CHARS) {
+      junkHead += (junkHead === '' ? text.trimStart() : text).slice(0, JUNK_HEAD_CHARS - junkHead.length);
+    }
+    if (junkChars >= JUNK_REPORT_CHARS) reportJunk(errors);
+  }
+
+  function reportJunk(errors: string[]): void {
+    const head = junkHead.trim();
+    if (head !== '') errors.push(`dropped ${junkChars} characters of non-XML output: '${quoteOutput(head)}'`);
+    junkChars = 0;
+    junkHead = '';
+  }
+
+  function push(chunk: string): SmiStreamResult {
+    const documents: string[] = [];
+    const errors: string[] = [];
+    let data = typeof chunk === 'string' ? chunk : '';
+    while (data.length > 0) {
+      const window = carry + data;
+      if (!inside) {
+        const s = window.indexOf(START);
+        if (s < 0) {
+          carry = partialStart(window);
+          junk(window.slice(0, window.length - carry.length), errors);
+          break;
+        }
+        junk(window.slice(0, s), errors);
+        reportJunk(errors);
+        inside = true;
+        parts = [START];
+        size = START.length;
+        carry = '';
+        data = window.slice(s + START.length);
+        continue;
+      }
+
+      // Inside a document: `carry` is already part of it; only `data` is new.
+      const e = window.indexOf(END);
+      const s = window.indexOf(START);
+      if (s >= 0 && (e < 0 || s < e)) {
+        errors.push(
+          `dropped an incomplete document (${size + Math.max(0, s - carry.length)} characters) cut short by the next one`
+        );
+        reset();
+        data = window.slice(s);
+        continue;
+      }
+      if (e >= 0) {
+        // END was not in the previous window, so it ends inside the new data.
+        parts.push(window.slice(carry.length, e + END.length));
+        documents.push(parts.join(''));
+        reset();
+        data = window.slice(e + END.length);
+        continue;
+      }
+      parts.push(data);
+      size += data.length;
+      carry = window.slice(-OVERLAP);
+      if (size > max) {
+        errors.push(`dropped ${size} characters holding no complete document (limit ${max})`);
+        reset();
+      }
+      break;
+    }
+    return { documents, errors };
+  }
+
+  function end(): SmiStreamResult {
+    const errors: string[] = [];
+    if (inside) errors.push(`stream ended inside a document (${size} characters dropped)`);
+    else junk(carry, errors);
+    reportJunk(errors);
+    reset();
+    return { documents: [], errors };
+  }
+
+  return {
+    push,
+    end,
+    get bufferedChars(): number {
+      return inside ? size : carry.length;
+    },
+  };
+}
