@@ -58,9 +58,10 @@ describe.each(['loop', 'spawn'])('demo host, nvidia-smi %s mode', (mode) => {
     expect(count(/^gpufleet_vgpu_instance_info\{/)).toBe(vgpuCount);
     expect(text).toMatch(/^gpufleet_collector_up\{collector="gpu"\} 1$/m);
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    // promtool exits 0 for valid exposition; lint warnings (none expected) would print here.
-    expect(check.stderr + check.stdout).toBe('');
-    expect(check.status).toBe(0);
+    // promtool prints parse errors and lint problems. prom-client's own nodejs_active_*_total gauges
+    // break a naming rule; everything of ours must be clean.
+    const problems = (check.stderr + check.stdout).split('\n').filter((l) => l.trim() && !/^nodejs_active_\w+_total /.test(l));
+    expect(problems).toEqual([]);
   });
 
   it('answers a timeseries query from its history', async () => {
@@ -98,8 +99,9 @@ describe('a failing nvidia-smi', () => {
       const b = await health();
       return b.sources.gpu.status === 'failed' ? b : undefined;
     });
-    expect(h.status).toBe('failing');
-    expect(h.sources.gpu.error).toMatch(/XML|xml/);
+    // The other sources (here the kernel log) still work.
+    expect(h.status).toBe('degraded');
+    expect(h.sources.gpu.error).toMatch(/^nvidia-smi -q -x: /);
     expect(await errorsTotal('parse')).toBeGreaterThan(0);
     const gpus = await json(`${s.base}/api/v1/gpus`);
     expect(gpus.status).toBe(200);
