@@ -1,0 +1,17 @@
+// Run by the benchmark as its own process: the API over a full hour of demo history, so the load
+// generator's CPU does not land on the server's event loop. Prints the port, then serves until killed.
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app.js';
+import { SidecarMetrics } from '../api/metrics.js';
+import { SourceTracker } from '../collectors/sourceTracker.js';
+import { fillHistory } from './demoHost.js';
+
+const { store, snapshot } = fillHistory(3600, 1000);
+const sources = new SourceTracker(60_000);
+for (const s of ['gpu', 'vgpu'] as const) sources.success(s, Date.now());
+const metrics = new SidecarMetrics({ maxSeries: 5000 });
+metrics.update(snapshot, []);
+const app = createApp({ store, sources, metrics, version: 'bench', startedAt: Date.now(), token: null });
+const server = app.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, series: store.history.seriesCount })}\n`);
+});
