@@ -133,6 +133,8 @@ export class Sidecar {
 
   async tick(): Promise<Snapshot> {
     const reading = await this.gpu.collect();
+    // A tick cut short by shutdown (its nvidia-smi child killed) is not a failure worth reporting.
+    if (this.stopped && this.store.latest) return this.store.latest;
     const now = Date.now();
     this.outcome('gpu', reading.gpu, now);
     this.outcome('vgpu', reading.vgpu, now);
