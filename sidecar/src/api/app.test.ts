@@ -221,6 +221,32 @@ describe('API', () => {
     expect(r.body.error.message).toContain(field);
   });
 
+  it('puts a failed source on the frames of the queries that depend on it', async () => {
+    ctx.sources.failure('vgpu', 'nvidia-smi vgpu -q: no answer within 10000 ms (killed)');
+    try {
+      const { body } = await post(ctx.base, { queries: [{ refId: 'A', kind: 'gpus' }, { refId: 'B', kind: 'engines' }] });
+      expect(body.results.A.frames[0].schema.meta.notices).toEqual([
+        expect.objectContaining({ severity: 'error', text: expect.stringMatching(/^vgpu source failed: nvidia-smi vgpu -q: no answer/) }),
+      ]);
+      expect(body.results.B.frames[0].schema.meta?.notices).toBeUndefined();
+    } finally {
+      ctx.sources.success('vgpu', Date.now());
+    }
+  });
+
+  it('topology nodes carry the detail fields the drill-down reads', async () => {
+    const { body } = await post(ctx.base, { queries: [{ refId: 'T', kind: 'topology' }] });
+    const [nodes, edges] = body.results.T.frames;
+    expect(nodes.schema.meta.preferredVisualisationType).toBe('nodeGraph');
+    const field = (n: string) => nodes.schema.fields.findIndex((f: any) => f.name === n);
+    const row = nodes.data.values[field('kind')].indexOf('vgpu');
+    expect(nodes.data.values[field('detail__vmName')][row]).toBe('tenant-a');
+    expect(nodes.data.values[field('detail__utilizationGpu')][row]).toBe(10);
+    expect(nodes.schema.fields[field('detail__licensed')].type).toBe('boolean');
+    expect(nodes.data.values[field('detail__licensed')][row]).toBe(true);
+    expect(edges.data.values[0]).toHaveLength(4);
+  });
+
   it('answers malformed JSON with a 400, not a crash', async () => {
     const r = await getJson(`${ctx.base}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"queries": [' });
     expect(r.status).toBe(400);

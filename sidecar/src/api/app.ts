@@ -31,7 +31,7 @@ const EventsQuery = z.object({
   subject: z.string().max(256).optional(),
 });
 
-const VariablesQuery = z.object({ gpu: z.string().max(256).optional() });
+const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
 
 function bearerAuth(token: string) {
   const expected = Buffer.from(token);
@@ -121,7 +121,17 @@ export function createApp(deps: AppDeps) {
   });
 
   app.post('/api/v1/query', express.json({ limit: '256kb' }), (req, res) => {
-    res.json(runQueries(store, req.body));
+    const now = Date.now();
+    res.json(
+      runQueries(store, req.body, now, (names) =>
+        names.flatMap((name) => {
+          const st = sources.status(name, now);
+          if (st.status !== 'failed' && st.status !== 'stale') return [];
+          const age = st.ageSeconds !== undefined ? `; data is ${Math.round(st.ageSeconds)} s old` : '';
+          return [{ severity: st.status === 'failed' ? ('error' as const) : ('warning' as const), text: `${name} source ${st.status}: ${st.error ?? 'no detail'}${age}` }];
+        }),
+      ),
+    );
   });
 
   app.get('/api/v1/events', (req, res) => {
@@ -143,7 +153,9 @@ export function createApp(deps: AppDeps) {
     }
     const q = validate(VariablesQuery, req.query);
     const s = snapshot();
-    const gpus = q.gpu ? s.gpus.filter((g) => gpuMatches(g, new Set([q.gpu as string]))) : s.gpus;
+    // Several GPUs come comma-joined (GPU UUIDs and indexes have no commas).
+    const wanted = q.gpu ? filterSet(q.gpu.split(',').map((x) => x.trim())) : null;
+    const gpus = s.gpus.filter((g) => gpuMatches(g, wanted));
     const gpuText = (g: Gpu) => (g.index === null ? `${g.name} (${g.uuid})` : `GPU ${g.index} · ${g.name}`);
     let values: { text: string; value: string }[] = [];
     switch (name as (typeof VARIABLES)[number]) {

@@ -1,7 +1,7 @@
 // POST /api/v1/query: Grafana-style queries in, DataFrameJSON out, one result per refId. One bad
 // query fails the whole request with a 400 naming it (Grafana shows that to the user at once).
 import { z } from 'zod';
-import type { Gpu, Snapshot } from '../model.js';
+import type { Gpu, Snapshot, SourceName } from '../model.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRIC_NAMES, TIMESERIES_METRICS } from '../store/samples.js';
 import { ApiError, validate } from './errors.js';
@@ -231,13 +231,37 @@ function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): 
   });
 }
 
-export function runQueries(store: Store, body: unknown, now = Date.now()): QueryResponse {
+export interface Notice {
+  severity: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+/** Which sources a query kind's answer depends on: their failures are shown with its frames. */
+export const KIND_SOURCES: Record<(typeof QUERY_KINDS)[number], SourceName[]> = {
+  gpus: ['gpu', 'vgpu'],
+  gpu: ['gpu', 'vgpu'],
+  processes: ['gpu'],
+  timeseries: ['gpu', 'vgpu', 'engines'],
+  topology: ['gpu', 'vgpu', 'engines', 'docker'],
+  engines: ['engines', 'docker'],
+};
+
+export function runQueries(
+  store: Store,
+  body: unknown,
+  now = Date.now(),
+  notices?: (sources: SourceName[]) => Notice[],
+): QueryResponse {
   const parsed = validate(QueryBodySchema, body);
   const snap = requireSnapshot(store);
   const results: QueryResponse['results'] = {};
   parsed.queries.forEach((q, i) => {
     try {
-      results[q.refId] = { frames: framesFor(store, snap, q, now) };
+      const frames = framesFor(store, snap, q, now);
+      // Grafana shows frame notices above the panel: a failed source is visible where its data is.
+      const n = notices?.(KIND_SOURCES[q.kind]) ?? [];
+      if (n.length) for (const f of frames) f.schema.meta = { ...(f.schema.meta ?? {}), notices: n };
+      results[q.refId] = { frames };
     } catch (err) {
       // Name the query the field belongs to, as zod does for schema errors.
       if (err instanceof ApiError && err.field) {

@@ -60,7 +60,7 @@ function node(
   return { ...n, color: loadColor(n.load), arc__used: used, arc__free: 1 - used };
 }
 
-function gpuNode(g: Gpu): TopologyNode {
+function gpuNode(host: string, g: Gpu): TopologyNode {
   const memLoad = ratio(g.memory.usedBytes, g.memory.totalBytes);
   const util = g.utilization.gpu;
   const load = util !== null ? util / 100 : memLoad;
@@ -74,17 +74,18 @@ function gpuNode(g: Gpu): TopologyNode {
     secondarystat: `${fmtBytes(g.memory.usedBytes)} / ${fmtBytes(g.memory.totalBytes)}`,
     load,
     detail: {
+      host,
       uuid: g.uuid,
       index: g.index,
       name: g.name,
       pciBusId: g.pciBusId,
-      utilization: util,
+      utilizationGpu: util,
       memoryUsedBytes: g.memory.usedBytes,
       memoryTotalBytes: g.memory.totalBytes,
       temperatureC: g.temperatureC,
       powerW: g.powerW,
       migMode: g.mig.mode,
-      vgpuMode: g.vgpu.hostMode,
+      vgpuHostMode: g.vgpu.hostMode,
       migInstances: g.mig.instances.length,
       vgpuInstances: g.vgpu.instances.length,
     },
@@ -130,13 +131,13 @@ function vgpuNode(g: Gpu, v: VgpuInstance): TopologyNode {
     secondarystat: `${fmtBytes(v.framebuffer.usedBytes)} / ${fmtBytes(v.framebuffer.totalBytes)}`,
     load,
     detail: {
-      id: v.id,
+      vgpuId: v.id,
       uuid: v.uuid,
       gpuUuid: g.uuid,
       vmId: v.vmId,
       vmName: v.vmName,
       type: v.type,
-      utilization: util,
+      utilizationGpu: util,
       framebufferUsedBytes: v.framebuffer.usedBytes,
       framebufferTotalBytes: v.framebuffer.totalBytes,
       active: v.active,
@@ -156,10 +157,13 @@ function engineNode(e: Engine): TopologyNode {
     secondarystat: `TP${p.tensor} PP${p.pipeline} DP${p.data} · ${e.load.running ?? 0} run / ${e.load.waiting ?? 0} wait`,
     load: e.health === 'down' ? 1 : e.load.kvCacheUsage,
     detail: {
+      host: e.host,
       engineId: e.id,
       health: e.health,
+      endpoint: e.endpoint,
       deployment: e.deployment,
       model: e.model,
+      kvCacheUsage: e.load.kvCacheUsage,
       busy: e.busy,
       running: e.load.running,
       waiting: e.load.waiting,
@@ -173,7 +177,7 @@ export function buildTopology(snap: Snapshot): Topology {
   const edges: TopologyEdge[] = [];
   const migByUuid = new Map<string, string>();
   for (const g of snap.gpus) {
-    nodes.push(gpuNode(g));
+    nodes.push(gpuNode(snap.host.hostname, g));
     for (const m of g.mig.instances) {
       const n = migNode(g, m);
       nodes.push(n);
@@ -234,17 +238,16 @@ export function topologyFrames(topo: Topology, refId: string): DataFrameJSON[] {
       { name: 'arc__free', type: 'number', get: (n) => n.arc__free, config: { color: { mode: 'fixed', fixedColor: 'green' }, displayName: 'free' } },
       { name: 'kind', type: 'string', get: (n) => n.kind },
       { name: 'load', type: 'number', get: (n) => n.load },
-      ...detailKeys.map((k) => ({
-        name: `detail__${k}`,
-        type: (typeof topo.nodes.find((n) => n.detail[k] !== null && n.detail[k] !== undefined)?.detail[k] === 'number'
-          ? 'number'
-          : 'string') as 'number' | 'string',
-        get: (n: TopologyNode) => {
-          const v = n.detail[k];
-          return v === undefined || v === null ? null : typeof v === 'boolean' ? String(v) : v;
-        },
-        config: { displayName: k },
-      })),
+      ...detailKeys.map((k) => {
+        const sample = topo.nodes.find((n) => n.detail[k] !== null && n.detail[k] !== undefined)?.detail[k];
+        const type = typeof sample === 'number' ? 'number' : typeof sample === 'boolean' ? 'boolean' : 'string';
+        return {
+          name: `detail__${k}`,
+          type: type as 'number' | 'boolean' | 'string',
+          get: (n: TopologyNode) => n.detail[k] ?? null,
+          config: { displayName: k },
+        };
+      }),
     ],
     meta,
   );

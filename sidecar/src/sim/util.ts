@@ -31,7 +31,7 @@ export function uuidFrom(version: string | null, ...parts: Array<string | number
     const variant = '89ab'[Number.parseInt(fourth.charAt(0), 16) % 4] ?? '8';
     fourth = variant + fourth.slice(1);
   }
-  return `${h.slice(0, 8)}-${third}-${fourth}-${h.slice(20, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${third}-${fourth}-${h.slice(20, 32)}`;
 }
 
 export function clamp(v: number, lo: number, hi: number): number {
