@@ -1,6 +1,6 @@
 // Starts the built sidecar as a real process (as an operator would) and talks to it over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -47,7 +47,11 @@ export async function startSidecar(args: string[], env: Record<string, string> =
     base,
     proc,
     logs: () => out,
-    control: (value) => writeFileSync(controlFile, JSON.stringify(value)),
+    // Written whole and renamed, so the fake never reads half a file.
+    control: (value) => {
+      writeFileSync(`${controlFile}.tmp`, JSON.stringify(value));
+      renameSync(`${controlFile}.tmp`, controlFile);
+    },
     stop: () =>
       new Promise((res) => {
         if (proc.exitCode !== null) return res(proc.exitCode);

@@ -135,6 +135,20 @@ describe('a failing nvidia-smi', () => {
     expect(h.status).toBe('ok');
   });
 
+  it('an Xid in the kernel log becomes an event on its GPU and a count on /metrics', async () => {
+    s.control({ fault: { kind: 'xid', gpu: 0, xid: 48 } });
+    const ev = await waitFor('xid event', async () => {
+      const r = await json(`${s.base}/api/v1/events?kind=xid`);
+      return r.body.events.length ? r.body.events : undefined;
+    });
+    const { body } = await json(`${s.base}/api/v1/gpus`);
+    expect(ev[0].subject).toBe(body.gpus[0].uuid);
+    expect(ev[0].text).toMatch(/^Xid 48 on GPU 0 /);
+    const text = await (await fetch(`${s.base}/metrics`)).text();
+    expect(text).toMatch(new RegExp(`^gpufleet_gpu_xid_errors_total\\{host="sim-small",gpu_uuid="${body.gpus[0].uuid}",gpu_index="0",xid="48"\\} 1$`, 'm'));
+    s.control({});
+  });
+
   it('a GPU that disappears is reported lost, and back', async () => {
     s.control({ lostGpus: [0] });
     const lost = await waitFor('gpu-lost event', async () => {
@@ -149,6 +163,29 @@ describe('a failing nvidia-smi', () => {
       const r = await json(`${s.base}/api/v1/events?kind=gpu-back`);
       return r.body.events.length ? true : undefined;
     });
+  });
+});
+
+describe('loop mode with a hanging nvidia-smi', () => {
+  it('kills the silent child, reports a timeout, and restarts it when it answers again', async () => {
+    const s = await startSidecar(['--simulate', 'small', '--interval', '500ms', '--nvidia-smi-mode', 'loop', '--nvidia-smi-timeout', '1s']);
+    try {
+      await ready(s);
+      s.control({ fault: 'hang' });
+      const h = await waitFor('gpu source failed', async () => {
+        const b = (await json(`${s.base}/api/v1/health`)).body;
+        return b.sources.gpu.status === 'failed' ? b : undefined;
+      });
+      expect(h.sources.gpu.error).toMatch(/no document within \d+ ms/);
+      expect(s.logs()).toMatch(/printed nothing for \d+ ms; killing it/);
+      s.control({});
+      await waitFor('gpu source ok again', async () => {
+        const b = (await json(`${s.base}/api/v1/health`)).body;
+        return b.sources.gpu.status === 'ok' ? b : undefined;
+      }, 40_000);
+    } finally {
+      await s.stop();
+    }
   });
 });
 

@@ -33,6 +33,16 @@ describe('Xid lines from the kernel log', () => {
       .toMatchObject({ pciBusId: '00000000:83:00.0', xid: 48, pid: null });
   });
 
+  it("reads the driver's unknown pid and name as null", () => {
+    expect(parseXid("NVRM: Xid (PCI:0000:3a:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.")).toEqual({
+      pciBusId: '00000000:3A:00.0',
+      xid: 79,
+      pid: null,
+      processName: null,
+      detail: 'GPU has fallen off the bus.',
+    });
+  });
+
   it('ignores other kernel messages', () => {
     expect(parseXid('NVRM: GPU 0000:01:00.0: GPU has fallen off the bus.')).toBeNull();
     expect(parseXid('eth0: link up')).toBeNull();

@@ -43,7 +43,8 @@ export function parseXid(message: string): XidRecord | null {
     pciBusId: `${(domain as string).padStart(8, '0')}:${(bus as string).padStart(2, '0')}:${(dev as string).padStart(2, '0')}.${fn ?? '0'}`.toUpperCase(),
     xid: Number(code),
     pid: pid ? Number(pid[1]) : null,
-    processName: name ? (name[1] as string).trim() : null,
+    // The driver writes name=<unknown> for a fault with no process behind it.
+    processName: name && (name[1] as string).trim() !== '<unknown>' ? (name[1] as string).trim() : null,
     detail: detail.slice(0, 500),
   };
 }
