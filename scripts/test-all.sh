@@ -23,6 +23,7 @@ step() { # step <label> <command...>: a build step counts as one test
 rm -f tests/artifacts/reports/*.json
 
 step "build sidecar" npm run build -w sidecar --silent
+step "build plugin" npm run build --silent
 
 echo "== sidecar unit tests"
 (cd sidecar && node --experimental-vm-modules ../node_modules/jest/bin/jest.js --ci \
