@@ -15,4 +15,7 @@ module.exports = {
     // scaffold's transform pattern does not cover; without this, importing @grafana/data fails.
     '^.+\\.mjs$': swcTransform,
   },
+  // Rendering @grafana/ui components in jsdom takes seconds on a loaded 2-core machine (CI); the
+  // default 5 s made correct tests fail by timing.
+  testTimeout: 30_000,
 };
