@@ -21,6 +21,7 @@ export interface Config {
   kmsg: string | null;
   engines: string[];
   busyThreshold: number;
+  engineGraceMs: number;
   tokenFile: string | null;
   simulate: string | null;
   logLevel: LogLevel;
@@ -157,6 +158,11 @@ export function buildProgram(): Command {
         .default(0.9),
     )
     .addOption(
+      new Option('--engine-grace <duration>', 'a down engine that discovery no longer finds is forgotten after this long')
+        .env('GPUFLEET_ENGINE_GRACE')
+        .default('5m'),
+    )
+    .addOption(
       new Option('--token-file <path>', 'file holding a bearer token; when set, the API and /metrics require it')
         .env('GPUFLEET_TOKEN_FILE'),
     )
@@ -206,6 +212,7 @@ interface RawOptions {
   kmsg: string;
   engine?: string[] | string;
   busyThreshold: number | string;
+  engineGrace: string;
   tokenFile?: string;
   simulate?: string;
   hostname: string;
@@ -235,6 +242,7 @@ export function toConfig(opts: RawOptions): Config {
     kmsg: opts.kmsg === 'none' || opts.kmsg === '' ? null : opts.kmsg,
     engines,
     busyThreshold: typeof opts.busyThreshold === 'number' ? opts.busyThreshold : parseRatio(opts.busyThreshold),
+    engineGraceMs: duration('--engine-grace')(opts.engineGrace),
     tokenFile: opts.tokenFile ?? null,
     simulate: opts.simulate ?? null,
     logLevel: opts.logLevel,

@@ -137,6 +137,10 @@ export interface EngineLoad {
   itlSeconds: Quantiles;
   e2eSeconds: Quantiles;
   preemptions: number | null;
+  /** Prefix-cache hits / queries over the window. */
+  prefixCacheHitRatio?: number | null;
+  /** Finished requests per second over the window. */
+  requestsPerSec?: number | null;
 }
 
 export interface Engine {
@@ -153,8 +157,16 @@ export interface Engine {
   health: EngineHealth;
   parallel: { tensor: number; pipeline: number; data: number };
   workers: EngineWorker[];
+  /** Whether every rank's GPU was found; when not, why (shown to the user). */
+  gpuMapping: { status: 'resolved' | 'partial' | 'unresolved'; reason: string | null };
   load: EngineLoad;
   busy: boolean;
+  /** How the engine was found: the process scan, Docker, or --engine. */
+  discoveredBy: 'proc' | 'docker' | 'flag';
+  /** The last problem talking to the engine (scrape failed, bad /metrics…), null when none. */
+  lastError: string | null;
+  /** ISO-8601 UTC of the last successful /health answer. */
+  lastSeenUpAt: string | null;
 }
 
 export type EventKind =

@@ -5,6 +5,7 @@ import type { SidecarMetrics } from './api/metrics.js';
 import { GpuCollector, type SourceOutcome } from './collectors/gpuCollector.js';
 import { SourceTracker } from './collectors/sourceTracker.js';
 import { XidWatcher } from './collectors/xidWatcher.js';
+import { EngineCollector } from './engines/engineCollector.js';
 import type { Config } from './config.js';
 import type { FleetEvent, Gpu, Snapshot, SourceName } from './model.js';
 import { normalizePciBusId } from './parsers/values.js';
@@ -23,6 +24,7 @@ export class Sidecar {
   readonly sources: SourceTracker;
   private readonly gpu: GpuCollector;
   private readonly xid: XidWatcher | null;
+  private readonly engines: EngineCollector;
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -34,8 +36,19 @@ export class Sidecar {
     this.store = new Store({ capacity: Math.max(1, Math.ceil(config.historyMs / config.intervalMs)), maxSeries: config.maxSeries });
     // Three missed intervals (plus the nvidia-smi deadline) before fresh data counts as stale.
     this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs);
-    this.sources.disable('engines', 'engine discovery is not part of this build yet');
     this.sources.disable('docker', config.dockerSocket ? 'container discovery is not part of this build yet' : 'turned off (--docker-socket none)');
+    this.engines = new EngineCollector({
+      procPath: config.procPath,
+      engineUrls: config.engines,
+      hostname: config.hostname,
+      intervalMs: config.intervalMs,
+      busyThreshold: config.busyThreshold,
+      // An engine's answer must fit in a tick, but a loaded engine may take a moment to render /metrics.
+      timeoutMs: Math.min(5000, Math.max(1000, config.intervalMs)),
+      graceMs: config.engineGraceMs,
+      windowMs: Math.max(60_000, 5 * config.intervalMs),
+      onLog: (level, msg) => logger[level]({ collector: 'engines' }, msg),
+    });
     this.xid = config.kmsg ? new XidWatcher(config.kmsg) : null;
     if (!this.xid) this.sources.disable('xid', 'turned off (--kmsg none)');
     this.gpu = new GpuCollector({
@@ -138,6 +151,9 @@ export class Sidecar {
     const now = Date.now();
     this.outcome('gpu', reading.gpu, now);
     this.outcome('vgpu', reading.vgpu, now);
+    // Engines are mapped onto this tick's GPU processes, so they come after the GPU reading.
+    const engines = await this.engines.collect(reading.gpus, now);
+    this.outcome('engines', { ok: engines.ok, enabled: true, error: engines.error, durationSeconds: engines.durationSeconds }, now);
     const snap: Snapshot = {
       host: {
         hostname: this.deps.config.hostname,
@@ -147,12 +163,13 @@ export class Sidecar {
         sources: this.sources.all(now),
       },
       gpus: reading.gpus,
-      engines: [],
+      engines: engines.engines,
     };
     const events = this.store.record(snap, reading.fresh);
     const xids = this.readXids(reading.gpus, now);
     this.store.addEvents(xids);
-    events.push(...xids);
+    this.store.addEvents(engines.events);
+    events.push(...xids, ...engines.events);
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     // Prometheus gets no GPU series while the reading is stale: an exporter must not repeat old values
     // as current ones. gpufleet_collector_up says why they are missing.

@@ -198,6 +198,32 @@ export function createApp(deps: AppDeps) {
     res.json({ values });
   });
 
+  // Prometheus HTTP service discovery: every engine's /metrics as a target. Engines reached on
+  // loopback are only scrapeable by a Prometheus on this host; ?loopback=<name> rewrites them to a
+  // name the Prometheus can reach (this host's DNS name).
+  app.get('/api/v1/sd/engines', (req, res) => {
+    const q = validate(z.object({ loopback: z.string().max(253).regex(/^[A-Za-z0-9.-]+$/).optional() }), req.query);
+    const s = snapshot();
+    const groups = s.engines
+      .filter((e) => /^https?:\/\//.test(e.endpoint))
+      .map((e) => {
+        const u = new URL(e.endpoint);
+        const loop = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+        const host = loop && q.loopback ? q.loopback : u.hostname;
+        return {
+          targets: [`${host}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`],
+          labels: {
+            host: s.host.hostname,
+            engine: e.id,
+            model: e.model ?? '',
+            deployment: e.deployment,
+            ...(u.protocol === 'https:' ? { __scheme__: 'https' } : {}),
+          },
+        };
+      });
+    res.json(groups);
+  });
+
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', metrics.contentType).send(await metrics.render());
   });

@@ -39,6 +39,15 @@ export class SidecarMetrics {
   private readonly vgpuFbUsed;
   private readonly vgpuFbTotal;
   private readonly vgpuActive;
+  private readonly engineInfo;
+  private readonly engineUp;
+  private readonly engineGpu;
+  private readonly engineKv;
+  private readonly engineRunning;
+  private readonly engineWaiting;
+  private readonly engineBusy;
+  private readonly engineGenTps;
+  private readonly enginePromptTps;
   private readonly collectorDuration;
   private readonly collectorUp;
   private readonly collectorLastSuccess;
@@ -80,6 +89,20 @@ export class SidecarMetrics {
     this.vgpuFbUsed = gauge('gpufleet_vgpu_framebuffer_used_bytes', 'vGPU instance framebuffer used', vgpu);
     this.vgpuFbTotal = gauge('gpufleet_vgpu_framebuffer_total_bytes', 'vGPU instance framebuffer total', vgpu);
     this.vgpuActive = gauge('gpufleet_vgpu_active', 'vGPU instance attached to a running VM (1) or not (0)', vgpu);
+    this.engineInfo = gauge('gpufleet_engine_info', 'An LLM engine found on this host (value 1)', [
+      'host', 'engine_id', 'type', 'model', 'endpoint', 'deployment', 'version',
+    ]);
+    const eng = ['host', 'engine_id'] as const;
+    this.engineUp = gauge('gpufleet_engine_up', 'Whether the engine answers /health (1) or not (0)', eng);
+    this.engineGpu = gauge('gpufleet_engine_gpu', 'An engine rank running on a GPU or MIG instance (value 1): the topology edge', [
+      'host', 'engine_id', 'rank', 'gpu_uuid', 'mig_uuid',
+    ]);
+    this.engineKv = gauge('gpufleet_engine_kv_cache_usage_ratio', 'KV-cache usage 0..1', eng);
+    this.engineRunning = gauge('gpufleet_engine_requests_running', 'Requests being processed', eng);
+    this.engineWaiting = gauge('gpufleet_engine_requests_waiting', 'Requests waiting in the queue', eng);
+    this.engineBusy = gauge('gpufleet_engine_busy', 'KV-cache usage above --busy-threshold (1) or not (0)', eng);
+    this.engineGenTps = gauge('gpufleet_engine_generation_tokens_per_second', 'Generated tokens per second over the load window', eng);
+    this.enginePromptTps = gauge('gpufleet_engine_prompt_tokens_per_second', 'Prompt tokens per second over the load window', eng);
     this.collectorDuration = new Gauge({
       name: 'gpufleet_collector_duration_seconds',
       help: 'Duration of the last run of each collector',
@@ -164,6 +187,24 @@ export class SidecarMetrics {
         this.set(this.vgpuFbTotal, vl, v.framebuffer.totalBytes);
         this.set(this.vgpuActive, vl, v.active ? 1 : 0);
       }
+    }
+    for (const e of snap.engines) {
+      const el = { host, engine_id: e.id };
+      this.set(this.engineInfo, { ...el, type: e.type, model: e.model ?? '', endpoint: e.endpoint, deployment: e.deployment, version: e.version ?? '' }, 1);
+      this.set(this.engineUp, el, e.health === 'up' ? 1 : 0);
+      for (const w of e.workers) {
+        const migs = w.migUuids.length ? w.migUuids : [''];
+        for (const gpu of w.gpuUuids) {
+          for (const mig of migs) this.set(this.engineGpu, { ...el, rank: String(w.rank), gpu_uuid: gpu, mig_uuid: mig }, 1);
+        }
+      }
+      if (e.health !== 'up') continue;
+      this.set(this.engineKv, el, e.load.kvCacheUsage);
+      this.set(this.engineRunning, el, e.load.running);
+      this.set(this.engineWaiting, el, e.load.waiting);
+      this.set(this.engineBusy, el, e.busy ? 1 : 0);
+      this.set(this.engineGenTps, el, e.load.generationTokensPerSec);
+      this.set(this.enginePromptTps, el, e.load.promptTokensPerSec);
     }
     for (const g of lost) {
       this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);

@@ -190,6 +190,8 @@ function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): 
   const migs = filterSet(f.mig);
   const vgpus = filterSet(f.vgpu);
   const vms = filterSet(f.vm);
+  const engines = filterSet(f.engine);
+  const models = filterSet(f.model);
   if (!hostOk(snap, f)) return [];
   // A GPU filter given as index or MIG uuid is resolved against the current GPUs.
   const gpuUuids = gpus ? new Set(snap.gpus.filter((g) => gpuMatches(g, gpus)).map((g) => g.uuid)) : null;
@@ -202,17 +204,21 @@ function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): 
       if (migs && !migs.has(l.mig ?? '')) return false;
       if (vgpus && !vgpus.has(l.vgpu ?? '') && !vgpus.has(l.vgpuUuid ?? '')) return false;
       if (vms && !vms.has(l.vmName ?? '') && !vms.has(l.vmId ?? '')) return false;
+      if (engines && !engines.has(l.engine ?? '')) return false;
+      if (models && !models.has(l.model ?? '')) return false;
       return true;
     },
     from,
     to,
     q.maxDataPoints,
   );
-  const unit = { percent: 'percent', bytes: 'bytes', celsius: 'celsius', watt: 'watt', MHz: 'rothz' }[info.unit];
+  const unit = { percent: 'percent', bytes: 'bytes', celsius: 'celsius', watt: 'watt', MHz: 'rothz', percentunit: 'percentunit', short: 'short', s: 's' }[info.unit];
   return series.map((s) => {
     const l = s.labels;
     const who =
-      info.entity === 'gpu'
+      info.entity === 'engine'
+        ? `${l.model || l.engine} (${l.engine})`
+        : info.entity === 'gpu'
         ? `GPU ${l.gpuIndex || l.gpu}`
         : info.entity === 'mig'
           ? `GPU ${l.gpuIndex || l.gpu} ${l.profile || 'MIG'} (GI ${l.gi})`

@@ -7,7 +7,7 @@ export interface MetricInfo {
   name: string;
   unit: string;
   description: string;
-  entity: 'gpu' | 'mig' | 'vgpu';
+  entity: 'gpu' | 'mig' | 'vgpu' | 'engine';
 }
 
 export const TIMESERIES_METRICS: MetricInfo[] = [
@@ -25,6 +25,14 @@ export const TIMESERIES_METRICS: MetricInfo[] = [
   { name: 'vgpu.memory.utilization', unit: 'percent', description: 'vGPU instance memory utilization', entity: 'vgpu' },
   { name: 'vgpu.framebuffer.used', unit: 'bytes', description: 'vGPU framebuffer used', entity: 'vgpu' },
   { name: 'vgpu.framebuffer.total', unit: 'bytes', description: 'vGPU framebuffer total', entity: 'vgpu' },
+  { name: 'engine.kvCacheUsage', unit: 'percentunit', description: 'engine KV-cache usage 0..1', entity: 'engine' },
+  { name: 'engine.running', unit: 'short', description: 'requests running', entity: 'engine' },
+  { name: 'engine.waiting', unit: 'short', description: 'requests waiting', entity: 'engine' },
+  { name: 'engine.promptTokensPerSec', unit: 'short', description: 'prompt tokens per second', entity: 'engine' },
+  { name: 'engine.generationTokensPerSec', unit: 'short', description: 'generated tokens per second', entity: 'engine' },
+  { name: 'engine.ttft.p95', unit: 's', description: 'time to first token, 95th percentile', entity: 'engine' },
+  { name: 'engine.itl.p95', unit: 's', description: 'inter-token latency, 95th percentile', entity: 'engine' },
+  { name: 'engine.e2e.p95', unit: 's', description: 'end-to-end request latency, 95th percentile', entity: 'engine' },
 ];
 
 export const TIMESERIES_METRIC_NAMES = TIMESERIES_METRICS.map((m) => m.name);
@@ -61,6 +69,18 @@ export function snapshotSamples(snap: Snapshot): Sample[] {
       push('vgpu.framebuffer.used', v.id, vl, v.framebuffer.usedBytes);
       push('vgpu.framebuffer.total', v.id, vl, v.framebuffer.totalBytes);
     }
+  }
+  for (const e of snap.engines) {
+    if (e.health !== 'up') continue;
+    const l = { host, engine: e.id, model: e.model ?? '' };
+    push('engine.kvCacheUsage', e.id, l, e.load.kvCacheUsage);
+    push('engine.running', e.id, l, e.load.running);
+    push('engine.waiting', e.id, l, e.load.waiting);
+    push('engine.promptTokensPerSec', e.id, l, e.load.promptTokensPerSec);
+    push('engine.generationTokensPerSec', e.id, l, e.load.generationTokensPerSec);
+    push('engine.ttft.p95', e.id, l, e.load.ttftSeconds.p95);
+    push('engine.itl.p95', e.id, l, e.load.itlSeconds.p95);
+    push('engine.e2e.p95', e.id, l, e.load.e2eSeconds.p95);
   }
   return out;
 }

@@ -52,7 +52,7 @@ export class Store {
     for (const e of found) this.events.add(e);
     this.latest = snap;
     // A stale reading is served as the latest state, but history gets a gap, not repeated old values.
-    this.history.append(Date.parse(time), gpusFresh ? snapshotSamples(snap) : []);
+    this.history.append(Date.parse(time), snapshotSamples(gpusFresh ? snap : { ...snap, gpus: [] }));
     return found;
   }
 

@@ -1,0 +1,106 @@
+// Which vLLM engines run here, from the process table (layer 1 of discovery) and the --engine URLs.
+// One engine per distinct endpoint: API servers sharing a port (--api-server-count) and their
+// EngineCore/Worker children are one engine. A process inside a container is left to the Docker
+// layer: its port is the container's, not necessarily reachable from the host.
+import type { ProcInfo } from './procScan.js';
+import { localEndpoint, parseVllmCmdline, type VllmLaunch } from './vllmCmdline.js';
+
+export interface EngineCandidate {
+  /** Stable id: "<host>:<port>" for local engines, the URL's host:port for --engine ones. */
+  id: string;
+  /** Base URL the engine is reached at (http://127.0.0.1:8000). */
+  endpoint: string;
+  socketPath: string | null;
+  source: 'proc' | 'flag';
+  deployment: 'native' | 'docker';
+  container: string | null;
+  launch: VllmLaunch | null;
+  /** The API server process (the oldest one when several share the port). */
+  apiPid: number | null;
+  /** Every process of the engine: API servers and all their descendants. */
+  pids: number[];
+}
+
+function descendants(roots: number[], children: Map<number, number[]>): number[] {
+  const out: number[] = [];
+  const seen = new Set<number>();
+  const queue = [...roots];
+  while (queue.length) {
+    const pid = queue.shift() as number;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) queue.push(c);
+  }
+  return out;
+}
+
+/** Same endpoint whatever the spelling: localhost and 127.0.0.1 are one host. */
+export function endpointKey(url: string): string {
+  try {
+    const u = new URL(url);
+    const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
+    return `${u.protocol}//${host}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+  } catch {
+    return url;
+  }
+}
+
+export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname: string): EngineCandidate[] {
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const children = new Map<number, number[]>();
+  for (const p of procs) {
+    const list = children.get(p.ppid);
+    if (list) list.push(p.pid);
+    else children.set(p.ppid, [p.pid]);
+  }
+
+  const groups = new Map<string, { launch: VllmLaunch; url: string; socketPath: string | null; port: number | null; members: ProcInfo[] }>();
+  for (const p of procs) {
+    if (p.containerId) continue;
+    const launch = parseVllmCmdline(p.argv);
+    if (!launch || launch.headless) continue;
+    const ep = localEndpoint(launch);
+    const url = ep.kind === 'tcp' ? ep.url : `http://localhost`;
+    const key = ep.kind === 'tcp' ? endpointKey(ep.url) : `unix:${ep.socketPath}`;
+    const g = groups.get(key);
+    if (g) g.members.push(p);
+    else groups.set(key, { launch, url, socketPath: ep.kind === 'unix' ? ep.socketPath : null, port: ep.kind === 'tcp' ? ep.port : null, members: [p] });
+  }
+
+  const out: EngineCandidate[] = [];
+  for (const [key, g] of groups) {
+    const memberPids = new Set(g.members.map((m) => m.pid));
+    // A launch process whose parent is also a launch of the same endpoint is a child (e.g. a
+    // spawned API server process of --api-server-count); the roots are the engine's top.
+    const roots = g.members.filter((m) => !memberPids.has(m.ppid)).sort((a, b) => a.startTime - b.startTime || a.pid - b.pid);
+    const api = roots[0] ?? g.members[0];
+    out.push({
+      id: g.port !== null ? `${hostname}:${g.port}` : `${hostname}:${key}`,
+      endpoint: g.url,
+      socketPath: g.socketPath,
+      source: 'proc',
+      deployment: 'native',
+      container: null,
+      launch: g.launch,
+      apiPid: api?.pid ?? null,
+      pids: descendants(roots.map((r) => r.pid), children).filter((pid) => byPid.has(pid)),
+    });
+  }
+
+  const known = new Set(out.map((c) => endpointKey(c.endpoint)));
+  for (const raw of flagUrls) {
+    const url = raw.replace(/\/+$/, '');
+    if (known.has(endpointKey(url))) continue;
+    known.add(endpointKey(url));
+    let id = url;
+    try {
+      const u = new URL(url);
+      id = u.port ? `${u.hostname}:${u.port}` : u.hostname;
+    } catch {
+      // config validation already refused non-URLs
+    }
+    out.push({ id, endpoint: url, socketPath: null, source: 'flag', deployment: 'native', container: null, launch: null, apiPid: null, pids: [] });
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+}

@@ -1,0 +1,65 @@
+// GET with a deadline and a size cap, for talking to engines we do not control: one that hangs, or
+// answers a 100 MB body, costs at most `timeoutMs` and `maxBytes`, and never more. node:http rather
+// than fetch: fetch refuses "bad ports" (6000, 6665-6669, …) that an engine may well use, and cannot
+// reach a server on a unix socket (vLLM's --uds).
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { SourceError } from '../collectors/sourceError.js';
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface GetOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  headers?: Record<string, string>;
+  /** Reach the server on this unix socket; the URL then gives only the path. */
+  socketPath?: string;
+}
+
+export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      reject(new SourceError('http', `GET ${url}: not a URL`));
+      return;
+    }
+    const fail = (err: SourceError) => {
+      clearTimeout(timer);
+      req.destroy();
+      reject(err);
+    };
+    const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(
+      u,
+      { method: 'GET', headers: { accept: '*/*', ...opts.headers }, socketPath: opts.socketPath, agent: false },
+      (res: IncomingMessage) => {
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > opts.maxBytes) {
+          fail(new SourceError('too-large', `GET ${url}: body of ${declared} bytes is over the ${opts.maxBytes} byte limit`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > opts.maxBytes) fail(new SourceError('too-large', `GET ${url}: body over the ${opts.maxBytes} byte limit`));
+          else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => fail(new SourceError('http', `GET ${url}: ${err.message}`)));
+      },
+    );
+    const timer = setTimeout(() => fail(new SourceError('timeout', `GET ${url}: no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => fail(new SourceError('http', `GET ${url}: ${err.code ?? err.message}`)));
+    req.end();
+  });
+}

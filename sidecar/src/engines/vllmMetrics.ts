@@ -1,0 +1,348 @@
+// vLLM's /metrics (one scrape) → one EngineScrape per data-parallel engine. Pure.
+//
+// Metric names across versions (checked against tests/fixtures/vllm, see PROVENANCE.md there):
+// - KV-cache usage: `vllm:kv_cache_usage_perc` (0.9.2+), else the older `vllm:gpu_cache_usage_perc`.
+//   Both are 0..1 ratios despite "perc": their HELP says "1 means 100 percent usage", and in the
+//   0.10.1 capture both read 0.0011764705882353343 = 1 block of the 850 in cache_config_info.
+// - Inter-token latency: `vllm:inter_token_latency_seconds` (0.10.2+), else the deprecated
+//   `vllm:time_per_output_token_seconds` (the only one in 0.4.3 and 0.10.1).
+// - Prefix cache: `vllm:prefix_cache_{queries,hits}_total`, else the deprecated
+//   `vllm:gpu_prefix_cache_{queries,hits}_total`; V0 only had the `vllm:gpu_prefix_cache_hit_rate`
+//   gauge (-1 = no data, as in the 0.7.x capture).
+// - V0 only, used when present: `vllm:num_requests_swapped`, `vllm:avg_prompt_throughput_toks_per_s`,
+//   `vllm:avg_generation_throughput_toks_per_s`.
+// - The `engine` label (V1) names the data-parallel engine behind one API server; series without it
+//   (all of V0, and `cache_config_info` in 0.4.3) belong to engine "0".
+// Counters and histogram buckets are kept raw (cumulative) so vllmLoad can take deltas.
+
+import { parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
+
+export interface HistogramBucket {
+  /** Upper bound; the last bucket is +Inf. */
+  le: number;
+  /** Cumulative count of observations <= le. */
+  count: number;
+}
+
+export interface Histogram {
+  /** Sorted by `le`, cumulative, ending with the +Inf bucket. */
+  buckets: HistogramBucket[];
+  /** `_count`, when present and finite. */
+  count: number | null;
+  /** `_sum`, when present and finite. */
+  sum: number | null;
+}
+
+export interface EngineCounters {
+  promptTokens: number | null;
+  generationTokens: number | null;
+  preemptions: number | null;
+  prefixCacheQueries: number | null;
+  prefixCacheHits: number | null;
+  /** Finished requests, all finish reasons together. */
+  requestSuccess: number | null;
+}
+
+export interface CacheConfig {
+  blockSize: number | null;
+  numGpuBlocks: number | null;
+  numCpuBlocks: number | null;
+  gpuMemoryUtilization: number | null;
+  enablePrefixCaching: boolean | null;
+  cacheDtype: string | null;
+  /** Every label of `vllm:cache_config_info` except `engine`, as exported. */
+  raw: Record<string, string>;
+}
+
+export interface LoraInfo {
+  maxLora: number | null;
+  running: string[];
+  waiting: string[];
+}
+
+export const KV_USAGE_METRICS = ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc'] as const;
+export const ITL_METRICS = ['vllm:inter_token_latency_seconds', 'vllm:time_per_output_token_seconds'] as const;
+
+export interface EngineScrape {
+  /** The `engine` label (data-parallel rank behind the API server); "0" when absent. */
+  engine: string;
+  /** Distinct `model_name` labels on this engine's series, in order of appearance. */
+  modelNames: string[];
+  running: number | null;
+  waiting: number | null;
+  /** V0 only. */
+  swapped: number | null;
+  /** 0..1. */
+  kvCacheUsage: number | null;
+  kvCacheUsageMetric: (typeof KV_USAGE_METRICS)[number] | null;
+  counters: EngineCounters;
+  histograms: { ttft: Histogram | null; itl: Histogram | null; e2e: Histogram | null };
+  itlMetric: (typeof ITL_METRICS)[number] | null;
+  /** V0's own averages over its last logging interval, tokens/s. */
+  v0Throughput: { prompt: number | null; generation: number | null };
+  /** V0's GPU prefix-cache hit rate gauge, 0..1 (its -1 "no data" becomes null). */
+  v0PrefixCacheHitRate: number | null;
+  cacheConfig: CacheConfig | null;
+  lora: LoraInfo | null;
+  /** Series that were present but unusable (broken histogram, out-of-range gauge...). */
+  problems: string[];
+}
+
+export interface VllmMetrics {
+  /** One per `engine` label value, sorted (numerically where numeric). Empty: not vLLM metrics. */
+  engines: EngineScrape[];
+  /** `process_start_time_seconds` of the API server, when exported (restart detection). */
+  processStartTimeSeconds: number | null;
+  /** Malformed lines the text parser skipped. */
+  skippedLines: number;
+}
+
+type BySample = Map<string, PromSample[]>;
+
+function finiteNonNegative(v: number): boolean {
+  return Number.isFinite(v) && v >= 0;
+}
+
+/** Sum of the samples' values; null when none, or when any is not a finite non-negative number. */
+function sumOf(list: PromSample[] | undefined): number | null {
+  if (!list || list.length === 0) return null;
+  let s = 0;
+  for (const x of list) {
+    if (!finiteNonNegative(x.value)) return null;
+    s += x.value;
+  }
+  return s;
+}
+
+const RATIO_SLACK = 1e-9;
+
+function ratioOf(list: PromSample[] | undefined): number | null | 'bad' {
+  if (!list || list.length === 0) return null;
+  let best = -Infinity;
+  for (const x of list) {
+    if (!Number.isFinite(x.value) || x.value < -RATIO_SLACK || x.value > 1 + RATIO_SLACK) return 'bad';
+    best = Math.max(best, x.value);
+  }
+  return Math.min(1, Math.max(0, best));
+}
+
+function configNumber(v: string | undefined): number | null {
+  if (v === undefined || v === 'None' || v === '') return null;
+  const x = parsePromNumber(v);
+  return x !== null && Number.isFinite(x) ? x : null;
+}
+
+function configBool(v: string | undefined): boolean | null {
+  if (v === 'True' || v === 'true') return true;
+  if (v === 'False' || v === 'false') return false;
+  return null;
+}
+
+/** Histogram `name` from its `_bucket/_count/_sum` samples (summed over any other labels). */
+function histogramOf(by: BySample, name: string, problems: string[]): Histogram | null {
+  const buckets = by.get(`${name}_bucket`);
+  const countS = by.get(`${name}_count`);
+  const sumS = by.get(`${name}_sum`);
+  if (!buckets && !countS && !sumS) return null;
+  const byLe = new Map<number, number>();
+  let bad: string | null = null;
+  for (const b of buckets ?? []) {
+    const leText = b.labels.le;
+    const le = leText === undefined ? null : parsePromNumber(leText);
+    if (le === null || Number.isNaN(le)) {
+      bad = 'bucket without a numeric le';
+      break;
+    }
+    if (!finiteNonNegative(b.value)) {
+      bad = 'bucket count not a finite non-negative number';
+      break;
+    }
+    byLe.set(le, (byLe.get(le) ?? 0) + b.value);
+  }
+  const sorted = [...byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+  if (!bad && sorted.length > 0 && sorted[sorted.length - 1]?.le !== Infinity) bad = 'no +Inf bucket';
+  if (!bad) {
+    for (let i = 1; i < sorted.length; i++) {
+      if ((sorted[i]?.count as number) < (sorted[i - 1]?.count as number)) {
+        bad = 'bucket counts not cumulative';
+        break;
+      }
+    }
+  }
+  if (bad) {
+    problems.push(`${name}: ${bad}`);
+    return null;
+  }
+  return { buckets: sorted, count: sumOf(countS), sum: sumOf(sumS) };
+}
+
+function engineKeyOrder(a: string, b: string): number {
+  const na = /^\d+$/.test(a) ? Number(a) : NaN;
+  const nb = /^\d+$/.test(b) ? Number(b) : NaN;
+  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  if (!Number.isNaN(na)) return -1;
+  if (!Number.isNaN(nb)) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function extractEngine(engine: string, by: BySample): EngineScrape {
+  const problems: string[] = [];
+  const modelNames: string[] = [];
+  for (const list of by.values()) {
+    for (const s of list) {
+      const m = s.labels.model_name;
+      if (m !== undefined && !modelNames.includes(m) && modelNames.length < 16) modelNames.push(m);
+    }
+  }
+
+  const gauge = (name: string): number | null => {
+    const list = by.get(name);
+    const v = sumOf(list);
+    if (v === null && list && list.length > 0) problems.push(`${name}: not a finite non-negative number`);
+    return v;
+  };
+
+  let kvCacheUsage: number | null = null;
+  let kvCacheUsageMetric: EngineScrape['kvCacheUsageMetric'] = null;
+  for (const name of KV_USAGE_METRICS) {
+    const r = ratioOf(by.get(name));
+    if (r === 'bad') {
+      problems.push(`${name}: outside 0..1`);
+      continue;
+    }
+    if (r !== null) {
+      kvCacheUsage = r;
+      kvCacheUsageMetric = name;
+      break;
+    }
+  }
+
+  const counter = (...names: string[]): number | null => {
+    for (const name of names) {
+      const list = by.get(name);
+      if (!list || list.length === 0) continue;
+      const v = sumOf(list);
+      if (v === null) problems.push(`${name}: not a finite non-negative number`);
+      return v;
+    }
+    return null;
+  };
+
+  let itl: Histogram | null = null;
+  let itlMetric: EngineScrape['itlMetric'] = null;
+  for (const name of ITL_METRICS) {
+    const present = by.has(`${name}_bucket`) || by.has(`${name}_count`);
+    if (!present) continue;
+    itl = histogramOf(by, name, problems);
+    itlMetric = name;
+    break;
+  }
+
+  let cacheConfig: CacheConfig | null = null;
+  const cc = by.get('vllm:cache_config_info')?.[0];
+  if (cc) {
+    const raw: Record<string, string> = {};
+    for (const [k, v] of Object.entries(cc.labels)) if (k !== 'engine') raw[k] = v;
+    cacheConfig = {
+      blockSize: configNumber(cc.labels.block_size),
+      numGpuBlocks: configNumber(cc.labels.num_gpu_blocks),
+      numCpuBlocks: configNumber(cc.labels.num_cpu_blocks),
+      gpuMemoryUtilization: configNumber(cc.labels.gpu_memory_utilization),
+      enablePrefixCaching: configBool(cc.labels.enable_prefix_caching),
+      cacheDtype: cc.labels.cache_dtype ?? null,
+      raw,
+    };
+  }
+
+  let lora: LoraInfo | null = null;
+  const loraSamples = by.get('vllm:lora_requests_info');
+  if (loraSamples && loraSamples.length > 0) {
+    // The value is the time of the last update: the latest series is the current state.
+    const latest = loraSamples.reduce((a, b) => (b.value > a.value ? b : a));
+    const list = (v: string | undefined): string[] =>
+      (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0)
+        .slice(0, 256);
+    lora = {
+      maxLora: configNumber(latest.labels.max_lora),
+      running: list(latest.labels.running_lora_adapters),
+      waiting: list(latest.labels.waiting_lora_adapters),
+    };
+  }
+
+  const hitRate = by.get('vllm:gpu_prefix_cache_hit_rate');
+  let v0PrefixCacheHitRate: number | null = null;
+  if (hitRate && hitRate.length > 0) {
+    const r = ratioOf(hitRate);
+    v0PrefixCacheHitRate = r === 'bad' ? null : r; // -1 means "no queries yet"
+  }
+
+  return {
+    engine,
+    modelNames,
+    running: gauge('vllm:num_requests_running'),
+    waiting: gauge('vllm:num_requests_waiting'),
+    swapped: gauge('vllm:num_requests_swapped'),
+    kvCacheUsage,
+    kvCacheUsageMetric,
+    counters: {
+      promptTokens: counter('vllm:prompt_tokens_total'),
+      generationTokens: counter('vllm:generation_tokens_total'),
+      preemptions: counter('vllm:num_preemptions_total'),
+      prefixCacheQueries: counter('vllm:prefix_cache_queries_total', 'vllm:gpu_prefix_cache_queries_total'),
+      prefixCacheHits: counter('vllm:prefix_cache_hits_total', 'vllm:gpu_prefix_cache_hits_total'),
+      requestSuccess: counter('vllm:request_success_total'),
+    },
+    histograms: {
+      ttft: histogramOf(by, 'vllm:time_to_first_token_seconds', problems),
+      itl,
+      e2e: histogramOf(by, 'vllm:e2e_request_latency_seconds', problems),
+    },
+    itlMetric,
+    v0Throughput: {
+      prompt: gauge('vllm:avg_prompt_throughput_toks_per_s'),
+      generation: gauge('vllm:avg_generation_throughput_toks_per_s'),
+    },
+    v0PrefixCacheHitRate,
+    cacheConfig,
+    lora,
+    problems,
+  };
+}
+
+/** Most engines one scrape may describe; more `engine` label values than this are ignored. */
+export const MAX_ENGINES_PER_SCRAPE = 256;
+
+/** The vLLM engines in one parsed /metrics exposition. */
+export function extractVllmMetrics(expo: PromExposition): VllmMetrics {
+  const perEngine = new Map<string, BySample>();
+  for (const [name, list] of expo.byName) {
+    if (!name.startsWith('vllm:')) continue;
+    for (const s of list) {
+      const key = s.labels.engine ?? '0';
+      let by = perEngine.get(key);
+      if (!by) {
+        if (perEngine.size >= MAX_ENGINES_PER_SCRAPE) continue;
+        by = new Map();
+        perEngine.set(key, by);
+      }
+      const l = by.get(name);
+      if (l) l.push(s);
+      else by.set(name, [s]);
+    }
+  }
+  const engines = [...perEngine.keys()].sort(engineKeyOrder).map((k) => extractEngine(k, perEngine.get(k) as BySample));
+  const start = expo.byName.get('process_start_time_seconds')?.[0]?.value;
+  return {
+    engines,
+    processStartTimeSeconds: start !== undefined && Number.isFinite(start) && start > 0 ? start : null,
+    skippedLines: expo.skipped,
+  };
+}
+
+/** Parses /metrics text and extracts the engines. Throws PromLimitError on over-limit input. */
+export function parseVllmMetrics(text: string, options?: PromParseOptions): VllmMetrics {
+  return extractVllmMetrics(parsePromText(text, options));
+}
