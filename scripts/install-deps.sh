@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond npm: Debian's Prometheus (prometheus, promtool).
+# Installs what the tests need beyond npm: Debian's Prometheus (prometheus, promtool) and Podman
+# (a real Docker-compatible engine for container discovery: podman, runc, slirp4netns).
 # Run as root (CI is); otherwise it prints what to install.
 set -euo pipefail
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "The tests need these Debian packages: ${need[*]}. Install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -1,5 +1,6 @@
 // Wires the parts: each tick runs the collectors, assembles a snapshot, records it in the store (which
 // finds events) and rewrites the /metrics gauges. Ticks never overlap; a slow tick delays the next one.
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './api/metrics.js';
 import { GpuCollector, type SourceOutcome } from './collectors/gpuCollector.js';
@@ -36,9 +37,17 @@ export class Sidecar {
     this.store = new Store({ capacity: Math.max(1, Math.ceil(config.historyMs / config.intervalMs)), maxSeries: config.maxSeries });
     // Three missed intervals (plus the nvidia-smi deadline) before fresh data counts as stale.
     this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs);
-    this.sources.disable('docker', config.dockerSocket ? 'container discovery is not part of this build yet' : 'turned off (--docker-socket none)');
+    // The default socket is absent on hosts without Docker: that turns container discovery off, it
+    // is not a failure. A socket that exists but does not answer is one.
+    let dockerSocket = config.dockerSocket;
+    if (!dockerSocket) this.sources.disable('docker', 'turned off (--docker-socket none)');
+    else if (!existsSync(dockerSocket)) {
+      this.sources.disable('docker', `no Docker API socket at ${dockerSocket}: container discovery is off (--docker-socket none silences this)`);
+      dockerSocket = null;
+    }
     this.engines = new EngineCollector({
       procPath: config.procPath,
+      dockerSocket,
       engineUrls: config.engines,
       hostname: config.hostname,
       intervalMs: config.intervalMs,
@@ -154,6 +163,7 @@ export class Sidecar {
     // Engines are mapped onto this tick's GPU processes, so they come after the GPU reading.
     const engines = await this.engines.collect(reading.gpus, now);
     this.outcome('engines', { ok: engines.ok, enabled: true, error: engines.error, durationSeconds: engines.durationSeconds }, now);
+    if (engines.docker) this.outcome('docker', { ...engines.docker, enabled: true }, now);
     const snap: Snapshot = {
       host: {
         hostname: this.deps.config.hostname,

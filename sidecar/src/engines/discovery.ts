@@ -2,6 +2,7 @@
 // One engine per distinct endpoint: API servers sharing a port (--api-server-count) and their
 // EngineCore/Worker children are one engine. A process inside a container is left to the Docker
 // layer: its port is the container's, not necessarily reachable from the host.
+import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
 import type { ProcInfo } from './procScan.js';
 import { localEndpoint, parseVllmCmdline, type VllmLaunch } from './vllmCmdline.js';
 
@@ -11,7 +12,9 @@ export interface EngineCandidate {
   /** Base URL the engine is reached at (http://127.0.0.1:8000). */
   endpoint: string;
   socketPath: string | null;
-  source: 'proc' | 'flag';
+  source: 'proc' | 'flag' | 'docker';
+  /** Why the engine cannot be reached (a container whose port is not published…), when so. */
+  problem: string | null;
   deployment: 'native' | 'docker';
   container: string | null;
   launch: VllmLaunch | null;
@@ -46,7 +49,7 @@ export function endpointKey(url: string): string {
   }
 }
 
-export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname: string): EngineCandidate[] {
+export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname: string, containers: ContainerEngine[] = []): EngineCandidate[] {
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const children = new Map<number, number[]>();
   for (const p of procs) {
@@ -80,12 +83,38 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
       endpoint: g.url,
       socketPath: g.socketPath,
       source: 'proc',
+      problem: null,
       deployment: 'native',
       container: null,
       launch: g.launch,
       apiPid: api?.pid ?? null,
       pids: descendants(roots.map((r) => r.pid), children).filter((pid) => byPid.has(pid)),
     });
+  }
+
+  // Containers: Docker's answer wins for where and how the engine runs.
+  for (const c of containers) {
+    let port: string | null = null;
+    try {
+      port = c.endpoint ? new URL(c.endpoint).port : null;
+    } catch {
+      port = null;
+    }
+    const cand: EngineCandidate = {
+      id: port ? `${hostname}:${port}` : `${hostname}:container:${c.name}`,
+      endpoint: c.endpoint ?? '',
+      socketPath: null,
+      source: 'docker',
+      problem: c.problem,
+      deployment: 'docker',
+      container: c.name,
+      launch: c.launch,
+      apiPid: c.hostPid,
+      pids: DockerDiscovery.hostPids(c.hostPid, procs),
+    };
+    const same = c.endpoint ? out.findIndex((x) => endpointKey(x.endpoint) === endpointKey(c.endpoint as string)) : -1;
+    if (same >= 0) out[same] = cand;
+    else out.push(cand);
   }
 
   const known = new Set(out.map((c) => endpointKey(c.endpoint)));
@@ -100,7 +129,7 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
     } catch {
       // config validation already refused non-URLs
     }
-    out.push({ id, endpoint: url, socketPath: null, source: 'flag', deployment: 'native', container: null, launch: null, apiPid: null, pids: [] });
+    out.push({ id, endpoint: url, socketPath: null, source: 'flag', problem: null, deployment: 'native', container: null, launch: null, apiPid: null, pids: [] });
   }
   return out.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
 }

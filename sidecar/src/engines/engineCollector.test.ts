@@ -88,7 +88,7 @@ describe('EngineCollector', () => {
     writeProc(proc, 400, 1, ['/usr/sbin/sshd', '-D']);
     mkdirSync(join(proc, '401'));
     collector = new EngineCollector({
-      procPath: proc, engineUrls: [], hostname: 'node-a', intervalMs: 1000, busyThreshold: 0.9, timeoutMs: 1000, graceMs: 60_000, windowMs: 60_000,
+      procPath: proc, dockerSocket: null, engineUrls: [], hostname: 'node-a', intervalMs: 1000, busyThreshold: 0.9, timeoutMs: 1000, graceMs: 60_000, windowMs: 60_000,
     });
   });
 
@@ -153,7 +153,7 @@ describe('EngineCollector', () => {
 
   it('adds --engine URLs that discovery did not find, without GPUs and saying why', async () => {
     const c = new EngineCollector({
-      procPath: proc, engineUrls: [`http://localhost:${tp2.port}`, 'http://127.0.0.1:9'], hostname: 'node-a', intervalMs: 1000, busyThreshold: 0.9,
+      procPath: proc, dockerSocket: null, engineUrls: [`http://localhost:${tp2.port}`, 'http://127.0.0.1:9'], hostname: 'node-a', intervalMs: 1000, busyThreshold: 0.9,
       timeoutMs: 500, graceMs: 60_000, windowMs: 60_000,
     });
     const r = await c.collect(gpus, 2_000_000);

@@ -5,6 +5,7 @@
 import type { Engine, EngineLoad, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
 import { discoverEngines, type EngineCandidate } from './discovery.js';
+import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
 import { httpGet } from './httpGet.js';
 import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type ProcInfo } from './procScan.js';
@@ -14,6 +15,8 @@ import { parseVllmMetrics, type EngineScrape } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
   procPath: string;
+  /** Docker/Podman API socket; null: no container discovery. */
+  dockerSocket: string | null;
   engineUrls: string[];
   hostname: string;
   intervalMs: number;
@@ -47,6 +50,8 @@ export interface EngineReading {
   ok: boolean;
   error?: SourceError;
   durationSeconds: number;
+  /** The container layer: null when turned off. */
+  docker: { ok: boolean; error?: SourceError; durationSeconds: number } | null;
 }
 
 const MAX_METRICS_BYTES = 32 * 1024 * 1024;
@@ -71,10 +76,12 @@ async function inBatches<T>(items: T[], n: number, fn: (t: T) => Promise<void>):
 
 export class EngineCollector {
   private readonly scanner: ProcScanner;
+  private readonly docker: DockerDiscovery | null;
   private readonly states = new Map<string, EngineState>();
 
   constructor(private readonly opts: EngineCollectorOptions) {
     this.scanner = new ProcScanner(opts.procPath);
+    this.docker = opts.dockerSocket ? new DockerDiscovery(opts.dockerSocket, opts.timeoutMs) : null;
   }
 
   private get(url: string, c: EngineCandidate, maxBytes: number) {
@@ -90,7 +97,23 @@ export class EngineCollector {
     } catch (err) {
       scanError = new SourceError('other', (err as Error).message);
     }
-    const candidates = discoverEngines(procs, this.opts.engineUrls, this.opts.hostname);
+    let containers: ContainerEngine[] = [];
+    let docker: EngineReading['docker'] = null;
+    if (this.docker) {
+      const td = performance.now();
+      try {
+        containers = await this.docker.list(procs);
+        docker = { ok: true, durationSeconds: (performance.now() - td) / 1000 };
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        docker = {
+          ok: false,
+          error: new SourceError('http', `Docker API at ${this.docker.socketPath}: ${e.code ?? e.message}`),
+          durationSeconds: (performance.now() - td) / 1000,
+        };
+      }
+    }
+    const candidates = discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers);
     for (const c of candidates) {
       const s = this.states.get(c.id);
       if (s) {
@@ -126,12 +149,19 @@ export class EngineCollector {
       ok: scanError === undefined,
       error: scanError,
       durationSeconds: (performance.now() - t0) / 1000,
+      docker,
     };
   }
 
   private async probe(s: EngineState, now: number, events: FleetEvent[]): Promise<void> {
     const c = s.candidate;
     const before = s.health;
+    if (!c.endpoint) {
+      // Found (a container), but there is no way to reach it: say why instead of guessing.
+      s.health = 'unknown';
+      s.lastError = c.problem;
+      return;
+    }
     try {
       const h = await this.get(`${c.endpoint}/health`, c, 64 * 1024);
       if (h.status !== 200) throw new SourceError('http', `GET ${c.endpoint}/health: HTTP ${h.status}`);

@@ -52,6 +52,14 @@ export function envVar(environ: string, name: string): string | null {
   return null;
 }
 
+/**
+ * A process that rewrote its title (setproctitle, Node's process.title) has one argv string with
+ * spaces, "vllm serve org/model --port 8000": read it as words, as ps shows it.
+ */
+export function titleWords(argv: string[]): string[] {
+  return argv.length === 1 && /\s/.test(argv[0] as string) ? (argv[0] as string).trim().split(/\s+/) : argv;
+}
+
 /** USER_HZ: 100 on every Linux architecture procfs reports to user space. */
 const CLOCK_TICKS = 100;
 
@@ -110,7 +118,7 @@ export class ProcScanner {
     const cmdline = await readOrNull(join(dir, 'cmdline'));
     if (cmdline === null) return null;
     const containerId = same ? cached.containerId : parseCgroupContainer((await readOrNull(join(dir, 'cgroup'))) ?? '');
-    return { pid, ppid: stat.ppid, startTime: stat.startTime, argv: splitProcCmdline(cmdline), containerId };
+    return { pid, ppid: stat.ppid, startTime: stat.startTime, argv: titleWords(splitProcCmdline(cmdline)), containerId };
   }
 
   /** One environment variable of a process; null when unset or unreadable (another user's process). */

@@ -1,0 +1,145 @@
+// Layer 2 of discovery: vLLM engines in containers, through the Docker Engine API (Docker, or
+// Podman's Docker-compatible service). A container is an engine when its image or its command says
+// vllm (not its name: anyone can name a container "vllm-proxy"). Its endpoint comes from the
+// published ports, then the command line (host networking), then its processes' command lines.
+// Host PIDs come from inspect's State.Pid and its children in /proc: Podman's `top` answers PIDs
+// inside the container, which are useless for matching nvidia-smi's processes.
+import Docker from 'dockerode';
+import type { ProcInfo } from './procScan.js';
+import { localEndpoint, parseVllmCmdline, DEFAULT_VLLM_PORT, type VllmLaunch } from './vllmCmdline.js';
+
+export interface ContainerEngine {
+  containerId: string;
+  name: string;
+  image: string;
+  networkMode: string;
+  /** The container's init process on the host. */
+  hostPid: number | null;
+  /** Base URL to reach the engine from this host. */
+  endpoint: string | null;
+  /** Why no endpoint was found, when none was. */
+  problem: string | null;
+  launch: VllmLaunch | null;
+}
+
+const VLLM_IMAGE = /vllm/i;
+
+interface PortEntry {
+  PrivatePort: number;
+  PublicPort?: number;
+  IP?: string;
+  Type?: string;
+}
+
+/** Reachable address of a published port: a wildcard bind is reached on loopback. */
+function publishedUrl(p: PortEntry): string {
+  const ip = !p.IP || p.IP === '0.0.0.0' ? '127.0.0.1' : p.IP === '::' ? '::1' : p.IP;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${p.PublicPort}`;
+}
+
+/** The engine's endpoint from what Docker says and the processes of the container. */
+export function containerEndpoint(
+  ports: PortEntry[],
+  networkMode: string,
+  launch: VllmLaunch | null,
+): { endpoint: string | null; problem: string | null } {
+  const inPort = launch?.port ?? DEFAULT_VLLM_PORT;
+  const tcp = ports.filter((p) => (p.Type ?? 'tcp') === 'tcp' && p.PublicPort);
+  // Prefer the published port that maps to the port vLLM listens on inside the container.
+  const exact = tcp.find((p) => p.PrivatePort === inPort);
+  const chosen = exact ?? (tcp.length === 1 ? tcp[0] : undefined);
+  if (chosen) return { endpoint: publishedUrl(chosen), problem: null };
+  if (networkMode === 'host') {
+    if (!launch) return { endpoint: null, problem: 'host networking, but no vLLM command line found to read the port from' };
+    const ep = localEndpoint(launch);
+    return ep.kind === 'tcp' ? { endpoint: ep.url, problem: null } : { endpoint: null, problem: `listens on a unix socket inside the container (${ep.socketPath})` };
+  }
+  return {
+    endpoint: null,
+    problem: tcp.length > 1 ? `several published ports and none maps to port ${inPort}` : `port ${inPort} is not published (docker run -p …) and the network is ${networkMode}`,
+  };
+}
+
+function descendantsOf(root: number, procs: ProcInfo[]): ProcInfo[] {
+  const children = new Map<number, ProcInfo[]>();
+  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const out: ProcInfo[] = [];
+  const queue = [root];
+  const seen = new Set<number>();
+  while (queue.length) {
+    const pid = queue.shift() as number;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const self = procs.find((p) => p.pid === pid);
+    if (self) out.push(self);
+    for (const c of children.get(pid) ?? []) queue.push(c.pid);
+  }
+  return out;
+}
+
+export class DockerDiscovery {
+  private readonly docker: Docker;
+  /** inspect answers by container id: what we read from it does not change while it runs. */
+  private inspected = new Map<string, Docker.ContainerInspectInfo>();
+
+  constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.docker = new Docker({ socketPath, timeout: timeoutMs });
+  }
+
+  /** The running vLLM containers. Throws when the API cannot be reached (the caller reports it). */
+  async list(procs: ProcInfo[]): Promise<ContainerEngine[]> {
+    const containers = await this.docker.listContainers();
+    const out: ContainerEngine[] = [];
+    const live = new Map<string, Docker.ContainerInspectInfo>();
+    for (const c of containers) {
+      const image = c.Image ?? '';
+      const command = c.Command ?? '';
+      if (!VLLM_IMAGE.test(image) && !/\bvllm\b/.test(command)) continue;
+      let info = this.inspected.get(c.Id);
+      if (!info) {
+        try {
+          info = await this.docker.getContainer(c.Id).inspect();
+        } catch {
+          continue; // gone between list and inspect
+        }
+      }
+      live.set(c.Id, info);
+      const hostPid = info.State?.Pid && info.State.Pid > 0 ? info.State.Pid : null;
+      const argv = [...(info.Config?.Entrypoint ? ([] as string[]).concat(info.Config.Entrypoint) : []), ...(info.Config?.Cmd ?? [])];
+      // The image's own entrypoint may be a wrapper; the processes say what really runs.
+      // An image whose entrypoint is `vllm serve` may show only the arguments.
+      let launch = parseVllmCmdline(argv) ?? (argv[0]?.startsWith('-') ? parseVllmCmdline(['vllm', 'serve', ...argv]) : null);
+      if (hostPid !== null) {
+        for (const p of descendantsOf(hostPid, procs)) {
+          const l = parseVllmCmdline(p.argv);
+          if (l) {
+            launch = l;
+            break;
+          }
+        }
+      }
+      const networkMode = info.HostConfig?.NetworkMode ?? 'default';
+      const { endpoint, problem } = containerEndpoint((c.Ports ?? []) as PortEntry[], networkMode, launch);
+      out.push({
+        containerId: c.Id,
+        name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''),
+        image,
+        networkMode,
+        hostPid,
+        endpoint,
+        problem,
+        launch,
+      });
+    }
+    this.inspected = live;
+    return out;
+  }
+
+  /** Host PIDs of a container's processes: its init and every descendant in /proc. */
+  static hostPids(hostPid: number | null, procs: ProcInfo[]): number[] {
+    return hostPid === null ? [] : descendantsOf(hostPid, procs).map((p) => p.pid);
+  }
+}
