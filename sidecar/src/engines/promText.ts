@@ -397,19 +397,21 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
     }
     i = skipBlank(i);
     if (kw === 'HELP') {
+      // Escapes in HELP: `\\` and `\n`; any other backslash is kept as written.
       let help = '';
       let start = i;
-      while (i < end) {
-        if (text.charCodeAt(i) === BACKSLASH && i + 1 < end) {
-          const e = text.charCodeAt(i + 1);
-          if (e === BACKSLASH || e === 110) {
-            help += text.slice(start, i) + (e === BACKSLASH ? '\\' : '\n');
-            i += 2;
-            start = i;
-            continue;
-          }
+      for (;;) {
+        if (nextBackslash < i) {
+          nextBackslash = text.indexOf('\\', i);
+          if (nextBackslash < 0) nextBackslash = n;
         }
-        i++;
+        if (nextBackslash >= end - 1) break;
+        const e = text.charCodeAt(nextBackslash + 1);
+        if (e === BACKSLASH || e === 110) {
+          help += text.slice(start, nextBackslash) + (e === BACKSLASH ? '\\' : '\n');
+          start = nextBackslash + 2;
+        }
+        i = nextBackslash + (e === BACKSLASH || e === 110 ? 2 : 1);
       }
       help += text.slice(start, end);
       const fam = getFamily(name, true) as PromFamily;
