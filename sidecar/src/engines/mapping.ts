@@ -7,7 +7,7 @@
 import type { EngineWorker, Gpu } from '../model.js';
 import type { EngineCandidate } from './discovery.js';
 import type { ProcInfo } from './procScan.js';
-import { parseProcessRole, type ProcessRole } from './vllmCmdline.js';
+import { classifyProcesses, type ProcessRole } from './vllmCmdline.js';
 
 export interface GpuMapping {
   workers: EngineWorker[];
@@ -61,22 +61,24 @@ interface RankProc {
 export function rankProcesses(candidate: EngineCandidate, procs: Map<number, ProcInfo>): RankProc[] {
   const tpSize = candidate.launch?.parallel.tensor ?? 1;
   const ppSize = candidate.launch?.parallel.pipeline ?? 1;
+  // Roles from titles, and from the tree where there are none (v0 forks repeat the launch line).
+  const classified = classifyProcesses(candidate.pids.map((pid) => procs.get(pid)).filter((p): p is ProcInfo => p !== undefined));
   const roles = candidate.pids
-    .map((pid) => ({ pid, role: parseProcessRole(procs.get(pid)?.argv ?? []) }))
+    .map((pid) => ({ pid, role: classified.get(pid) ?? null }))
     .filter((r) => r.role !== null) as { pid: number; role: ProcessRole }[];
   const rankOf = (r: ProcessRole) => (r.dp ?? 0) * ppSize * tpSize + (r.pp ?? 0) * tpSize + (r.tp ?? r.rank ?? 0);
 
   const titledWorkers = roles.filter((r) => r.role.role === 'worker' && (r.role.tp !== undefined || r.role.pp !== undefined || r.role.rank !== undefined));
   if (titledWorkers.length) return titledWorkers.map((r) => ({ rank: rankOf(r.role), pid: r.pid, role: r.role })).sort((a, b) => a.rank - b.rank);
 
-  const cores = roles.filter((r) => r.role.role === 'engine-core');
+  const cores = roles.filter((r) => r.role.role === 'engine-core' && r.role.source !== 'tree');
   if (cores.length) return cores.map((r) => ({ rank: (r.role.dp ?? 0) * ppSize * tpSize, pid: r.pid, role: r.role })).sort((a, b) => a.rank - b.rank);
 
   // v0: the API server is rank 0 and its plain worker children follow in start order.
   const out: RankProc[] = [];
   if (candidate.apiPid !== null) out.push({ rank: 0, pid: candidate.apiPid, role: null });
   const plain = roles
-    .filter((r) => r.role.role === 'worker' && r.pid !== candidate.apiPid)
+    .filter((r) => (r.role.role === 'worker' || (r.role.role === 'engine-core' && r.role.source === 'tree')) && r.pid !== candidate.apiPid)
     .sort((a, b) => (procs.get(a.pid)?.startTime ?? 0) - (procs.get(b.pid)?.startTime ?? 0) || a.pid - b.pid);
   plain.forEach((r, i) => out.push({ rank: i + 1, pid: r.pid, role: r.role }));
   return out;
