@@ -4,6 +4,7 @@
 //   3. /metrics render time
 //   4. resident memory with a full hour of history at a 1 s interval (under 150 MB)
 //   5. nvidia-smi loop mode against one spawn per tick (latency per tick and CPU spent by nvidia-smi)
+//   6-8. engines: /metrics parse throughput, a 16-engine cycle, the sidecar's CPU share (engines.ts)
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { parseNvidiaSmiList } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
 import { fillHistory, demoEnv, FAKE } from './demoHost.js';
+import { engineBench } from './engines.js';
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -160,6 +162,7 @@ async function main(): Promise<void> {
   console.log('   On vGPU hosts both modes also run `nvidia-smi vgpu -q` once per tick.');
   await modeBench('small');
   await modeBench('demo');
+  await engineBench();
   console.log('');
 }
 

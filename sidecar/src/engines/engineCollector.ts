@@ -93,7 +93,7 @@ export class EngineCollector {
     let procs: ProcInfo[] = [];
     let scanError: SourceError | undefined;
     try {
-      procs = await this.scanner.scan();
+      procs = this.scanner.scan();
     } catch (err) {
       scanError = new SourceError('other', (err as Error).message);
     }
@@ -141,7 +141,7 @@ export class EngineCollector {
     const byPid = new Map(procs.map((p) => [p.pid, p]));
     const engines: Engine[] = [];
     for (const s of [...this.states.values()].sort((a, b) => a.candidate.id.localeCompare(b.candidate.id, undefined, { numeric: true }))) {
-      engines.push(await this.toEngine(s, byPid, gpus, now));
+      engines.push(this.toEngine(s, byPid, gpus, now));
     }
     return {
       engines,
@@ -229,12 +229,12 @@ export class EngineCollector {
     }
   }
 
-  private async toEngine(s: EngineState, procs: Map<number, ProcInfo>, gpus: Gpu[], _now: number): Promise<Engine> {
+  private toEngine(s: EngineState, procs: Map<number, ProcInfo>, gpus: Gpu[], _now: number): Engine {
     const c = s.candidate;
     const env = new Map<number, string | null>();
     for (const pid of c.pids) {
       const role = procs.get(pid);
-      if (role) env.set(pid, await this.scanner.env(pid, 'CUDA_VISIBLE_DEVICES'));
+      if (role) env.set(pid, this.scanner.env(pid, 'CUDA_VISIBLE_DEVICES'));
     }
     const mapping = mapEngineGpus(c, procs, gpus, env);
 

@@ -2,9 +2,12 @@
 // answers a 100 MB body, costs at most `timeoutMs` and `maxBytes`, and never more. node:http rather
 // than fetch: fetch refuses "bad ports" (6000, 6665-6669, …) that an engine may well use, and cannot
 // reach a server on a unix socket (vLLM's --uds).
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { SourceError } from '../collectors/sourceError.js';
+
+// Engines are asked every tick: keep their connections open rather than set one up per request.
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 }) };
 
 export interface HttpAnswer {
   status: number;
@@ -37,7 +40,13 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
     const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(
       u,
-      { method: 'GET', headers: { accept: '*/*', ...opts.headers }, socketPath: opts.socketPath, agent: false },
+      {
+        method: 'GET',
+        headers: { accept: '*/*', ...opts.headers },
+        socketPath: opts.socketPath,
+        // A unix socket gets a connection of its own; TCP ones come from the keep-alive pool.
+        agent: opts.socketPath ? false : u.protocol === 'https:' ? agents.https : agents.http,
+      },
       (res: IncomingMessage) => {
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > opts.maxBytes) {

@@ -2,7 +2,7 @@
 // Processes come and go during a scan: one that vanished (ENOENT/ESRCH) or is not ours to read
 // (EACCES) is skipped, never an error. Command lines are cached per (pid, start time), since a
 // scan every tick on a busy host would otherwise re-read thousands of files.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { splitProcCmdline } from './vllmCmdline.js';
 
@@ -63,9 +63,11 @@ export function titleWords(argv: string[]): string[] {
 /** USER_HZ: 100 on every Linux architecture procfs reports to user space. */
 const CLOCK_TICKS = 100;
 
-async function readOrNull(path: string): Promise<string | null> {
+// procfs files are generated in memory by the kernel: a synchronous read takes microseconds, where
+// the promise API's open/fstat/read/close round trips through the thread pool cost far more CPU.
+function readOrNull(path: string): string | null {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return null; // gone, or not readable: both mean "skip"
   }
@@ -76,35 +78,31 @@ export class ProcScanner {
 
   constructor(readonly procPath: string) {}
 
-  async scan(): Promise<ProcInfo[]> {
+  scan(): ProcInfo[] {
     let names: string[];
     try {
-      names = await readdir(this.procPath);
+      names = readdirSync(this.procPath);
     } catch (err) {
       throw new Error(`cannot list ${this.procPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
-    const uptime = Number((await readOrNull(join(this.procPath, 'uptime')))?.split(' ')[0]);
+    const uptime = Number(readOrNull(join(this.procPath, 'uptime'))?.split(' ')[0]);
     const uptimeTicks = Number.isFinite(uptime) ? uptime * CLOCK_TICKS : null;
     const next = new Map<number, { startTime: number; argv: string[]; containerId: string | null }>();
     const out: ProcInfo[] = [];
-    // Bounded concurrency: thousands of parallel reads would only queue in libuv's thread pool.
-    const BATCH = 64;
-    for (let i = 0; i < pids.length; i += BATCH) {
-      const batch = await Promise.all(pids.slice(i, i + BATCH).map((pid) => this.read(pid, uptimeTicks)));
-      for (const p of batch) {
-        if (!p) continue;
-        out.push(p);
-        next.set(p.pid, { startTime: p.startTime, argv: p.argv, containerId: p.containerId });
-      }
+    for (const pid of pids) {
+      const p = this.read(pid, uptimeTicks);
+      if (!p) continue;
+      out.push(p);
+      next.set(p.pid, { startTime: p.startTime, argv: p.argv, containerId: p.containerId });
     }
     this.cache = next;
     return out;
   }
 
-  private async read(pid: number, uptimeTicks: number | null): Promise<ProcInfo | null> {
+  private read(pid: number, uptimeTicks: number | null): ProcInfo | null {
     const dir = join(this.procPath, String(pid));
-    const statText = await readOrNull(join(dir, 'stat'));
+    const statText = readOrNull(join(dir, 'stat'));
     const stat = statText ? parseStat(statText) : null;
     if (!stat) return null;
     const cached = this.cache.get(pid);
@@ -115,15 +113,15 @@ export class ProcScanner {
     if (same && settled) {
       return { pid, ppid: stat.ppid, startTime: stat.startTime, argv: cached.argv, containerId: cached.containerId };
     }
-    const cmdline = await readOrNull(join(dir, 'cmdline'));
+    const cmdline = readOrNull(join(dir, 'cmdline'));
     if (cmdline === null) return null;
-    const containerId = same ? cached.containerId : parseCgroupContainer((await readOrNull(join(dir, 'cgroup'))) ?? '');
+    const containerId = same ? cached.containerId : parseCgroupContainer(readOrNull(join(dir, 'cgroup')) ?? '');
     return { pid, ppid: stat.ppid, startTime: stat.startTime, argv: titleWords(splitProcCmdline(cmdline)), containerId };
   }
 
   /** One environment variable of a process; null when unset or unreadable (another user's process). */
-  async env(pid: number, name: string): Promise<string | null> {
-    const text = await readOrNull(join(this.procPath, String(pid), 'environ'));
+  env(pid: number, name: string): string | null {
+    const text = readOrNull(join(this.procPath, String(pid), 'environ'));
     return text === null ? null : envVar(text, name);
   }
 }
