@@ -11,7 +11,7 @@ import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type ProcInfo } from './procScan.js';
 import { parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
 import { deriveLoadOverWindow, engineBusy, isBusy, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
-import { parseVllmMetrics, type EngineScrape } from './vllmMetrics.js';
+import { keepReadFamilies, parseVllmMetrics, type EngineScrape } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
   procPath: string;
@@ -183,7 +183,7 @@ export class EngineCollector {
     try {
       const m = await this.get(`${c.endpoint}/metrics`, c, MAX_METRICS_BYTES);
       if (m.status !== 200) throw new SourceError('http', `GET ${c.endpoint}/metrics: HTTP ${m.status}`);
-      const parsed = parseVllmMetrics(m.body);
+      const parsed = parseVllmMetrics(keepReadFamilies(m.body));
       if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${c.endpoint}/metrics: no vLLM metrics in the answer`);
       // A restarted server starts its counters over: its old points would give a bogus window.
       const restarted = parsed.processStartTimeSeconds !== null && s.processStart !== null && parsed.processStartTimeSeconds !== s.processStart;
