@@ -1,22 +1,14 @@
 // Test-only helpers for the real vLLM captures in tests/fixtures/vllm (see PROVENANCE.md there).
 // Not production code: excluded from the build (tsconfig.build.json excludes __tests__).
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fixtureDir } from '../../testing/fixtureDir.js';
 
-/** tests/fixtures/vllm/ of this repository, found relative to this file. */
-export const VLLM_FIXTURE_DIR = fileURLToPath(new URL('../../../../tests/fixtures/vllm/', import.meta.url));
+const vllm = fixtureDir('vllm');
 
-export function readVllmFixture(name: string): string {
-  return readFileSync(VLLM_FIXTURE_DIR + name, 'utf8');
-}
-
-/** Every file in the fixture directory except PROVENANCE.md. */
-export function vllmFixtureNames(): string[] {
-  return readdirSync(VLLM_FIXTURE_DIR)
-    .filter((n) => n !== 'PROVENANCE.md')
-    .sort();
-}
+/** tests/fixtures/vllm/ of this repository. */
+export const VLLM_FIXTURE_DIR = vllm.dir;
+export const readVllmFixture = vllm.read;
+export const vllmFixtureNames = vllm.names;
 
 /** The /metrics captures. */
 export function metricsFixtureNames(): string[] {

@@ -1,22 +1,14 @@
 // Test-only helpers for the real nvidia-smi fixtures in tests/fixtures/nvidia-smi (see PROVENANCE.md
 // there). Not production code: excluded from the build (tsconfig.build.json excludes __tests__).
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fixtureDir } from '../../testing/fixtureDir.js';
 
-/** tests/fixtures/nvidia-smi/ of this repository, found relative to this file. */
-export const FIXTURE_DIR = fileURLToPath(new URL('../../../../tests/fixtures/nvidia-smi/', import.meta.url));
+const smi = fixtureDir('nvidia-smi');
 
-export function readFixture(name: string): string {
-  return readFileSync(FIXTURE_DIR + name, 'utf8');
-}
-
-/** Every file in the fixture directory except PROVENANCE.md. */
-export function fixtureNames(): string[] {
-  return readdirSync(FIXTURE_DIR)
-    .filter((n) => n !== 'PROVENANCE.md')
-    .sort();
-}
+/** tests/fixtures/nvidia-smi/ of this repository. */
+export const FIXTURE_DIR = smi.dir;
+export const readFixture = smi.read;
+export const fixtureNames = smi.names;
 
 const RULE = /^#{20,}\s*$/;
 
