@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // gpufleet-sidecar: parse the configuration, start collecting, serve the API; stop cleanly on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -33,17 +34,52 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv } 
   const name = basename(config.simulate).replace(/\.(ya?ml|json)$/, '');
   const hostnameGiven = process.argv.includes('--hostname') || process.env.GPUFLEET_HOSTNAME !== undefined;
   // The simulated host's kernel log: the fake nvidia-smi appends Xid records there during xid faults.
-  const kmsg = join(mkdtempSync(join(tmpdir(), 'gpufleet-sim-')), 'kmsg');
+  const simDir = mkdtempSync(join(tmpdir(), 'gpufleet-sim-'));
+  const kmsg = join(simDir, 'kmsg');
   writeFileSync(kmsg, '');
   return {
     config: { ...config, nvidiaSmi: fake, hostname: hostnameGiven ? config.hostname : `sim-${name}`, kmsg },
     env: {
       ...process.env,
       GPUFLEET_SIM_KMSG: kmsg,
+      // simHost publishes the fake vLLM engines' pids there; the fake nvidia-smi lists them as GPU processes.
+      GPUFLEET_SIM_STATE: simDir,
       GPUFLEET_SIM_SCENARIO: scenario,
       GPUFLEET_SIM_EPOCH: process.env.GPUFLEET_SIM_EPOCH ?? String(Date.now()),
     },
   };
+}
+
+/** In simulate mode: the simulator's vLLM engines (sim/simHost.js), as real processes; stderr lines → warn. */
+function startSimHost(env: NodeJS.ProcessEnv, logger: { warn: (msg: string) => void }): ChildProcess {
+  const script = fileURLToPath(new URL('./sim/simHost.js', import.meta.url));
+  const child = spawn(process.execPath, [script], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  let buf = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    buf += chunk;
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) logger.warn(line);
+  });
+  child.on('error', (err) => logger.warn(`simHost: ${err.message}`));
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') logger.warn(`simHost exited (${signal ?? `code ${code}`}): the simulated vLLM engines are gone`);
+  });
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 2 s; resolves once it has exited. */
+function stopChild(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 async function main(): Promise<void> {
@@ -60,6 +96,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
+  const simHost = config.simulate ? startSimHost(env, logger) : null;
   const metrics = new SidecarMetrics({ maxSeries: config.maxSeries });
   const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env });
   const app = createApp({
@@ -104,7 +141,7 @@ async function main(): Promise<void> {
     force.unref();
     server.close();
     server.closeAllConnections();
-    void sidecar.stop().then(() => process.exit(0));
+    void Promise.all([sidecar.stop(), stopChild(simHost)]).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

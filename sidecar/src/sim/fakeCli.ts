@@ -14,6 +14,7 @@ import {
   SimCliError,
   type CsvOptions,
 } from './render.js';
+import { engineLoadAt } from './engineMetrics.js';
 import { appendXids } from './kmsg.js';
 import { loadScenarioFile, type CommandName, type Scenario } from './scenario.js';
 import {
@@ -21,6 +22,7 @@ import {
   EMPTY_CONTROL,
   hostStateAt,
   parseControl,
+  type EngineGpuProcess,
   type SimControl,
   type SimGpu,
   type SimHostState,
@@ -214,6 +216,46 @@ function readControl(scenario: Scenario): SimControl {
   }
 }
 
+/**
+ * The fake vLLM engines' GPU processes, from $GPUFLEET_SIM_STATE/engines.json (written by simHost): each rank's
+ * process that still exists, with its memory and the engine's load now.
+ */
+export function readEngineProcesses(scenario: Scenario, t: number): EngineGpuProcess[] {
+  const dir = process.env.GPUFLEET_SIM_STATE;
+  if (!dir) return [];
+  const file = join(dir, 'engines.json');
+  if (!existsSync(file)) return [];
+  let entries: unknown;
+  try {
+    entries = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`${PROG}: ignoring ${file}: ${(err as Error).message}\n`);
+    return [];
+  }
+  if (!Array.isArray(entries)) return [];
+  const out: EngineGpuProcess[] = [];
+  for (const e of entries as Array<Record<string, unknown>>) {
+    const spec = scenario.engines.find((x) => x.name === e.engine);
+    if (!spec || !Array.isArray(e.workers)) continue;
+    for (const w of e.workers as Array<Record<string, unknown>>) {
+      const pid = Number(w.pid);
+      const gpu = Number(w.gpu);
+      if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(gpu)) continue;
+      // A context dies with its process: a stale file (simHost killed) lists nothing that is gone.
+      if (!existsSync(`/proc/${pid}`)) continue;
+      out.push({
+        gpu,
+        migUuid: typeof w.migUuid === 'string' ? w.migUuid : null,
+        pid,
+        name: typeof w.title === 'string' ? w.title : 'python3',
+        memoryMiB: Number(w.memoryMiB) || 0,
+        load: engineLoadAt(spec, typeof w.dpRank === 'number' ? w.dpRank : 0, t),
+      });
+    }
+  }
+  return out;
+}
+
 function epochMs(): number {
   const raw = process.env.GPUFLEET_SIM_EPOCH;
   if (raw && raw.trim() !== '') {
@@ -311,7 +353,7 @@ function versionText(s: Scenario): string {
 async function tick(inv: Invocation, scenario: Scenario, epoch: number, first: boolean): Promise<number | null> {
   const control = readControl(scenario);
   const t = control.t ?? (Date.now() - epoch) / 1000;
-  const state = hostStateAt(scenario, t, control, epoch);
+  const state = hostStateAt(scenario, t, control, epoch, readEngineProcesses(scenario, t));
   const kmsg = process.env.GPUFLEET_SIM_KMSG;
   if (kmsg) {
     try {

@@ -1,20 +1,17 @@
-// End-to-end tests of the fake nvidia-smi as a real child process. The simulator's sources are compiled on
-// their own into node_modules/.cache (so these tests do not depend on `npm run build` or on the rest of the
-// sidecar compiling), then run with node exactly as the sidecar would run nvidia-smi.
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// End-to-end tests of the fake nvidia-smi as a real child process. The simulator's sources are transpiled on
+// their own into node_modules/.cache (__tests__/simBuild.ts; so these tests do not depend on `npm run build` or
+// on the rest of the sidecar compiling), then run with node exactly as the sidecar would run nvidia-smi.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
+import { buildSimForTests } from './__tests__/simBuild.js';
 import { parseArgs } from './fakeCli.js';
 import { SimCliError } from './render.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const sidecar = join(here, '../..');
-const repo = join(sidecar, '..');
-const outDir = join(repo, 'node_modules', '.cache', `gpufleet-sim-test-${process.pid}`);
-const fake = join(outDir, 'sim', 'fakeNvidiaSmi.js');
+let outDir = '';
+let fake = '';
 let tmp = '';
 
 interface Run {
@@ -50,35 +47,12 @@ function control(content: unknown): string {
 }
 
 beforeAll(() => {
-  const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(
-    process.execPath,
-    [
-      tsc,
-      '--outDir',
-      outDir,
-      '--rootDir',
-      join(sidecar, 'src'),
-      '--module',
-      'nodenext',
-      '--moduleResolution',
-      'nodenext',
-      '--target',
-      'es2022',
-      '--strict',
-      '--skipLibCheck',
-      '--types',
-      'node',
-      join(here, 'fakeNvidiaSmi.ts'),
-    ],
-    { stdio: 'pipe' }
-  );
-  cpSync(join(here, 'scenarios'), join(outDir, 'sim', 'scenarios'), { recursive: true });
+  outDir = buildSimForTests();
+  fake = join(outDir, 'sim', 'fakeNvidiaSmi.js');
   tmp = mkdtempSync(join(tmpdir(), 'gpufleet-sim-'));
 }, 120_000);
 
 afterAll(() => {
-  rmSync(outDir, { recursive: true, force: true });
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -144,10 +144,10 @@ describe('nvidia-smi -q -x', () => {
       '<virtualization_mode>None</virtualization_mode>\n\t\t\t<host_vgpu_mode>N/A</host_vgpu_mode>'
     );
     expect(demoXml).toMatch(
-      /<gpu_instance_id>2<\/gpu_instance_id>\n\t\t\t\t<compute_instance_id>0<\/compute_instance_id>\n\t\t\t\t<pid>42110<\/pid>/
+      /<gpu_instance_id>7<\/gpu_instance_id>\n\t\t\t\t<compute_instance_id>0<\/compute_instance_id>\n\t\t\t\t<pid>43001<\/pid>/
     );
     expect(demoXml).toMatch(
-      /<gpu_instance_id>N\/A<\/gpu_instance_id>\n\t\t\t\t<compute_instance_id>N\/A<\/compute_instance_id>\n\t\t\t\t<pid>41021<\/pid>/
+      /<gpu_instance_id>N\/A<\/gpu_instance_id>\n\t\t\t\t<compute_instance_id>N\/A<\/compute_instance_id>\n\t\t\t\t<pid>47001<\/pid>/
     );
   });
 
@@ -276,9 +276,9 @@ describe('CSV queries', () => {
     expect(out[0]).toBe(header);
     const rows = out.slice(1).filter((l) => l !== '');
     expect(rows).toHaveLength(demoState.gpus.reduce((n, g) => n + g.processes.length, 0));
-    const gpu1 = demoState.gpus[1];
-    expect(rows.find((r) => r.includes(', 42110, '))).toMatch(
-      new RegExp(`, ${gpu1?.uuid}, 42110, /usr/bin/python3, 36012 MiB$`)
+    const gpu2 = demoState.gpus[2];
+    expect(rows.find((r) => r.includes(', 43001, '))).toMatch(
+      new RegExp(`, ${gpu2?.uuid}, 43001, /usr/bin/python3, 8804 MiB$`)
     );
     expect(rows.filter((r) => r.includes(', vgpu, '))).toHaveLength(7);
   });

@@ -11,7 +11,7 @@ import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
 import { xidRecords } from './kmsg.js';
 import { renderGarbage, renderList, renderQueryXml, renderVgpuQuery } from './render.js';
 import { loadScenarioFile, validateScenario } from './scenario.js';
-import { hostStateAt, type SimHostState } from './state.js';
+import { EMPTY_CONTROL, hostStateAt, type SimHostState } from './state.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const demo = loadScenarioFile(join(here, 'scenarios', 'demo.yaml'));
@@ -78,18 +78,18 @@ describe('demo rendered and parsed back by the sidecar parsers', () => {
   });
 
   it('processes keep their MIG attribution', () => {
-    const gpu1 = gpus[1];
-    const dev0 = state.gpus[1]?.mig.devices[0];
-    const p = gpu1?.processes.find((x) => x.pid === 42110);
+    const gpu2 = gpus[2];
+    const dev0 = state.gpus[2]?.mig.devices[0];
+    const p = gpu2?.processes.find((x) => x.pid === 43001);
     expect(p).toMatchObject({
       name: '/usr/bin/python3',
-      usedMemoryBytes: 36012 * MiB,
-      gpuUuid: gpu1?.uuid,
+      usedMemoryBytes: 8804 * MiB,
+      gpuUuid: gpu2?.uuid,
       migUuid: dev0?.uuid,
     });
-    expect(gpu1?.mig.instances[0]?.processes.map((x) => x.pid)).toEqual([42110]);
-    expect(gpus[0]?.processes).toEqual([
-      { pid: 41021, name: '/usr/bin/python3', type: 'C', usedMemoryBytes: 72310 * MiB, gpuUuid: gpus[0]?.uuid },
+    expect(gpu2?.mig.instances[0]?.processes.map((x) => x.pid)).toEqual([43001]);
+    expect(gpus[7]?.processes).toEqual([
+      { pid: 47001, name: '/opt/conda/bin/python', type: 'C', usedMemoryBytes: 63420 * MiB, gpuUuid: gpus[7]?.uuid },
     ]);
   });
 
@@ -145,7 +145,9 @@ describe('demo rendered and parsed back by the sidecar parsers', () => {
 describe('other models parsed back', () => {
   it('small: one L40S without MIG support', () => {
     const small = loadScenarioFile(join(here, 'scenarios', 'small.yaml'));
-    const { gpus } = parseAll(hostStateAt(small, 42));
+    // Its engine's process, as simHost publishes it (engines.json → the fake nvidia-smi).
+    const engine = { gpu: 0, migUuid: null, pid: 31337, name: 'VLLM::EngineCore', memoryMiB: 41461, load: 0.5 };
+    const { gpus } = parseAll(hostStateAt(small, 42, EMPTY_CONTROL, 0, [engine]));
     expect(gpus).toHaveLength(1);
     expect(gpus[0]).toMatchObject({
       name: 'NVIDIA L40S',

@@ -2,7 +2,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderList, renderQueryXml, renderVgpuQuery } from './render.js';
 import { loadScenarioFile, ScenarioError, validateScenario, type Scenario } from './scenario.js';
-import { commandFaults, hostStateAt, parseControl, type SimHostState } from './state.js';
+import {
+  commandFaults,
+  EMPTY_CONTROL,
+  hostStateAt,
+  parseControl,
+  type EngineGpuProcess,
+  type SimGpu,
+  type SimHostState,
+} from './state.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const load = (name: string) => loadScenarioFile(join(here, 'scenarios', `${name}.yaml`));
@@ -38,7 +46,8 @@ describe('determinism', () => {
   });
 
   it('load moves over time and stays in range', () => {
-    const utils = [0, 30, 60, 90, 120].map((t) => hostStateAt(demo, t).gpus[0]?.utilization.gpu ?? -1);
+    // GPU 7 (a training job, load 0.9 ± 0.08 over 60 s); the engines' GPUs follow their engines (simHost).
+    const utils = [0, 10, 20, 35, 50].map((t) => hostStateAt(demo, t).gpus[7]?.utilization.gpu ?? -1);
     expect(new Set(utils).size).toBeGreaterThan(2);
     for (const u of utils) expect(u).toBeGreaterThanOrEqual(0);
     for (const u of utils) expect(u).toBeLessThanOrEqual(100);
@@ -69,9 +78,16 @@ describe('MIG layout changes (demo GPU 1: 7g.80gb from t=300 for 300 s, every 60
     );
   });
 
+  // The engine that simHost runs on GPU 1's first instance (3g.40gb, GI 2) while that instance exists.
+  const engineOn = (s: SimHostState, pid = 50001): EngineGpuProcess[] => [
+    { gpu: 1, migUuid: gpuAt(before, 1).mig.devices[0]?.uuid ?? null, pid, name: 'VLLM::EngineCore', memoryMiB: 36403, load: 0.8 },
+    { gpu: 1, migUuid: s === before ? null : 'MIG-gone', pid: pid + 1, name: 'stale', memoryMiB: 1, load: 0 },
+  ];
+
   it('the job on the new layout replaces the old processes', () => {
-    expect(gpuAt(before, 1).processes.map((p) => p.pid)).toEqual([42110, 42177, 42203]);
-    expect(gpuAt(during, 1).processes.map((p) => [p.pid, p.gpuInstanceId])).toEqual([[42900, 0]]);
+    expect(hostStateAt(demo, 299, EMPTY_CONTROL, 0, engineOn(before)).gpus[1]?.processes.map((p) => p.pid)).toEqual([50001]);
+    // During the change the engine's instance is gone (simHost stops it; a stale entry is not shown).
+    expect(hostStateAt(demo, 300, EMPTY_CONTROL, 0, engineOn(during)).gpus[1]?.processes.map((p) => [p.pid, p.gpuInstanceId])).toEqual([[42900, 0]]);
   });
 
   it('re-created instances get new UUIDs; a layout keeps its UUIDs while it lasts', () => {
@@ -85,11 +101,14 @@ describe('MIG layout changes (demo GPU 1: 7g.80gb from t=300 for 300 s, every 60
   });
 
   it('MIG-enabled GPUs report N/A utilization and attribute processes to GI/CI', () => {
-    const g = gpuAt(before, 1);
+    const g = hostStateAt(demo, 299, EMPTY_CONTROL, 0, engineOn(before)).gpus[1] as SimGpu;
     expect(g.utilization.gpu).toBeNull();
-    const p = g.processes.find((x) => x.pid === 42110);
+    const p = g.processes.find((x) => x.pid === 50001);
     expect(p && [p.gpuInstanceId, p.computeInstanceId]).toEqual([2, 0]);
     expect(p?.migUuid).toBe(g.mig.devices[0]?.uuid);
+    // The engine's memory is the instance's, its load drives the instance.
+    expect(g.mig.devices[0]?.memoryUsedMiB).toBeGreaterThanOrEqual(36403);
+    expect(g.mig.devices[0]?.load).toBeGreaterThan(gpuAt(before, 1).mig.devices[0]?.load ?? 1);
   });
 });
 

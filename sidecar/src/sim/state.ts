@@ -42,6 +42,8 @@ export interface SimMigDevice {
   bar1UsedMiB: number;
   /** 0..1, not printed by nvidia-smi (it has no per-instance utilization); drives power and temperature. */
   load: number;
+  /** Position of the instance in the `mig.instances` list of the layout in effect. */
+  specPosition: number;
 }
 
 export interface SimProcess {
@@ -114,7 +116,8 @@ export interface SimGpu {
     hwThermalSlowdown: boolean;
     swThermalSlowdown: boolean;
   };
-  mig: { capable: boolean; enabled: boolean; devices: SimMigDevice[] };
+  /** `base`: the layout is the scenario's own `mig` (not a change's or the control file's). */
+  mig: { capable: boolean; enabled: boolean; base: boolean; devices: SimMigDevice[] };
   vgpu: { hostMode: 'sriov' | 'non-sriov'; vgpus: SimVgpu[] } | null;
   processes: SimProcess[];
   /** The effective 0..1 load behind the numbers above. */
@@ -347,6 +350,22 @@ function licenseStatus(licensed: boolean | null, timeMs: number, salt: string): 
   return `Licensed (Expiry: ${d.getUTCFullYear()}-${d.getUTCMonth() + 1}-${d.getUTCDate()} ${d.getUTCHours()}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} GMT)`;
 }
 
+/**
+ * A process of a running fake vLLM engine that holds a CUDA context (simHost writes them to engines.json):
+ * nvidia-smi lists it on its GPU, or on its MIG instance when the instance with that UUID exists.
+ */
+export interface EngineGpuProcess {
+  /** Position of the GPU in `gpus`. */
+  gpu: number;
+  /** The MIG instance it runs on (null: the whole GPU). */
+  migUuid: string | null;
+  pid: number;
+  name: string;
+  memoryMiB: number;
+  /** The engine's load now, 0..1: drives the GPU's (instance's) utilization unless the scenario sets one. */
+  load: number;
+}
+
 interface GpuCtx {
   scenario: Scenario;
   spec: GpuSpec;
@@ -355,6 +374,12 @@ interface GpuCtx {
   timeMs: number;
   control: SimControl;
   hotC: number | null;
+  engineProcs: EngineGpuProcess[];
+}
+
+/** GPU (or instance) load from the engines running on it. */
+function engineDrivenLoad(procs: EngineGpuProcess[]): number {
+  return clamp(0.08 + 0.87 * Math.max(...procs.map((p) => p.load)), 0, 1);
 }
 
 function buildGpu(ctx: GpuCtx, index: number): SimGpu {
@@ -375,15 +400,18 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
   // MIG layout and the "epoch" that names its instances (new UUIDs whenever instances are re-created).
   let mig: MigSpec | null = spec.mig;
   let migEpoch = 'base@start';
+  let migBase = true;
   let processes: ProcessSpec[] = spec.processes;
   const migChange = latest('mig');
   if (control.mig.has(position)) {
     mig = control.mig.get(position) ?? null;
     migEpoch = `control:${control.migKey.get(position) ?? ''}`;
+    migBase = false;
     processes = [];
   } else if (migChange) {
     mig = migChange.change.mig ?? null;
     migEpoch = `change${migChange.order}@${migChange.win.start}`;
+    migBase = false;
   } else {
     let reverted = -Infinity;
     for (const c of scenario.changes)
@@ -408,7 +436,9 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
   const byGi = [...placed].sort((a, b) => a.gpuInstanceId - b.gpuInstanceId);
   const devices: SimMigDevice[] = byGi.map((p, index) => {
     const procs = processes.filter((pr) => pr.mig === p.position);
-    const procMem = procs.reduce((s, pr) => s + pr.memoryMiB, 0);
+    const uuid = `MIG-${uuidFrom('5', 'mig', host, position, migEpoch, p.gpuInstanceId, 0)}`;
+    const engines = ctx.engineProcs.filter((e) => e.migUuid === uuid);
+    const procMem = procs.reduce((s, pr) => s + pr.memoryMiB, 0) + engines.reduce((s, e) => s + e.memoryMiB, 0);
     const defaultLoad: LoadSpec = {
       base: 0.6,
       amplitude: 0.25,
@@ -418,15 +448,17 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
     };
     const l = p.load
       ? loadAt(p.load, t, host, position, 'mig', p.position)
-      : procs.length > 0
-        ? loadAt(defaultLoad, t, host, position, 'mig', p.position)
-        : 0;
+      : engines.length > 0
+        ? engineDrivenLoad(engines)
+        : procs.length > 0
+          ? loadAt(defaultLoad, t, host, position, 'mig', p.position)
+          : 0;
     return {
       index,
       gpuInstanceId: p.gpuInstanceId,
       computeInstanceId: 0,
       profile: p.profile.name,
-      uuid: `MIG-${uuidFrom('5', 'mig', host, position, migEpoch, p.gpuInstanceId, 0)}`,
+      uuid,
       placementStart: p.start,
       multiprocessors: p.profile.multiprocessors,
       copyEngines: p.profile.copyEngines,
@@ -439,6 +471,7 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
       bar1TotalMiB: p.profile.bar1MiB,
       bar1UsedMiB: 0,
       load: l,
+      specPosition: p.position,
     };
   });
   const devByPosition = new Map(byGi.map((p, i) => [p.position, devices[i]]));
@@ -531,7 +564,23 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
         });
       }
     }
+    // The fake engines' processes: on their MIG instance while it exists, on the whole GPU while MIG is off.
+    for (const e of ctx.engineProcs) {
+      const dev = e.migUuid === null ? null : devices.find((d) => d.uuid === e.migUuid);
+      if (e.migUuid !== null ? !dev : mig !== null) continue;
+      if (simProcs.some((x) => x.pid === e.pid)) continue;
+      simProcs.push({
+        pid: e.pid,
+        name: e.name,
+        type: 'C',
+        usedMemoryMiB: e.memoryMiB,
+        gpuInstanceId: dev ? dev.gpuInstanceId : null,
+        computeInstanceId: dev ? dev.computeInstanceId : null,
+        migUuid: dev ? dev.uuid : null,
+      });
+    }
   }
+  const wholeGpuEngines = mig || vgpus ? [] : ctx.engineProcs.filter((e) => e.migUuid === null);
 
   // Effective load.
   let load: number;
@@ -546,6 +595,7 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
       0,
       1
     );
+  else if (wholeGpuEngines.length > 0) load = engineDrivenLoad(wholeGpuEngines);
   else if (simProcs.length > 0)
     load = loadAt(
       { base: 0.55, amplitude: 0.3, periodSeconds: 300, phase: (position * 0.13) % 1, noise: 0.03 },
@@ -623,7 +673,7 @@ function buildGpu(ctx: GpuCtx, index: number): SimGpu {
       hwThermalSlowdown: throttled,
       swThermalSlowdown: throttled,
     },
-    mig: { capable: model.migSlots > 0, enabled: mig !== null, devices },
+    mig: { capable: model.migSlots > 0, enabled: mig !== null, base: migBase, devices },
     vgpu: spec.vgpu && vgpus ? { hostMode: spec.vgpu.hostMode, vgpus } : null,
     processes: simProcs,
     load,
@@ -638,7 +688,8 @@ export function hostStateAt(
   scenario: Scenario,
   tSeconds: number,
   control: SimControl = EMPTY_CONTROL,
-  epochMs = 0
+  epochMs = 0,
+  engineProcs: readonly EngineGpuProcess[] = []
 ): SimHostState {
   const t = tSeconds;
   const timeMs = epochMs + Math.round(t * 1000);
@@ -670,7 +721,10 @@ export function hostStateAt(
   const gpus: SimGpu[] = [];
   scenario.gpus.forEach((spec, position) => {
     if (lost.has(position)) return;
-    gpus.push(buildGpu({ scenario, spec, position, t, timeMs, control, hotC: hot.get(position) ?? null }, gpus.length));
+    const mine = engineProcs.filter((e) => e.gpu === position);
+    gpus.push(
+      buildGpu({ scenario, spec, position, t, timeMs, control, hotC: hot.get(position) ?? null, engineProcs: mine }, gpus.length)
+    );
   });
   return {
     hostname: scenario.hostname,
