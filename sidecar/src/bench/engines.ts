@@ -97,7 +97,7 @@ export async function engineBench(): Promise<void> {
     // The whole sidecar on that host, as an operator runs it (nvidia-smi simulated: one GPU).
     const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
     const sidecar = spawn(process.execPath, [cli, '--simulate', 'small', '--proc', proc, '--interval', '1s', '--listen', '127.0.0.1:0',
-      '--docker-socket', 'none', '--kmsg', 'none', '--log-level', 'warn'], { stdio: 'ignore' });
+      '--docker-socket', 'none', '--kmsg', 'none', '--log-level', 'warn'], { stdio: 'ignore', env: { ...process.env, GPUFLEET_SIM_ENGINES: 'off' } });
     await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
     const pid = sidecar.pid as number;
     const c0 = procCpuSeconds(pid);

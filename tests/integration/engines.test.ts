@@ -1,0 +1,98 @@
+// vLLM engines on the simulated demo host, found the way they would be on a real one: the simulator
+// starts fake vLLM servers as real processes titled like vLLM's, the sidecar scans /proc, asks each
+// engine over HTTP and joins its ranks with the fake nvidia-smi's GPU processes.
+import { execFileSync } from 'node:child_process';
+import { json, startSidecar, waitFor, type Running } from './harness.js';
+
+describe('engines on the demo host', () => {
+  let s: Running;
+  let engines: any[];
+  let gpus: any[];
+
+  beforeAll(async () => {
+    s = await startSidecar(['--simulate', 'demo', '--interval', '1s', '--docker-socket', 'none']);
+    // Every engine up, with load from at least two scrapes and its GPUs found.
+    engines = await waitFor('the demo engines up and mapped', async () => {
+      const r = await json(`${s.base}/api/v1/engines`);
+      const list = r.body.engines ?? [];
+      const ready = list.length >= 8 && list.every((e: any) => e.health === 'up' && e.gpuMapping.status === 'resolved' && e.load.running !== null);
+      return ready ? list : undefined;
+    }, 60_000);
+    gpus = (await json(`${s.base}/api/v1/gpus`)).body.gpus;
+  }, 90_000);
+
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  const gpuIndex = (uuid: string) => gpus.find((g) => g.uuid === uuid)?.index;
+  const migOf = (migUuid: string) => gpus.flatMap((g) => g.mig.instances.map((m: any) => ({ g, m }))).find((x) => x.m.uuid === migUuid);
+
+  it('finds a TP=2 engine over two whole GPUs, one rank on each', () => {
+    const tp2 = engines.find((e) => e.parallel.tensor === 2);
+    expect(tp2).toBeDefined();
+    expect(tp2.workers.map((w: any) => w.rank)).toEqual([0, 1]);
+    const onGpus = tp2.workers.map((w: any) => gpuIndex(w.gpuUuids[0]));
+    expect(new Set(onGpus).size).toBe(2);
+    for (const w of tp2.workers) expect(w.migUuids).toEqual([]);
+  });
+
+  it('finds one engine per MIG instance of GPU 1, each on an instance that exists', () => {
+    const onMig = engines.filter((e) => e.workers.some((w: any) => w.migUuids.length));
+    const gpu1 = onMig.filter((e) => e.workers.every((w: any) => gpuIndex(w.gpuUuids[0]) === 1));
+    expect(gpu1.length).toBe(gpus.find((g) => g.index === 1).mig.instances.length);
+    for (const e of onMig) for (const w of e.workers) for (const m of w.migUuids) expect(migOf(m)).toBeDefined();
+  });
+
+  it('finds a data-parallel engine with a rank per engine core', () => {
+    const dp = engines.find((e) => e.parallel.data === 2);
+    expect(dp).toBeDefined();
+    expect(dp.workers).toHaveLength(2);
+  });
+
+  it('reads each engine\'s model, version and served models from the engine itself', () => {
+    for (const e of engines) {
+      expect(e.model).toMatch(/\//);
+      expect(e.version).toMatch(/^\d+\.\d+/);
+      expect(e.servedModels.length).toBeGreaterThan(0);
+      expect(e.load.kvCacheUsage).toBeGreaterThanOrEqual(0);
+      expect(e.load.kvCacheUsage).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('links engines → ranks → GPUs / MIG instances in the topology', async () => {
+    const topo = (await json(`${s.base}/api/v1/topology`)).body;
+    const edges = new Set(topo.edges.map((x: any) => `${x.source}>${x.target}`));
+    for (const e of engines) {
+      for (const w of e.workers) {
+        const worker = `worker:${e.id}/${w.rank}`;
+        expect(edges.has(`engine:${e.id}>${worker}`)).toBe(true);
+        const target = w.migUuids.length ? `mig:${w.migUuids[0]}` : `gpu:${w.gpuUuids[0]}`;
+        expect(edges.has(`${worker}>${target}`)).toBe(true);
+      }
+    }
+  });
+
+  it('offers every engine as a Prometheus SD target and the rank edges as gpufleet_engine_gpu', async () => {
+    const sd = (await json(`${s.base}/api/v1/sd/engines`)).body;
+    expect(sd.map((g: any) => g.labels.engine).sort()).toEqual(engines.map((e) => e.id).sort());
+    const text = await (await fetch(`${s.base}/metrics`)).text();
+    const edges = text.split('\n').filter((l) => l.startsWith('gpufleet_engine_gpu{'));
+    const expected = engines.reduce((n, e) => n + e.workers.reduce((k: number, w: any) => k + w.gpuUuids.length * Math.max(1, w.migUuids.length), 0), 0);
+    expect(edges).toHaveLength(expected);
+  });
+
+  it('reports an engine killed on the host as down within two intervals', async () => {
+    const victim = engines.find((e) => e.parallel.tensor === 1 && e.parallel.data === 1) as any;
+    const port = new URL(victim.endpoint).port;
+    const killedAt = Date.now();
+    execFileSync('pkill', ['-KILL', '-f', '--', `--port[= ]${port}( |$)`]);
+    const ev = await waitFor('engine-down event', async () => {
+      const r = await json(`${s.base}/api/v1/events?kind=engine-down`);
+      return r.body.events.find((x: any) => x.subject === victim.id);
+    }, 10_000);
+    expect(Date.parse(ev.time) - killedAt).toBeLessThan(3000);
+    const e = (await json(`${s.base}/api/v1/engines/${encodeURIComponent(victim.id)}`)).body;
+    expect(e.health).toBe('down');
+  });
+});
