@@ -80,7 +80,7 @@ describe('engines in containers (Podman)', () => {
   it('finds both containers, each at the port it can be reached on, and reads their model', async () => {
     const engines = await waitFor('two container engines up', async () => {
       const e = await dockerEngines();
-      return e.length === 2 && e.every((x: any) => x.health === 'up' && x.servedModels.length) ? e : undefined;
+      return e.length === 2 && e.every((x: any) => x.health === 'up' && x.servedModels.length && x.gpuMapping.status === 'resolved') ? e : undefined;
     }, 30_000);
     const pub = engines.find((e: any) => e.container === names[0]);
     const host = engines.find((e: any) => e.container === names[1]);

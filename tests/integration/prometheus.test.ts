@@ -63,7 +63,11 @@ describe('Prometheus scraping the sidecar', () => {
   });
 
   it('holds the same MIG and vGPU inventory as the API', async () => {
-    const { body } = await json(`${sidecar.base}/api/v1/gpus`);
+    // On a loaded machine the first nvidia-smi answer can come after Prometheus' first scrape.
+    const body = await waitFor('GPUs in the API', async () => {
+      const r = await json(`${sidecar.base}/api/v1/gpus`);
+      return r.status === 200 && r.body.gpus.length === 8 ? r.body : undefined;
+    });
     const migs = body.gpus.flatMap((g: any) => g.mig.instances.map((m: any) => m.uuid)).sort();
     const vms = body.gpus.flatMap((g: any) => g.vgpu.instances.map((v: any) => v.vmName)).sort();
     const promMigs = await waitFor('MIG series', async () => {
