@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond npm: Debian's Prometheus (prometheus, promtool) and Podman
 # (a real Docker-compatible engine for container discovery: podman, runc, slirp4netns).
+# Also Debian's Chromium for the browser tests (they drive /usr/bin/chromium; no browser is downloaded).
 # Run as root (CI is); otherwise it prints what to install.
 set -euo pipefail
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)

@@ -1,4 +1,10 @@
-import { type DataQueryRequest, FieldType, LoadingState } from '@grafana/data';
+import {
+  type DataFrame,
+  type DataQueryRequest,
+  FieldType,
+  LoadingState,
+  NodeGraphDataFrameFieldNames,
+} from '@grafana/data';
 import { setBackendSrv } from '@grafana/runtime';
 import { lastValueFrom } from 'rxjs';
 
@@ -23,14 +29,14 @@ function makeDs(vars: Record<string, string | string[]> = {}) {
 
 describe('query building', () => {
   it('POSTs every visible query to the sidecar through the data proxy route, with the time range in ISO-8601', async () => {
-    const backend = fakeBackend(() => fetchOk(loadFixture('query-topology.json')));
+    const backend = fakeBackend(() => fetchOk(loadFixture('query-gpus.json')));
     setBackendSrv(backend.srv);
     await lastValueFrom(
       makeDs().query(
         queryRequest([
-          { refId: 'A', kind: 'topology', filters: { host: 'gpu-host-1' } },
+          { refId: 'A', kind: 'gpus', filters: { host: 'sim-demo' } },
           { refId: 'B', kind: 'gpus', filters: {}, hide: true },
-          { refId: 'C', kind: 'timeseries', metric: 'engine.kvCacheUsage', filters: { engine: 'gpu-host-1:8000' } },
+          { refId: 'C', kind: 'timeseries', metric: 'vgpu.utilization', filters: { vm: 'tenant-a-win11' } },
         ])
       )
     );
@@ -43,8 +49,8 @@ describe('query building', () => {
       queries: [
         {
           refId: 'A',
-          kind: 'topology',
-          filters: { host: 'gpu-host-1' },
+          kind: 'gpus',
+          filters: { host: 'sim-demo' },
           from: '2026-11-23T20:00:00.000Z',
           to: '2026-11-23T21:00:00.000Z',
           maxDataPoints: 720,
@@ -52,8 +58,8 @@ describe('query building', () => {
         {
           refId: 'C',
           kind: 'timeseries',
-          metric: 'engine.kvCacheUsage',
-          filters: { engine: 'gpu-host-1:8000' },
+          metric: 'vgpu.utilization',
+          filters: { vm: 'tenant-a-win11' },
           from: '2026-11-23T20:00:00.000Z',
           to: '2026-11-23T21:00:00.000Z',
           maxDataPoints: 720,
@@ -81,21 +87,21 @@ describe('query building', () => {
 
 describe('template variables in filters', () => {
   it('replaces dashboard variables, with scoped variables (repeated panels) taking precedence', () => {
-    const ds = makeDs({ host: 'gpu-host-1', gpu: 'GPU-aaa' });
+    const ds = makeDs({ host: 'sim-demo', gpu: 'GPU-aaa' });
     const body = ds.buildSidecarRequest(
       queryRequest([{ refId: 'A', kind: 'gpu', filters: { host: '$host', gpu: '${gpu}' } }], {
         gpu: { text: 'GPU 3', value: 'GPU-ddd' },
       })
     );
-    expect(body.queries[0].filters).toEqual({ host: 'gpu-host-1', gpu: 'GPU-ddd' });
+    expect(body.queries[0].filters).toEqual({ host: 'sim-demo', gpu: 'GPU-ddd' });
   });
 
   it('sends a multi-value variable as an array of its values', () => {
-    const ds = makeDs({ gpu: ['GPU-aaa', 'GPU-bbb'], host: 'gpu-host-1' });
+    const ds = makeDs({ gpu: ['GPU-aaa', 'GPU-bbb'], host: 'sim-demo' });
     const body = ds.buildSidecarRequest(
       queryRequest([{ refId: 'A', kind: 'processes', filters: { gpu: '$gpu', host: '$host' } }])
     );
-    expect(body.queries[0].filters).toEqual({ gpu: ['GPU-aaa', 'GPU-bbb'], host: 'gpu-host-1' });
+    expect(body.queries[0].filters).toEqual({ gpu: ['GPU-aaa', 'GPU-bbb'], host: 'sim-demo' });
   });
 
   it('treats "*" and $__all as no filter, and splits typed comma lists', () => {
@@ -112,39 +118,77 @@ describe('template variables in filters', () => {
   });
 });
 
-describe('frame conversion', () => {
-  it('turns the topology answer into nodes and edges frames that the Node Graph panel recognises', async () => {
+describe('frame conversion (recorded demo-host answers)', () => {
+  it('turns the topology answer into nodes and edges frames for the panel and for Node Graph', async () => {
     setBackendSrv(fakeBackend(() => fetchOk(loadFixture('query-topology.json'))).srv);
     const res = await lastValueFrom(makeDs().query(queryRequest([{ refId: 'A', kind: 'topology' }])));
     expect(res.state).toBe(LoadingState.Done);
     expect(res.data.map((f) => f.name)).toEqual(['nodes', 'edges']);
     const [nodes, edges] = res.data;
     expect(nodes.refId).toBe('A');
-    expect(nodes.length).toBe(19);
-    expect(edges.length).toBe(15);
+    // The demo host: 8 GPUs, 11 MIG instances on GPUs 1 and 2, 7 vGPUs on GPUs 3 and 4, no engine.
+    expect(nodes.length).toBe(26);
+    expect(edges.length).toBe(18);
     expect(nodes.meta?.preferredVisualisationType).toBe('nodeGraph');
-    const kind = nodes.fields.find((f: { name: string }) => f.name === 'kind');
-    expect(new Set(kind.values)).toEqual(new Set(['engine', 'worker', 'gpu', 'mig', 'vgpu']));
-    const mainstat = nodes.fields.find((f: { name: string }) => f.name === 'mainstat');
-    expect(mainstat.type).toBe(FieldType.number);
-    expect(mainstat.config.unit).toBe('percent');
+    const field = (name: string) => nodes.fields.find((f: { name: string }) => f.name === name);
+    expect(new Set(field('kind').values)).toEqual(new Set(['gpu', 'mig', 'vgpu']));
+    expect(field('id').values.filter((id: string) => id.startsWith('gpu:GPU-'))).toHaveLength(8);
+    expect(field('mainstat').type).toBe(FieldType.string);
+    expect(field('load').type).toBe(FieldType.number);
+    expect(field('detail__active').type).toBe(FieldType.boolean);
+    // What the stock Node Graph panel reads (it matches these names case-insensitively; the enum also
+    // lists optional ones such as icon).
+    const N = NodeGraphDataFrameFieldNames;
+    const names = (f: DataFrame) => f.fields.map((x) => x.name.toLowerCase());
+    for (const name of [N.id, N.title, N.subTitle, N.mainStat, N.secondaryStat, N.color]) {
+      expect(names(nodes)).toContain(name.toLowerCase());
+    }
+    expect(names(nodes).some((n) => n.startsWith(N.arc))).toBe(true);
+    expect(names(nodes).some((n) => n.startsWith(N.detail))).toBe(true);
+    expect(names(edges)).toEqual(expect.arrayContaining([N.id, N.source, N.target]));
   });
 
-  it('keeps time fields, labels and nulls of a time series', async () => {
-    setBackendSrv(fakeBackend(() => fetchOk(loadFixture('query-timeseries.json'))).srv);
+  it("passes a failed source's notice (frame meta) through to the panel", async () => {
+    setBackendSrv(fakeBackend(() => fetchOk(loadFixture('query-topology-degraded.json'))).srv);
+    const res = await lastValueFrom(makeDs().query(queryRequest([{ refId: 'A', kind: 'topology' }])));
+    expect(res.data[0].meta?.notices).toEqual([
+      {
+        severity: 'error',
+        text: expect.stringMatching(
+          /^vgpu source failed: .*vgpu -q: exit code 255: Unable to determine the device handle/
+        ),
+      },
+    ]);
+  });
+
+  it('keeps the time field, labels and values of a time series', async () => {
+    const answer = loadFixture<any>('query-timeseries.json');
+    const recorded = answer.results.C.frames[0];
+    setBackendSrv(fakeBackend(() => fetchOk(answer)).srv);
     const res = await lastValueFrom(
       makeDs().query(queryRequest([{ refId: 'C', kind: 'timeseries', metric: 'gpu.utilization' }]))
     );
     const [frame] = res.data;
     expect(frame.fields[0].type).toBe(FieldType.time);
-    expect(frame.fields[0].values).toEqual([1795467600000, 1795467610000, 1795467620000, 1795467630000]);
+    expect(frame.fields[0].values).toEqual(recorded.data.values[0]);
+    expect(frame.fields[1].values).toEqual(recorded.data.values[1]);
     expect(frame.fields[1].labels).toEqual({
-      host: 'gpu-host-1',
-      gpu_uuid: 'GPU-5d6a7c1e-0b2f-4c41-9a55-1f0e3b7a0000',
-      gpu_index: '0',
+      host: 'sim-demo',
+      gpu: 'GPU-8f757ef0-819e-86d5-f45d-c4742f3166c9',
+      gpuIndex: '0',
+      gpuName: 'NVIDIA H100 80GB HBM3',
     });
-    // Missing values stay null: a gap, never a 0 %.
-    expect(frame.fields[1].values[2]).toBeNull();
+    expect(frame.fields[1].config.unit).toBe('percent');
+  });
+
+  it('a missing value stays null: a gap, never 0 % (recorded answer with one value blanked)', async () => {
+    const answer = loadFixture<any>('query-timeseries.json');
+    answer.results.C.frames[0].data.values[1][1] = null;
+    setBackendSrv(fakeBackend(() => fetchOk(answer)).srv);
+    const res = await lastValueFrom(
+      makeDs().query(queryRequest([{ refId: 'C', kind: 'timeseries', metric: 'gpu.utilization' }]))
+    );
+    expect(res.data[0].fields[1].values[1]).toBeNull();
   });
 
   it('sets the query refId on frames even when the sidecar omits it', async () => {
@@ -153,7 +197,7 @@ describe('frame conversion', () => {
     setBackendSrv(fakeBackend(() => fetchOk(answer)).srv);
     const res = await lastValueFrom(makeDs().query(queryRequest([{ refId: 'B', kind: 'gpus' }])));
     expect(res.data[0].refId).toBe('B');
-    expect(res.data[0].length).toBe(2);
+    expect(res.data[0].length).toBe(8);
   });
 
   it('reports a query the sidecar left out of its answer, per refId', async () => {
@@ -164,24 +208,28 @@ describe('frame conversion', () => {
   });
 });
 
-describe('sidecar errors shown to the user', () => {
+describe('sidecar errors shown to the user (recorded error answers)', () => {
   const cases: Array<[number, string, RegExp]> = [
     [
       400,
       'error-400.json',
-      /^The sidecar rejected the query: unknown metric "gpu.utilisation" \(field "queries\[0\].metric"\)$/,
+      /^The sidecar rejected the query: queries\[0\]\.kind: Invalid option: expected one of "topology".* \(field "queries\[0\]\.kind"\)$/,
     ],
     [
       401,
       'error-401.json',
-      /refused the request \(401 unauthorized\): missing or invalid bearer token\. Check the bearer token/,
+      /^The sidecar refused the request \(401 unauthorized\): missing or wrong bearer token .*\. Check the bearer token in the data source settings\.$/,
     ],
     [
       404,
       'error-404.json',
-      /^Not found on the sidecar: no GPU with uuid GPU-0+-0000-0000-0000-0+ \(field "filters.gpu"\)$/,
+      /^Not found on the sidecar: queries\[0\]\.filters\.gpu: no GPU 99 on sim-demo \(field "queries\[0\]\.filters\.gpu"\)$/,
     ],
-    [503, 'error-503.json', /cannot answer right now \(503 not_ready\): no snapshot collected yet/],
+    [
+      503,
+      'error-503.json',
+      /^The sidecar cannot answer right now \(503 not-ready\): the first collection has not finished yet; retry in a few seconds$/,
+    ],
   ];
   it.each(cases)('%i: the message says what went wrong, in words', async (status, fixture, expected) => {
     setBackendSrv(fakeBackend(() => fetchError(status, loadFixture(fixture))).srv);
@@ -195,48 +243,65 @@ describe('sidecar errors shown to the user', () => {
   });
 
   it('a sidecar that cannot be reached is reported as a connection problem, not a query problem', async () => {
-    setBackendSrv(fakeBackend(() => fetchError(502, { message: 'Bad Gateway' }, 'Bad Gateway')).srv);
+    // Grafana's data proxy answers 502 with an empty body when the upstream refuses the connection.
+    setBackendSrv(fakeBackend(() => fetchError(502, '', 'Bad Gateway')).srv);
     const res = await lastValueFrom(makeDs().query(queryRequest([{ refId: 'A', kind: 'topology' }])));
     expect(res.errors![0].message).toBe(
-      'Grafana could not reach the sidecar (502 Bad Gateway: Bad Gateway). Check that the sidecar is running and that the data source URL points at it.'
+      'Grafana could not reach the sidecar (502 Bad Gateway). Check that the sidecar is running and that the data source URL points at it.'
     );
   });
 });
 
-describe('Save & test', () => {
-  it('reports the version and that the sources work', async () => {
+describe('Save & test (recorded health answers)', () => {
+  it('reports the version, the host and that the sources work', async () => {
     const backend = fakeBackend(() => fetchOk(loadFixture('health-ok.json')));
     setBackendSrv(backend.srv);
     const result = await makeDs().testDatasource();
     expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/health`);
     expect(result.status).toBe('success');
-    expect(result.message).toBe(
-      'gpufleet sidecar 0.1.0 (up 2h 3m) is ok. Working: gpu, vgpu, engines. Disabled: docker.'
+    expect(result.message).toMatch(
+      /^gpufleet sidecar 0\.1\.0 on sim-demo \(up \d+m \d+s\) is ok\. Working: gpu, vgpu, xid, engines\. Disabled: docker\.$/
     );
+    expect(result.details?.verboseMessage).toContain('docker: disabled: turned off (--docker-socket none)');
   });
 
-  it('names each failing or stale source and why', async () => {
+  it('names each failing source and why: a failed vGPU source is a warning', async () => {
     setBackendSrv(fakeBackend(() => fetchOk(loadFixture('health-degraded.json'))).srv);
     const result = await makeDs().testDatasource();
     expect(result.status).toBe('warning');
-    expect(result.message).toContain('is degraded. Working: gpu.');
-    expect(result.message).toContain('vgpu failed: nvidia-smi vgpu -q: exit code 6: No supported devices in vGPU mode');
-    expect(result.message).toContain('engines stale: GET http://127.0.0.1:8002/metrics timed out after 2000 ms');
-    expect(result.message).toContain('docker failed: connect ENOENT /var/run/docker.sock');
-    expect(result.details?.verboseMessage).toContain(
-      'engines: stale: GET http://127.0.0.1:8002/metrics timed out after 2000 ms, last success 57s ago'
+    expect(result.message).toContain('is degraded. Working: gpu, xid, engines.');
+    expect(result.message).toContain(
+      'Problems: vgpu failed: <repo>/sidecar/dist/sim/fakeNvidiaSmi.js vgpu -q: exit code 255: Unable to determine the device handle for GPU0000:18:00.0: Unknown Error.'
     );
+    expect(result.details?.verboseMessage).toMatch(/^vgpu: failed: .*Unknown Error, last success \d+s ago$/m);
   });
 
-  it('a failing sidecar is an error', async () => {
-    setBackendSrv(fakeBackend(() => fetchOk(loadFixture('health-failing.json'))).srv);
+  it('a failed GPU source is an error, even while other sources work', async () => {
+    setBackendSrv(fakeBackend(() => fetchOk(loadFixture('health-gpu-failed.json'))).srv);
     const result = await makeDs().testDatasource();
     expect(result.status).toBe('error');
-    expect(result.message).toContain('gpu failed: spawn nvidia-smi ENOENT');
+    expect(result.message).toContain(
+      'gpu failed: <repo>/sidecar/dist/sim/fakeNvidiaSmi.js -q -x -lms 1000 exited with code 18'
+    );
+    expect(result.message).toContain('vgpu failed: no GPU reading:');
+  });
+
+  it('a sidecar that says "failing" is an error (recorded answer with the status changed)', async () => {
+    const health = loadFixture<any>('health-degraded.json');
+    health.status = 'failing';
+    setBackendSrv(fakeBackend(() => fetchOk(health)).srv);
+    expect((await makeDs().testDatasource()).status).toBe('error');
+  });
+
+  it('lists a source the plugin does not know yet', async () => {
+    const health = loadFixture<any>('health-ok.json');
+    health.sources.k8s = { status: 'failed', error: 'no kubeconfig' };
+    setBackendSrv(fakeBackend(() => fetchOk(health)).srv);
+    expect((await makeDs().testDatasource()).message).toContain('Problems: k8s failed: no kubeconfig.');
   });
 
   it('a stopped sidecar gives a connection message', async () => {
-    setBackendSrv(fakeBackend(() => fetchError(502, { message: 'Bad Gateway' }, 'Bad Gateway')).srv);
+    setBackendSrv(fakeBackend(() => fetchError(502, '', 'Bad Gateway')).srv);
     const result = await makeDs().testDatasource();
     expect(result.status).toBe('error');
     expect(result.message).toMatch(/^Grafana could not reach the sidecar \(502/);
@@ -257,26 +322,27 @@ describe('Save & test', () => {
   });
 });
 
-describe('template variable values', () => {
+describe('template variable values (recorded answers)', () => {
   it('GETs /api/v1/variables/:name with interpolated filters and returns text/value pairs', async () => {
-    const backend = fakeBackend(() => fetchOk(loadFixture('variables-gpus.json')));
+    const backend = fakeBackend(() => fetchOk(loadFixture('variables-migs.json')));
     setBackendSrv(backend.srv);
-    const values = await makeDs({ host: 'gpu-host-1' }).metricFindQuery({ name: 'gpus', filters: { host: '$host' } });
-    expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/variables/gpus`);
-    expect(backend.calls[0].params).toEqual({ host: 'gpu-host-1' });
-    expect(values).toHaveLength(4);
-    expect(values[3]).toEqual({
-      text: 'GPU 3 · RTX PRO 6000 Blackwell (gpu-host-1)',
-      value: 'GPU-9e1b22aa-7c3d-4e8f-8b10-6d2c4a9f0003',
+    const values = await makeDs({ gpu: ['1', '2'] }).metricFindQuery({ name: 'migs', filters: { gpu: '$gpu' } });
+    expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/variables/migs`);
+    expect(backend.calls[0].params).toEqual({ gpu: '1,2' });
+    expect(values).toHaveLength(11);
+    expect(values[0]).toEqual({
+      text: 'GPU 1 · NVIDIA H100 80GB HBM3 · 3g.40gb (GI 2)',
+      value: 'MIG-ece99068-a044-5c7b-9e2c-819c77b6c750',
     });
   });
 
-  it('accepts a text query such as "migs?gpu=$gpu" (provisioned dashboards)', async () => {
-    const backend = fakeBackend(() => fetchOk({ values: [] }));
+  it('accepts a text query such as "vms?gpu=$gpu" (provisioned dashboards)', async () => {
+    const backend = fakeBackend(() => fetchOk(loadFixture('variables-vms.json')));
     setBackendSrv(backend.srv);
-    await makeDs({ gpu: ['GPU-a', 'GPU-b'] }).metricFindQuery('migs?gpu=$gpu');
-    expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/variables/migs`);
+    const values = await makeDs({ gpu: ['GPU-a', 'GPU-b'] }).metricFindQuery('vms?gpu=$gpu');
+    expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/variables/vms`);
     expect(backend.calls[0].params).toEqual({ gpu: 'GPU-a,GPU-b' });
+    expect(values.map((v) => v.text)).toContain('tenant-a-win11');
   });
 
   it("runs through Grafana's variable support API (the variable editor's query)", async () => {
@@ -286,45 +352,67 @@ describe('template variable values', () => {
     const request = queryRequest([]) as unknown as DataQueryRequest<VariableQuery>;
     request.targets = [{ refId: 'variable', name: 'gpus', filters: {} }];
     const res = await lastValueFrom(support.query(request));
-    expect(res.data.map((v: { value: string }) => v.value)).toHaveLength(4);
+    expect(res.data).toHaveLength(8);
+    expect(res.data[3]).toEqual({
+      text: 'GPU 3 · NVIDIA H100 80GB HBM3',
+      value: 'GPU-2bc99654-2f43-3f7e-c4cc-78af97eac42e',
+    });
   });
 
   it('rejects an unknown variable name with the list of valid ones', () => {
     expect(() => parseVariableQuery('clusters')).toThrow(
-      'Unknown variable query "clusters": use one of hosts, gpus, migs, engines, models.'
+      'Unknown variable query "clusters": use one of hosts, gpus, migs, vgpus, vms, engines, models, metrics.'
     );
   });
 
   it('explains a failed lookup', async () => {
     setBackendSrv(fakeBackend(() => fetchError(503, loadFixture('error-503.json'))).srv);
     await expect(makeDs().metricFindQuery('hosts')).rejects.toThrow(
-      'Could not load the values of "hosts": The sidecar cannot answer right now (503 not_ready)'
+      'Could not load the values of "hosts": The sidecar cannot answer right now (503 not-ready)'
     );
   });
 });
 
-describe('annotations from sidecar events', () => {
+describe('annotations from sidecar events (recorded answer)', () => {
   it('GETs /api/v1/events for the time range and returns time/title/text/tags for Grafana to turn into annotations', async () => {
     const backend = fakeBackend(() => fetchOk(loadFixture('events.json')));
     setBackendSrv(backend.srv);
-    const ds = makeDs({ host: 'gpu-host-1' });
+    const ds = makeDs({ host: 'sim-demo' });
     const anno = ds.annotations!.prepareAnnotation!({ name: 'gpufleet events', enable: true, iconColor: 'red' } as any);
     expect(anno.target).toEqual({ refId: 'Anno', filters: {}, kind: 'events' });
     const res = await lastValueFrom(
       ds.query(
         queryRequest([
-          { refId: 'Anno', kind: 'events', filters: { host: '$host' }, eventKinds: ['engine-up', 'engine-down'] },
+          { refId: 'Anno', kind: 'events', filters: { host: '$host' }, eventKinds: ['gpu-lost', 'gpu-back'] },
         ])
       )
     );
     expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/events`);
     expect(backend.calls[0].params).toEqual({ from: '2026-11-23T20:00:00.000Z', to: '2026-11-23T21:00:00.000Z' });
+    const recorded = loadFixture<any>('events.json').events.filter((e: any) =>
+      ['gpu-lost', 'gpu-back'].includes(e.kind)
+    );
+    expect(recorded).toHaveLength(2);
     const frame = res.data[0];
     const col = (n: string) => frame.fields.find((f: { name: string }) => f.name === n).values;
-    // gpu-host-2's Xid and the MIG change are filtered out (host, kinds).
-    expect(col('time')).toEqual([Date.parse('2026-11-23T20:41:07.000Z'), Date.parse('2026-11-23T20:59:44.000Z')]);
-    expect(col('title')).toEqual(['engine-up · gpu-host-1:8001', 'engine-down · gpu-host-1:8003']);
-    expect(col('text')[1]).toBe('mistralai/Mistral-7B-Instruct-v0.3 stopped answering /health (gpu-host-1)');
-    expect(col('tags')[0]).toEqual(['gpufleet', 'engine-up', 'gpu-host-1']);
+    expect(col('time')).toEqual(recorded.map((e: any) => Date.parse(e.time)));
+    expect(col('title')).toEqual([
+      'gpu-lost · GPU-86d663d3-1b3f-7ee4-0d5a-bdd8b932efce',
+      'gpu-back · GPU-86d663d3-1b3f-7ee4-0d5a-bdd8b932efce',
+    ]);
+    expect(col('text')[0]).toBe(
+      'GPU 7 NVIDIA H100 80GB HBM3 (GPU-86d663d3-1b3f-7ee4-0d5a-bdd8b932efce) is no longer reported by nvidia-smi (sim-demo)'
+    );
+    expect(col('tags')[1]).toEqual(['gpufleet', 'gpu-back', 'sim-demo']);
+  });
+
+  it('keeps every kind when none is ticked, and drops other hosts', async () => {
+    setBackendSrv(fakeBackend(() => fetchOk(loadFixture('events.json'))).srv);
+    const all = await lastValueFrom(makeDs().query(queryRequest([{ refId: 'Anno', kind: 'events', filters: {} }])));
+    expect(all.data[0].length).toBe(loadFixture<any>('events.json').events.length);
+    const other = await lastValueFrom(
+      makeDs().query(queryRequest([{ refId: 'Anno', kind: 'events', filters: { host: 'gpu-host-9' } }]))
+    );
+    expect(other.data[0].length).toBe(0);
   });
 });

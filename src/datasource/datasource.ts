@@ -349,22 +349,26 @@ function formatUptime(seconds: number): string {
 export function healthToTestResult(health: SidecarHealth): TestDataSourceResponse {
   const lines: string[] = [];
   const problems: string[] = [];
-  for (const name of SOURCE_NAMES) {
-    const s = health.sources[name];
-    if (!s) {
-      continue;
-    }
+  // Known sources in a fixed order, then any the sidecar added since.
+  const known: readonly string[] = SOURCE_NAMES;
+  const names = [
+    ...known.filter((n) => health.sources[n]),
+    ...Object.keys(health.sources).filter((n) => !known.includes(n) && health.sources[n]),
+  ];
+  for (const name of names) {
+    const s = health.sources[name]!;
     const age =
       s.ageSeconds !== undefined && s.ageSeconds !== null ? `, last success ${Math.round(s.ageSeconds)}s ago` : '';
     const why = s.error ? `: ${s.error}` : '';
-    lines.push(`${name}: ${s.status}${why}${s.status === 'stale' ? age : ''}`);
+    lines.push(`${name}: ${s.status}${why}${s.status === 'stale' || s.status === 'failed' ? age : ''}`);
     if (s.status === 'failed' || s.status === 'stale') {
       problems.push(`${name} ${s.status}${why}`);
     }
   }
-  const working = SOURCE_NAMES.filter((n) => health.sources[n]?.status === 'ok');
-  const disabled = SOURCE_NAMES.filter((n) => health.sources[n]?.status === 'disabled');
-  const head = `gpufleet sidecar ${health.version} (up ${formatUptime(health.uptimeSeconds)}) is ${health.status}.`;
+  const working = names.filter((n) => health.sources[n]?.status === 'ok');
+  const disabled = names.filter((n) => health.sources[n]?.status === 'disabled');
+  const on = health.host ? ` on ${health.host}` : '';
+  const head = `gpufleet sidecar ${health.version}${on} (up ${formatUptime(health.uptimeSeconds)}) is ${health.status}.`;
   const summary = [
     working.length ? `Working: ${working.join(', ')}.` : 'No source works.',
     problems.length ? `Problems: ${problems.join('; ')}.` : '',
@@ -372,7 +376,10 @@ export function healthToTestResult(health: SidecarHealth): TestDataSourceRespons
   ]
     .filter(Boolean)
     .join(' ');
-  const status = health.status === 'ok' ? 'success' : health.status === 'degraded' ? 'warning' : 'error';
+  // Without GPU readings nothing the plugin shows is current, whatever the other sources say.
+  const gpuFailed = health.sources.gpu?.status === 'failed';
+  const status =
+    health.status === 'failing' || gpuFailed ? 'error' : health.status === 'degraded' ? 'warning' : 'success';
   return {
     status,
     message: `${head} ${summary}`,

@@ -74,7 +74,7 @@ export function describeError(err: unknown): DescribedError {
     if (status === 404) {
       return {
         status,
-        message: `The sidecar API was not found (404)${proxyMessage ? `: ${proxyMessage}` : ''}. The URL should be the sidecar's base URL, such as http://gpu-host:9400, with no path.`,
+        message: `The sidecar API was not found (404)${proxyMessage ? `: ${proxyMessage}` : ''}. The URL should be the sidecar's base URL, such as http://gpu-host:9740, with no path.`,
       };
     }
     if (!status) {

@@ -18,40 +18,64 @@ export const QUERY_KIND_LABELS: Record<SidecarQueryKind, { label: string; descri
   timeseries: { label: 'Time series', description: 'A metric over time from the sidecar store' },
 };
 
-/** Metric names for the `timeseries` kind, exactly as the sidecar names them. */
+/**
+ * Metric names for the `timeseries` kind, exactly as the sidecar names them (its
+ * GET /api/v1/variables/metrics). The query editor asks the sidecar for its list and falls back to
+ * this one when it cannot; a name typed by hand is kept too (a newer sidecar may know more).
+ */
 export const METRICS = [
   'gpu.utilization',
+  'gpu.memory.utilization',
   'gpu.memory.used',
   'gpu.memory.total',
   'gpu.temperature',
   'gpu.power',
+  'gpu.power.limit',
+  'gpu.clocks.sm',
   'mig.memory.used',
+  'mig.memory.total',
   'vgpu.utilization',
+  'vgpu.memory.utilization',
   'vgpu.framebuffer.used',
+  'vgpu.framebuffer.total',
   'engine.kvCacheUsage',
   'engine.running',
   'engine.waiting',
+  'engine.promptTokensPerSec',
   'engine.generationTokensPerSec',
+  'engine.ttft.p95',
+  'engine.itl.p95',
+  'engine.e2e.p95',
 ] as const;
-export type MetricName = (typeof METRICS)[number];
+export type MetricName = (typeof METRICS)[number] | (string & {});
 
-export const METRIC_DESCRIPTIONS: Record<MetricName, string> = {
+export const METRIC_DESCRIPTIONS: Partial<Record<MetricName, string>> = {
   'gpu.utilization': 'GPU compute utilization (%)',
+  'gpu.memory.utilization': 'GPU memory bandwidth utilization (%)',
   'gpu.memory.used': 'GPU memory used (bytes)',
   'gpu.memory.total': 'GPU memory total (bytes)',
   'gpu.temperature': 'GPU temperature (°C)',
   'gpu.power': 'GPU power draw (W)',
+  'gpu.power.limit': 'GPU power limit (W)',
+  'gpu.clocks.sm': 'SM clock (MHz)',
   'mig.memory.used': 'MIG instance memory used (bytes)',
+  'mig.memory.total': 'MIG instance memory total (bytes)',
   'vgpu.utilization': 'vGPU utilization (%)',
+  'vgpu.memory.utilization': 'vGPU memory utilization (%)',
   'vgpu.framebuffer.used': 'vGPU framebuffer used (bytes)',
+  'vgpu.framebuffer.total': 'vGPU framebuffer total (bytes)',
   'engine.kvCacheUsage': 'Engine KV-cache usage (0..1)',
   'engine.running': 'Engine requests running',
   'engine.waiting': 'Engine requests waiting',
+  'engine.promptTokensPerSec': 'Engine prompt tokens / s',
   'engine.generationTokensPerSec': 'Engine generation tokens / s',
+  'engine.ttft.p95': 'Engine time to first token, p95 (s)',
+  'engine.itl.p95': 'Engine inter-token latency, p95 (s)',
+  'engine.e2e.p95': 'Engine end-to-end request latency, p95 (s)',
 };
 
 /** Filter names, as sent in `filters`. Values may contain dashboard variables ($host, ${gpu}). */
-export const FILTER_NAMES = ['host', 'gpu', 'mig', 'engine', 'model'] as const;
+export const FILTER_NAMES = ['host', 'gpu', 'mig', 'vgpu', 'vm', 'engine', 'model'] as const;
 export type FilterName = (typeof FILTER_NAMES)[number];
 export type QueryFilters = Partial<Record<FilterName, string>>;
 
@@ -89,7 +113,7 @@ export interface SidecarQuery {
   kind: SidecarQueryKind;
   filters: Partial<Record<FilterName, FilterValue>>;
   metric?: MetricName;
-  /** ISO-8601 UTC, like every time in the sidecar's JSON. */
+  /** ISO-8601 UTC (the sidecar also accepts ms epoch). */
   from: string;
   to: string;
   maxDataPoints?: number;
@@ -125,22 +149,25 @@ export interface SourceStatus {
   lastSuccessAt?: string;
   ageSeconds?: number;
 }
-export const SOURCE_NAMES = ['gpu', 'vgpu', 'engines', 'docker'] as const;
+/** The sidecar's sources in the order "Save & test" lists them; sources it adds later are listed after these. */
+export const SOURCE_NAMES = ['gpu', 'vgpu', 'xid', 'engines', 'docker'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
 export interface SidecarHealth {
   status: 'ok' | 'degraded' | 'failing';
   version: string;
   uptimeSeconds: number;
-  sources: Partial<Record<SourceName, SourceStatus>>;
+  /** The host the sidecar collects (null before its first collection). */
+  host?: string | null;
+  sources: Partial<Record<SourceName, SourceStatus>> & Record<string, SourceStatus | undefined>;
 }
 
-export const VARIABLE_NAMES = ['hosts', 'gpus', 'migs', 'engines', 'models'] as const;
+export const VARIABLE_NAMES = ['hosts', 'gpus', 'migs', 'vgpus', 'vms', 'engines', 'models', 'metrics'] as const;
 export type VariableName = (typeof VARIABLE_NAMES)[number];
 
 export interface VariableQuery extends DataQuery {
   name: VariableName;
-  /** Narrow the values (e.g. the GPUs of $host); variables allowed. */
+  /** Narrow the values (e.g. the MIG instances of $gpu); variables allowed. */
   filters?: QueryFilters;
 }
 
@@ -156,6 +183,7 @@ export const EVENT_KINDS = [
   'vgpu-detached',
   'xid',
   'gpu-lost',
+  'gpu-back',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 

@@ -1,8 +1,8 @@
 /**
  * Test helpers (imported by *.test.ts[x] only, never by a module.ts, so never bundled).
  *
- * Sidecar answers come from tests/fixtures/sidecar-api/: hand-written JSON following
- * ARCHITECTURE.md until the real sidecar records them.
+ * Sidecar answers come from tests/fixtures/sidecar-api/: recorded from a real sidecar on the
+ * simulated demo host by record.mjs there (see its README).
  */
 import fs from 'fs';
 import path from 'path';

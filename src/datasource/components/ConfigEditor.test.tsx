@@ -50,28 +50,28 @@ describe('ConfigEditor', () => {
     const onChange = jest.fn();
     render(<Harness initial={settings()} onChange={onChange} />);
     expect(screen.getByText('Where is the sidecar?')).toBeInTheDocument();
-    await userEvent.type(screen.getByLabelText('Sidecar URL'), 'http://gpu-host-1:9400');
+    await userEvent.type(screen.getByLabelText('Sidecar URL'), 'http://gpu-host-1:9740');
     const last: Settings = onChange.mock.calls.at(-1)[0];
-    expect(last.url).toBe('http://gpu-host-1:9400');
+    expect(last.url).toBe('http://gpu-host-1:9740');
     expect(last.access).toBe('proxy');
     expect(screen.queryByText('Where is the sidecar?')).not.toBeInTheDocument();
   });
 
   it('says what is wrong with a bad URL', () => {
-    render(<ConfigEditor options={settings({ url: 'gpu-host-1:9400/api' })} onOptionsChange={jest.fn()} />);
+    render(<ConfigEditor options={settings({ url: 'gpu-host-1:9740/api' })} onOptionsChange={jest.fn()} />);
     expect(
       screen.getByText('The sidecar speaks HTTP: the URL must start with http:// or https://.')
     ).toBeInTheDocument();
-    expect(validateUrl('http://gpu-host-1:9400/api/v1')).toBe(
+    expect(validateUrl('http://gpu-host-1:9740/api/v1')).toBe(
       'Give the sidecar base URL without a path; the plugin adds /api/v1/… itself.'
     );
-    expect(validateUrl('not a url')).toBe('Not a URL. Use the form http://gpu-host:9400.');
-    expect(validateUrl('https://gpu-host-1:9400')).toBeUndefined();
+    expect(validateUrl('not a url')).toBe('Not a URL. Use the form http://gpu-host:9740.');
+    expect(validateUrl('https://gpu-host-1:9740')).toBeUndefined();
   });
 
   it('puts the token in secureJsonData, never in jsonData', async () => {
     const onChange = jest.fn();
-    render(<Harness initial={settings({ url: 'http://gpu-host-1:9400' })} onChange={onChange} />);
+    render(<Harness initial={settings({ url: 'http://gpu-host-1:9740' })} onChange={onChange} />);
     await userEvent.type(screen.getByLabelText('Bearer token'), 's3cret');
     const last: Settings = onChange.mock.calls.at(-1)[0];
     expect(last.secureJsonData).toEqual({ token: 's3cret' });
@@ -82,7 +82,7 @@ describe('ConfigEditor', () => {
     const onChange = jest.fn();
     render(
       <Harness
-        initial={settings({ url: 'http://gpu-host-1:9400', secureJsonFields: { token: true } })}
+        initial={settings({ url: 'http://gpu-host-1:9740', secureJsonFields: { token: true } })}
         onChange={onChange}
       />
     );

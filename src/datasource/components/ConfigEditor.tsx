@@ -9,13 +9,13 @@ type Props = DataSourcePluginOptionsEditorProps<GpufleetOptions, GpufleetSecureJ
 /** What is wrong with a sidecar URL, or undefined when it looks usable. */
 export function validateUrl(url: string | undefined): string | undefined {
   if (!url) {
-    return 'Enter the sidecar URL, such as http://gpu-host:9400.';
+    return 'Enter the sidecar URL, such as http://gpu-host:9740.';
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return 'Not a URL. Use the form http://gpu-host:9400.';
+    return 'Not a URL. Use the form http://gpu-host:9740.';
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     return 'The sidecar speaks HTTP: the URL must start with http:// or https://.';
@@ -57,7 +57,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <FieldSet label="Sidecar">
         <Field
           label="URL"
-          description="Base URL of the gpufleet sidecar as Grafana's server reaches it, e.g. http://gpu-host:9400. Requests go through Grafana's data proxy."
+          description="Base URL of the gpufleet sidecar as Grafana's server reaches it, e.g. http://gpu-host:9740. Requests go through Grafana's data proxy."
           invalid={Boolean(urlProblem)}
           error={urlProblem}
           required
@@ -66,7 +66,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             id="gpufleet-url"
             aria-label="Sidecar URL"
             width={48}
-            placeholder="http://gpu-host:9400"
+            placeholder="http://gpu-host:9740"
             value={options.url ?? ''}
             onChange={onUrlChange}
           />

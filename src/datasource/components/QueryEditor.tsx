@@ -1,4 +1,4 @@
-import React, { type ChangeEvent, useState } from 'react';
+import React, { type ChangeEvent, useEffect, useState } from 'react';
 import type { QueryEditorProps, SelectableValue } from '@grafana/data';
 import {
   Combobox,
@@ -31,39 +31,68 @@ const KIND_OPTIONS: Array<SelectableValue<SidecarQueryKind>> = QUERY_KINDS.map((
   description: QUERY_KIND_LABELS[k].description,
 }));
 
-const METRIC_OPTIONS: Array<ComboboxOption<MetricName>> = METRICS.map((m) => ({
-  value: m,
-  label: m,
-  description: METRIC_DESCRIPTIONS[m],
-}));
+function metricOption(name: string, description?: string): ComboboxOption<MetricName> {
+  return { value: name, label: name, description: METRIC_DESCRIPTIONS[name] ?? description };
+}
+
+const STATIC_METRIC_OPTIONS: Array<ComboboxOption<MetricName>> = METRICS.map((m) => metricOption(m));
 
 export const FILTER_LABELS: Record<FilterName, { label: string; placeholder: string; tooltip: string }> = {
   host: { label: 'Host', placeholder: 'any, or $host', tooltip: 'Hostname of the GPU host' },
-  gpu: { label: 'GPU', placeholder: 'any, or $gpu', tooltip: 'GPU UUID or index' },
+  gpu: { label: 'GPU', placeholder: 'any, or $gpu', tooltip: 'GPU UUID or index, or a MIG UUID (its GPU)' },
   mig: { label: 'MIG', placeholder: 'any, or $mig', tooltip: 'MIG instance UUID' },
-  engine: { label: 'Engine', placeholder: 'any, or $engine', tooltip: 'Engine id (host:port)' },
+  vgpu: { label: 'vGPU', placeholder: 'any, or $vgpu', tooltip: 'vGPU instance id or UUID' },
+  vm: { label: 'VM', placeholder: 'any, or $vm', tooltip: 'Name or id of the VM a vGPU belongs to' },
+  engine: { label: 'Engine', placeholder: 'any, or $engine', tooltip: 'Engine id' },
   model: { label: 'Model', placeholder: 'any, or $model', tooltip: 'Served model name' },
 };
 
-/** Filters that mean something for each kind; the others are hidden so the editor does not suggest dead ends. */
-const FILTERS_FOR_KIND: Record<SidecarQueryKind, FilterName[]> = {
-  topology: ['host', 'gpu', 'engine', 'model'],
+/**
+ * The filters the sidecar applies for each kind; the others are hidden so the editor does not offer
+ * settings that silently do nothing. The topology kind always answers the whole host.
+ */
+export const FILTERS_FOR_KIND: Record<SidecarQueryKind, FilterName[]> = {
+  topology: [],
   gpus: ['host', 'gpu'],
-  gpu: ['host', 'gpu'],
-  engines: ['host', 'engine', 'model'],
-  processes: ['host', 'gpu', 'mig', 'engine'],
-  timeseries: ['host', 'gpu', 'mig', 'engine', 'model'],
+  gpu: ['gpu'],
+  engines: ['engine', 'model'],
+  processes: ['host', 'gpu'],
+  timeseries: ['host', 'gpu', 'mig', 'vgpu', 'vm'],
 };
+
+/** The sidecar's metric names (GET /api/v1/variables/metrics), or the built-in list when it cannot say. */
+function useMetricOptions(datasource: GpufleetDataSource, enabled: boolean): Array<ComboboxOption<MetricName>> {
+  const [options, setOptions] = useState(STATIC_METRIC_OPTIONS);
+  useEffect(() => {
+    if (!enabled || typeof datasource?.metricFindQuery !== 'function') {
+      return;
+    }
+    let live = true;
+    datasource.metricFindQuery('metrics').then(
+      (values) => {
+        if (live && values.length > 0) {
+          setOptions(values.map((v) => metricOption(String(v.value ?? v.text), String(v.text))));
+        }
+      },
+      () => {} // keep the built-in list
+    );
+    return () => {
+      live = false;
+    };
+  }, [datasource, enabled]);
+  return options;
+}
 
 /**
  * Kind, filters and (for time series) the metric. Filters are free text so that dashboard variables
  * ($host, ${gpu:csv}) can be typed; a comma list or a multi-value variable matches any of its values.
  * The query runs when a choice is made or a filter loses focus, not on every keystroke.
  */
-export function QueryEditor({ query, onChange, onRunQuery }: Props) {
+export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) {
   const kind: SidecarQueryKind = query.kind && query.kind !== 'events' ? query.kind : 'topology';
   // Local copies so typing does not re-run the query per key.
   const [filters, setFilters] = useState(query.filters ?? {});
+  const metricOptions = useMetricOptions(datasource, kind === 'timeseries');
 
   const run = (next: GpufleetQuery) => {
     onChange(next);
@@ -108,12 +137,16 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
               id="gpufleet-metric"
               aria-label="Metric"
               width={36}
-              options={METRIC_OPTIONS}
+              options={metricOptions}
+              createCustomValue
               value={query.metric ?? 'gpu.utilization'}
               onChange={(option) => run({ ...query, metric: option.value })}
             />
           </InlineField>
         </InlineFieldRow>
+      )}
+      {FILTERS_FOR_KIND[kind].length === 0 && (
+        <div>The topology covers the whole host the sidecar runs on; it takes no filters.</div>
       )}
       <InlineFieldRow>
         {FILTERS_FOR_KIND[kind].map((name) => (

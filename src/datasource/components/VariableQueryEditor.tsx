@@ -17,8 +17,11 @@ const NAME_LABELS: Record<VariableName, string> = {
   hosts: 'Hosts',
   gpus: 'GPUs',
   migs: 'MIG instances',
+  vgpus: 'vGPU instances',
+  vms: 'VMs',
   engines: 'Engines',
   models: 'Models',
+  metrics: 'Metrics',
 };
 
 const NAME_OPTIONS: Array<SelectableValue<VariableName>> = VARIABLE_NAMES.map((n) => ({
@@ -26,13 +29,19 @@ const NAME_OPTIONS: Array<SelectableValue<VariableName>> = VARIABLE_NAMES.map((n
   label: NAME_LABELS[n],
 }));
 
-/** The filters that narrow each variable (e.g. the GPUs of $host). */
-const NARROWED_BY: Record<VariableName, Array<'host' | 'gpu' | 'engine'>> = {
+/**
+ * The filters that narrow each variable, as the sidecar applies them (`?gpu=`: the MIG instances,
+ * vGPU instances or VMs of $gpu). One sidecar serves one host, so there is no host filter.
+ */
+const NARROWED_BY: Record<VariableName, Array<'gpu'>> = {
   hosts: [],
-  gpus: ['host'],
-  migs: ['host', 'gpu'],
-  engines: ['host'],
-  models: ['host', 'engine'],
+  gpus: [],
+  migs: ['gpu'],
+  vgpus: ['gpu'],
+  vms: ['gpu'],
+  engines: [],
+  models: [],
+  metrics: [],
 };
 
 /** The definition Grafana shows in the variables list; the same string works as a text query. */

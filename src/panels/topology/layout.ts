@@ -17,7 +17,7 @@ export const SIZES = {
   engine: 44,
   worker: 26,
   stackGap: 6,
-  chipWidth: 66,
+  chipWidth: 88,
   chipHeight: 18,
   chipGap: 4,
 };
@@ -121,8 +121,10 @@ export function computeLayout(topo: Topology, opts: { groupBy: GroupBy; showWork
   const { pad, gap } = SIZES;
   const width = Math.max(opts.width, 360);
   const showWorkers = opts.showWorkers && topo.workers.length > 0;
-  const inner = width - 2 * pad - gap * (showWorkers ? 2 : 1);
-  const engineW = Math.round(inner * (showWorkers ? 0.27 : 0.32));
+  // A host without engines (a vGPU host, or before any engine is discovered) gives the GPUs the width.
+  const showEngines = topo.engines.length > 0 || showWorkers;
+  const inner = width - 2 * pad - gap * ((showWorkers ? 1 : 0) + (showEngines ? 1 : 0));
+  const engineW = showEngines ? Math.round(inner * (showWorkers ? 0.27 : 0.32)) : 0;
   const workerW = showWorkers ? Math.round(inner * 0.15) : 0;
   const gpuW = inner - engineW - workerW;
   const engineCol: Box = { x: pad, y: 0, w: engineW, h: 0 };

@@ -64,6 +64,8 @@ export interface TopoNode {
   subtitle: string;
   mainstat?: string;
   secondarystat?: string;
+  /** The sidecar's own load figure, 0..1 (utilization, else memory use; KV-cache use for engines), when sent. */
+  load?: number;
   detail: Record<string, unknown>;
 }
 
@@ -145,6 +147,7 @@ export function parseTopology(series: DataFrame[]): Topology | undefined {
     const subtitle = fieldByName(frame, 'subtitle');
     const mainstat = fieldByName(frame, 'mainstat');
     const secondarystat = fieldByName(frame, 'secondarystat');
+    const load = fieldByName(frame, 'load');
     const details = frame.fields.filter((f) => f.name.startsWith('detail__'));
     for (let i = 0; i < frame.length; i++) {
       const k = str(kind.values[i]) as NodeKind;
@@ -163,6 +166,7 @@ export function parseTopology(series: DataFrame[]): Topology | undefined {
         subtitle: str(subtitle?.values[i]),
         mainstat: statText(mainstat, i),
         secondarystat: statText(secondarystat, i),
+        load: num(load?.values[i]),
         detail,
       });
     }
@@ -306,14 +310,21 @@ export function gpusOf(topo: Topology, id: string): string[] {
  */
 export function figureOf(topo: Topology, node: TopoNode, colorBy: 'load' | 'memory'): number | undefined {
   const d = node.detail;
+  // The sidecar's `load` (0..1) stands in where the panel's own figure is missing, e.g. a MIG-mode
+  // GPU, whose utilization nvidia-smi does not report: the sidecar then uses its memory use.
+  const sidecarLoad = node.load === undefined ? undefined : node.load * 100;
   switch (node.kind) {
     case 'gpu':
-      return colorBy === 'load' ? num(d.utilizationGpu) : ratioPercent(d.memoryUsedBytes, d.memoryTotalBytes);
+      return colorBy === 'load'
+        ? (num(d.utilizationGpu) ?? sidecarLoad)
+        : ratioPercent(d.memoryUsedBytes, d.memoryTotalBytes);
     case 'mig':
       // nvidia-smi reports no per-MIG-instance utilization; memory use is the load figure there.
       return ratioPercent(d.memoryUsedBytes, d.memoryTotalBytes);
     case 'vgpu':
-      return colorBy === 'load' ? num(d.utilizationGpu) : ratioPercent(d.framebufferUsedBytes, d.framebufferTotalBytes);
+      return colorBy === 'load'
+        ? (num(d.utilizationGpu) ?? sidecarLoad)
+        : ratioPercent(d.framebufferUsedBytes, d.framebufferTotalBytes);
     case 'engine': {
       const kv = num(d.kvCacheUsage);
       return kv === undefined ? undefined : kv * 100;

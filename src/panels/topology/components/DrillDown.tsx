@@ -181,10 +181,12 @@ export function DrillDown({ topo, gpu, focusId, thresholds, onClose }: Props) {
                 const vm = text(v.detail.vmName);
                 return (
                   <tr key={v.id} data-testid="gpufleet-drill-vgpu" className={cx(v.id === focusId && styles.focus)}>
-                    <td>{text(v.detail.type ?? v.title)}</td>
+                    <td className={styles.nowrap}>{text(v.detail.type ?? v.title)}</td>
                     <td>
                       <div>{vm}</div>
-                      <div className={styles.muted}>VM id {text(v.detail.vmId)}</div>
+                      <div className={cx(styles.muted, styles.vmId)} title={text(v.detail.vmId)}>
+                        VM id {text(v.detail.vmId)}
+                      </div>
                     </td>
                     <td>
                       <MeterLine
@@ -229,7 +231,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
     top: 0,
     right: 0,
     bottom: 0,
-    width: 'min(560px, 92%)',
+    width: 'min(720px, 92%)',
     overflowY: 'auto',
     background: theme.colors.background.primary,
     borderLeft: `1px solid ${theme.colors.border.medium}`,
@@ -270,5 +272,8 @@ const getStyles = (theme: GrafanaTheme2) => ({
     th: { color: theme.colors.text.secondary, fontWeight: theme.typography.fontWeightMedium },
   }),
   focus: css({ background: theme.colors.action.selected }),
+  nowrap: css({ whiteSpace: 'nowrap' }),
+  // VM ids are often UUIDs: one line, cut with an ellipsis (the whole id is in the title and the text).
+  vmId: css({ maxWidth: 200, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }),
   badges: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5), alignItems: 'flex-start' }),
 });

@@ -283,9 +283,11 @@ export function TopologyPanel({ data, width, height, options, fieldConfig }: Pro
       ) : (
         <div className={styles.scroll} onClick={() => setSelected(null)}>
           <div className={styles.canvas} style={{ width: layout.width, height: layout.height }}>
-            <div className={styles.colHead} style={{ left: layout.columns.engine.x, width: layout.columns.engine.w }}>
-              Engines
-            </div>
+            {layout.columns.engine.w > 0 && (
+              <div className={styles.colHead} style={{ left: layout.columns.engine.x, width: layout.columns.engine.w }}>
+                Engines
+              </div>
+            )}
             {layout.columns.worker && (
               <div className={styles.colHead} style={{ left: layout.columns.worker.x, width: layout.columns.worker.w }}>
                 Ranks
@@ -358,7 +360,10 @@ export function TopologyPanel({ data, width, height, options, fieldConfig }: Pro
                 className={cx(styles.node, styles.gpu, selected?.gpu === row.node.id && styles.selected)}
               >
                 <div className={styles.gpuHead}>
-                  <span className={styles.nodeTitle}>{row.node.title}</span>
+                  <span className={styles.nodeTitle}>
+                    {row.node.title}
+                    {row.node.subtitle && <span className={styles.gpuSubtitle}>{row.node.subtitle}</span>}
+                  </span>
                   <span className={styles.nodeSub}>
                     {[row.node.mainstat, row.node.secondarystat].filter(Boolean).join(' · ') ||
                       formatPercent(ratioPercent(row.node.detail.memoryUsedBytes, row.node.detail.memoryTotalBytes))}
@@ -514,6 +519,11 @@ const getStyles = (theme: GrafanaTheme2) => ({
     whiteSpace: 'nowrap',
     overflow: 'hidden',
     textOverflow: 'ellipsis',
+  }),
+  gpuSubtitle: css({
+    marginLeft: theme.spacing(1),
+    fontWeight: theme.typography.fontWeightRegular,
+    color: theme.colors.text.secondary,
   }),
   nodeSub: css({
     color: theme.colors.text.secondary,

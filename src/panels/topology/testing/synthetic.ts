@@ -3,16 +3,18 @@ import { type DataFrame, FieldType, createDataFrame } from '@grafana/data';
 const GiB = 1024 ** 3;
 
 /**
- * A synthetic fleet in the topology frame shape: `gpus` GPUs with `migPerGpu` MIG instances
- * each, and `engines` engines of `tp` ranks, rank r of engine e on MIG instance 0 of GPU (e*tp+r).
- * Used to check the panel stays readable and fast at 64 GPUs / 448 MIG / 32 engines.
+ * A synthetic fleet in the sidecar's topology frame shape (ids gpu:<uuid>, mig:<uuid>,
+ * engine:<id>, worker:<engineId>/<rank>; string mainstat; load 0..1): `gpus` GPUs with `migPerGpu`
+ * MIG instances each, and `engines` engines of `tp` ranks, rank r of engine e on MIG instance 0 of
+ * GPU (e*tp+r). Used to check the panel stays readable and fast at 64 GPUs / 448 MIG / 32 engines
+ * (jest, and the browser bench).
  */
 export function syntheticTopology({ gpus = 64, migPerGpu = 7, engines = 32, tp = 2, hosts = 8 } = {}): DataFrame[] {
   const rows: Array<Record<string, unknown>> = [];
   const edges: Array<[string, string]> = [];
   for (let g = 0; g < gpus; g++) {
     const host = `host-${String(Math.floor(g / (gpus / hosts))).padStart(2, '0')}`;
-    const gid = `gpu/G${g}`;
+    const gid = `gpu:GPU-${g}`;
     rows.push({
       id: gid,
       kind: 'gpu',
@@ -25,9 +27,11 @@ export function syntheticTopology({ gpus = 64, migPerGpu = 7, engines = 32, tp =
       detail__memoryUsedBytes: ((g * 13) % 80) * GiB,
       detail__memoryTotalBytes: 80 * GiB,
       detail__migMode: 'enabled',
+      mainstat: `${(g * 13) % 80} GiB used`,
+      load: ((g * 13) % 80) / 80,
     });
     for (let m = 0; m < migPerGpu; m++) {
-      const mid = `mig/G${g}M${m}`;
+      const mid = `mig:MIG-${g}-${m}`;
       rows.push({
         id: mid,
         kind: 'mig',
@@ -40,23 +44,26 @@ export function syntheticTopology({ gpus = 64, migPerGpu = 7, engines = 32, tp =
         detail__computeInstanceId: 0,
         detail__memoryUsedBytes: (((g + m) * 3) % 10) * GiB,
         detail__memoryTotalBytes: 10 * GiB,
+        load: (((g + m) * 3) % 10) / 10,
       });
       edges.push([gid, mid]);
     }
   }
   for (let e = 0; e < engines; e++) {
-    const eid = `engine/E${e}`;
+    const eid = `engine:E${e}`;
     rows.push({
       id: eid,
       kind: 'engine',
       title: `model-${String(e).padStart(2, '0')}`,
       subtitle: `:${8000 + e}`,
+      mainstat: `KV ${((e * 7) % 10) * 10} %`,
       detail__kvCacheUsage: ((e * 7) % 10) / 10,
+      load: ((e * 7) % 10) / 10,
       detail__running: e % 5,
       detail__waiting: e % 3,
     });
     for (let r = 0; r < tp; r++) {
-      const wid = `worker/E${e}R${r}`;
+      const wid = `worker:E${e}/${r}`;
       rows.push({
         id: wid,
         kind: 'worker',
@@ -67,7 +74,7 @@ export function syntheticTopology({ gpus = 64, migPerGpu = 7, engines = 32, tp =
       });
       edges.push([eid, wid]);
       const g = (e * tp + r) % gpus;
-      edges.push([wid, `mig/G${g}M0`]);
+      edges.push([wid, `mig:MIG-${g}-0`]);
     }
   }
   const names = Array.from(new Set(rows.flatMap((r) => Object.keys(r))));

@@ -1,0 +1,902 @@
+/**
+ * The browser tests' stand-in for Grafana's frontend: the shared externals registered with SystemJS
+ * the way Grafana's plugin loader does it, the runtime services (backend, template, data source),
+ * and small pages that mount the plugin's own components as Grafana would: the data source settings
+ * page (config editor + "Save & test"), a dashboard (variable, query editor, panel, annotations)
+ * and a bare panel for the bench.
+ *
+ * Bundled per host package set by ../build.mjs into one IIFE; every bare import resolves inside that
+ * set's node_modules (hosts/grafana12 or hosts/grafana13). SystemJS and its AMD extra are loaded as
+ * separate scripts AFTER this bundle (the recipe's UMD/define gotcha): start() runs once they are there.
+ */
+import * as React from 'react';
+import * as ReactDOM from 'react-dom';
+import * as ReactDOMClient from 'react-dom/client';
+import * as jsxRuntime from 'react/jsx-runtime';
+import * as grafanaData from '@grafana/data';
+import * as grafanaUi from '@grafana/ui';
+import * as grafanaRuntime from '@grafana/runtime';
+import * as rxjs from 'rxjs';
+import * as rxjsOperators from 'rxjs/operators';
+import * as emotionCss from '@emotion/css';
+import * as emotionReact from '@emotion/react';
+import * as d3 from 'd3';
+import * as reactRouterDom from 'react-router-dom';
+import * as redux from 'redux';
+import * as reactRedux from 'react-redux';
+import lodash from 'lodash';
+import moment from 'moment';
+
+import { syntheticTopology } from '../../../../src/panels/topology/testing/synthetic';
+
+const {
+  EventBusSrv,
+  LoadingState,
+  NodeGraphDataFrameFieldNames,
+  ThemeContext,
+  applyFieldOverrides,
+  dataFrameFromJSON,
+  dateTime,
+  getDefaultTimeRange,
+} = grafanaData;
+const { Alert, Button, GlobalStyles } = grafanaUi;
+const { config, setBackendSrv, setDataSourceSrv, setTemplateSrv } = grafanaRuntime;
+const { Observable } = rxjs;
+
+declare const System: any;
+declare const __HOST_SET__: string;
+declare const __HOST_VERSIONS__: Record<string, string>;
+
+const APP_ID = 'gpufleet-observability-app';
+const PLUGIN_BASE = `/public/plugins/${APP_ID}`;
+const DS_MODULE = `${PLUGIN_BASE}/datasource/module.js`;
+const PANEL_MODULE = `${PLUGIN_BASE}/panels/topology/module.js`;
+const APP_MODULE = `${PLUGIN_BASE}/module.js`;
+
+/* ------------------------------------------------------------------------------------------------
+ * Shared externals, registered as Grafana's loader does (sharedDependencies + System.set).
+ * ---------------------------------------------------------------------------------------------- */
+
+function registerSharedDependencies(): string[] {
+  const useDefault = (m: any) => ({ ...m, default: m, __useDefault: true });
+  const shared: Record<string, unknown> = {
+    react: React,
+    'react-dom': ReactDOM,
+    'react-dom/client': ReactDOMClient,
+    'react/jsx-runtime': jsxRuntime,
+    '@grafana/data': grafanaData,
+    '@grafana/ui': grafanaUi,
+    '@grafana/runtime': grafanaRuntime,
+    rxjs,
+    'rxjs/operators': rxjsOperators,
+    '@emotion/css': emotionCss,
+    emotion: emotionCss,
+    '@emotion/react': emotionReact,
+    d3,
+    'react-router': reactRouterDom,
+    'react-router-dom': reactRouterDom,
+    redux,
+    'react-redux': reactRedux,
+    lodash: useDefault(lodash),
+    moment: useDefault(moment),
+  };
+  const imports: Record<string, string> = {};
+  for (const [name, ns] of Object.entries(shared)) {
+    System.set(`package:${name}`, ns);
+    imports[name] = `package:${name}`;
+  }
+  System.addImportMap({ imports });
+  return Object.keys(shared);
+}
+
+async function importPlugin(path: string): Promise<any> {
+  const mod = await System.import(path);
+  if (!mod?.plugin) {
+    throw new Error(`${path} exports no plugin`);
+  }
+  return mod.plugin;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Runtime services.
+ * ---------------------------------------------------------------------------------------------- */
+
+interface HostRequest {
+  url: string;
+  method?: string;
+  params?: Record<string, unknown>;
+  data?: unknown;
+  headers?: Record<string, string>;
+  requestId?: string;
+  showErrorAlert?: boolean;
+}
+
+/** The request log the tests read: what the plugin asked the backend for, and the status it got. */
+const requestLog: Array<{ method: string; url: string; status: number }> = [];
+
+async function doFetch(options: HostRequest) {
+  let url = options.url;
+  if (options.params) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(options.params)) {
+      if (v !== undefined && v !== null) {
+        for (const item of Array.isArray(v) ? v : [v]) {
+          qs.append(k, String(item));
+        }
+      }
+    }
+    const s = qs.toString();
+    if (s) {
+      url += (url.includes('?') ? '&' : '?') + s;
+    }
+  }
+  const headers: Record<string, string> = { 'X-Grafana-Org-Id': '1', ...options.headers };
+  let body: string | undefined;
+  if (options.data !== undefined) {
+    body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
+    headers['Content-Type'] = headers['Content-Type'] ?? 'application/json';
+  }
+  const method = (options.method ?? 'GET').toUpperCase();
+  const res = await window.fetch(url, { method, headers, body, credentials: 'same-origin' });
+  const text = await res.text();
+  let data: unknown = text;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  requestLog.push({ method, url, status: res.status });
+  const response = {
+    data,
+    status: res.status,
+    statusText: res.statusText,
+    ok: res.ok,
+    headers: res.headers,
+    redirected: res.redirected,
+    type: res.type,
+    url: res.url,
+    config: options,
+  };
+  if (!res.ok) {
+    // Grafana's FetchError shape (isFetchError checks status and data).
+    throw { status: res.status, statusText: res.statusText, data, config: options };
+  }
+  return response;
+}
+
+const backendSrv = {
+  fetch(options: HostRequest) {
+    return new Observable((subscriber: any) => {
+      let done = false;
+      doFetch(options).then(
+        (r) => {
+          done = true;
+          subscriber.next(r);
+          subscriber.complete();
+        },
+        (e) => {
+          done = true;
+          subscriber.error(e);
+        }
+      );
+      return () => {
+        if (!done) {
+          done = true;
+        }
+      };
+    });
+  },
+  async request(options: HostRequest) {
+    return (await doFetch(options)).data;
+  },
+  async datasourceRequest(options: HostRequest) {
+    return doFetch(options);
+  },
+  get: (url: string, params?: Record<string, unknown>) => backendSrv.request({ url, params }),
+  delete: (url: string) => backendSrv.request({ url, method: 'DELETE' }),
+  post: (url: string, data?: unknown) => backendSrv.request({ url, method: 'POST', data }),
+  put: (url: string, data?: unknown) => backendSrv.request({ url, method: 'PUT', data }),
+  patch: (url: string, data?: unknown) => backendSrv.request({ url, method: 'PATCH', data }),
+  resolveCancelerIfExists: () => {},
+};
+
+interface HostVariable {
+  name: string;
+  label: string;
+  /** The data source query of a query variable. */
+  query: any;
+  options: Array<{ text: string; value: string }>;
+  current: { text: string[]; value: string[] };
+  multi: boolean;
+}
+
+/** Grafana's TemplateSrv rules that plugins rely on: $name, ${name}, ${name:format}, [[name]], format functions. */
+class HostTemplateSrv {
+  variables = new Map<string, HostVariable>();
+  listeners = new Set<() => void>();
+
+  getVariables() {
+    return Array.from(this.variables.values()).map((v) => ({
+      name: v.name,
+      label: v.label,
+      type: 'query',
+      multi: v.multi,
+      current: { text: v.current.text, value: v.current.value },
+      options: v.options.map((o) => ({ ...o, selected: v.current.value.includes(o.value) })),
+    }));
+  }
+
+  containsTemplate(target?: string) {
+    return Boolean(target && /\$(\w+)|\$\{(\w+)|\[\[(\w+)/.test(target));
+  }
+
+  updateTimeRange() {}
+
+  setVariable(name: string, patch: Partial<HostVariable>) {
+    const prev = this.variables.get(name);
+    this.variables.set(name, {
+      name,
+      label: name,
+      query: undefined,
+      options: [],
+      current: { text: [], value: [] },
+      multi: true,
+      ...prev,
+      ...patch,
+    });
+    this.listeners.forEach((l) => l());
+  }
+
+  replace(target?: string, scopedVars?: Record<string, { text?: unknown; value: unknown }>, format?: unknown) {
+    if (!target) {
+      return target ?? '';
+    }
+    const re = /\$(\w+)|\$\{(\w+)(?::([\w]+))?\}|\[\[(\w+)(?::([\w]+))?\]\]/g;
+    return target.replace(re, (match, a, b, fmtB, c, fmtC) => {
+      const name: string = a ?? b ?? c;
+      const fmt = fmtB ?? fmtC ?? format;
+      let value: unknown;
+      if (scopedVars && scopedVars[name]) {
+        value = scopedVars[name].value;
+      } else {
+        const v = this.variables.get(name);
+        if (!v) {
+          return match;
+        }
+        value = v.multi ? v.current.value : v.current.value[0];
+      }
+      if (typeof fmt === 'function') {
+        return fmt(value, this.variables.get(name), formatValue);
+      }
+      return formatValue(value, typeof fmt === 'string' ? fmt : undefined);
+    });
+  }
+}
+
+function formatValue(value: unknown, format?: string): string {
+  const list = Array.isArray(value) ? value.map(String) : [String(value ?? '')];
+  switch (format) {
+    case 'csv':
+      return list.join(',');
+    case 'pipe':
+      return list.join('|');
+    case 'json':
+      return JSON.stringify(Array.isArray(value) ? list : list[0]);
+    case 'raw':
+      return list.join(',');
+    default:
+      // Grafana's default for a multi-value variable outside a data source format is glob: {a,b}.
+      return list.length === 1 ? list[0] : `{${list.join(',')}}`;
+  }
+}
+
+const templateSrv = new HostTemplateSrv();
+
+/** Data source settings as Grafana's /api/datasources/uid/:uid returns them (secureJsonData never comes back). */
+interface SavedSettings {
+  id: number;
+  uid: string;
+  name: string;
+  type: string;
+  url: string;
+  access: 'proxy';
+  jsonData: Record<string, unknown>;
+  secureJsonFields: Record<string, boolean>;
+  readOnly: boolean;
+}
+
+let dsMeta: any;
+const dsInstances = new Map<string, any>();
+
+async function loadDsMeta() {
+  if (!dsMeta) {
+    const manifest = await (await fetch(`${PLUGIN_BASE}/datasource/plugin.json`)).json();
+    dsMeta = {
+      ...manifest,
+      module: DS_MODULE.slice(1),
+      baseUrl: `${PLUGIN_BASE.slice(1)}/datasource`,
+    };
+  }
+  return dsMeta;
+}
+
+/** What Grafana's frontend hands a data source: for proxy access its url is the data proxy's path. */
+async function instanceSettings(saved: SavedSettings) {
+  return {
+    id: saved.id,
+    uid: saved.uid,
+    type: saved.type,
+    name: saved.name,
+    url: `/api/datasources/proxy/uid/${saved.uid}`,
+    access: 'proxy' as const,
+    readOnly: saved.readOnly,
+    jsonData: saved.jsonData,
+    meta: await loadDsMeta(),
+  };
+}
+
+async function fetchSettings(uid: string): Promise<SavedSettings> {
+  return (await doFetch({ url: `/api/datasources/uid/${encodeURIComponent(uid)}` })).data as SavedSettings;
+}
+
+async function getDataSource(uid: string) {
+  if (!dsInstances.has(uid)) {
+    const plugin = await importPlugin(DS_MODULE);
+    dsInstances.set(uid, new plugin.DataSourceClass(await instanceSettings(await fetchSettings(uid))));
+  }
+  return dsInstances.get(uid);
+}
+
+const dataSourceSrv = {
+  async get(ref?: string | { uid?: string }) {
+    const uid = typeof ref === 'string' ? ref : ref?.uid;
+    if (!uid) {
+      throw new Error('no data source uid');
+    }
+    return getDataSource(uid);
+  },
+  getList: () => Array.from(dsInstances.values()).map((ds) => ds.instanceSettings ?? ds),
+  getInstanceSettings: (ref?: string | { uid?: string }) => {
+    const uid = typeof ref === 'string' ? ref : ref?.uid;
+    return uid ? dsInstances.get(uid)?.instanceSettings : undefined;
+  },
+  reload: async () => {},
+  registerRuntimeDataSource: () => {},
+};
+
+/* ------------------------------------------------------------------------------------------------
+ * Pages.
+ * ---------------------------------------------------------------------------------------------- */
+
+function Shell({ children }: { children: React.ReactNode }) {
+  return (
+    <ThemeContext.Provider value={config.theme2}>
+      <GlobalStyles />
+      <div style={{ padding: 16, display: 'flex', flexDirection: 'column', gap: 16 }}>{children}</div>
+    </ThemeContext.Provider>
+  );
+}
+
+function Section({ title, children, testId }: { title: string; children: React.ReactNode; testId?: string }) {
+  return (
+    <section data-testid={testId} aria-label={title} style={{ border: '1px solid #333', padding: 12, borderRadius: 4 }}>
+      <h3 style={{ marginTop: 0 }}>{title}</h3>
+      {children}
+    </section>
+  );
+}
+
+/** Grafana's data source settings page: the plugin's config editor, then "Save & test". */
+function ConfigPage({ plugin, initial }: { plugin: any; initial: SavedSettings }) {
+  const Editor = plugin.components.ConfigEditor;
+  const [options, setOptions] = React.useState<any>({ ...initial, secureJsonData: {} });
+  const [result, setResult] = React.useState<any>();
+  const [busy, setBusy] = React.useState(false);
+
+  const saveAndTest = async () => {
+    setBusy(true);
+    setResult(undefined);
+    try {
+      // Grafana PUTs the settings (secureJsonData included, once) and reloads them: the token does not come back.
+      const saved = (
+        await doFetch({ url: `/api/datasources/uid/${encodeURIComponent(initial.uid)}`, method: 'PUT', data: options })
+      ).data as { datasource: SavedSettings };
+      setOptions({ ...saved.datasource, secureJsonData: {} });
+      const ds = new plugin.DataSourceClass(await instanceSettings(saved.datasource));
+      setResult(await ds.testDatasource());
+    } catch (e: any) {
+      setResult({ status: 'error', message: e?.message ?? e?.data?.message ?? String(e) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Shell>
+      <h2>Data source: {options.name}</h2>
+      <Editor options={options} onOptionsChange={setOptions} />
+      <div>
+        <Button onClick={saveAndTest} disabled={busy}>
+          {busy ? 'Testing…' : 'Save & test'}
+        </Button>
+      </div>
+      {result && (
+        <div data-testid="save-and-test-result" data-status={result.status}>
+          <Alert severity={result.status === 'success' ? 'success' : result.status} title={result.message}>
+            {result.details?.verboseMessage && <pre>{result.details.verboseMessage}</pre>}
+          </Alert>
+        </div>
+      )}
+    </Shell>
+  );
+}
+
+function timeRange() {
+  const to = dateTime();
+  const from = dateTime(to).subtract(1, 'h');
+  return { from, to, raw: { from: 'now-1h', to: 'now' } };
+}
+
+let requestCounter = 0;
+
+function queryRequest(targets: any[], range = timeRange()) {
+  return {
+    requestId: `Q${++requestCounter}`,
+    interval: '10s',
+    intervalMs: 10000,
+    maxDataPoints: 500,
+    range,
+    scopedVars: {},
+    targets,
+    timezone: 'browser',
+    app: 'dashboard',
+    startTime: Date.now(),
+  };
+}
+
+async function runQuery(ds: any, targets: any[]) {
+  const range = timeRange();
+  const res: any = await rxjs.lastValueFrom(ds.query(queryRequest(targets, range)));
+  return { res, range };
+}
+
+/** Panel props the way Grafana's PanelStateWrapper passes them. */
+function panelProps(series: any[], data: Partial<any>, size: { width: number; height: number }, options = {}) {
+  const range = data.timeRange ?? getDefaultTimeRange();
+  const fieldConfig = { defaults: {}, overrides: [] };
+  const processed = applyFieldOverrides({
+    data: series,
+    fieldConfig,
+    replaceVariables: (s: string) => templateSrv.replace(s),
+    theme: config.theme2,
+    timeZone: 'browser',
+  });
+  return {
+    id: 1,
+    data: { state: LoadingState.Done, series: processed, timeRange: range, ...data, ...{ series: processed } },
+    timeRange: range,
+    timeZone: 'browser',
+    options,
+    transparent: false,
+    width: size.width,
+    height: size.height,
+    fieldConfig,
+    renderCounter: 0,
+    title: 'Topology',
+    eventBus: new EventBusSrv(),
+    onOptionsChange: () => {},
+    onFieldConfigChange: () => {},
+    replaceVariables: (s: string) => templateSrv.replace(s),
+    onChangeTimeRange: () => {},
+  };
+}
+
+function FramesTable({ frames }: { frames: any[] }) {
+  return (
+    <div data-testid="table-view">
+      {frames.map((f, i) => (
+        <table key={i} data-frame={f.name} style={{ borderCollapse: 'collapse', marginBottom: 8 }}>
+          <caption style={{ textAlign: 'left' }}>{f.name}</caption>
+          <thead>
+            <tr>
+              {f.fields.map((fl: any) => (
+                <th key={fl.name} style={{ padding: '2px 8px', textAlign: 'left' }}>
+                  {fl.name}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {Array.from({ length: f.length }, (_, r) => (
+              <tr key={r}>
+                {f.fields.map((fl: any) => (
+                  <td key={fl.name} data-field={fl.name} style={{ padding: '2px 8px' }}>
+                    {fl.values[r] === null || fl.values[r] === undefined ? '' : String(fl.values[r])}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ))}
+    </div>
+  );
+}
+
+/** A dashboard: a query variable `gpu`, a panel with the plugin's query editor, and an annotation query. */
+function DashboardPage({ ds, panelPlugin, initialKind }: { ds: any; panelPlugin: any; initialKind: string }) {
+  const QueryEditor = ds.components.QueryEditor;
+  const VariableEditor = ds.variables?.editor;
+  const AnnotationEditor = ds.annotations?.QueryEditor;
+  const Panel = panelPlugin.panel;
+
+  const [query, setQuery] = React.useState<any>({ refId: 'A', ...ds.getDefaultQuery?.(), kind: initialKind });
+  const queryRef = React.useRef(query);
+  queryRef.current = query;
+  const [panel, setPanel] = React.useState<{ series: any[]; errors?: any[]; state: string; range?: any }>({
+    series: [],
+    state: LoadingState.NotStarted,
+  });
+  const [, setTick] = React.useState(0);
+
+  const [varQuery, setVarQuery] = React.useState<any>({ refId: 'variable', name: 'gpus', filters: {} });
+  const [varError, setVarError] = React.useState<string>();
+
+  const annoBase = React.useMemo(
+    () => ds.annotations.prepareAnnotation({ name: 'gpufleet events', enable: true, iconColor: 'red' }),
+    [ds]
+  );
+  const [annoQuery, setAnnoQuery] = React.useState<any>(annoBase.target);
+  const [events, setEvents] = React.useState<any[] | undefined>();
+  const [annoError, setAnnoError] = React.useState<string>();
+
+  React.useEffect(() => {
+    const l = () => setTick((t) => t + 1);
+    templateSrv.listeners.add(l);
+    return () => {
+      templateSrv.listeners.delete(l);
+    };
+  }, []);
+
+  const run = React.useCallback(async () => {
+    setPanel((p) => ({ ...p, state: LoadingState.Loading }));
+    const { res, range } = await runQuery(ds, [queryRef.current]);
+    setPanel({ series: res.data, errors: res.errors, state: res.state ?? LoadingState.Done, range });
+  }, [ds]);
+
+  React.useEffect(() => {
+    run();
+  }, [run]);
+
+  const runVariable = async () => {
+    setVarError(undefined);
+    try {
+      const res: any = await rxjs.lastValueFrom(ds.variables.query(queryRequest([varQuery])));
+      const options = res.data.map((v: any) => ({ text: String(v.text), value: String(v.value ?? v.text) }));
+      templateSrv.setVariable('gpu', { query: varQuery, options, current: { text: [], value: [] } });
+    } catch (e: any) {
+      setVarError(e?.message ?? String(e));
+    }
+  };
+
+  const variable = templateSrv.variables.get('gpu');
+
+  const runAnnotations = async () => {
+    setAnnoError(undefined);
+    const { res } = await runQuery(ds, [{ ...annoQuery, refId: 'Anno' }]);
+    if (res.errors?.length) {
+      setAnnoError(res.errors.map((e: any) => e.message).join('; '));
+    }
+    // Grafana maps the frame's time / title / text / tags fields to annotation events.
+    const rows: any[] = [];
+    for (const f of res.data) {
+      const col = (n: string) => f.fields.find((x: any) => x.name === n)?.values ?? [];
+      for (let i = 0; i < f.length; i++) {
+        rows.push({ time: col('time')[i], title: col('title')[i], text: col('text')[i], tags: col('tags')[i] });
+      }
+    }
+    setEvents(rows);
+  };
+
+  const isTopology = panel.series.some((f) => f.name === 'nodes');
+  const props = panelProps(
+    panel.series,
+    { state: panel.state, errors: panel.errors, timeRange: panel.range },
+    { width: 1180, height: 620 }
+  );
+
+  return (
+    <Shell>
+      <Section title="Variables" testId="variable-section">
+        {VariableEditor && <VariableEditor query={varQuery} onChange={setVarQuery} datasource={ds} />}
+        <div style={{ display: 'flex', gap: 8, alignItems: 'center', marginTop: 8 }}>
+          <Button variant="secondary" onClick={runVariable}>
+            Run variable query
+          </Button>
+          {varError && <span role="alert">{varError}</span>}
+          <label htmlFor="var-gpu">$gpu</label>
+          <select
+            id="var-gpu"
+            aria-label="Variable gpu"
+            multiple
+            size={Math.min(8, Math.max(2, variable?.options.length ?? 2))}
+            value={variable?.current.value ?? []}
+            onChange={(e) => {
+              const selected = Array.from(e.currentTarget.selectedOptions);
+              templateSrv.setVariable('gpu', {
+                current: { text: selected.map((o) => o.text), value: selected.map((o) => o.value) },
+              });
+              run();
+            }}
+          >
+            {(variable?.options ?? []).map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.text}
+              </option>
+            ))}
+          </select>
+        </div>
+      </Section>
+
+      <Section title="Query A" testId="query-section">
+        <QueryEditor
+          datasource={ds}
+          query={query}
+          onChange={(q: any) => {
+            queryRef.current = q;
+            setQuery(q);
+          }}
+          onRunQuery={() => run()}
+          data={{ state: panel.state, series: panel.series, timeRange: props.timeRange }}
+          range={props.timeRange}
+          app="dashboard"
+        />
+      </Section>
+
+      <Section title="Panel" testId="panel-section">
+        <div data-testid="panel-state" data-state={panel.state} data-frames={panel.series.map((f) => f.name).join(',')}>
+          {isTopology || panel.series.length === 0 ? (
+            <div style={{ width: 1180, height: 620, position: 'relative' }}>
+              <Panel {...props} options={{}} />
+            </div>
+          ) : (
+            <FramesTable frames={panel.series} />
+          )}
+          {panel.errors?.map((e: any, i: number) => (
+            <div key={i} role="alert" data-testid="query-error">
+              {e.message}
+            </div>
+          ))}
+        </div>
+      </Section>
+
+      <Section title="Annotations" testId="annotations-section">
+        {AnnotationEditor && (
+          <AnnotationEditor
+            datasource={ds}
+            query={annoQuery}
+            onChange={setAnnoQuery}
+            onRunQuery={() => {}}
+            annotation={{ ...annoBase, target: annoQuery }}
+            onAnnotationChange={(a: any) => setAnnoQuery(a.target)}
+          />
+        )}
+        <Button variant="secondary" onClick={runAnnotations}>
+          Run annotation query
+        </Button>
+        {annoError && <div role="alert">{annoError}</div>}
+        {events && (
+          <ul data-testid="annotation-events" data-count={events.length}>
+            {events.map((e, i) => (
+              <li key={i} data-testid="annotation-event" data-time={e.time}>
+                <b>{e.title}</b> — {e.text} [{(e.tags ?? []).join(', ')}]
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+    </Shell>
+  );
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Bench: first render and click → drill-down, measured inside the page.
+ * ---------------------------------------------------------------------------------------------- */
+
+const nextPaint = () => new Promise<void>((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(), 0)));
+
+async function waitForSelector(root: Element, selector: string, timeoutMs = 5000): Promise<Element> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const el = root.querySelector(selector);
+    if (el) {
+      return el;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${selector}`);
+    }
+    await Promise.resolve();
+    if (!root.querySelector(selector)) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+}
+
+async function measurePanel(series: any[], opts: { width: number; height: number; gpuIndex: number }) {
+  const plugin = await importPlugin(PANEL_MODULE);
+  const Panel = plugin.panel;
+  const container = document.createElement('div');
+  container.style.width = `${opts.width}px`;
+  container.style.height = `${opts.height}px`;
+  container.style.position = 'relative';
+  document.getElementById('root')!.appendChild(container);
+  const root = ReactDOMClient.createRoot(container);
+  const props = panelProps(series, {}, opts);
+
+  const t0 = performance.now();
+  ReactDOM.flushSync(() =>
+    root.render(
+      <Shell>
+        <div style={{ width: opts.width, height: opts.height, position: 'relative' }}>
+          <Panel {...props} options={{}} />
+        </div>
+      </Shell>
+    )
+  );
+  const committed = performance.now();
+  void container.offsetHeight; // style + layout
+  const laidOut = performance.now();
+  await nextPaint();
+  const painted = performance.now();
+
+  const gpus = container.querySelectorAll('[data-testid="gpufleet-gpu"]');
+  const target = gpus[Math.min(opts.gpuIndex, gpus.length - 1)] as HTMLElement;
+  const c0 = performance.now();
+  target.click();
+  await waitForSelector(container, '[role="dialog"]');
+  const c1 = performance.now();
+  void container.offsetHeight;
+  const c2 = performance.now();
+  await nextPaint();
+  const c3 = performance.now();
+  const counts = {
+    gpus: gpus.length,
+    migChips: container.querySelectorAll('[data-testid="gpufleet-mig"]').length,
+    vgpuChips: container.querySelectorAll('[data-testid="gpufleet-vgpu"]').length,
+    engines: container.querySelectorAll('[data-testid="gpufleet-engine"]').length,
+    edges: container.querySelectorAll('[data-testid="gpufleet-edge"]').length,
+  };
+  root.unmount();
+  container.remove();
+  return {
+    renderCommitMs: committed - t0,
+    renderLayoutMs: laidOut - t0,
+    renderPaintMs: painted - t0,
+    clickDomMs: c1 - c0,
+    clickLayoutMs: c2 - c0,
+    clickPaintMs: c3 - c0,
+    counts,
+  };
+}
+
+async function benchPanel(source: 'demo' | 'synthetic', runs: number, dsUid?: string) {
+  let series: any[];
+  if (source === 'synthetic') {
+    series = syntheticTopology();
+  } else {
+    const ds = await getDataSource(dsUid!);
+    const { res } = await runQuery(ds, [{ refId: 'A', kind: 'topology', filters: {} }]);
+    series = res.data;
+  }
+  const out = [];
+  for (let i = 0; i < runs; i++) {
+    out.push(await measurePanel(series, { width: 1400, height: 800, gpuIndex: 3 }));
+  }
+  return out;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Start.
+ * ---------------------------------------------------------------------------------------------- */
+
+let root: ReactDOMClient.Root | undefined;
+let mounted = 0;
+
+/**
+ * Shows one page of the host, as Grafana's single-page app moves between pages without reloading:
+ * the plugin modules stay loaded, the page's components are mounted fresh, dashboard variables and
+ * the request log start empty. Resolves once the page is mounted.
+ */
+async function show(params: Record<string, string>) {
+  const view = params.view ?? 'dashboard';
+  const uid = params.ds ?? 'gpufleet-demo';
+  templateSrv.variables.clear();
+  requestLog.length = 0;
+  const key = ++mounted;
+  let page: React.ReactElement;
+  if (view === 'bench') {
+    // Modules are loaded (start); the bench mounts its own panels.
+    page = <div />;
+  } else if (view === 'app') {
+    const app = await importPlugin(APP_MODULE);
+    const Root = app.root;
+    page = (
+      <Shell>
+        <reactRouterDom.MemoryRouter>
+          <Root meta={{ id: APP_ID, jsonData: {} }} basename={`/a/${APP_ID}`} query={{}} path={`/a/${APP_ID}`} />
+        </reactRouterDom.MemoryRouter>
+      </Shell>
+    );
+  } else if (view === 'config') {
+    const dsPlugin = await importPlugin(DS_MODULE);
+    page = <ConfigPage plugin={dsPlugin} initial={await fetchSettings(uid)} />;
+  } else {
+    const dsPlugin = await importPlugin(DS_MODULE);
+    const panelPlugin = await importPlugin(PANEL_MODULE);
+    const ds = await getDataSource(uid);
+    ds.components = dsPlugin.components;
+    page = <DashboardPage ds={ds} panelPlugin={panelPlugin} initialKind={params.kind ?? 'gpus'} />;
+  }
+  root ??= ReactDOMClient.createRoot(document.getElementById('root')!);
+  root.render(<React.Fragment key={key}>{page}</React.Fragment>);
+  document.body.dataset.hostView = `${key}:${view}`;
+  return `${key}:${view}`;
+}
+
+async function start() {
+  const shared = registerSharedDependencies();
+  setBackendSrv(backendSrv as any);
+  setTemplateSrv(templateSrv as any);
+  setDataSourceSrv(dataSourceSrv as any);
+  Object.assign(host, {
+    set: __HOST_SET__,
+    versions: { ...__HOST_VERSIONS__, reactRuntime: React.version },
+    shared,
+    requests: requestLog,
+  });
+  // Every plugin module once, as Grafana loads them when the app is enabled and used.
+  await Promise.all([importPlugin(APP_MODULE), importPlugin(DS_MODULE), importPlugin(PANEL_MODULE)]);
+  const params = Object.fromEntries(new URLSearchParams(window.location.search));
+  if (params.view !== 'blank') {
+    await show(params);
+  }
+}
+
+/** Node Graph field names as @grafana/data spells them (the stock panel matches them case-insensitively). */
+function nodeGraphFieldNames(): string[] {
+  return Object.values(NodeGraphDataFrameFieldNames as Record<string, string>);
+}
+
+/** Frames of a real topology query, through the data source (for the Node Graph field check). */
+async function topologyFrames(uid: string) {
+  const ds = await getDataSource(uid);
+  const { res } = await runQuery(ds, [{ refId: 'A', kind: 'topology', filters: {} }]);
+  return res.data.map((f: any) => ({
+    name: f.name,
+    refId: f.refId,
+    preferredVisualisationType: f.meta?.preferredVisualisationType,
+    fields: f.fields.map((x: any) => x.name),
+    length: f.length,
+  }));
+}
+
+const host: Record<string, unknown> = {
+  start: () =>
+    start().then(
+      () => {
+        document.body.dataset.hostReady = 'true';
+      },
+      (e) => {
+        document.body.dataset.hostError = String(e?.stack ?? e);
+        throw e;
+      }
+    ),
+  show,
+  benchPanel,
+  nodeGraphFieldNames,
+  topologyFrames,
+  dataFrameFromJSON,
+};
+(window as any).gpufleetHost = host;
