@@ -13,6 +13,7 @@ import {
   ScenarioError,
   str,
   type LoadSpec,
+  timeWindow,
 } from './scenarioFields.js';
 import { compareVersions, parseVersion, vllmProfile, type VllmProfile } from './vllmVersion.js';
 
@@ -123,14 +124,7 @@ function parseEngineFault(v: unknown, path: string): EngineFaultSpec {
   if (o.kind === undefined)
     throw new ScenarioError(join(path, 'kind'), `is required (one of ${ENGINE_FAULT_KINDS.join(', ')})`);
   const kind = oneOf(o.kind, join(path, 'kind'), ENGINE_FAULT_KINDS);
-  const from = optNum(o, 'from', path, { min: 0 }) ?? 0;
-  const to = optNum(o, 'to', path, { min: 0 });
-  const every = optNum(o, 'every', path, { min: 0, above: true });
-  if (to !== null && to <= from) throw new ScenarioError(join(path, 'to'), `must be after from (${from})`);
-  if (every !== null && to === null) throw new ScenarioError(join(path, 'to'), 'is required with every');
-  if (every !== null && to !== null && to - from > every)
-    throw new ScenarioError(join(path, 'every'), `must be at least the window length (${to - from})`);
-  return { kind, from, to, every };
+  return { kind, ...timeWindow(o, path) };
 }
 
 function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): EngineSpec {

@@ -21,6 +21,7 @@ import {
   str,
   type LoadSpec,
   type Obj,
+  timeWindow,
 } from './scenarioFields.js';
 
 export { parseLoad, ScenarioError, type LoadSpec } from './scenarioFields.js';
@@ -565,14 +566,7 @@ function parseFault(v: unknown, path: string, gpuCount: number): FaultSpec {
   const o = asObj(v, path);
   onlyKeys(o, path, [...FAULT_OPTION_KEYS, 'from', 'to', 'every']);
   const opts = parseFaultOptions(o, path, gpuCount);
-  const from = optNum(o, 'from', path, { min: 0 }) ?? 0;
-  const to = optNum(o, 'to', path, { min: 0 });
-  const every = optNum(o, 'every', path, { min: 0, above: true });
-  if (to !== null && to <= from) throw new ScenarioError(join(path, 'to'), `must be after from (${from})`);
-  if (every !== null && to === null) throw new ScenarioError(join(path, 'to'), 'is required with every');
-  if (every !== null && to !== null && to - from > every)
-    throw new ScenarioError(join(path, 'every'), `must be at least the window length (${to - from})`);
-  return { ...opts, from, to, every };
+  return { ...opts, ...timeWindow(o, path) };
 }
 
 // ---------------------------------------------------------------------------------------------------------

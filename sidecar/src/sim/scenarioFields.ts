@@ -127,3 +127,15 @@ export function parseLoad(v: unknown, path: string): LoadSpec {
     noise: optNum(o, 'noise', path, { min: 0, max: 1 }) ?? 0.02,
   };
 }
+
+/** A fault's `from`/`to`/`every` window (seconds since start; `every` repeats it), checked. */
+export function timeWindow(o: Obj, path: string): { from: number; to: number | null; every: number | null } {
+  const from = optNum(o, 'from', path, { min: 0 }) ?? 0;
+  const to = optNum(o, 'to', path, { min: 0 });
+  const every = optNum(o, 'every', path, { min: 0, above: true });
+  if (to !== null && to <= from) throw new ScenarioError(join(path, 'to'), `must be after from (${from})`);
+  if (every !== null && to === null) throw new ScenarioError(join(path, 'to'), 'is required with every');
+  if (every !== null && to !== null && to - from > every)
+    throw new ScenarioError(join(path, 'every'), `must be at least the window length (${to - from})`);
+  return { from, to, every };
+}

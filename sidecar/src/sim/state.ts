@@ -164,16 +164,11 @@ export interface SimControl {
   migKey: Map<number, string>;
 }
 
-export const EMPTY_CONTROL: SimControl = {
-  t: null,
-  faults: [],
-  lostGpus: [],
-  mig: new Map(),
-  vgpuDetach: new Map(),
-  load: new Map(),
-  hot: new Map(),
-  migKey: new Map(),
-};
+function emptyControl(): SimControl {
+  return { t: null, faults: [], lostGpus: [], mig: new Map(), vgpuDetach: new Map(), load: new Map(), hot: new Map(), migKey: new Map() };
+}
+
+export const EMPTY_CONTROL: SimControl = emptyControl();
 
 function gpuKey(k: string, path: string, scenario: Scenario): number {
   const n = Number(k);
@@ -198,16 +193,7 @@ export function parseControl(raw: unknown, scenario: Scenario): SimControl {
   const allowed = ['t', 'fault', 'faults', 'lostGpus', 'mig', 'vgpuDetach', 'load', 'hot'];
   for (const k of Object.keys(o))
     if (!allowed.includes(k)) throw new ScenarioError(`${p}.${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
-  const ctl: SimControl = {
-    t: null,
-    faults: [],
-    lostGpus: [],
-    mig: new Map(),
-    vgpuDetach: new Map(),
-    load: new Map(),
-    hot: new Map(),
-    migKey: new Map(),
-  };
+  const ctl = emptyControl();
   if (o.t !== undefined && o.t !== null) {
     if (typeof o.t !== 'number' || !Number.isFinite(o.t) || o.t < 0)
       throw new ScenarioError(`${p}.t`, 'must be a number of seconds ≥ 0');
