@@ -127,6 +127,18 @@ describe('0.11.0 /metrics', () => {
     expect(peak.kvCacheUsage as number).toBeGreaterThan(trough.kvCacheUsage as number);
   });
 
+  it('slow-prefill makes the first token ten times slower and the queue three times longer', () => {
+    const full = { load: { base: 1, amplitude: 0, periodSeconds: 60 } };
+    const healthy = engine(full);
+    const slow = engine({ ...full, faults: ['slow-prefill'] });
+    const loadOf = (e: EngineSpec) => deriveLoad(scrape(render(e, 0, 300)), scrape(render(e, 0, 360)), 60, 0.9).load;
+    const [h, s] = [loadOf(healthy), loadOf(slow)];
+    expect(s.ttftSeconds.p50 as number).toBeGreaterThan(5 * (h.ttftSeconds.p50 as number));
+    const [hw, sw] = [scrape(render(healthy, 0, 360)).waiting as number, scrape(render(slow, 0, 360)).waiting as number];
+    expect(hw).toBeGreaterThan(5);
+    expect(sw).toBe(3 * hw);
+  });
+
   it('is deterministic for the same start and t, and resets on a restart', () => {
     expect(render(spec, 0, 500)).toBe(render(spec, 0, 500));
     const restarted = scrape(render(spec, 400, 500));

@@ -7,7 +7,7 @@
 // around a λ-dependent median). Gauges come from λ(t) now; counters and histograms integrate every whole second
 // since the engine (re)started, so they grow with time and reset on a restart, as vLLM's do.
 import type { EngineSpec } from './engineScenario.js';
-import { servedNames } from './engineScenario.js';
+import { engineFaultsAt, servedNames } from './engineScenario.js';
 import { PromWriter, pyRepr, type Labels } from './promFormat.js';
 import { clamp, hashUnit } from './util.js';
 
@@ -79,7 +79,9 @@ function moment(spec: EngineSpec, dp: number, t: number): Moment {
   const k = Math.floor(t);
   const promptTokens = 500 * (0.9 + 0.2 * hashUnit('vllm-p', spec.name, dp, k));
   const generationTokens = 200 * (0.85 + 0.3 * hashUnit('vllm-g', spec.name, dp, k));
-  const ttft = 0.035 + 0.45 * lambda ** 3;
+  // `slow-prefill`: prompts wait ten times longer for their first token (what a TTFT alert is about).
+  const prefillScale = engineFaultsAt(spec, t).has('slow-prefill') ? 10 : 1;
+  const ttft = (0.035 + 0.45 * lambda ** 3) * prefillScale;
   const itl = (0.012 + 0.028 * lambda ** 2) / Math.sqrt(gpus);
   const queue = 0.002 + 1.5 * lambda ** 4;
   const prefill = 0.8 * ttft;
@@ -108,7 +110,9 @@ export interface RankGauges {
 export function rankGaugesAt(spec: EngineSpec, dp: number, t: number): RankGauges {
   const m = moment(spec, dp, t);
   const running = Math.min(256, Math.round(m.rate * m.e2e));
-  const waiting = m.lambda > 0.8 ? Math.round(((m.lambda - 0.8) / 0.2) ** 2 * 12 * spec.tensorParallel) : 0;
+  // A slow prefill (`slow-prefill`) lets the queue grow three times as long.
+  const backlog = engineFaultsAt(spec, t).has('slow-prefill') ? 3 : 1;
+  const waiting = m.lambda > 0.8 ? Math.round(((m.lambda - 0.8) / 0.2) ** 2 * 12 * spec.tensorParallel * backlog) : 0;
   const kv = running === 0 ? 0 : clamp(0.93 * m.lambda ** 1.25 + 0.02 * (hashUnit('vllm-kv', spec.name, dp, Math.floor(t)) - 0.5), 0.001, 1);
   return { running, waiting, kvCacheUsage: kv };
 }

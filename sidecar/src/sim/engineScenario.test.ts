@@ -164,6 +164,6 @@ describe('shipped scenarios', () => {
   it('small has one engine on its GPU, faults one engine per bad answer', () => {
     expect(loadScenarioFile(resolveScenarioPath('small')).engines.map((e) => e.gpus)).toEqual([[0]]);
     const faults = loadScenarioFile(resolveScenarioPath('faults')).engines.map((e) => e.faults.map((f) => f.kind)).flat().sort();
-    expect(faults).toEqual(['bad-histograms', 'hang', 'hang-metrics', 'html-metrics']);
+    expect(faults).toEqual(['bad-histograms', 'hang', 'hang-metrics', 'html-metrics', 'slow-prefill']);
   });
 });

@@ -20,7 +20,7 @@ import { compareVersions, parseVersion, vllmProfile, type VllmProfile } from './
 export const ENGINE_LAUNCHES = ['vllm-serve', 'python-module'] as const;
 export type EngineLaunch = (typeof ENGINE_LAUNCHES)[number];
 
-export const ENGINE_FAULT_KINDS = ['hang', 'hang-metrics', 'html-metrics', 'bad-histograms'] as const;
+export const ENGINE_FAULT_KINDS = ['hang', 'hang-metrics', 'html-metrics', 'bad-histograms', 'slow-prefill'] as const;
 export type EngineFaultKind = (typeof ENGINE_FAULT_KINDS)[number];
 
 export interface EngineMigRef {
