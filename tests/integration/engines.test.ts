@@ -75,7 +75,7 @@ describe('engines on the demo host', () => {
 
   it('offers every engine as a Prometheus SD target and the rank edges as gpufleet_engine_gpu', async () => {
     const sd = (await json(`${s.base}/api/v1/sd/engines`)).body;
-    expect(sd.map((g: any) => g.labels.engine).sort()).toEqual(engines.map((e) => e.id).sort());
+    expect(sd.map((g: any) => g.labels.engine_id).sort()).toEqual(engines.map((e) => e.id).sort());
     const text = await (await fetch(`${s.base}/metrics`)).text();
     const edges = text.split('\n').filter((l) => l.startsWith('gpufleet_engine_gpu{'));
     const expected = engines.reduce((n, e) => n + e.workers.reduce((k: number, w: any) => k + w.gpuUuids.length * Math.max(1, w.migUuids.length), 0), 0);

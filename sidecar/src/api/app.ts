@@ -214,7 +214,9 @@ export function createApp(deps: AppDeps) {
           targets: [`${host}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`],
           labels: {
             host: s.host.hostname,
-            engine: e.id,
+            // `engine_id`, not `engine`: vLLM labels its own series `engine` (the data-parallel rank), and a
+            // target label of that name would push it aside to `exported_engine`.
+            engine_id: e.id,
             model: e.model ?? '',
             deployment: e.deployment,
             ...(u.protocol === 'https:' ? { __scheme__: 'https' } : {}),
