@@ -73,6 +73,27 @@ describe('engines on the demo host', () => {
     }
   });
 
+  it('narrows a topology query to one GPU or one engine (a dashboard drill-down)', async () => {
+    const topo = async (filters: Record<string, string>) => {
+      const r = await json(`${s.base}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ queries: [{ refId: 'T', kind: 'topology', filters }] }) });
+      const nodes = r.body.results.T.frames[0];
+      const col = (n: string) => nodes.data.values[nodes.schema.fields.findIndex((f: any) => f.name === n)] as string[];
+      return col('id');
+    };
+    const gpu1 = gpus.find((g) => g.index === 1);
+    const onGpu1 = engines.filter((e) => e.workers.some((w: any) => w.gpuUuids.includes(gpu1.uuid))).map((e) => `engine:${e.id}`);
+    const ids = await topo({ gpu: gpu1.uuid });
+    expect(ids.filter((i) => i.startsWith('gpu:'))).toEqual([`gpu:${gpu1.uuid}`]);
+    expect(ids.filter((i) => i.startsWith('mig:'))).toHaveLength(gpu1.mig.instances.length);
+    expect(ids.filter((i) => i.startsWith('engine:')).sort()).toEqual(onGpu1.sort());
+
+    const tp2 = engines.find((e) => e.parallel.tensor === 2);
+    const byEngine = await topo({ engine: tp2.id });
+    expect(byEngine.filter((i) => i.startsWith('engine:'))).toEqual([`engine:${tp2.id}`]);
+    expect(byEngine.filter((i) => i.startsWith('gpu:')).sort()).toEqual(tp2.workers.map((w: any) => `gpu:${w.gpuUuids[0]}`).sort());
+    expect(await topo({ host: 'another-host' })).toEqual([]);
+  });
+
   it('offers every engine as a Prometheus SD target and the rank edges as gpufleet_engine_gpu', async () => {
     const sd = (await json(`${s.base}/api/v1/sd/engines`)).body;
     expect(sd.map((g: any) => g.labels.engine_id).sort()).toEqual(engines.map((e) => e.id).sort());

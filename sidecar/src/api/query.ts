@@ -1,7 +1,7 @@
 // POST /api/v1/query: Grafana-style queries in, DataFrameJSON out, one result per refId. One bad
 // query fails the whole request with a 400 naming it (Grafana shows that to the user at once).
 import { z } from 'zod';
-import type { Gpu, Snapshot, SourceName } from '../model.js';
+import type { Engine, Gpu, Snapshot, SourceName } from '../model.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRIC_NAMES, TIMESERIES_METRICS } from '../store/samples.js';
 import { ApiError, validate } from './errors.js';
@@ -152,12 +152,42 @@ function processesFrame(snap: Snapshot, q: Query): DataFrameJSON {
   ]);
 }
 
-function enginesFrame(snap: Snapshot, q: Query): DataFrameJSON {
-  const ids = filterSet(q.filters.engine);
-  const models = filterSet(q.filters.model);
-  const rows = snap.engines.filter(
+function engineRows(snap: Snapshot, f: Filters): Engine[] {
+  const ids = filterSet(f.engine);
+  const models = filterSet(f.model);
+  return snap.engines.filter(
     (e) => (!ids || ids.has(e.id)) && (!models || (e.model !== null && models.has(e.model)) || e.servedModels.some((m) => models?.has(m))),
   );
+}
+
+/** Whether one of the engine's ranks runs on the GPU (whole, or one of its MIG instances). */
+function engineOnGpu(e: Engine, g: Gpu): boolean {
+  const migs = new Set(g.mig.instances.map((m) => m.uuid));
+  return e.workers.some((w) => w.gpuUuids.includes(g.uuid) || w.migUuids.some((u) => migs.has(u)));
+}
+
+/**
+ * The part of the host a topology query asks for: a GPU filter keeps those GPUs and the engines on them,
+ * an engine or model filter keeps those engines and the GPUs they run on (a dashboard's drill-down into
+ * one GPU or one engine).
+ */
+function topologySnapshot(snap: Snapshot, f: Filters): Snapshot {
+  if (!hostOk(snap, f)) return { ...snap, gpus: [], engines: [] };
+  const gpuWant = filterSet(f.gpu);
+  const byEngine = filterSet(f.engine) !== null || filterSet(f.model) !== null;
+  let engines = engineRows(snap, f);
+  let gpus = snap.gpus;
+  if (gpuWant) {
+    gpus = gpus.filter((g) => gpuMatches(g, gpuWant));
+    engines = engines.filter((e) => gpus.some((g) => engineOnGpu(e, g)));
+  } else if (byEngine) {
+    gpus = gpus.filter((g) => engines.some((e) => engineOnGpu(e, g)));
+  }
+  return { ...snap, gpus, engines };
+}
+
+function enginesFrame(snap: Snapshot, q: Query): DataFrameJSON {
+  const rows = engineRows(snap, q.filters);
   return tableFrame('engines', q.refId, rows, [
     { name: 'id', type: 'string', get: (e) => e.id },
     { name: 'model', type: 'string', get: (e) => e.model },
@@ -290,7 +320,7 @@ function framesFor(store: Store, snap: Snapshot, q: Query, now: number): DataFra
       case 'engines':
         return [enginesFrame(snap, q)];
       case 'topology':
-        return topologyFrames(buildTopology(snap), q.refId);
+        return topologyFrames(buildTopology(topologySnapshot(snap, q.filters)), q.refId);
       case 'timeseries':
         return timeseriesFrames(store, snap, q, now);
     }
