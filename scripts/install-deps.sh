@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond npm: Debian's Prometheus (prometheus, promtool) and Podman
 # (a real Docker-compatible engine for container discovery: podman, runc, slirp4netns).
-# Also Debian's Chromium for the browser tests (they drive /usr/bin/chromium; no browser is downloaded).
+# Also Debian's Chromium for the browser tests (they drive /usr/bin/chromium; no browser is downloaded),
+# and Debian's docker-compose, the real compose parser that checks docker-compose.yml.
 # Run as root (CI is); otherwise it prints what to install.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "The tests need these Debian packages: ${need[*]}. Install them with: sudo apt-get install -y ${need[*]}" >&2

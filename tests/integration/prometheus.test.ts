@@ -1,56 +1,28 @@
 // A real Prometheus (Debian's) scrapes the sidecar on the simulated demo host: the exposition parses,
 // and the MIG/vGPU inventory Prometheus holds matches what the API says.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { json, startSidecar, waitFor, type Running } from './harness.js';
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
+import { startPrometheus, type Prometheus } from './prom.js';
 
 describe('Prometheus scraping the sidecar', () => {
   let sidecar: Running;
-  let prom: ChildProcess;
+  let prom: Prometheus;
   let promUrl: string;
-  let promLog = '';
 
   beforeAll(async () => {
     sidecar = await startSidecar(['--simulate', 'demo', '--interval', '1s']);
-    const dir = mkdtempSync(join(tmpdir(), 'gpufleet-prom-'));
     const target = sidecar.base.replace('http://', '');
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
+    prom = await startPrometheus(
       `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: gpufleet-sidecar\n    static_configs:\n      - targets: ['${target}']\n`,
     );
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    prom = spawn('prometheus', [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    prom.stderr?.on('data', (d) => (promLog += d));
-    await waitFor('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000);
+    promUrl = prom.url;
   });
 
   afterAll(async () => {
-    prom?.kill('SIGTERM');
+    await prom?.stop();
     await sidecar?.stop();
   });
 
-  const query = async (q: string) => {
-    const r = await json(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
-    return r.body.data.result as { metric: Record<string, string>; value: [number, string] }[];
-  };
+  const query = (q: string) => prom.query(q);
 
   it('scrapes the target without errors', async () => {
     const up = await waitFor('target up', async () => {

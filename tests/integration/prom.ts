@@ -1,0 +1,76 @@
+// A real Prometheus (Debian's) on a free loopback port with a config the test writes, and its query API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { json, waitFor } from './harness.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface RangeSeries {
+  metric: Record<string, string>;
+  values: Array<[number, string]>;
+}
+
+export interface Prometheus {
+  url: string;
+  dir: string;
+  logs: () => string;
+  /** Instant query; throws with Prometheus' error text on a bad query. */
+  query: (q: string) => Promise<Sample[]>;
+  queryRange: (q: string, fromSec: number, toSec: number, stepSec: number) => Promise<RangeSeries[]>;
+  stop: () => Promise<void>;
+}
+
+/** Starts Prometheus with `config` (YAML text) written into a fresh directory; extra files go beside it. */
+export async function startPrometheus(config: string, files: Record<string, string> = {}): Promise<Prometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'gpufleet-prom-'));
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let log = '';
+  const proc: ChildProcess = spawn('prometheus', [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stderr?.on('data', (d) => (log += d));
+  proc.stdout?.on('data', (d) => (log += d));
+  await waitFor('prometheus ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000).catch((err) => {
+    throw new Error(`${String(err)}\n${log}`);
+  });
+  const api = async (path: string) => {
+    const r = await json(`${url}${path}`);
+    if (r.body.status !== 'success') throw new Error(`${path}: ${r.body.error ?? JSON.stringify(r.body)}`);
+    return r.body.data;
+  };
+  return {
+    url,
+    dir,
+    logs: () => log,
+    query: async (q) => (await api(`/api/v1/query?query=${encodeURIComponent(q)}`)).result,
+    queryRange: async (q, from, to, step) =>
+      (await api(`/api/v1/query_range?query=${encodeURIComponent(q)}&start=${from}&end=${to}&step=${step}`)).result,
+    stop: () =>
+      new Promise((res) => {
+        if (proc.exitCode !== null) return res();
+        proc.once('exit', () => res());
+        proc.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,180 @@
+// The provisioning files as Grafana would read them: generated ones match their generator, every reference
+// (data source uids, plugin ids, dashboard links and variables) points at something that exists, and the
+// alert rules use the keys of a real Grafana rule export (tests/fixtures/grafana/provisioning).
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
+import { renderAll } from '../../provisioning/generate/render.js';
+import { ROOT } from './harness.js';
+
+const read = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
+const yamlFile = (rel: string) => parse(read(rel));
+
+const DASHBOARD_DIR = 'provisioning/dashboards/gpufleet';
+const dashboards = readdirSync(join(ROOT, DASHBOARD_DIR)).map((f) => JSON.parse(read(`${DASHBOARD_DIR}/${f}`)));
+const datasources = yamlFile('provisioning/datasources/gpufleet.yaml').datasources as any[];
+const dsUids = new Set(datasources.map((d) => d.uid));
+
+/** Every key path of a YAML/JSON value, arrays folded (`groups[].rules[].uid`). */
+function keyPaths(v: unknown, prefix = ''): Set<string> {
+  const out = new Set<string>();
+  if (Array.isArray(v)) {
+    for (const x of v) for (const k of keyPaths(x, `${prefix}[]`)) out.add(k);
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const p = prefix ? `${prefix}.${k}` : k;
+      out.add(p);
+      for (const kk of keyPaths(x, p)) out.add(kk);
+    }
+  }
+  return out;
+}
+
+describe('generated provisioning files', () => {
+  it('are what the generator makes (edit provisioning/generate/, then npm run provisioning)', () => {
+    const files = renderAll();
+    expect(files.size).toBeGreaterThanOrEqual(5);
+    for (const [rel, text] of files) expect({ file: rel, text: read(rel) }).toEqual({ file: rel, text });
+  });
+});
+
+describe('data sources, app and dashboard provider', () => {
+  it('provision the Prometheus and gpufleet data sources with fixed uids, through the data proxy', () => {
+    const plugin = JSON.parse(read('src/datasource/plugin.json'));
+    expect(datasources.map((d) => [d.uid, d.type])).toEqual([
+      ['gpufleet-prometheus', 'prometheus'],
+      ['gpufleet-sidecar', plugin.id],
+    ]);
+    for (const d of datasources) expect(d.access).toBe('proxy');
+  });
+
+  it('enable the app by the id of its plugin.json', () => {
+    const app = JSON.parse(read('plugin.json'));
+    expect(yamlFile('provisioning/plugins/gpufleet.yaml').apps).toEqual([expect.objectContaining({ type: app.id, disabled: false })]);
+  });
+
+  it('use the keys of Grafana\'s own provisioning samples', () => {
+    const sample = read('tests/fixtures/grafana/provisioning/datasources/conf-sample.yaml');
+    // The sample predates `uid` (a data source's fixed id) and shows no Prometheus jsonData.
+    const beyondSample = ['uid', 'timeInterval', 'editable'];
+    for (const k of keyPaths(yamlFile('provisioning/datasources/gpufleet.yaml'))) {
+      const leaf = k.split('.').pop()?.replace('[]', '') as string;
+      expect({ key: k, inSample: sample.includes(`${leaf}:`) || beyondSample.includes(leaf) }).toEqual({ key: k, inSample: true });
+    }
+    const provider = yamlFile('provisioning/dashboards/gpufleet.yaml').providers[0];
+    const sampleProvider = yamlFile('tests/fixtures/grafana/provisioning/dashboards/devenv-dashboards.yaml').providers[0];
+    for (const k of ['name', 'folder', 'type', 'options']) expect(Object.keys(sampleProvider)).toContain(k);
+    expect(provider.type).toBe(sampleProvider.type);
+    // The provider reads the folder the compose file mounts the dashboards into.
+    expect(provider.options.path).toBe('/etc/grafana/provisioning/dashboards/gpufleet');
+  });
+});
+
+describe('dashboards', () => {
+  it('are the three of the design, each with a unique uid and the shared tag', () => {
+    expect(dashboards.map((d) => d.uid).sort()).toEqual(['gpufleet-engine', 'gpufleet-fleet', 'gpufleet-gpu']);
+    for (const d of dashboards) expect(d.tags).toContain('gpufleet');
+  });
+
+  it('name only provisioned data sources and existing plugin ids', () => {
+    const panelIds = new Set(['timeseries', 'stat', 'table', 'row', 'alertlist', JSON.parse(read('src/panels/topology/plugin.json')).id]);
+    for (const d of dashboards) {
+      for (const p of d.panels) {
+        expect(panelIds.has(p.type)).toBe(true);
+        for (const ds of [p.datasource, ...(p.targets ?? []).map((t: any) => t.datasource)].filter(Boolean)) {
+          expect({ panel: p.title, uid: ds.uid, known: dsUids.has(ds.uid) }).toEqual({ panel: p.title, uid: ds.uid, known: true });
+        }
+      }
+      for (const v of d.templating.list) expect(dsUids.has(v.datasource.uid)).toBe(true);
+      for (const a of d.annotations.list.filter((x: any) => !x.builtIn)) expect(dsUids.has(a.datasource.uid)).toBe(true);
+    }
+  });
+
+  it('lay panels out inside the 24-column grid without overlaps', () => {
+    for (const d of dashboards) {
+      const cells = new Set<string>();
+      for (const p of d.panels) {
+        const g = p.gridPos;
+        expect(g.x + g.w).toBeLessThanOrEqual(24);
+        for (let x = g.x; x < g.x + g.w; x++) {
+          for (let y = g.y; y < g.y + g.h; y++) {
+            expect(cells.has(`${x},${y}`)).toBe(false);
+            cells.add(`${x},${y}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('link to each other carrying the variables the target dashboard has', () => {
+    const byUid = new Map(dashboards.map((d) => [d.uid, d]));
+    let links = 0;
+    for (const d of dashboards) {
+      expect(d.links[0]).toMatchObject({ type: 'dashboards', tags: ['gpufleet'], includeVars: true, keepTime: true });
+      for (const p of d.panels) {
+        for (const l of p.fieldConfig?.defaults?.links ?? []) {
+          const m = /^\/d\/([^/]+)\/[^?]+\?(.*)$/.exec(l.url);
+          expect(m).not.toBeNull();
+          const target = byUid.get(m?.[1] as string);
+          expect(target).toBeDefined();
+          const vars = [...(m?.[2] as string).matchAll(/var-([a-z]+)=/g)].map((x) => x[1]);
+          expect(vars.sort()).toEqual(target.templating.list.map((v: any) => v.name).sort());
+          links++;
+        }
+      }
+    }
+    expect(links).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('alert rules', () => {
+  const grafana = yamlFile('provisioning/alerting/gpufleet-rules.yaml');
+  const prom = yamlFile('prometheus/rules/gpufleet.rules.yml');
+  const grafanaRules = grafana.groups.flatMap((g: any) => g.rules);
+  const promRules = prom.groups.flatMap((g: any) => g.rules);
+
+  it('cover every alert the issue asks for, in both forms', () => {
+    const titles = grafanaRules.map((r: any) => r.title);
+    for (const want of [/temperature/i, /memory nearly full/i, /xid/i, /GPU lost/i, /vGPU instance saturated/i, /MIG instance memory/i,
+      /engine down/i, /KV cache/i, /requests waiting/i, /time to first token/i, /collector failing/i]) {
+      expect(titles.some((t: string) => want.test(t))).toBe(true);
+    }
+    expect(promRules.map((r: any) => r.alert)).toEqual(ALERT_RULES.map((r) => r.alert));
+    expect(grafanaRules.map((r: any) => r.uid)).toEqual(ALERT_RULES.map((r) => r.uid));
+  });
+
+  it('use the keys of a real Grafana rule export and a query → reduce → threshold chain on Prometheus', () => {
+    const sample = yamlFile('tests/fixtures/grafana/provisioning/alerting/devenv-alert_rules.yaml');
+    const known = keyPaths(sample);
+    const ours = keyPaths(grafana);
+    // Query A's model is a Prometheus query (expr, instant, range, datasource); the sample's is testdata.
+    const extra = [...ours].filter((k) => !known.has(k) && !/data\[\]\.model\.(expr|instant|range|datasource(\.\w+)?)$/.test(k) && !/\.annotations\.\w+$/.test(k) && !/\.labels\.\w+$/.test(k));
+    expect(extra).toEqual([]);
+    for (const r of grafanaRules) {
+      expect(r.data.map((q: any) => [q.refId, q.datasourceUid, q.model.type ?? 'query'])).toEqual([
+        ['A', 'gpufleet-prometheus', 'query'],
+        ['B', '__expr__', 'reduce'],
+        ['C', '__expr__', 'threshold'],
+      ]);
+      expect(r.condition).toBe('C');
+      expect(['OK', 'NoData', 'Alerting']).toContain(r.noDataState);
+      expect(r.execErrState).toBe('Error');
+      expect(r.for).toMatch(/^\d+[sm]$/);
+      for (const a of ['summary', 'description', 'runbook']) expect(r.annotations[a].length).toBeGreaterThan(20);
+    }
+  });
+
+  it('compare the same expression with the same threshold in both forms', () => {
+    for (const spec of ALERT_RULES) {
+      const g = grafanaRules.find((r: any) => r.uid === spec.uid);
+      const p = promRules.find((r: any) => r.alert === spec.alert);
+      const evaluator = g.data[2].model.conditions[0].evaluator;
+      const op = evaluator.type === 'gt' ? '>' : '<';
+      expect(g.data[0].model.expr).toBe(spec.expr);
+      expect(p.expr.replace(/^\((.*)\)( [<>] [\d.]+)$/, '$1$2')).toBe(`${spec.expr} ${op} ${evaluator.params[0]}`);
+      expect(p.for ?? '0s').toBe(g.for);
+      expect(p.labels.severity).toBe(g.labels.severity);
+    }
+  });
+});
