@@ -1,9 +1,10 @@
 // A real Prometheus (Debian's) on a free loopback port with a config the test writes, and its query API.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { json, waitFor } from './harness.js';
 
 export function freePort(): Promise<number> {
@@ -73,4 +74,36 @@ export async function startPrometheus(config: string, files: Record<string, stri
         proc.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * The repository's prometheus/prometheus.yml, pointed at a test sidecar: its static target and its engine
+ * service discovery URL, with 1 s scrapes and rule evaluation and the real rule files by absolute path.
+ */
+export function gpufleetPrometheusConfig(root: string, sidecarHostPort: string): string {
+  const cfg = parse(readFileSync(join(root, 'prometheus/prometheus.yml'), 'utf8'));
+  cfg.global = { ...cfg.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
+  cfg.rule_files = (cfg.rule_files as string[]).map((f) => join(root, 'prometheus', f));
+  for (const job of cfg.scrape_configs) {
+    job.scrape_interval = '1s';
+    job.scrape_timeout = '1s';
+    for (const s of job.static_configs ?? []) s.targets = s.targets.map((t: string) => t.replace('localhost:9740', sidecarHostPort));
+    for (const sd of job.http_sd_configs ?? []) {
+      sd.url = sd.url.replace('localhost:9740', sidecarHostPort);
+      sd.refresh_interval = '1s';
+    }
+  }
+  return stringify(cfg);
+}
+
+export interface PromAlert {
+  labels: Record<string, string>;
+  state: 'pending' | 'firing';
+  value: string;
+}
+
+/** Alerts of Prometheus' own rule evaluation (pending and firing). */
+export async function prometheusAlerts(p: Prometheus): Promise<PromAlert[]> {
+  const r = await json(`${p.url}/api/v1/alerts`);
+  return r.body.data.alerts;
 }

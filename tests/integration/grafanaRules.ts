@@ -1,0 +1,47 @@
+// Grafana-managed rules evaluated the way Grafana's rule engine does, with Prometheus doing the query:
+// A (instant PromQL) → B reduce → C threshold. `for` is Grafana's pending period and is left to Grafana;
+// promtool.test.ts checks the same durations on the Prometheus form.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { Prometheus } from './prom.js';
+
+export interface GrafanaRule {
+  uid: string;
+  title: string;
+  noDataState: string;
+  data: Array<{ refId: string; model: any }>;
+}
+
+export function loadGrafanaRules(root: string): GrafanaRule[] {
+  const file = parse(readFileSync(join(root, 'provisioning/alerting/gpufleet-rules.yaml'), 'utf8'));
+  return file.groups.flatMap((g: any) => g.rules);
+}
+
+export interface Evaluation {
+  /** What Grafana would show: Alerting when a series crosses the threshold, NoData per noDataState. */
+  state: 'Alerting' | 'Normal' | 'NoData';
+  /** Labels of the series over the threshold, and their reduced values. */
+  alerting: Array<{ labels: Record<string, string>; value: number }>;
+}
+
+const REDUCERS: Record<string, (v: number[]) => number> = {
+  last: (v) => v[v.length - 1] as number,
+  max: (v) => Math.max(...v),
+  min: (v) => Math.min(...v),
+  mean: (v) => v.reduce((a, b) => a + b, 0) / v.length,
+};
+
+export async function evaluateGrafanaRule(rule: GrafanaRule, prom: Prometheus): Promise<Evaluation> {
+  const [a, b, c] = rule.data;
+  if (!a || !b || !c || !a.model.instant) throw new Error(`${rule.uid}: expected an instant query A, reduce B, threshold C`);
+  const series = await prom.query(a.model.expr);
+  const reduce = REDUCERS[b.model.reducer as string];
+  if (!reduce) throw new Error(`${rule.uid}: reducer ${b.model.reducer}`);
+  const ev = c.model.conditions[0].evaluator as { type: 'gt' | 'lt'; params: number[] };
+  const limit = ev.params[0] as number;
+  const reduced = series.map((s) => ({ labels: s.metric, value: reduce([Number(s.value[1])]) }));
+  const alerting = reduced.filter((s) => (ev.type === 'gt' ? s.value > limit : s.value < limit));
+  if (series.length === 0) return { state: rule.noDataState === 'OK' ? 'Normal' : rule.noDataState === 'Alerting' ? 'Alerting' : 'NoData', alerting };
+  return { state: alerting.length ? 'Alerting' : 'Normal', alerting };
+}
