@@ -50,7 +50,8 @@ function queryVariable(
     name,
     label,
     datasource: prometheus,
-    query: { query, refId: `${name}-variable` } as unknown as string,
+    // The plain-text form: every Grafana version's Prometheus variable editor reads (and migrates) it.
+    query,
     definition: query,
     refresh: 2 as never,
     sort: 1 as never,

@@ -174,7 +174,7 @@ export function alertList(title: string, description: string, o: { size?: Size }
 }
 
 export function row(title: string): Unplaced {
-  return { type: 'row', title, collapsed: false, size: { w: 24, h: 1 } } as Unplaced;
+  return { type: 'row', title, collapsed: false, panels: [], size: { w: 24, h: 1 } } as Unplaced;
 }
 
 /** Places panels left to right, wrapping at Grafana's 24 columns; a row always starts a new line. */
