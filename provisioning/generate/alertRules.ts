@@ -65,8 +65,9 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
     title: 'GPU memory nearly full',
     group: 'gpu',
     // vGPU hosts hand their framebuffer out to VMs up front, so "full" is their normal state.
+    // `total > 0` keeps a GPU that reports no total from dividing by zero (NaN, which Grafana counts as alerting).
     expr:
-      'gpufleet_gpu_memory_used_bytes / gpufleet_gpu_memory_total_bytes ' +
+      'gpufleet_gpu_memory_used_bytes / (gpufleet_gpu_memory_total_bytes > 0) ' +
       'unless on (host, gpu_uuid) gpufleet_gpu_info{vgpu_mode!="none"}',
     op: 'gt',
     threshold: 0.95,
@@ -159,7 +160,7 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
     title: 'MIG instance memory nearly full',
     group: 'gpu',
     expr:
-      'gpufleet_mig_memory_used_bytes / gpufleet_mig_memory_total_bytes ' +
+      'gpufleet_mig_memory_used_bytes / (gpufleet_mig_memory_total_bytes > 0) ' +
       '* on (host, gpu_uuid, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info',
     op: 'gt',
     threshold: 0.95,
@@ -245,9 +246,11 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
     title: 'vLLM time to first token high',
     group: 'engines',
     // From the engine's own histogram, scraped through the sidecar's service discovery (job vllm-engines).
+    // An idle engine has no requests in the window and its quantile is NaN, which Grafana's threshold
+    // counts as alerting: `>= 0` drops those series.
     expr:
       'histogram_quantile(0.95, sum by (le, host, engine_id, model) ' +
-      `(rate(vllm:time_to_first_token_seconds_bucket{job="${JOBS.engines}"}[5m])))`,
+      `(rate(vllm:time_to_first_token_seconds_bucket{job="${JOBS.engines}"}[5m]))) >= 0`,
     op: 'gt',
     threshold: 2,
     for: '5m',

@@ -26,7 +26,7 @@ const gpuLink: DataLinkSpec = {
 };
 const engineLink: DataLinkSpec = {
   title: 'Engine detail: ${__field.labels.engine_id}',
-  url: `/d/${DASHBOARDS.engine.uid}/${DASHBOARDS.engine.slug}?var-host=\${__field.labels.host}&var-engine=\${__field.labels.engine_id}&\${__url_time_range}`,
+  url: `/d/${DASHBOARDS.engine.uid}/${DASHBOARDS.engine.slug}?var-host=\${__field.labels.host}&var-engine=\${__field.labels.engine_id:percentencode}&\${__url_time_range}`,
 };
 // Table cells link with the row's values.
 const gpuRowLink: DataLinkSpec = {
@@ -35,7 +35,7 @@ const gpuRowLink: DataLinkSpec = {
 };
 const engineRowLink: DataLinkSpec = {
   title: 'Engine detail',
-  url: `/d/${DASHBOARDS.engine.uid}/${DASHBOARDS.engine.slug}?var-host=\${__data.fields.host}&var-engine=\${__data.fields.engine_id}&\${__url_time_range}`,
+  url: `/d/${DASHBOARDS.engine.uid}/${DASHBOARDS.engine.slug}?var-host=\${__data.fields.host}&var-engine=\${__data.fields.engine_id:percentencode}&\${__url_time_range}`,
 };
 
 function queryVariable(

@@ -167,6 +167,9 @@ export function alertList(title: string, description: string, o: { size?: Size }
       dashboardAlerts: false,
       alertName: '',
       alertInstanceLabelFilter: '{source="gpufleet"}',
+      // Grafana-managed rules only: Prometheus evaluates the same rules from its rule file, and listing both
+      // would show every alert twice.
+      datasource: '-- Grafana --',
       stateFilter: { firing: true, pending: true, noData: true, error: true, normal: false },
     },
     size: o.size ?? { w: 24, h: 6 },

@@ -59,6 +59,14 @@ describe('docker-compose.yml', () => {
     expect(s.sidecar.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock:ro');
     expect(s.sidecar.deploy.resources.reservations.devices).toEqual([expect.objectContaining({ driver: 'nvidia', capabilities: expect.arrayContaining(['gpu']) })]);
     expect(s.sidecar.devices).toContain('/dev/kmsg:/dev/kmsg');
+    expect(s.sidecar.cap_add).toEqual(expect.arrayContaining(['SYSLOG', 'SYS_PTRACE']));
+    // AppArmor's docker-default profile would still deny /proc/PID/environ of host processes.
+    expect(s.sidecar.security_opt).toContain('apparmor=unconfined');
+  });
+
+  it('keeps Prometheus on loopback and passes the sidecar token through to Grafana', () => {
+    expect(s.prometheus.command).toContain('--web.listen-address=127.0.0.1:9090');
+    expect(composeConfig({ GPUFLEET_SIDECAR_TOKEN: 's3cret' }).services.grafana.environment.GPUFLEET_SIDECAR_TOKEN).toBe('s3cret');
   });
 
   it('lets .env or the shell pick the image versions', () => {

@@ -41,7 +41,9 @@ export async function evaluateGrafanaRule(rule: GrafanaRule, prom: Prometheus): 
   const ev = c.model.conditions[0].evaluator as { type: 'gt' | 'lt'; params: number[] };
   const limit = ev.params[0] as number;
   const reduced = series.map((s) => ({ labels: s.metric, value: reduce([Number(s.value[1])]) }));
-  const alerting = reduced.filter((s) => (ev.type === 'gt' ? s.value > limit : s.value < limit));
+  // Grafana's threshold is a math expression, and any non-zero result alerts: NaN included (an idle
+  // engine's quantile, a division by zero).
+  const alerting = reduced.filter((s) => Number.isNaN(s.value) || (ev.type === 'gt' ? s.value > limit : s.value < limit));
   if (series.length === 0) return { state: rule.noDataState === 'OK' ? 'Normal' : rule.noDataState === 'Alerting' ? 'Alerting' : 'NoData', alerting };
   return { state: alerting.length ? 'Alerting' : 'Normal', alerting };
 }

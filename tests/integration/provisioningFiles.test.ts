@@ -57,7 +57,7 @@ describe('data sources, app and dashboard provider', () => {
   it('use the keys of Grafana\'s own provisioning samples', () => {
     const sample = read('tests/fixtures/grafana/provisioning/datasources/conf-sample.yaml');
     // The sample predates `uid` (a data source's fixed id) and shows no Prometheus jsonData.
-    const beyondSample = ['uid', 'timeInterval', 'editable'];
+    const beyondSample = ['uid', 'timeInterval', 'manageAlerts', 'editable'];
     for (const k of keyPaths(yamlFile('provisioning/datasources/gpufleet.yaml'))) {
       const leaf = k.split('.').pop()?.replace('[]', '') as string;
       expect({ key: k, inSample: sample.includes(`${leaf}:`) || beyondSample.includes(leaf) }).toEqual({ key: k, inSample: true });
