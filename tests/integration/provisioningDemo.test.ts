@@ -59,7 +59,7 @@ describe('provisioned dashboards and rules on the demo host', () => {
     return out;
   }
 
-  it.each(dashboards.map((d) => [d.title, d]))('%s: every Prometheus panel query returns data', async (_t, d: any) => {
+  async function emptyPanels(d: any): Promise<string[]> {
     const combos = await assignments(d);
     const empty: string[] = [];
     for (const p of d.panels) {
@@ -74,6 +74,17 @@ describe('provisioned dashboards and rules on the demo host', () => {
         }
         if (!found) empty.push(`${p.title} [${t.refId}]: ${t.expr}`);
       }
+    }
+    return empty;
+  }
+
+  it.each(dashboards.map((d) => [d.title, d]))('%s: every Prometheus panel query returns data', async (_t, d: any) => {
+    // On a loaded machine an engine scrape can time out and its load series skip a beat: ask again
+    // for a while before calling a panel empty.
+    let empty = await emptyPanels(d);
+    for (let i = 0; i < 15 && empty.length; i++) {
+      await new Promise((r) => setTimeout(r, 2000));
+      empty = await emptyPanels(d);
     }
     expect(empty).toEqual([]);
   });
