@@ -1,8 +1,15 @@
 import { FieldConfigProperty, PanelPlugin } from '@grafana/data';
 
+import { LinkTemplateEditor, type LinkTemplateSettings } from './components/LinkTemplateEditor';
 import { TopologyPanel } from './components/TopologyPanel';
 import { DEFAULT_THRESHOLDS } from './format';
+import { ENGINE_LINK_FIELDS, GPU_LINK_FIELDS } from './links';
 import { COLOR_BY_TEXT, DEFAULT_OPTIONS, type TopologyOptions } from './types';
+
+/** "${host}, ${gpu}, …" for the option descriptions. */
+function placeholders(names: readonly string[]): string {
+  return names.map((n) => `\${${n}}`).join(', ');
+}
 
 // Static imports only: chunks of a nested plugin would be fetched from the app's folder.
 export const plugin = new PanelPlugin<TopologyOptions>(TopologyPanel)
@@ -59,5 +66,30 @@ export const plugin = new PanelPlugin<TopologyOptions>(TopologyPanel)
         name: 'Show ranks',
         description: 'The column of engine ranks / workers between engines and GPUs.',
         defaultValue: DEFAULT_OPTIONS.showWorkers,
+      })
+      .addCustomEditor<LinkTemplateSettings, string>({
+        id: 'gpuLink',
+        path: 'gpuLink',
+        name: 'GPU link',
+        category: ['Data links'],
+        description:
+          `"Open GPU dashboard" in a GPU's drill-down. Node fields (URL-encoded): ${placeholders(GPU_LINK_FIELDS)} ` +
+          '(mig: the clicked MIG instance, if any); dashboard variables and ${__url_time_range} work too. Empty: no link.',
+        defaultValue: DEFAULT_OPTIONS.gpuLink,
+        editor: LinkTemplateEditor,
+        settings: { placeholder: 'No link' },
+      })
+      .addCustomEditor<LinkTemplateSettings, string>({
+        id: 'engineLink',
+        path: 'engineLink',
+        name: 'Engine link',
+        category: ['Data links'],
+        description:
+          `"Open engine dashboard" on a clicked engine and in the GPU drill-down. Node fields (URL-encoded): ` +
+          `${placeholders(ENGINE_LINK_FIELDS)}; dashboard variables and ` +
+          '${__url_time_range} work too. Empty: no link.',
+        defaultValue: DEFAULT_OPTIONS.engineLink,
+        editor: LinkTemplateEditor,
+        settings: { placeholder: 'No link' },
       })
   );

@@ -178,6 +178,82 @@ test.describe('topology panel with a real topology query', () => {
     }
   });
 
+  test('data links: the GPU drill-down and a clicked engine link to their dashboards with the node in the variables', async ({
+    openHost,
+    shot,
+  }) => {
+    const page = await openTopology(openHost);
+    const { host, gpus } = await sidecar('/api/v1/gpus');
+    const { engines } = await sidecar('/api/v1/engines');
+    expect(engines.length).toBeGreaterThan(0);
+    // The dashboard's own time range rides along (Grafana's ${__url_time_range}; the page's is now-1h … now).
+    const params = (href: string | null) => new URL(href!, 'http://grafana.local').searchParams;
+
+    // GPU 1 (MIG) and GPU 3 (vGPU): "Open GPU dashboard" carries this GPU's UUID and the sidecar's host.
+    for (const index of [1, 3]) {
+      const g = gpus.find((x: any) => x.index === index);
+      await page.getByRole('button', { name: `gpu GPU ${index}`, exact: true }).click();
+      const drill = page.getByRole('dialog', { name: `GPU GPU ${index} details` });
+      const link = drill.getByRole('link', { name: 'Open GPU dashboard' });
+      await expect(link).toBeVisible();
+      const href = await link.getAttribute('href');
+      expect(new URL(href!, 'http://grafana.local').pathname).toBe('/d/gpufleet-gpu/gpu-detail');
+      expect(Object.fromEntries(params(href))).toEqual({
+        'var-host': host,
+        'var-gpu': g.uuid,
+        from: 'now-1h',
+        to: 'now',
+      });
+      await drill.getByRole('button', { name: 'Close GPU details' }).click();
+      await expect(drill).toBeHidden();
+    }
+
+    // Every engine drawn (each one of /api/v1/engines): a click pins its card (the next click moves it),
+    // whose "Open engine dashboard" carries the engine's id (the engine_id label).
+    const card = page.getByRole('dialog', { name: /^Engine / });
+    const drawn = await ids(page, 'gpufleet-engine');
+    expect(drawn.length).toBeGreaterThan(0);
+    for (const nodeId of drawn) {
+      const id = nodeId.slice('engine:'.length);
+      expect(engines.map((e: any) => e.id)).toContain(id);
+      const node = page.locator(`[data-testid="gpufleet-engine"][data-node-id="${nodeId}"]`);
+      await node.click();
+      const title = (await node.getAttribute('aria-label'))!.slice('engine '.length);
+      await expect(card).toHaveAccessibleName(`Engine ${title}`);
+      const href = await card.getByRole('link', { name: 'Open engine dashboard' }).getAttribute('href');
+      expect(new URL(href!, 'http://grafana.local').pathname).toBe('/d/gpufleet-engine/engine-detail');
+      expect(Object.fromEntries(params(href))).toEqual({
+        'var-host': host,
+        'var-engine': id,
+        from: 'now-1h',
+        to: 'now',
+      });
+    }
+    await card.press('Escape');
+    await expect(card).toBeHidden();
+
+    // A rank opens its engine's card; the drill-down of the GPU it runs on links the same engine.
+    const withRank = engines.find(
+      (e: any) => drawn.includes(`engine:${e.id}`) && e.workers.some((w: any) => w.gpuUuids.length > 0)
+    );
+    const rank = withRank.workers.find((w: any) => w.gpuUuids.length > 0);
+    await page.locator(`[data-node-id="worker:${withRank.id}/${rank.rank}"]`).click();
+    await expect(card).toHaveAccessibleName(`Engine ${withRank.model ?? withRank.id}`);
+    expect(params(await card.getByRole('link').getAttribute('href')).get('var-engine')).toBe(withRank.id);
+    await shot('engine-card-link');
+    await card.press('Escape');
+    await expect(card).toBeHidden();
+    const onGpu = gpus.find((g: any) => g.uuid === rank.gpuUuids[0]);
+    await page.getByRole('button', { name: `gpu GPU ${onGpu.index}`, exact: true }).click();
+    const engineLinks = page
+      .getByRole('dialog', { name: `GPU GPU ${onGpu.index} details` })
+      .getByRole('region', { name: 'Engines on this GPU' })
+      .getByRole('link', { name: withRank.model ?? withRank.id });
+    await expect(engineLinks.first()).toBeVisible();
+    const hrefs = await engineLinks.evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    expect(hrefs.map((h) => params(h).get('var-engine'))).toContain(withRank.id);
+  });
+
   test("the topology frames carry the field names Grafana's Node Graph panel reads", async ({ openHost, page }) => {
     // The stock Node Graph panel is part of Grafana's own source (public/app/plugins/panel/nodeGraph)
     // and is not published to npm, so it cannot be mounted here. What can be checked outside Grafana:

@@ -1,7 +1,7 @@
 import React, { useEffect, useRef } from 'react';
 import { css, cx } from '@emotion/css';
 import type { GrafanaTheme2, ThresholdsConfig } from '@grafana/data';
-import { Badge, IconButton, useStyles2, useTheme2 } from '@grafana/ui';
+import { Badge, IconButton, LinkButton, useStyles2, useTheme2 } from '@grafana/ui';
 
 import { Bar as MeterLine } from './Bar';
 import { colorForPercent, formatBytes, formatNumber, formatPercent, text } from '../format';
@@ -13,6 +13,10 @@ interface Props {
   /** An instance to highlight (the chip that was clicked). */
   focusId?: string;
   thresholds: ThresholdsConfig;
+  /** The "GPU link" for this GPU; none when the option is empty. */
+  gpuHref?: string;
+  /** The "Engine link" for an engine; undefined when the option is empty. */
+  engineHref: (engine: TopoNode) => string | undefined;
   onClose: () => void;
 }
 
@@ -42,12 +46,15 @@ function enginesOn(topo: Topology, gpu: TopoNode): Array<{ engine: TopoNode; ran
  * One GPU in detail: its figures, the engines on it, and every MIG and vGPU instance (including
  * the ones the row had no room to draw), with memory / utilization / framebuffer bars.
  */
-export function DrillDown({ topo, gpu, focusId, thresholds, onClose }: Props) {
+export function DrillDown({ topo, gpu, focusId, thresholds, gpuHref, engineHref, onClose }: Props) {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   const closeRef = useRef<HTMLButtonElement>(null);
   useEffect(() => {
-    closeRef.current?.focus();
+    // Focus (for the keyboard: Escape, Tab to the link) after the drill-down's first paint and without
+    // scrolling: a synchronous focus() forces style and layout inside the click.
+    const t = requestAnimationFrame(() => closeRef.current?.focus({ preventScroll: true }));
+    return () => cancelAnimationFrame(t);
   }, [gpu.id]);
 
   const d = gpu.detail;
@@ -71,7 +78,16 @@ export function DrillDown({ topo, gpu, focusId, thresholds, onClose }: Props) {
           <div className={styles.title}>{gpu.title}</div>
           <div className={styles.sub}>{[gpu.subtitle, text(d.host)].filter((s) => s && s !== '—').join(' · ')}</div>
         </div>
-        <IconButton ref={closeRef} name="times" tooltip="Close GPU details" onClick={onClose} />
+        <div className={styles.actions}>
+          {gpuHref && (
+            <LinkButton href={gpuHref} size="sm" variant="secondary" icon="apps">
+              Open GPU dashboard
+            </LinkButton>
+          )}
+          {/* aria-label, not tooltip: IconButton's tooltip mounts a floating-ui Tooltip whose position
+              updates re-render it several times in the frames after the click. */}
+          <IconButton ref={closeRef} name="times" aria-label="Close GPU details" onClick={onClose} />
+        </div>
       </header>
 
       <dl className={styles.figures}>
@@ -97,7 +113,7 @@ export function DrillDown({ topo, gpu, focusId, thresholds, onClose }: Props) {
         <dt>vGPU host mode</dt>
         <dd>{text(d.vgpuHostMode)}</dd>
         <dt>UUID</dt>
-        <dd className={styles.mono}>{text(d.uuid ?? gpu.id)}</dd>
+        <dd className={styles.uuid}>{text(d.uuid ?? gpu.id)}</dd>
       </dl>
 
       <section aria-label="Engines on this GPU">
@@ -106,13 +122,22 @@ export function DrillDown({ topo, gpu, focusId, thresholds, onClose }: Props) {
           <div className={styles.muted}>No engine runs here.</div>
         ) : (
           <ul className={styles.list}>
-            {engines.map(({ engine, rank, on }) => (
-              <li key={`${engine.id}-${rank}-${on.id}`}>
-                {engine.title}
-                {rank !== undefined ? ` · rank ${rank}` : ''}
-                {on.kind !== 'gpu' ? ` · on ${on.title}` : ''}
-              </li>
-            ))}
+            {engines.map(({ engine, rank, on }) => {
+              const href = engineHref(engine);
+              return (
+                <li key={`${engine.id}-${rank}-${on.id}`}>
+                  {href ? (
+                    <a href={href} className={styles.link} title="Open engine dashboard">
+                      {engine.title}
+                    </a>
+                  ) : (
+                    engine.title
+                  )}
+                  {rank !== undefined ? ` · rank ${rank}` : ''}
+                  {on.kind !== 'gpu' ? ` · on ${on.title}` : ''}
+                </li>
+              );
+            })}
           </ul>
         )}
       </section>
@@ -247,6 +272,8 @@ const getStyles = (theme: GrafanaTheme2) => ({
     marginBottom: theme.spacing(1),
   }),
   title: css({ fontSize: theme.typography.h5.fontSize, fontWeight: theme.typography.fontWeightMedium }),
+  actions: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(1), flexShrink: 0 }),
+  link: css({ color: theme.colors.text.link, '&:hover': { textDecoration: 'underline' } }),
   sub: css({ color: theme.colors.text.secondary }),
   figures: css({
     display: 'grid',
@@ -256,7 +283,9 @@ const getStyles = (theme: GrafanaTheme2) => ({
     dt: { color: theme.colors.text.secondary },
     dd: { margin: 0 },
   }),
-  mono: css({ fontFamily: theme.typography.fontFamilyMonospace, wordBreak: 'break-all' }),
+  // The panel's font, not the monospace one: on a dashboard that has not used that web font yet, the
+  // first drill-down would fetch it, and Chromium relays out every label of the graph when it arrives.
+  uuid: css({ wordBreak: 'break-all', fontVariantNumeric: 'tabular-nums' }),
   h: css({ fontSize: theme.typography.body.fontSize, margin: `${theme.spacing(1.5)} 0 ${theme.spacing(0.5)}` }),
   muted: css({ color: theme.colors.text.secondary }),
   list: css({ margin: 0, paddingLeft: theme.spacing(2) }),

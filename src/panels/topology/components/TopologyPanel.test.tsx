@@ -33,7 +33,13 @@ function panelData(series: DataFrame[], extra: Partial<PanelData> = {}): PanelDa
   };
 }
 
-function renderPanel(data: PanelData, options: Partial<TopologyOptions> = {}, width = 1200, height = 700) {
+function renderPanel(
+  data: PanelData,
+  options: Partial<TopologyOptions> = {},
+  width = 1200,
+  height = 700,
+  replaceVariables: (s: string) => string = (s) => s
+) {
   const props = {
     id: 1,
     data,
@@ -49,7 +55,7 @@ function renderPanel(data: PanelData, options: Partial<TopologyOptions> = {}, wi
     eventBus: new EventBusSrv(),
     onOptionsChange: jest.fn(),
     onFieldConfigChange: jest.fn(),
-    replaceVariables: (s: string) => s,
+    replaceVariables,
     onChangeTimeRange: jest.fn(),
   } as unknown as PanelProps<TopologyOptions>;
   return render(<TopologyPanel {...props} />);
@@ -355,17 +361,28 @@ function engineTopology(): DataFrame[] {
       load: 0,
     },
     {
-      id: 'engine:llama',
+      id: 'engine:h1:8001',
       kind: 'engine',
       title: 'meta-llama/Llama-3.1-70B-Instruct',
       mainstat: 'KV 62 %',
+      detail__host: 'h1',
+      detail__engineId: 'h1:8001',
+      detail__model: 'meta-llama/Llama-3.1-70B-Instruct',
       detail__kvCacheUsage: 0.62,
       detail__health: 'healthy',
       load: 0.62,
     },
     { id: 'worker:llama/0', kind: 'worker', title: 'rank 0', detail__rank: 0 },
     { id: 'worker:llama/1', kind: 'worker', title: 'rank 1', detail__rank: 1 },
-    { id: 'engine:qwen', kind: 'engine', title: 'Qwen/Qwen2.5-7B-Instruct', detail__kvCacheUsage: 0.3, load: 0.3 },
+    {
+      id: 'engine:h1:8002',
+      kind: 'engine',
+      title: 'Qwen/Qwen2.5-7B-Instruct',
+      detail__host: 'h1',
+      detail__engineId: 'h1:8002',
+      detail__kvCacheUsage: 0.3,
+      load: 0.3,
+    },
     { id: 'worker:qwen/0', kind: 'worker', title: 'rank 0', detail__rank: 0 },
     {
       id: 'engine:phi',
@@ -388,11 +405,11 @@ function engineTopology(): DataFrame[] {
   const edges: Array<[string, string]> = [
     ['gpu:GPU-a', 'mig:MIG-q'],
     ['gpu:GPU-a', 'mig:MIG-p'],
-    ['engine:llama', 'worker:llama/0'],
-    ['engine:llama', 'worker:llama/1'],
+    ['engine:h1:8001', 'worker:llama/0'],
+    ['engine:h1:8001', 'worker:llama/1'],
     ['worker:llama/0', 'gpu:GPU-b'],
     ['worker:llama/1', 'gpu:GPU-c'],
-    ['engine:qwen', 'worker:qwen/0'],
+    ['engine:h1:8002', 'worker:qwen/0'],
     ['worker:qwen/0', 'mig:MIG-q'],
     ['engine:phi', 'worker:phi/0'],
     ['worker:phi/0', 'mig:MIG-p'],
@@ -536,5 +553,148 @@ describe('TopologyPanel at fleet scale (64 GPUs / 448 MIG / 32 engines)', () => 
       await userEvent.click(gpus[5]);
     });
     expect(within(screen.getByRole('dialog')).getAllByTestId('gpufleet-drill-mig')).toHaveLength(7);
+  }, 30000);
+});
+
+describe('TopologyPanel data links to the GPU and engine dashboards', () => {
+  /** The panel's replaceVariables with one dashboard variable and the time-range macro, as Grafana fills them. */
+  const replaceVariables = (s: string) =>
+    s.replace(/\$\{__url_time_range\}/g, 'from=now-6h&to=now').replace(/\$\{?env\}?/g, 'prod');
+  const demo = framesOf('query-topology.json');
+  const recorded = nodeRows(demo);
+
+  it('the GPU drill-down links to the GPU dashboard with the host and UUID of the clicked GPU', async () => {
+    renderPanel(panelData(demo), {}, 1200, 700, replaceVariables);
+    await userEvent.click(gpuRow('GPU 1'));
+    const g1 = recorded.find((n) => n.kind === 'gpu' && n.title === 'GPU 1')!;
+    const link = within(screen.getByRole('dialog', { name: 'GPU GPU 1 details' })).getByRole('link', {
+      name: 'Open GPU dashboard',
+    });
+    expect(link).toHaveAttribute(
+      'href',
+      `/d/gpufleet-gpu/gpu-detail?var-host=sim-demo&var-gpu=${g1.detail__uuid}&from=now-6h&to=now`
+    );
+  });
+
+  it('a GPU link option with ${mig} and a dashboard variable: a clicked MIG chip fills in its UUID', async () => {
+    renderPanel(
+      panelData(demo),
+      { gpuLink: '/d/mine/x?var-env=$env&var-gpu=${gpu}&var-mig=${mig}&var-index=${gpuIndex}' },
+      1200,
+      700,
+      replaceVariables
+    );
+    const mig = recorded.find((n) => n.kind === 'mig')!;
+    const gpu = recorded.find((n) => n.kind === 'gpu' && n.detail__uuid === mig.detail__gpuUuid)!;
+    await userEvent.click(screen.getAllByTestId('gpufleet-mig')[0]);
+    expect(screen.getByRole('link', { name: 'Open GPU dashboard' })).toHaveAttribute(
+      'href',
+      `/d/mine/x?var-env=prod&var-gpu=${gpu.detail__uuid}&var-mig=${mig.detail__uuid}&var-index=${gpu.detail__index}`
+    );
+  });
+
+  it('an empty GPU link option shows no link', async () => {
+    renderPanel(panelData(demo), { gpuLink: '' });
+    await userEvent.click(gpuRow('GPU 3'));
+    expect(screen.getByRole('dialog', { name: 'GPU GPU 3 details' })).toBeInTheDocument();
+    expect(screen.queryByRole('link')).not.toBeInTheDocument();
+  });
+
+  it('a click on an engine pins its card with the engine dashboard link; a rank opens its engine; Escape closes', async () => {
+    renderPanel(panelData(engineTopology()), {}, 1200, 700, replaceVariables);
+    const llama = screen.getByRole('button', { name: 'engine meta-llama/Llama-3.1-70B-Instruct' });
+    await userEvent.hover(llama);
+    expect(screen.getByRole('tooltip')).toHaveTextContent('Click for the engine dashboard link');
+    await userEvent.click(llama);
+    const card = screen.getByRole('dialog', { name: 'Engine meta-llama/Llama-3.1-70B-Instruct' });
+    expect(within(card).getByText('KV cache').nextSibling).toHaveTextContent('62%');
+    expect(within(card).getByRole('link', { name: 'Open engine dashboard' })).toHaveAttribute(
+      'href',
+      '/d/gpufleet-engine/engine-detail?var-host=h1&var-engine=h1%3A8001&from=now-6h&to=now'
+    );
+    fireEvent.keyDown(card, { key: 'Escape' });
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    // Rank 0 of Qwen → Qwen's card; a second click on it closes the card.
+    const qwenRank = screen
+      .getAllByTestId('gpufleet-worker')
+      .find((w) => w.getAttribute('data-node-id') === 'worker:qwen/0')!;
+    await userEvent.click(qwenRank);
+    expect(
+      within(screen.getByRole('dialog', { name: 'Engine Qwen/Qwen2.5-7B-Instruct' })).getByRole('link')
+    ).toHaveAttribute('href', '/d/gpufleet-engine/engine-detail?var-host=h1&var-engine=h1%3A8002&from=now-6h&to=now');
+    await userEvent.click(qwenRank);
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+  });
+
+  it('the GPU drill-down links each engine on the GPU to its dashboard', async () => {
+    renderPanel(panelData(engineTopology()), {}, 1200, 700, replaceVariables);
+    await userEvent.click(gpuRow('GPU 1'));
+    const engines = within(screen.getByRole('dialog')).getByRole('region', { name: 'Engines on this GPU' });
+    expect(within(engines).getByRole('link', { name: 'meta-llama/Llama-3.1-70B-Instruct' })).toHaveAttribute(
+      'href',
+      '/d/gpufleet-engine/engine-detail?var-host=h1&var-engine=h1%3A8001&from=now-6h&to=now'
+    );
+  });
+
+  it('an empty engine link option: the card has no link, the drill-down names engines without links', async () => {
+    renderPanel(panelData(engineTopology()), { engineLink: '' });
+    const llama = screen.getByRole('button', { name: 'engine meta-llama/Llama-3.1-70B-Instruct' });
+    await userEvent.hover(llama);
+    expect(screen.getByRole('tooltip')).not.toHaveTextContent('Click for');
+    await userEvent.click(llama);
+    expect(screen.getByRole('dialog', { name: 'Engine meta-llama/Llama-3.1-70B-Instruct' })).toBeInTheDocument();
+    expect(screen.queryByRole('link')).not.toBeInTheDocument();
+    await userEvent.click(gpuRow('GPU 1'));
+    const drill = screen.getByRole('dialog', { name: 'GPU GPU 1 details' });
+    expect(within(drill).getByRole('region', { name: 'Engines on this GPU' })).toHaveTextContent(
+      'meta-llama/Llama-3.1-70B-Instruct · rank 0'
+    );
+    expect(
+      within(drill)
+        .getAllByRole('link')
+        .map((a) => a.textContent)
+    ).toEqual(['Open GPU dashboard']);
+  });
+});
+
+describe('TopologyPanel click cost at fleet scale', () => {
+  /**
+   * The committed NodeView fibers by node id (React internals: the root fiber hangs off the container).
+   * A node that re-renders gets a new fiber object; one skipped under a memoised parent keeps its own.
+   */
+  function nodeFibers(container: HTMLElement): Map<string, unknown> {
+    const key = Object.keys(container).find((k) => k.startsWith('__reactContainer$'))!;
+    const out = new Map<string, unknown>();
+    const walk = (fiber: any) => {
+      for (let f = fiber; f; f = f.sibling) {
+        if (f.type?.name === 'NodeView') {
+          out.set(f.memoizedProps.node.id, f);
+        }
+        walk(f.child);
+      }
+    };
+    walk((container as any)[key].stateNode.current);
+    return out;
+  }
+
+  it('opening and closing a drill-down or an engine card re-renders none of the 600+ graph nodes', async () => {
+    const { container } = renderPanel(panelData(syntheticTopology()), {}, 1400, 800);
+    const before = nodeFibers(container);
+    expect(before.size).toBe(32 + 64 + 64 + 448);
+    const changed = () => Array.from(nodeFibers(container)).filter(([id, f]) => before.get(id) !== f).length;
+
+    fireEvent.click(screen.getAllByTestId('gpufleet-gpu')[5]);
+    expect(screen.getByRole('dialog')).toBeInTheDocument();
+    expect(changed()).toBe(0);
+    fireEvent.click(screen.getAllByTestId('gpufleet-mig')[20]);
+    expect(changed()).toBe(0);
+    fireEvent.keyDown(screen.getByRole('dialog'), { key: 'Escape' });
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    fireEvent.click(screen.getAllByTestId('gpufleet-engine')[3]);
+    expect(screen.getByRole('dialog', { name: /^Engine / })).toBeInTheDocument();
+    expect(changed()).toBe(0);
+    // Hovering does re-render nodes (their dimming changes): the check above would see it.
+    fireEvent.mouseEnter(screen.getAllByTestId('gpufleet-gpu')[0]);
+    expect(changed()).toBeGreaterThan(0);
   }, 30000);
 });

@@ -212,7 +212,10 @@ interface HostVariable {
   multi: boolean;
 }
 
-/** Grafana's TemplateSrv rules that plugins rely on: $name, ${name}, ${name:format}, [[name]], format functions. */
+/** The dashboard's time range (relative, as in a dashboard URL). */
+const DASHBOARD_RANGE = { from: 'now-1h', to: 'now' };
+
+/** Grafana's TemplateSrv rules that plugins rely on: $name, ${name}, ${name:format}, [[name]], format functions, ${__url_time_range}. */
 class HostTemplateSrv {
   variables = new Map<string, HostVariable>();
   listeners = new Set<() => void>();
@@ -257,6 +260,10 @@ class HostTemplateSrv {
     return target.replace(re, (match, a, b, fmtB, c, fmtC) => {
       const name: string = a ?? b ?? c;
       const fmt = fmtB ?? fmtC ?? format;
+      if (name === '__url_time_range') {
+        // Grafana's macro: the dashboard's time range as its URL carries it.
+        return `from=${encodeURIComponent(DASHBOARD_RANGE.from)}&to=${encodeURIComponent(DASHBOARD_RANGE.to)}`;
+      }
       let value: unknown;
       if (scopedVars && scopedVars[name]) {
         value = scopedVars[name].value;
@@ -436,7 +443,7 @@ function ConfigPage({ plugin, initial }: { plugin: any; initial: SavedSettings }
 function timeRange() {
   const to = dateTime();
   const from = dateTime(to).subtract(1, 'h');
-  return { from, to, raw: { from: 'now-1h', to: 'now' } };
+  return { from, to, raw: { ...DASHBOARD_RANGE } };
 }
 
 let requestCounter = 0;
@@ -736,13 +743,15 @@ async function measurePanel(series: any[], opts: { width: number; height: number
   const props = panelProps(series, {}, opts);
 
   const t0 = performance.now();
+  // Theme only: Grafana's global styles (fonts included) are the page's, mounted once by the bench
+  // view as Grafana's app root mounts them, not per panel.
   ReactDOM.flushSync(() =>
     root.render(
-      <Shell>
+      <ThemeContext.Provider value={config.theme2}>
         <div style={{ width: opts.width, height: opts.height, position: 'relative' }}>
           <Panel {...props} options={{}} />
         </div>
-      </Shell>
+      </ThemeContext.Provider>
     )
   );
   const committed = performance.now();
@@ -751,6 +760,9 @@ async function measurePanel(series: any[], opts: { width: number; height: number
   await nextPaint();
   const painted = performance.now();
 
+  // Web fonts settled, as they are long before anyone clicks in Grafana. The harness serves no font
+  // files: a face failing while the click is measured would relayout every label inside it.
+  await document.fonts.ready;
   const gpus = container.querySelectorAll('[data-testid="gpufleet-gpu"]');
   const target = gpus[Math.min(opts.gpuIndex, gpus.length - 1)] as HTMLElement;
   const c0 = performance.now();
@@ -817,8 +829,12 @@ async function show(params: Record<string, string>) {
   const key = ++mounted;
   let page: React.ReactElement;
   if (view === 'bench') {
-    // Modules are loaded (start); the bench mounts its own panels.
-    page = <div />;
+    // Modules are loaded (start); the bench mounts its own panels, under the page's global styles.
+    page = (
+      <Shell>
+        <div />
+      </Shell>
+    );
   } else if (view === 'app') {
     const app = await importPlugin(APP_MODULE);
     const Root = app.root;
