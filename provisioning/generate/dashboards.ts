@@ -211,7 +211,8 @@ export function gpuDetail(): Dashboard {
         'Drill-down',
         'This GPU with its MIG / vGPU instances and the engines on it. Click the GPU for instance details (profiles, VMs, bars).',
         { host: '$host', gpu: '$gpu' },
-        { size: { w: 24, h: 10 } },
+        // This dashboard is the GPU link's target already.
+        { size: { w: 24, h: 10 }, gpuLink: '' },
       ),
       sidecarTable('MIG and vGPU instances', 'The instances of this GPU as the sidecar sees them now.', {
         kind: 'gpu',
@@ -329,7 +330,7 @@ export function engineDetail(): Dashboard {
       promTable('The engine\'s GPUs', 'Each rank and the GPU / MIG instance it runs on.', [
         { expr: `gpufleet_engine_gpu{${E}} * on (host, gpu_uuid) group_left (name, gpu_index) gpufleet_gpu_info{host="$host"}` },
       ], { links: [gpuRowLink], exclude: ['Value'], size: { w: 12, h: 8 } }),
-      topologyPanel('Topology', 'The engine, its ranks and their GPUs / MIG instances.', { host: '$host', engine: '$engine' }, { size: { w: 12, h: 8 } }),
+      topologyPanel('Topology', 'The engine, its ranks and their GPUs / MIG instances.', { host: '$host', engine: '$engine' }, { size: { w: 12, h: 8 }, engineLink: '' }),
     ],
     [sidecarEvents('$host')],
   );

@@ -141,7 +141,12 @@ export function sidecarTable(title: string, description: string, target: Sidecar
   };
 }
 
-export function topologyPanel(title: string, description: string, filters: Record<string, string>, o: { size?: Size; showWorkers?: boolean } = {}): Unplaced {
+export function topologyPanel(
+  title: string,
+  description: string,
+  filters: Record<string, string>,
+  o: { size?: Size; showWorkers?: boolean; gpuLink?: string; engineLink?: string } = {},
+): Unplaced {
   return {
     type: PLUGIN_IDS.panel,
     title,
@@ -149,7 +154,14 @@ export function topologyPanel(title: string, description: string, filters: Recor
     datasource: sidecar,
     targets: sidecarTargets([{ kind: 'topology', filters }]),
     fieldConfig: { defaults: {}, overrides: [] },
-    options: { colorBy: 'load', groupBy: 'host', showWorkers: o.showWorkers ?? true },
+    // Link options left out keep the panel's defaults (the GPU and Engine detail dashboards); '' hides one.
+    options: {
+      colorBy: 'load',
+      groupBy: 'host',
+      showWorkers: o.showWorkers ?? true,
+      ...(o.gpuLink !== undefined ? { gpuLink: o.gpuLink } : {}),
+      ...(o.engineLink !== undefined ? { engineLink: o.engineLink } : {}),
+    },
     size: o.size ?? { w: 24, h: 14 },
   };
 }
