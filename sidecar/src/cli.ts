@@ -25,9 +25,14 @@ function readToken(path: string): string {
   return token;
 }
 
-/** In simulate mode nvidia-smi is the simulator's fake, fed the scenario through its environment. */
-function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv } {
-  if (!config.simulate) return { config, env: process.env };
+/**
+ * In simulate mode nvidia-smi is the simulator's fake, fed the scenario through its environment, and the
+ * Docker API is simHost's fake on a socket in the simulator's state dir (unless --docker-socket was given):
+ * the scenario's docker-deployed engines are its containers, and a real Docker on the machine running the
+ * simulation is not the simulated host's.
+ */
+function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; simDockerSocket: string | null } {
+  if (!config.simulate) return { config, env: process.env, simDockerSocket: null };
   const fake = fileURLToPath(new URL('./sim/fakeNvidiaSmi.js', import.meta.url));
   if (!existsSync(fake)) throw new Error(`--simulate: the simulator is not built (${fake} missing); run npm run build -w sidecar`);
   const scenario = /[/.]/.test(config.simulate) ? resolve(config.simulate) : config.simulate;
@@ -37,10 +42,20 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv } 
   const simDir = mkdtempSync(join(tmpdir(), 'gpufleet-sim-'));
   const kmsg = join(simDir, 'kmsg');
   writeFileSync(kmsg, '');
+  const simDockerSocket = join(simDir, 'docker.sock');
+  const socketGiven = process.argv.some((a) => a === '--docker-socket' || a.startsWith('--docker-socket=')) || process.env.GPUFLEET_DOCKER_SOCKET !== undefined;
   return {
-    config: { ...config, nvidiaSmi: fake, hostname: hostnameGiven ? config.hostname : `sim-${name}`, kmsg },
+    config: {
+      ...config,
+      nvidiaSmi: fake,
+      hostname: hostnameGiven ? config.hostname : `sim-${name}`,
+      kmsg,
+      dockerSocket: socketGiven ? config.dockerSocket : simDockerSocket,
+    },
+    simDockerSocket: socketGiven ? null : simDockerSocket,
     env: {
       ...process.env,
+      GPUFLEET_SIM_DOCKER_SOCKET: simDockerSocket,
       GPUFLEET_SIM_KMSG: kmsg,
       // simHost publishes the fake vLLM engines' pids there; the fake nvidia-smi lists them as GPU processes.
       GPUFLEET_SIM_STATE: simDir,
@@ -69,6 +84,16 @@ function startSimHost(env: NodeJS.ProcessEnv, logger: { warn: (msg: string) => v
   return child;
 }
 
+/** Whether `path` exists within `timeoutMs` (checked every 50 ms). */
+async function waitForPath(path: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
 /** SIGTERM, then SIGKILL after 2 s; resolves once it has exited. */
 function stopChild(child: ChildProcess | null): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -87,9 +112,10 @@ async function main(): Promise<void> {
   const logger = pino({ level: parsed.logLevel, base: { app: 'gpufleet-sidecar' } });
   let config: Config;
   let env: NodeJS.ProcessEnv;
+  let simDockerSocket: string | null;
   let token: string | null = null;
   try {
-    ({ config, env } = simulation(parsed));
+    ({ config, env, simDockerSocket } = simulation(parsed));
     if (config.tokenFile) token = readToken(config.tokenFile);
   } catch (err) {
     process.stderr.write(`gpufleet-sidecar: ${(err as Error).message}\n`);
@@ -97,6 +123,10 @@ async function main(): Promise<void> {
   }
 
   const simHost = config.simulate ? startSimHost(env, logger) : null;
+  // The sidecar turns container discovery off when its socket is absent at start: wait for simHost's.
+  if (simDockerSocket && !(await waitForPath(simDockerSocket, 10_000))) {
+    logger.warn(`simHost did not open its Docker API at ${simDockerSocket} within 10 s`);
+  }
   const metrics = new SidecarMetrics({ maxSeries: config.maxSeries });
   const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env });
   const app = createApp({

@@ -149,7 +149,10 @@ export interface Engine {
   type: 'vllm';
   endpoint: string;
   deployment: 'native' | 'docker';
+  /** Container name, for a docker-deployed engine. */
   container?: string;
+  /** Container image as Docker reports it (`vllm/vllm-openai:v0.11.0`), for a docker-deployed engine. */
+  image?: string;
   model: string | null;
   servedModels: string[];
   maxModelLen: number | null;

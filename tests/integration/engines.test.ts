@@ -10,12 +10,13 @@ describe('engines on the demo host', () => {
   let gpus: any[];
 
   beforeAll(async () => {
-    s = await startSidecar(['--simulate', 'demo', '--interval', '1s', '--docker-socket', 'none']);
+    // No --docker-socket: the simulator's own Docker Engine API, where the demo's container engine runs.
+    s = await startSidecar(['--simulate', 'demo', '--interval', '1s']);
     // Every engine up, with load from at least two scrapes and its GPUs found.
     engines = await waitFor('the demo engines up and mapped', async () => {
       const r = await json(`${s.base}/api/v1/engines`);
       const list = r.body.engines ?? [];
-      const ready = list.length >= 8 && list.every((e: any) => e.health === 'up' && e.gpuMapping.status === 'resolved' && e.load.running !== null);
+      const ready = list.length >= 9 && list.every((e: any) => e.health === 'up' && e.gpuMapping.status === 'resolved' && e.load.running !== null);
       return ready ? list : undefined;
     }, 60_000);
     gpus = (await json(`${s.base}/api/v1/gpus`)).body.gpus;
@@ -48,6 +49,25 @@ describe('engines on the demo host', () => {
     const dp = engines.find((e) => e.parallel.data === 2);
     expect(dp).toBeDefined();
     expect(dp.workers).toHaveLength(2);
+  });
+
+  it('finds the Docker-deployed engine through the Docker API: container name, image, published port, its MIG instance', async () => {
+    const docker = engines.filter((e) => e.deployment === 'docker');
+    expect(docker).toHaveLength(1);
+    const e = docker[0];
+    expect(e).toMatchObject({
+      container: 'vllm-granite', image: 'vllm/vllm-openai:v0.11.0', discoveredBy: 'docker', endpoint: 'http://127.0.0.1:18023',
+      model: 'ibm-granite/granite-3.3-2b-instruct', gpuMapping: { status: 'resolved' },
+    });
+    // Found once: the process scan sees the same API server, and Docker's answer wins.
+    expect(engines.filter((x) => x.endpoint === e.endpoint)).toHaveLength(1);
+    expect(e.workers).toHaveLength(1);
+    const m = migOf(e.workers[0].migUuids[0]);
+    expect(m.g.index).toBe(2);
+    const health = (await json(`${s.base}/api/v1/health`)).body;
+    expect(health.sources.docker.status).toBe('ok');
+    const sd = (await json(`${s.base}/api/v1/sd/engines`)).body;
+    expect(sd.find((g: any) => g.labels.engine_id === e.id)?.labels.deployment).toBe('docker');
   });
 
   it('reads each engine\'s model, version and served models from the engine itself', () => {

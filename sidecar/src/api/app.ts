@@ -7,7 +7,7 @@ import type { Gpu, Snapshot } from '../model.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRICS } from '../store/samples.js';
 import { ApiError, errorHandler, validate } from './errors.js';
-import type { SidecarMetrics } from './metrics.js';
+import { sanitizeLabel, type SidecarMetrics } from './metrics.js';
 import { TimeSchema, filterSet, gpuMatches, runQueries } from './query.js';
 import { buildTopology } from './topology.js';
 
@@ -212,12 +212,14 @@ export function createApp(deps: AppDeps) {
         const host = loop && q.loopback ? q.loopback : u.hostname;
         return {
           targets: [`${host}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`],
+          // Target labels end up on every series Prometheus scrapes from the engine: cleaned as on
+          // /metrics (the model name is the engine's own text, which may hold control characters).
           labels: {
-            host: s.host.hostname,
+            host: sanitizeLabel(s.host.hostname),
             // `engine_id`, not `engine`: vLLM labels its own series `engine` (the data-parallel rank), and a
             // target label of that name would push it aside to `exported_engine`.
-            engine_id: e.id,
-            model: e.model ?? '',
+            engine_id: sanitizeLabel(e.id),
+            model: sanitizeLabel(e.model),
             deployment: e.deployment,
             ...(u.protocol === 'https:' ? { __scheme__: 'https' } : {}),
           },

@@ -17,6 +17,8 @@ export interface EngineCandidate {
   problem: string | null;
   deployment: 'native' | 'docker';
   container: string | null;
+  /** The container's image (`vllm/vllm-openai:v0.11.0`), as Docker reports it. */
+  image: string | null;
   launch: VllmLaunch | null;
   /** The API server process (the oldest one when several share the port). */
   apiPid: number | null;
@@ -37,6 +39,9 @@ function descendants(roots: number[], children: Map<number, number[]>): number[]
   }
   return out;
 }
+
+/** Engine ids in a human order (host:8001 before host:18001). One collator: localeCompare with options builds one per call. */
+export const byId = new Intl.Collator(undefined, { numeric: true });
 
 /** Same endpoint whatever the spelling: localhost and 127.0.0.1 are one host. */
 export function endpointKey(url: string): string {
@@ -86,6 +91,7 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
       problem: null,
       deployment: 'native',
       container: null,
+      image: null,
       launch: g.launch,
       apiPid: api?.pid ?? null,
       pids: descendants(roots.map((r) => r.pid), children).filter((pid) => byPid.has(pid)),
@@ -108,6 +114,7 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
       problem: c.problem,
       deployment: 'docker',
       container: c.name,
+      image: c.image,
       launch: c.launch,
       apiPid: c.hostPid,
       pids: DockerDiscovery.hostPids(c.hostPid, procs),
@@ -129,7 +136,7 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
     } catch {
       // config validation already refused non-URLs
     }
-    out.push({ id, endpoint: url, socketPath: null, source: 'flag', problem: null, deployment: 'native', container: null, launch: null, apiPid: null, pids: [] });
+    out.push({ id, endpoint: url, socketPath: null, source: 'flag', problem: null, deployment: 'native', container: null, image: null, launch: null, apiPid: null, pids: [] });
   }
-  return out.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  return out.sort((a, b) => byId.compare(a.id, b.id));
 }

@@ -17,6 +17,14 @@ describe('where a containerized engine is reached', () => {
     expect(containerEndpoint([{ PrivatePort: 9000, PublicPort: 19000, IP: '0.0.0.0' }], 'bridge', null).endpoint).toBe('http://127.0.0.1:19000');
   });
 
+  it('a port Docker lists twice (published on 0.0.0.0 and ::) is one port', () => {
+    const dual = [
+      { PrivatePort: 9000, PublicPort: 19000, IP: '0.0.0.0', Type: 'tcp' },
+      { PrivatePort: 9000, PublicPort: 19000, IP: '::', Type: 'tcp' },
+    ];
+    expect(containerEndpoint(dual, 'bridge', null)).toEqual({ endpoint: 'http://127.0.0.1:19000', problem: null });
+  });
+
   it('reads the port from the command line with host networking', () => {
     expect(containerEndpoint([], 'host', launch('python3', '-m', 'vllm.entrypoints.openai.api_server', '--port=8123')).endpoint).toBe('http://127.0.0.1:8123');
   });

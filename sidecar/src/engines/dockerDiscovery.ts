@@ -44,7 +44,10 @@ export function containerEndpoint(
   launch: VllmLaunch | null,
 ): { endpoint: string | null; problem: string | null } {
   const inPort = launch?.port ?? DEFAULT_VLLM_PORT;
-  const tcp = ports.filter((p) => (p.Type ?? 'tcp') === 'tcp' && p.PublicPort);
+  // Docker lists a port published on every address twice (0.0.0.0 and ::): one port, not two.
+  const tcp = ports
+    .filter((p) => (p.Type ?? 'tcp') === 'tcp' && p.PublicPort)
+    .filter((p, i, all) => all.findIndex((q) => q.PrivatePort === p.PrivatePort && q.PublicPort === p.PublicPort) === i);
   // Prefer the published port that maps to the port vLLM listens on inside the container.
   const exact = tcp.find((p) => p.PrivatePort === inPort);
   const chosen = exact ?? (tcp.length === 1 ? tcp[0] : undefined);
@@ -79,7 +82,7 @@ function descendantsOf(root: number, procs: ProcInfo[]): ProcInfo[] {
 
 export class DockerDiscovery {
   private readonly docker: Docker;
-  /** inspect answers by container id: what we read from it does not change while it runs. */
+  /** inspect answers by container id: what we read from it does not change while its first process lives. */
   private inspected = new Map<string, Docker.ContainerInspectInfo>();
 
   constructor(
@@ -99,6 +102,9 @@ export class DockerDiscovery {
       const command = c.Command ?? '';
       if (!VLLM_IMAGE.test(image) && !/\bvllm\b/.test(command)) continue;
       let info = this.inspected.get(c.Id);
+      // A container restarted in place (restart policy, docker restart) keeps its id but not its pid.
+      const pid = info?.State?.Pid;
+      if (info && pid && !procs.some((p) => p.pid === pid)) info = undefined;
       if (!info) {
         try {
           info = await this.docker.getContainer(c.Id).inspect();

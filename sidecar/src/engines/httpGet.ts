@@ -1,13 +1,15 @@
 // GET with a deadline and a size cap, for talking to engines we do not control: one that hangs, or
-// answers a 100 MB body, costs at most `timeoutMs` and `maxBytes`, and never more. node:http rather
-// than fetch: fetch refuses "bad ports" (6000, 6665-6669, …) that an engine may well use, and cannot
-// reach a server on a unix socket (vLLM's --uds).
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+// answers a 100 MB body, costs at most `timeoutMs` and `maxBytes`, and never more. Not fetch: fetch
+// refuses "bad ports" (6000, 6665-6669, …) that an engine may well use, and cannot reach a server on
+// a unix socket (vLLM's --uds). Plain http goes through plainHttp.ts (a kept connection per engine,
+// a fraction of node:http's CPU per request); https through node:https.
+import { type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { SourceError } from '../collectors/sourceError.js';
+import { plainGet } from './plainHttp.js';
 
 // Engines are asked every tick: keep their connections open rather than set one up per request.
-const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 }) };
+const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
 
 export interface HttpAnswer {
   status: number;
@@ -32,20 +34,27 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
       reject(new SourceError('http', `GET ${url}: not a URL`));
       return;
     }
+    if (u.protocol === 'http:') {
+      plainGet(u, opts).then(resolve, reject);
+      return;
+    }
+    if (u.protocol !== 'https:') {
+      reject(new SourceError('http', `GET ${url}: only http:// and https:// are supported`));
+      return;
+    }
     const fail = (err: SourceError) => {
       clearTimeout(timer);
       req.destroy();
       reject(err);
     };
-    const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(
+    const req = httpsRequest(
       u,
       {
         method: 'GET',
         headers: { accept: '*/*', ...opts.headers },
         socketPath: opts.socketPath,
         // A unix socket gets a connection of its own; TCP ones come from the keep-alive pool.
-        agent: opts.socketPath ? false : u.protocol === 'https:' ? agents.https : agents.http,
+        agent: opts.socketPath ? false : httpsAgent,
       },
       (res: IncomingMessage) => {
         const declared = Number(res.headers['content-length']);
@@ -62,7 +71,9 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
         });
         res.on('end', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') });
+          // Most answers come in one chunk: decode it as it is rather than copy it first.
+          const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body });
         });
         res.on('error', (err) => fail(new SourceError('http', `GET ${url}: ${err.message}`)));
       },

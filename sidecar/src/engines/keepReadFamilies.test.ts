@@ -15,25 +15,35 @@ describe('keepReadFamilies', () => {
     expect(filtered.processStartTimeSeconds).toEqual(full.processStartTimeSeconds);
   });
 
-  it('keeps histogram, counter and HELP/TYPE lines of the families read, and drops the others', () => {
+  it('keeps the samples of the families read, not their HELP/TYPE lines or _created series, and # EOF', () => {
     const text = [
       '# HELP vllm:time_to_first_token_seconds x',
       '# TYPE vllm:time_to_first_token_seconds histogram',
       'vllm:time_to_first_token_seconds_bucket{le="0.1"} 1',
       'vllm:time_to_first_token_seconds_count 1',
+      'vllm:time_to_first_token_seconds_created 1.7e9',
       '# TYPE vllm:request_queue_time_seconds histogram',
       'vllm:request_queue_time_seconds_bucket{le="0.1"} 1',
       'vllm:prompt_tokens_total{model_name="m"} 5',
       'vllm:prompt_tokens_created{model_name="m"} 1.7e9',
       'python_gc_objects_collected_total{generation="0"} 1',
+      'vllm:num_requests_running 2',
+      '# EOF',
+      'vllm:num_requests_running 3',
     ].join('\n');
     expect(keepReadFamilies(text).split('\n')).toEqual([
-      '# HELP vllm:time_to_first_token_seconds x',
-      '# TYPE vllm:time_to_first_token_seconds histogram',
       'vllm:time_to_first_token_seconds_bucket{le="0.1"} 1',
       'vllm:time_to_first_token_seconds_count 1',
       'vllm:prompt_tokens_total{model_name="m"} 5',
-      'vllm:prompt_tokens_created{model_name="m"} 1.7e9',
+      'vllm:num_requests_running 2',
+      '# EOF',
+      'vllm:num_requests_running 3',
     ]);
+    // What follows # EOF is not read.
+    expect(parseVllmMetrics(keepReadFamilies(text)).engines[0]?.running).toBe(2);
+  });
+
+  it('drops lines that start with a blank or have no name, as the parser would not read them as these families', () => {
+    expect(keepReadFamilies(' vllm:num_requests_running 1\n{x="y"} 2\nvllm:num_requests_running\t3\r\n')).toBe('vllm:num_requests_running\t3\r\n');
   });
 });

@@ -331,7 +331,23 @@ function findEntry(argv: readonly string[]): { entrypoint: VllmEntrypoint; rest:
  * skipped (taking the next token as their value unless it looks like a flag, or the flag looks
  * boolean: --enable-*, --disable-*, --no-*).
  */
+// The process scanner hands out the same argv array for a process from one tick to the next: a
+// parse is kept with its array (never copied, never changed by callers), so a host's hundreds of
+// processes are not parsed again every tick.
+const launches = new WeakMap<readonly string[], VllmLaunch | null>();
+const roles = new WeakMap<readonly string[], ProcessRole | null>();
+
+/** A vLLM launch from a process's argv; null when it is not one. The result is shared: do not change it. */
 export function parseVllmCmdline(argv: readonly string[]): VllmLaunch | null {
+  let l = launches.get(argv);
+  if (l === undefined) {
+    l = parseLaunch(argv);
+    launches.set(argv, l);
+  }
+  return l;
+}
+
+function parseLaunch(argv: readonly string[]): VllmLaunch | null {
   if (argv.length === 0 || argv.length > MAX_ARGS || argv.some((a) => a.length > MAX_ARG_LENGTH)) return null;
   const entry = findEntry(argv);
   if (!entry) return null;
@@ -533,7 +549,18 @@ function parseTitle(title: string, prefixes: readonly string[]): ProcessRole | n
 const SPAWN_SUFFIX = /--multiprocessing-fork((?:_(?:DP|PP|PCP|TP|DCP|EP)\d{1,7})+)\s*$/;
 
 /** The role of a process from its argv (from /proc/PID/cmdline), or null when not a vLLM process. */
+/** The role a process's argv says (title or launch line); null when none. The result is shared: do not change it. */
 export function parseProcessRole(argv: readonly string[], options: RoleOptions = {}): ProcessRole | null {
+  if (options.titlePrefixes !== undefined) return parseRole(argv, options);
+  let r = roles.get(argv);
+  if (r === undefined) {
+    r = parseRole(argv, options);
+    roles.set(argv, r);
+  }
+  return r;
+}
+
+function parseRole(argv: readonly string[], options: RoleOptions): ProcessRole | null {
   const prefixes = options.titlePrefixes ?? DEFAULT_TITLE_PREFIXES;
   const args = argv.filter((a) => a.length > 0);
   if (args.length === 0) return null;

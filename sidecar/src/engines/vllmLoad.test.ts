@@ -6,7 +6,9 @@ import {
   histogramDelta,
   histogramQuantile,
   isBusy,
+  LoadWindow,
   mergeEngineScrapes,
+  type ScrapePoint,
 } from './vllmLoad.js';
 import type { EngineScrape, Histogram, HistogramBucket } from './vllmMetrics.js';
 
@@ -231,6 +233,76 @@ describe('deriveLoadOverWindow', () => {
 
   it('needs at least one scrape', () => {
     expect(() => deriveLoadOverWindow([], 0.85)).toThrow(RangeError);
+  });
+});
+
+describe('LoadWindow (the collector\'s window, one pair\'s deltas per new scrape)', () => {
+  // A deterministic pseudo-random engine: load that moves (one counter not in whole numbers), restarts (everything back near 0), a
+  // histogram that breaks now and then, bucket bounds that change on a restart, an ITL rename.
+  function* scrapes(seed: number): Generator<EngineScrape> {
+    let x = seed;
+    const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let tokens = 0;
+    let counts = [0, 0, 0];
+    let bounds = [0.1, 1, INF];
+    for (;;) {
+      const r = rnd();
+      if (r < 0.05) {
+        tokens = 0;
+        counts = [0, 0, 0];
+        if (rnd() < 0.5) bounds = [0.2, 2, INF];
+      }
+      tokens += Math.floor(rnd() * 1000);
+      const add = [Math.floor(rnd() * 5), Math.floor(rnd() * 5), Math.floor(rnd() * 5)];
+      counts = [counts[0]! + add[0]!, counts[1]! + add[0]! + add[1]!, counts[2]! + add[0]! + add[1]! + add[2]!];
+      const broken = rnd() < 0.03;
+      const h = hist(bounds.map((le, i) => [le, broken && i === 0 ? counts[2]! + 1 : counts[i]!] as [number, number]));
+      yield scrape({
+        running: Math.floor(rnd() * 10),
+        kvCacheUsage: rnd(),
+        counters: { promptTokens: tokens, generationTokens: tokens / 3, requestSuccess: counts[2]!, prefixCacheQueries: tokens, prefixCacheHits: tokens / 4 },
+        histograms: { ttft: h, itl: h, e2e: hist([[1, counts[2]!], [INF, counts[2]!]]) },
+        itlMetric: rnd() < 0.02 ? 'vllm:time_per_output_token_seconds' : 'vllm:inter_token_latency_seconds',
+      });
+    }
+  }
+
+  it.each([1, 2, 3, 4])('answers exactly what deriveLoadOverWindow answers on its points (seed %i)', (seed) => {
+    const w = new LoadWindow();
+    const gen = scrapes(seed);
+    let withQuantiles = 0;
+    let points: ScrapePoint[] = [];
+    for (let t = 0; t < 400; t++) {
+      const at = t * 1000 + (t % 7) * 13; // uneven ticks
+      const p = { scrape: gen.next().value as EngineScrape, atMs: at };
+      w.push(p);
+      w.trim(at, 10_000);
+      // The same window kept whole: the same trimming rule.
+      points.push(p);
+      while (points.length > 2 && at - (points[0] as ScrapePoint).atMs > 10_000) points = points.slice(1);
+      expect(w.length).toBe(points.length);
+      expect(points.length).toBeLessThanOrEqual(12);
+      const d = w.derive(0.9);
+      expect(d).toEqual(deriveLoadOverWindow(points, 0.9));
+      if (d.load.ttftSeconds.p50 !== null) withQuantiles++;
+    }
+    // Both kinds of window were met: with quantiles, and without (a break or a change of bounds inside).
+    expect(withQuantiles).toBeGreaterThan(50);
+    expect(withQuantiles).toBeLessThan(390);
+  });
+
+  it('keeps the last two scrapes however old they are', () => {
+    const w = new LoadWindow();
+    w.push({ scrape: scrape(), atMs: 0 });
+    w.push({ scrape: scrape(), atMs: 1_000 });
+    w.push({ scrape: scrape(), atMs: 500_000 });
+    w.trim(900_000, 60_000);
+    expect(w.length).toBe(2);
+    // The span is what is left: 1 s → 500 s.
+    w.push({ scrape: scrape({ counters: { promptTokens: 499_000 } }), atMs: 500_000 + 1000 });
+    w.trim(501_000, 60_000);
+    expect(w.length).toBe(2);
+    expect(w.last?.atMs).toBe(501_000);
   });
 });
 

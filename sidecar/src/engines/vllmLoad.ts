@@ -69,13 +69,6 @@ export function histogramDelta(prev: Histogram | null, cur: Histogram | null): H
   return cumulativeOk(out) ? out : null;
 }
 
-/** Adds bucket increases of consecutive windows; null when the bounds differ. */
-function addBuckets(a: HistogramBucket[] | null, b: HistogramBucket[]): HistogramBucket[] | null {
-  if (a === null) return b;
-  if (!sameBounds(a, b)) return null;
-  return a.map((x, i) => ({ le: x.le, count: x.count + (b[i]?.count ?? 0) }));
-}
-
 /**
  * Prometheus histogram_quantile() on cumulative buckets sorted by `le` and ending with +Inf.
  * Returns null where Prometheus would return NaN (no observations, < 2 buckets, no +Inf bucket,
@@ -119,53 +112,134 @@ export interface ScrapePoint {
   atMs: number;
 }
 
-/**
- * Load over a window of scrapes of one engine, oldest first. Increases are summed pair by pair,
- * so a reset inside the window loses only the part before it. Gauges come from the last scrape.
- */
-export function deriveLoadOverWindow(points: readonly ScrapePoint[], busyThreshold: number): DerivedLoad {
+type CounterKey = keyof EngineScrape['counters'];
+type HistKey = keyof EngineScrape['histograms'];
+const COUNTER_KEYS: readonly CounterKey[] = ['promptTokens', 'generationTokens', 'preemptions', 'prefixCacheQueries', 'prefixCacheHits', 'requestSuccess'];
+const HIST_KEYS: readonly HistKey[] = ['ttft', 'itl', 'e2e'];
+
+/** One histogram's bucket increases between two scrapes: its bounds (one array shared by every pair with the same bounds) and counts. */
+export interface BucketDelta {
+  /** The bounds as text: pairs add up only with equal keys. */
+  key: string;
+  les: readonly number[];
+  counts: number[];
+}
+
+/** What changed between two consecutive scrapes: counter increases and histogram bucket increases. */
+export interface PairDelta {
+  counters: Record<CounterKey, number | null>;
+  histograms: Record<HistKey, BucketDelta | null>;
+}
+
+// A window keeps a minute of pairs per engine: bounds are the same from one scrape to the next, so
+// each set is kept once rather than in every pair (fewer long-lived objects for the collector).
+const MAX_SHARED_BOUNDS = 256;
+const sharedBounds = new Map<string, readonly number[]>();
+
+/** The bounds each histogram had last time: nearly always the same again, recognised without making their key. */
+const lastBounds: Partial<Record<HistKey, { key: string; les: readonly number[] }>> = {};
+
+function bucketDelta(d: HistogramBucket[] | null, hist: HistKey): BucketDelta | null {
+  if (d === null) return null;
+  const counts = d.map((b) => b.count);
+  const last = lastBounds[hist];
+  if (last && last.les.length === d.length && d.every((b, i) => b.le === last.les[i])) return { key: last.key, les: last.les, counts };
+  const les = d.map((b) => b.le);
+  const key = les.join(',');
+  let shared = sharedBounds.get(key);
+  if (!shared) {
+    shared = les;
+    if (sharedBounds.size < MAX_SHARED_BOUNDS) sharedBounds.set(key, les);
+  }
+  lastBounds[hist] = { key, les: shared };
+  return { key, les: shared, counts };
+}
+
+export function pairDelta(prev: EngineScrape, cur: EngineScrape): PairDelta {
+  const counters = {} as PairDelta['counters'];
+  for (const k of COUNTER_KEYS) counters[k] = counterIncrease(prev.counters[k], cur.counters[k]);
+  const histograms = {} as PairDelta['histograms'];
+  for (const k of HIST_KEYS) histograms[k] = bucketDelta(histogramDelta(prev.histograms[k], cur.histograms[k]), k);
+  return { counters, histograms };
+}
+
+/** The bucket increases of consecutive pairs added up; null when one is null or the bounds differ. */
+function sumBuckets(pairs: readonly PairDelta[], key: HistKey): HistogramBucket[] | null {
+  let first: BucketDelta | null = null;
+  let counts: number[] = [];
+  for (const p of pairs) {
+    const d = p.histograms[key];
+    if (d === null) return null;
+    if (first === null) {
+      first = d;
+      counts = [...d.counts];
+      continue;
+    }
+    if (d.key !== first.key) return null;
+    for (let i = 0; i < counts.length; i++) counts[i] = (counts[i] as number) + (d.counts[i] as number);
+  }
+  return first === null ? null : first.les.map((le, i) => ({ le, count: counts[i] as number }));
+}
+
+/** How the window's increases add up: from the pairs each time, or kept as running sums (LoadWindow). */
+interface WindowSums {
+  counter(key: CounterKey): number | null;
+  buckets(key: HistKey): HistogramBucket[] | null;
+}
+
+function foldedSums(pairs: readonly PairDelta[]): WindowSums {
+  return {
+    counter: (key) => {
+      let total = 0;
+      for (const p of pairs) {
+        const d = p.counters[key];
+        if (d === null) return null;
+        total += d;
+      }
+      return total;
+    },
+    buckets: (key) => sumBuckets(pairs, key),
+  };
+}
+
+/** What deriving needs of a window's points: the last scrape, the span, and whether the ITL metric kept its name. */
+interface WindowShape {
+  cur: EngineScrape;
+  firstAtMs: number;
+  lastAtMs: number;
+  count: number;
+  /** Every point's ITL histogram is the current one's (an upgrade may rename it). */
+  itlSame: boolean;
+}
+
+function shapeOf(points: readonly ScrapePoint[]): WindowShape {
   const last = points[points.length - 1];
   if (!last) throw new RangeError('deriveLoadOverWindow needs at least one scrape');
   const cur = last.scrape;
-  const first = points[0] as ScrapePoint;
-  const dt = (last.atMs - first.atMs) / 1000;
-  const windowOk = points.length >= 2 && Number.isFinite(dt) && dt > 0;
+  return {
+    cur,
+    firstAtMs: (points[0] as ScrapePoint).atMs,
+    lastAtMs: last.atMs,
+    count: points.length,
+    itlSame: points.every((p) => p.scrape.itlMetric === cur.itlMetric),
+  };
+}
 
-  type CounterKey = keyof EngineScrape['counters'];
-  const increase = (key: CounterKey): number | null => {
-    if (!windowOk) return null;
-    let total = 0;
-    for (let i = 1; i < points.length; i++) {
-      const d = counterIncrease(
-        (points[i - 1] as ScrapePoint).scrape.counters[key],
-        (points[i] as ScrapePoint).scrape.counters[key]
-      );
-      if (d === null) return null;
-      total += d;
-    }
-    return total;
-  };
-  const histIncrease = (key: keyof EngineScrape['histograms']): HistogramBucket[] | null => {
-    if (!windowOk) return null;
-    let total: HistogramBucket[] | null = null;
-    for (let i = 1; i < points.length; i++) {
-      const d = histogramDelta(
-        (points[i - 1] as ScrapePoint).scrape.histograms[key],
-        (points[i] as ScrapePoint).scrape.histograms[key]
-      );
-      if (d === null) return null;
-      total = addBuckets(total, d);
-      if (total === null) return null;
-    }
-    return total;
-  };
+/** The load of a window whose consecutive pairs' increases add up to `sums`. */
+function deriveFromSums(w: WindowShape, sums: WindowSums, busyThreshold: number): DerivedLoad {
+  const cur = w.cur;
+  const dt = (w.lastAtMs - w.firstAtMs) / 1000;
+  const windowOk = w.count >= 2 && Number.isFinite(dt) && dt > 0;
+
+  const increase = (key: CounterKey): number | null => (windowOk ? sums.counter(key) : null);
+  const histIncrease = (key: HistKey): HistogramBucket[] | null => (windowOk ? sums.buckets(key) : null);
   const rate = (key: CounterKey): number | null => {
     const inc = increase(key);
     return inc === null ? null : finiteOrNull(inc / dt);
   };
 
   // The ITL histogram may change name across an upgrade; quantiles need the same metric throughout.
-  const itlSame = points.every((p) => p.scrape.itlMetric === cur.itlMetric);
+  const itlSame = w.itlSame;
 
   const hits = increase('prefixCacheHits');
   const queries = increase('prefixCacheQueries');
@@ -192,6 +266,141 @@ export function deriveLoadOverWindow(points: readonly ScrapePoint[], busyThresho
     swapped: finiteOrNull(cur.swapped),
     requestsPerSec: rate('requestSuccess'),
   };
+}
+
+/**
+ * Load over a window of scrapes of one engine, oldest first. Increases are summed pair by pair,
+ * so a reset inside the window loses only the part before it. Gauges come from the last scrape.
+ */
+export function deriveLoadOverWindow(points: readonly ScrapePoint[], busyThreshold: number): DerivedLoad {
+  const pairs: PairDelta[] = [];
+  for (let i = 1; i < points.length; i++) pairs.push(pairDelta((points[i - 1] as ScrapePoint).scrape, (points[i] as ScrapePoint).scrape));
+  return deriveFromSums(shapeOf(points), foldedSums(pairs), busyThreshold);
+}
+
+/** Integers add and subtract exactly (below 2^53): their running sum equals the sum taken afresh. */
+function exact(v: number): boolean {
+  return Number.isSafeInteger(v);
+}
+
+/** Running sums of one counter's increases over the pairs in a window. */
+class CounterSum {
+  total = 0;
+  nulls = 0;
+  /** Increases that are not integers: then the sum is taken afresh, in order, as deriveLoadOverWindow does. */
+  inexact = 0;
+
+  add(v: number | null, sign: 1 | -1): void {
+    if (v === null) this.nulls += sign;
+    else if (!exact(v)) this.inexact += sign;
+    else this.total += sign * v;
+  }
+}
+
+/** Running sums of one histogram's bucket increases, by bucket bounds (a restart may change them). */
+class BucketSum {
+  nulls = 0;
+  inexact = 0;
+  readonly byBounds = new Map<string, { les: readonly number[]; counts: number[]; pairs: number }>();
+
+  add(d: BucketDelta | null, sign: 1 | -1): void {
+    if (d === null) {
+      this.nulls += sign;
+      return;
+    }
+    if (!d.counts.every(exact)) {
+      this.inexact += sign;
+      return;
+    }
+    let g = this.byBounds.get(d.key);
+    if (!g) {
+      g = { les: d.les, counts: d.counts.map(() => 0), pairs: 0 };
+      this.byBounds.set(d.key, g);
+    }
+    for (let i = 0; i < d.counts.length; i++) g.counts[i] = (g.counts[i] as number) + sign * (d.counts[i] as number);
+    g.pairs += sign;
+    if (g.pairs === 0) this.byBounds.delete(d.key);
+  }
+}
+
+/**
+ * A sliding window of scrapes that keeps each pair's deltas and their running sums: a new scrape
+ * costs one pair's deltas, where deriving from the points alone takes every pair's deltas again
+ * and adds them up at every tick. Of the scrapes it keeps only the last (and each one's time and
+ * ITL metric name): a minute of whole scrapes per engine would be most of what the collector
+ * holds. derive() answers exactly what deriveLoadOverWindow(points) answers for the same points:
+ * the sums are of integers (counts, token counters), which add and subtract exactly, and a window
+ * holding other numbers is added up afresh.
+ */
+export class LoadWindow {
+  private readonly times: number[] = [];
+  private readonly itls: EngineScrape['itlMetric'][] = [];
+  private lastPoint: ScrapePoint | undefined;
+  private readonly pairs: PairDelta[] = [];
+  private readonly counterSums = Object.fromEntries(COUNTER_KEYS.map((k) => [k, new CounterSum()])) as Record<CounterKey, CounterSum>;
+  private readonly bucketSums = Object.fromEntries(HIST_KEYS.map((k) => [k, new BucketSum()])) as Record<HistKey, BucketSum>;
+
+  /** Scrapes in the window. */
+  get length(): number {
+    return this.times.length;
+  }
+
+  get last(): ScrapePoint | undefined {
+    return this.lastPoint;
+  }
+
+  private account(d: PairDelta, sign: 1 | -1): void {
+    for (const k of COUNTER_KEYS) this.counterSums[k].add(d.counters[k], sign);
+    for (const k of HIST_KEYS) this.bucketSums[k].add(d.histograms[k], sign);
+  }
+
+  push(p: ScrapePoint): void {
+    if (this.lastPoint) {
+      const d = pairDelta(this.lastPoint.scrape, p.scrape);
+      this.pairs.push(d);
+      this.account(d, 1);
+    }
+    this.lastPoint = p;
+    this.times.push(p.atMs);
+    this.itls.push(p.scrape.itlMetric);
+  }
+
+  /** Drops the oldest scrapes older than windowMs before nowMs, always keeping the last two. */
+  trim(nowMs: number, windowMs: number): void {
+    while (this.times.length > 2 && nowMs - (this.times[0] as number) > windowMs) {
+      this.times.shift();
+      this.itls.shift();
+      this.account(this.pairs.shift() as PairDelta, -1);
+    }
+  }
+
+  derive(busyThreshold: number): DerivedLoad {
+    const last = this.lastPoint;
+    if (!last) throw new RangeError('LoadWindow.derive needs at least one scrape');
+    const folded = foldedSums(this.pairs);
+    const sums: WindowSums = {
+      counter: (key) => {
+        const c = this.counterSums[key];
+        return c.inexact > 0 ? folded.counter(key) : c.nulls > 0 ? null : c.total;
+      },
+      buckets: (key) => {
+        const b = this.bucketSums[key];
+        if (b.inexact > 0) return folded.buckets(key);
+        if (b.nulls > 0 || b.byBounds.size !== 1) return null;
+        const g = b.byBounds.values().next().value as { les: readonly number[]; counts: number[] };
+        return g.les.map((le, i) => ({ le, count: g.counts[i] as number }));
+      },
+    };
+    const cur = last.scrape;
+    const shape: WindowShape = {
+      cur,
+      firstAtMs: this.times[0] as number,
+      lastAtMs: last.atMs,
+      count: this.times.length,
+      itlSame: this.itls.every((m) => m === cur.itlMetric),
+    };
+    return deriveFromSums(shape, sums, busyThreshold);
+  }
 }
 
 /** Load between two scrapes `dtSeconds` apart (prev null: first scrape). */

@@ -372,27 +372,74 @@ export const READ_FAMILIES: ReadonlySet<string> = new Set([
   'vllm:time_to_first_token_seconds',
 ]);
 
+/** Whether extractVllmMetrics reads samples of this name (`_created` series and comments it never does). */
 function wantedName(name: string): boolean {
   if (READ_FAMILIES.has(name)) return true;
-  const base = name.replace(/_(bucket|sum|count|created|total)$/, '');
-  return READ_FAMILIES.has(base) || READ_FAMILIES.has(`${base}_total`);
+  const base = name.replace(/_(bucket|sum|count|total)$/, '');
+  return base !== name && (READ_FAMILIES.has(base) || READ_FAMILIES.has(`${base}_total`));
+}
+
+// The same few dozen names come in every scrape of every engine: each is looked at once. Bounded,
+// since the names are the engine's text (past the bound, names are looked at every time).
+const MAX_REMEMBERED_NAMES = 4096;
+const wanted = new Map<string, boolean>();
+/** The first characters of the names read (`v` of vllm:, `p` of process_start_time_seconds). */
+const FIRST_CHARS: ReadonlySet<number> = new Set([...READ_FAMILIES].map((n) => n.charCodeAt(0)));
+
+function isWanted(name: string): boolean {
+  let w = wanted.get(name);
+  if (w === undefined) {
+    w = wantedName(name);
+    if (wanted.size < MAX_REMEMBERED_NAMES) wanted.set(name, w);
+  }
+  return w;
 }
 
 /**
- * The lines of an exposition that extractVllmMetrics reads. Three quarters of a vLLM scrape are
- * series it never looks at; dropping them before parsing saves most of the parse on every tick.
+ * The sample lines of an exposition that extractVllmMetrics reads (and an OpenMetrics `# EOF`).
+ * Three quarters of a vLLM scrape are series it never looks at, and HELP/TYPE lines and `_created`
+ * series do not change what it reads: dropping them before parsing saves most of the parse on
+ * every tick. One pass, kept lines copied in runs.
  */
 export function keepReadFamilies(text: string): string {
   const out: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) {
-      const m = /^#\s+(?:HELP|TYPE|UNIT)\s+(\S+)/.exec(line);
-      if (m ? wantedName(m[1] as string) : line.startsWith('# EOF')) out.push(line);
-      continue;
+  const n = text.length;
+  let runStart = -1;
+  let pos = 0;
+  let prevName = '';
+  let prevLength = -1;
+  let prevKeep = false;
+  while (pos < n) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = n;
+    let keep: boolean;
+    const c0 = text.charCodeAt(pos);
+    if (c0 === 35 /* # */) keep = text.startsWith('# EOF', pos);
+    else if (!FIRST_CHARS.has(c0)) keep = false; // python_*, http_*, …: most of a scrape, dropped unread
+    else {
+      // The metric name runs up to its labels or the first blank, as the parser reads it.
+      let end = pos;
+      for (; end < nl; end++) {
+        const c = text.charCodeAt(end);
+        if (c === 123 /* { */ || c === 32 || c === 9 || c === 13 || c === 11 || c === 12) break;
+      }
+      // A family's lines come together (twenty buckets in a row): the same name as the line before
+      // is the same answer, found by comparing characters rather than cutting and hashing the name.
+      if (end - pos === prevLength && text.startsWith(prevName, pos)) keep = prevKeep;
+      else {
+        prevName = text.slice(pos, end);
+        prevLength = end - pos;
+        prevKeep = keep = end > pos && isWanted(prevName);
+      }
     }
-    const end = line.search(/[{\s]/);
-    const name = end < 0 ? line : line.slice(0, end);
-    if (name && wantedName(name)) out.push(line);
+    if (keep) {
+      if (runStart < 0) runStart = pos;
+    } else if (runStart >= 0) {
+      out.push(text.slice(runStart, pos));
+      runStart = -1;
+    }
+    pos = nl + 1;
   }
-  return out.join('\n');
+  if (runStart >= 0) out.push(text.slice(runStart, n));
+  return out.join('');
 }

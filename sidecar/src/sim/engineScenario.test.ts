@@ -46,9 +46,19 @@ describe('engine defaults', () => {
       loraAdapters: [],
       downtime: null,
       deployment: 'native',
+      container: null,
       faults: [],
     });
     expect(e?.profile.processStyle).toBe('titled');
+  });
+
+  it('a docker-deployed engine runs in a container named after it, from vLLM\'s image of its version', () => {
+    const [d, n] = withEngines([
+      { model: 'm', port: 18001, gpus: [0], deployment: 'docker', version: '0.10.1' },
+      { model: 'm', port: 18002, gpus: [2], deployment: 'docker', container: { name: 'my-vllm', image: 'nvcr.io/nvidia/vllm:25.09-py3' } },
+    ]).engines;
+    expect(d).toMatchObject({ deployment: 'docker', container: { name: 'vllm-18001', image: 'vllm/vllm-openai:v0.10.1' } });
+    expect(n?.container).toEqual({ name: 'my-vllm', image: 'nvcr.io/nvidia/vllm:25.09-py3' });
   });
 
   it('accepts MIG placements, LoRA adapters, several served names and windows', () => {
@@ -100,7 +110,10 @@ describe('engine validation names the field', () => {
     [[{ model: 'm', port: 18001, gpus: [0], version: '0.3.0' }], 'engines[0].version'],
     [[{ model: 'm', port: 18001, gpus: [0], version: '0.4.3' }], 'engines[0].launch | engines[0].launch: "vllm serve" appeared in vLLM 0.5.0'],
     [[{ model: 'm', port: 18001, gpus: [0, 2], version: '0.7.3', launch: 'python-module', dataParallel: 2 }], 'engines[0].dataParallel'],
-    [[{ model: 'm', port: 18001, gpus: [0], deployment: 'docker' }], 'engines[0].deployment'],
+    [[{ model: 'm', port: 18001, gpus: [0], deployment: 'podman' }], 'engines[0].deployment'],
+    [[{ model: 'm', port: 18001, gpus: [0], container: { name: 'c' } }], 'engines[0].container | engines[0].container: is only for deployment: docker'],
+    [[{ model: 'm', port: 18001, gpus: [0], deployment: 'docker', container: { image: 'Not An Image' } }], 'engines[0].container.image'],
+    [[{ model: 'm', port: 18001, gpus: [0], deployment: 'docker', container: { name: 'c' } }, { model: 'm', port: 18002, gpus: [2], deployment: 'docker', container: { name: 'c' } }], 'engines[1].container.name'],
     [[{ model: 'm', port: 18001, gpus: [0], downtime: { at: 5 } }], 'engines[0].downtime.for'],
     [[{ model: 'm', port: 18001, gpus: [0], downtime: { at: 5, every: 60, for: 60 } }], 'engines[0].downtime.for'],
     [[{ model: 'm', port: 18001, gpus: [0], faults: ['explode'] }], 'engines[0].faults[0].kind'],
@@ -157,6 +170,8 @@ describe('shipped scenarios', () => {
     expect(s.engines.some((e) => e.dataParallel === 2)).toBe(true);
     expect(s.engines.some((e) => e.downtime?.every === 300 && e.downtime.for === 60)).toBe(true);
     expect(s.engines.some((e) => e.profile.processStyle === 'v0' && e.launch === 'python-module')).toBe(true);
+    // An engine in a Docker container (simHost answers the Docker Engine API for it).
+    expect(s.engines.filter((e) => e.deployment === 'docker').map((e) => e.container?.image)).toEqual(['vllm/vllm-openai:v0.11.0']);
     expect(new Set(s.engines.map((e) => e.port)).size).toBe(s.engines.length);
     expect(byName.size).toBe(s.engines.length);
   });

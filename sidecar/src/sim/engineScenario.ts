@@ -36,6 +36,11 @@ export interface DowntimeSpec {
   for: number;
 }
 
+export interface EngineContainerSpec {
+  name: string;
+  image: string;
+}
+
 export interface EngineFaultSpec {
   kind: EngineFaultKind;
   from: number;
@@ -74,7 +79,10 @@ export interface EngineSpec {
   loraAdapters: string[];
   load: LoadSpec;
   downtime: DowntimeSpec | null;
-  deployment: 'native';
+  /** `docker`: simHost also answers the Docker Engine API for it, as a container with its port published. */
+  deployment: 'native' | 'docker';
+  /** The container a docker-deployed engine runs in (null for native). */
+  container: EngineContainerSpec | null;
   extraArgs: string[];
   faults: EngineFaultSpec[];
 }
@@ -118,6 +126,19 @@ function parseDowntime(v: unknown, path: string): DowntimeSpec {
   return { at: num(o.at, join(path, 'at'), { min: 0 }), every, for: dur };
 }
 
+const IMAGE = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]{1,128})?$/;
+
+/** `container: {name?, image?}` of a docker-deployed engine; the image defaults to vLLM's own for the version. */
+function parseContainer(v: unknown, path: string, engineName: string, version: string): EngineContainerSpec {
+  const o = v === undefined || v === null ? {} : asObj(v, path);
+  onlyKeys(o, path, ['name', 'image']);
+  const name = o.name === undefined ? engineName : str(o.name, join(path, 'name'));
+  if (!NAME.test(name)) throw new ScenarioError(join(path, 'name'), 'must be letters, digits, dots, dashes or underscores');
+  const image = o.image === undefined ? `vllm/vllm-openai:v${version}` : str(o.image, join(path, 'image'));
+  if (!IMAGE.test(image) || image.length > 256) throw new ScenarioError(join(path, 'image'), `must be an image reference like vllm/vllm-openai:v0.11.0, got "${image}"`);
+  return { name, image };
+}
+
 function parseEngineFault(v: unknown, path: string): EngineFaultSpec {
   const o = typeof v === 'string' ? { kind: v } : asObj(v, path);
   onlyKeys(o, path, ['kind', 'from', 'to', 'every']);
@@ -150,6 +171,7 @@ function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): 
     'load',
     'downtime',
     'deployment',
+    'container',
     'extraArgs',
     'faults',
   ]);
@@ -252,9 +274,10 @@ function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): 
     if (loraAdapters.indexOf(n) !== i || servedNames({ model, servedModelNames } as EngineSpec).includes(n))
       throw new ScenarioError(join(join(path, 'loraAdapters'), i), `"${n}" is already a served name`);
   });
-  const deployment = o.deployment === undefined ? 'native' : str(o.deployment, join(path, 'deployment'));
-  if (deployment !== 'native')
-    throw new ScenarioError(join(path, 'deployment'), `only native is simulated (Docker-deployed engines come later), got "${deployment}"`);
+  const deployment = o.deployment === undefined ? 'native' : oneOf(o.deployment, join(path, 'deployment'), ['native', 'docker'] as const);
+  const container = deployment === 'docker' ? parseContainer(o.container, join(path, 'container'), name, versionText) : null;
+  if (deployment !== 'docker' && o.container !== undefined)
+    throw new ScenarioError(join(path, 'container'), 'is only for deployment: docker');
   const maxModelLen = optNum(o, 'maxModelLen', path, { int: true, min: 16, max: 10_000_000 });
   const gmu = optNum(o, 'gpuMemoryUtilization', path, { min: 0.05, max: 1 });
   const vd = o.visibleDevices === undefined ? 'index' : oneOf(o.visibleDevices, join(path, 'visibleDevices'), ['index', 'uuid'] as const);
@@ -295,7 +318,8 @@ function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): 
     loraAdapters,
     load: o.load === undefined || o.load === null ? { ...DEFAULT_LOAD } : parseLoad(o.load, join(path, 'load')),
     downtime: o.downtime === undefined || o.downtime === null ? null : parseDowntime(o.downtime, join(path, 'downtime')),
-    deployment: 'native',
+    deployment,
+    container,
     extraArgs,
     faults,
   };
@@ -317,6 +341,7 @@ export function parseEngines(raw: unknown, ctx: { gpus: GpuSpec[] }): EngineSpec
   const engines = list.map((e, i) => parseEngine(e, `engines[${i}]`, ctx.gpus, i));
   const ports = new Map<number, number>();
   const names = new Map<string, number>();
+  const containers = new Map<string, number>();
   engines.forEach((e, i) => {
     const otherPort = ports.get(e.port);
     if (otherPort !== undefined) throw new ScenarioError(`engines[${i}].port`, `${e.port} is also engines[${otherPort}]'s port`);
@@ -324,6 +349,11 @@ export function parseEngines(raw: unknown, ctx: { gpus: GpuSpec[] }): EngineSpec
     const otherName = names.get(e.name);
     if (otherName !== undefined) throw new ScenarioError(`engines[${i}].name`, `"${e.name}" is also engines[${otherName}]'s name`);
     names.set(e.name, i);
+    if (e.container) {
+      const other = containers.get(e.container.name);
+      if (other !== undefined) throw new ScenarioError(`engines[${i}].container.name`, `"${e.container.name}" is also engines[${other}]'s container`);
+      containers.set(e.container.name, i);
+    }
   });
   // Memory: what the engines preallocate plus the scenario's static processes must fit each GPU / instance.
   const use = new Map<string, { mib: number; path: string }>();

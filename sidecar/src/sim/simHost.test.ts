@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { buildSimForTests } from './__tests__/simBuild.js';
 import { parseProcessRole, parseVllmCmdline, splitProcCmdline } from '../engines/vllmCmdline.js';
 import { parseVllmMetrics } from '../engines/vllmMetrics.js';
+import { DockerDiscovery } from '../engines/dockerDiscovery.js';
+import { ProcScanner } from '../engines/procScan.js';
 import type { EngineStateEntry } from './simHost.js';
 
 const T = 30_000;
@@ -112,6 +114,7 @@ function startHost(scenario: string, stateDir: string, epochMs: number): ChildPr
       GPUFLEET_SIM_STATE: stateDir,
       GPUFLEET_SIM_EPOCH: String(epochMs),
       GPUFLEET_SIM_RESTART_S: '60',
+      GPUFLEET_SIM_DOCKER_SOCKET: join(stateDir, 'docker.sock'),
     },
     stdio: ['pipe', 'ignore', 'pipe'],
   });
@@ -149,6 +152,7 @@ beforeAll(async () => {
         { name: 'dp2', model: 'microsoft/Phi-3.5-mini-instruct', port: ports[2], dataParallel: 2, mig: [{ gpu: 1, instance: 0 }, { gpu: 1, instance: 1 }], load: 0.6 },
         { name: 'flaky', model: 'google/gemma-2-2b-it', port: ports[3], gpus: [0], gpuMemoryUtilization: 0.5, downtime: { at: 0, every: 6, for: 1.5 }, load: 0.6 },
         { name: 'hangs', model: 'Qwen/Qwen2.5-0.5B-Instruct', port: ports[4], gpus: [0], gpuMemoryUtilization: 0.3, faults: ['hang-metrics'] },
+        { name: 'boxed', model: 'ibm-granite/granite-3.3-2b-instruct', port: ports[5], mig: [{ gpu: 1, instance: 3 }], deployment: 'docker', container: { name: 'vllm-boxed' } },
       ],
     })
   );
@@ -156,11 +160,11 @@ beforeAll(async () => {
   epoch = Date.now();
   host = startHost(scenarioFile, stateDir, epoch);
   await waitFor(
-    'five engines in engines.json',
+    'six engines in engines.json',
     () => {
       const list = entries(stateDir);
       firstFlaky ??= list.find((e) => e.engine === 'flaky');
-      return list.length === 5;
+      return list.length === 6;
     },
     30_000
   );
@@ -277,6 +281,21 @@ describe('the HTTP API on loopback', () => {
   }, T);
 });
 
+describe('the Docker Engine API', () => {
+  it('lists the docker-deployed engine as a running container whose State.Pid is its API server', async () => {
+    const boxed = engine('boxed');
+    const procs = new ProcScanner('/proc').scan();
+    const [c, ...others] = await new DockerDiscovery(join(stateDir, 'docker.sock'), 3000).list(procs);
+    expect(others).toEqual([]);
+    expect(c).toMatchObject({
+      name: 'vllm-boxed', image: 'vllm/vllm-openai:v0.11.0', hostPid: boxed.apiPid, endpoint: `http://127.0.0.1:${boxed.port}`,
+      launch: expect.objectContaining({ model: 'ibm-granite/granite-3.3-2b-instruct', port: boxed.port }),
+    });
+    // The container's processes are the engine's whole tree, found from State.Pid in /proc.
+    expect(DockerDiscovery.hostPids(c?.hostPid ?? null, procs).sort()).toEqual(boxed.processes.map((p) => p.pid).sort());
+  }, T);
+});
+
 describe('the fake nvidia-smi', () => {
   it('lists each rank process on its GPU or MIG instance with most of its memory', async () => {
     const csv = await fakeSmi(['--query-compute-apps=gpu_uuid,pid,process_name,used_memory', '--format=csv,noheader,nounits'], stateDir, scenarioFile);
@@ -327,6 +346,7 @@ describe('lifecycle', () => {
     expect(host?.exitCode).toBe(0);
     await waitFor('all engine processes to be gone', () => [...seenPids].every((p) => !alive(p)), 5000);
     expect(entries(stateDir)).toEqual([]);
+    expect(existsSync(join(stateDir, 'docker.sock'))).toBe(false);
   }, T);
 
   it('SIGKILL of simHost still leaves no engine process behind (they watch their parent)', async () => {

@@ -9,14 +9,18 @@
 //   GPUFLEET_SIM_CONTROL    optional control file (lostGpus, mig overrides stop the engines on them)
 //   GPUFLEET_SIM_RESTART_S  seconds before an engine that died outside its downtime is started again (30)
 //   GPUFLEET_SIM_ENGINES    "off": start no engine (engines.json stays empty), e.g. for benchmarks
+//   GPUFLEET_SIM_DOCKER_SOCKET  optional unix socket path: answer the Docker Engine API there (fakeDocker.ts),
+//                           listing the running `deployment: docker` engines as containers
 //
 // Stops every engine and exits on SIGTERM/SIGINT, or when its parent goes away. Problems go to stderr.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, fstatSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { existsSync, fstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineDevicesAt, engineProcessPlan, flattenPlan, gpuProcessName, type EngineDevice, type ProcPlan } from './engineLayout.js';
+import { engineDevicesAt, engineProcessPlan, flattenPlan, gpuProcessName, launchArgv, type EngineDevice, type ProcPlan } from './engineLayout.js';
 import { inDowntime, type EngineSpec } from './engineScenario.js';
+import { startFakeDockerApi, type FakeContainer } from './fakeDocker.js';
 import { resolveScenarioPath } from './fakeCli.js';
 import { engineEnv, findCat, onLines, spawnFakeNode, watchParent } from './fakeProc.js';
 import type { FakeVllmConfig, ReportedProc } from './fakeVllm.js';
@@ -103,12 +107,13 @@ export class SimHost {
   private readonly script: string;
   private timer: NodeJS.Timeout | null = null;
   private lastWritten = '';
+  private docker: Server | null = null;
 
   constructor(
     readonly scenario: Scenario,
     readonly epochMs: number,
     readonly stateDir: string,
-    readonly opts: { controlPath?: string; restartMs?: number; script?: string } = {}
+    readonly opts: { controlPath?: string; restartMs?: number; script?: string; dockerSocket?: string } = {}
   ) {
     this.binDir = join(stateDir, 'bin');
     mkdirSync(this.binDir, { recursive: true });
@@ -120,6 +125,38 @@ export class SimHost {
     this.write();
     this.tick();
     this.timer = setInterval(() => this.tick(), 1000);
+    const socket = this.opts.dockerSocket;
+    if (socket) {
+      startFakeDockerApi(socket, () => this.containers()).then(
+        (server) => (this.docker = server),
+        (err: Error) => log(`cannot answer the Docker API on ${socket}: ${err.message}`)
+      );
+    }
+  }
+
+  /** The running docker-deployed engines as containers: State.Pid is the API server, as a container's init. */
+  containers(): FakeContainer[] {
+    const out: FakeContainer[] = [];
+    for (const entry of this.entries()) {
+      const run = [...this.running.values()].find((r) => r.spec.name === entry.engine);
+      const spec = run?.spec;
+      if (!spec?.container) continue;
+      // vLLM's image runs `vllm serve` (`python3 -m …api_server` for the module launch) as its entrypoint;
+      // what follows on the launch line is `docker run`'s command. Both launch lines have 3 elements before it.
+      const entrypoint = spec.launch === 'vllm-serve' ? ['vllm', 'serve'] : ['python3', '-m', 'vllm.entrypoints.openai.api_server'];
+      out.push({
+        name: spec.container.name,
+        image: spec.container.image,
+        entrypoint,
+        cmd: launchArgv(spec).slice(3),
+        pid: entry.apiPid,
+        startedAt: entry.startedAt,
+        port: spec.port,
+        env: [...Object.entries(run?.plan.env ?? {}).map(([k, v]) => `${k}=${v}`), 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+        processes: entry.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, argv: p.argv })),
+      });
+    }
+    return out;
   }
 
   private control(): SimControl {
@@ -312,6 +349,12 @@ export class SimHost {
     for (const run of runs) this.killTree(run, 'SIGKILL');
     this.running.clear();
     this.write();
+    if (this.docker) {
+      this.docker.close();
+      this.docker.closeAllConnections();
+      if (this.opts.dockerSocket) rmSync(this.opts.dockerSocket, { force: true });
+      this.docker = null;
+    }
   }
 }
 
@@ -336,6 +379,7 @@ async function main(): Promise<void> {
   const host = new SimHost(scenario, epoch, stateDir, {
     controlPath: process.env.GPUFLEET_SIM_CONTROL,
     restartMs: Number.isFinite(restart) && restart >= 0 ? restart * 1000 : 30_000,
+    dockerSocket: process.env.GPUFLEET_SIM_DOCKER_SOCKET || undefined,
   });
   let done = false;
   const stop = () => {
