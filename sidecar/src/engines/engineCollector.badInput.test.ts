@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine, Gpu } from '../model.js';
+import { wholeGpu } from '../testing/wholeGpu.js';
 import { EngineCollector } from './engineCollector.js';
 import { escapeLabelValue } from './promText.js';
 import { MAX_ENGINES_PER_SCRAPE } from './vllmMetrics.js';
@@ -53,16 +54,7 @@ function writeProc(root: string, pid: number, ppid: number, argv: string[], envi
   else writeFileSync(join(dir, 'environ'), environ);
 }
 
-function gpu(uuid: string, index: number, pids: number[]): Gpu {
-  return {
-    host: 'h', uuid, index, name: 'NVIDIA H100 80GB HBM3', pciBusId: `00000000:${10 + index}:00.0`,
-    memory: { totalBytes: 1, usedBytes: 1 }, utilization: { gpu: 50, memory: 10, encoder: 0, decoder: 0 },
-    temperatureC: 50, powerW: 300, powerLimitW: 700, clocks: { smMHz: null, memMHz: null }, eccUncorrectedVolatile: null,
-    mig: { mode: 'disabled', pendingMode: null, instances: [] },
-    vgpu: { hostMode: 'none', schedulerPolicy: null, arr: null, instances: [] },
-    processes: pids.map((pid) => ({ pid, name: 'VLLM::EngineCore', type: 'C', usedMemoryBytes: 1, gpuUuid: uuid })),
-  };
-}
+const gpu = (uuid: string, index: number, pids: number[]): Gpu => wholeGpu(uuid, index, pids, 'VLLM::EngineCore');
 
 /** A host with the good engine (pid 100, GPU 0) and one bad engine (pid 200) on `port`. */
 function hostWith(goodPort: number, badPort: number, badEnviron: string | 'directory' = 'CUDA_VISIBLE_DEVICES=1\0'): string {

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../model.js';
+import { wholeGpu } from '../testing/wholeGpu.js';
 import { EngineCollector } from './engineCollector.js';
 
 const FIX = new URL('../../../tests/fixtures/vllm/', import.meta.url);
@@ -48,16 +49,7 @@ function writeProc(root: string, pid: number, ppid: number, argv: string[], opts
   writeFileSync(join(dir, 'environ'), Object.entries(opts.environ ?? {}).map(([k, v]) => `${k}=${v}\0`).join(''));
 }
 
-function gpu(uuid: string, index: number, pids: number[]): Gpu {
-  return {
-    host: 'h', uuid, index, name: 'NVIDIA H100 80GB HBM3', pciBusId: `00000000:${10 + index}:00.0`,
-    memory: { totalBytes: 1, usedBytes: 1 }, utilization: { gpu: 50, memory: 10, encoder: 0, decoder: 0 },
-    temperatureC: 50, powerW: 300, powerLimitW: 700, clocks: { smMHz: null, memMHz: null }, eccUncorrectedVolatile: null,
-    mig: { mode: 'disabled', pendingMode: null, instances: [] },
-    vgpu: { hostMode: 'none', schedulerPolicy: null, arr: null, instances: [] },
-    processes: pids.map((pid) => ({ pid, name: 'python3', type: 'C', usedMemoryBytes: 1, gpuUuid: uuid })),
-  };
-}
+const gpu = (uuid: string, index: number, pids: number[]): Gpu => wholeGpu(uuid, index, pids);
 
 describe('EngineCollector', () => {
   let proc: string;
