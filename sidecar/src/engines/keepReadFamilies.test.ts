@@ -43,6 +43,18 @@ describe('keepReadFamilies', () => {
     expect(parseVllmMetrics(keepReadFamilies(text)).engines[0]?.running).toBe(2);
   });
 
+  it('tells a name from a longer one that starts with it, on the line after', () => {
+    const lines = [
+      'vllm:num_requests_running 1',
+      'vllm:num_requests_running_other 2',
+      'vllm:num_requests_running{engine="1"} 3',
+      'vllm:num_requests_runningx 4',
+      'vllm:num_requests_running',
+      'vllm:num_requests_running\t5',
+    ];
+    expect(keepReadFamilies(lines.join('\n')).split('\n')).toEqual([lines[0], lines[2], lines[4], lines[5]]);
+  });
+
   it('drops lines that start with a blank or have no name, as the parser would not read them as these families', () => {
     expect(keepReadFamilies(' vllm:num_requests_running 1\n{x="y"} 2\nvllm:num_requests_running\t3\r\n')).toBe('vllm:num_requests_running\t3\r\n');
   });

@@ -395,6 +395,13 @@ function isWanted(name: string): boolean {
   return w;
 }
 
+/** Whether a metric name that reached position i of its line ends there (labels, a blank, the line's end). */
+function endsName(text: string, i: number, nl: number): boolean {
+  if (i >= nl) return true;
+  const c = text.charCodeAt(i);
+  return c === 123 /* { */ || c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
+}
+
 /**
  * The sample lines of an exposition that extractVllmMetrics reads (and an OpenMetrics `# EOF`).
  * Three quarters of a vLLM scrape are series it never looks at, and HELP/TYPE lines and `_created`
@@ -416,21 +423,18 @@ export function keepReadFamilies(text: string): string {
     const c0 = text.charCodeAt(pos);
     if (c0 === 35 /* # */) keep = text.startsWith('# EOF', pos);
     else if (!FIRST_CHARS.has(c0)) keep = false; // python_*, http_*, …: most of a scrape, dropped unread
-    else {
+    else if (prevLength > 0 && text.startsWith(prevName, pos) && endsName(text, pos + prevLength, nl)) {
+      // A family's lines come together (twenty buckets in a row): the same name as the line before
+      // is the same answer, found by one native comparison rather than a walk over the name's
+      // characters, then cutting and hashing it.
+      keep = prevKeep;
+    } else {
       // The metric name runs up to its labels or the first blank, as the parser reads it.
       let end = pos;
-      for (; end < nl; end++) {
-        const c = text.charCodeAt(end);
-        if (c === 123 /* { */ || c === 32 || c === 9 || c === 13 || c === 11 || c === 12) break;
-      }
-      // A family's lines come together (twenty buckets in a row): the same name as the line before
-      // is the same answer, found by comparing characters rather than cutting and hashing the name.
-      if (end - pos === prevLength && text.startsWith(prevName, pos)) keep = prevKeep;
-      else {
-        prevName = text.slice(pos, end);
-        prevLength = end - pos;
-        prevKeep = keep = end > pos && isWanted(prevName);
-      }
+      while (!endsName(text, end, nl)) end++;
+      prevName = text.slice(pos, end);
+      prevLength = end - pos;
+      prevKeep = keep = end > pos && isWanted(prevName);
     }
     if (keep) {
       if (runStart < 0) runStart = pos;
