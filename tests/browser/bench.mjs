@@ -15,19 +15,11 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from '@playwright/test';
 
 import { ROOT, startHarnessServer } from './server.mjs';
+import { CHROMIUM_ARGS } from './chromium.mjs';
 import { startSidecar } from './sidecars.mjs';
 
 const RUNS = Number(process.argv[2] ?? 7);
 const SETS = ['grafana12', 'grafana13'];
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,7 +46,7 @@ const sidecar = await startSidecar({ token });
 const server = await startHarnessServer({
   datasources: [{ uid: 'gpufleet-demo', name: 'gpufleet demo', url: sidecar.url, secureJsonData: { token } }],
 });
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: LAUNCH_ARGS });
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 const load0 = loadavg()[0];
 try {
   console.log(

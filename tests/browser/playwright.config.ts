@@ -2,6 +2,8 @@ import { isAbsolute, resolve } from 'node:path';
 
 import { defineConfig } from '@playwright/test';
 
+import { CHROMIUM_ARGS } from './chromium.mjs';
+
 // scripts/test-all.sh names the JSON report relative to the repository root, where it runs; the json
 // reporter would resolve it against this folder. Anchor it to the working directory.
 const jsonOut = process.env.PLAYWRIGHT_JSON_OUTPUT_NAME;
@@ -34,15 +36,7 @@ export default defineConfig({
     launchOptions: {
       // Debian's Chromium (apt-get install chromium), never a downloaded browser.
       executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: CHROMIUM_ARGS,
     },
     screenshot: 'only-on-failure',
     trace: 'off',

@@ -5,22 +5,12 @@
 // process's CUDA_VISIBLE_DEVICES, read from the host's /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, json, startSidecar, waitFor, type Running } from './harness.js';
+import { freePort, ROOT, json, startSidecar, waitFor, type Running } from './harness.js';
 
 const IMAGE = 'localhost/vllm/vllm-openai:v0.10.1';
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 describe('engines in containers (Podman)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpufleet-podman-'));

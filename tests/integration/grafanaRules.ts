@@ -25,22 +25,15 @@ export interface Evaluation {
   alerting: Array<{ labels: Record<string, string>; value: number }>;
 }
 
-const REDUCERS: Record<string, (v: number[]) => number> = {
-  last: (v) => v[v.length - 1] as number,
-  max: (v) => Math.max(...v),
-  min: (v) => Math.min(...v),
-  mean: (v) => v.reduce((a, b) => a + b, 0) / v.length,
-};
-
 export async function evaluateGrafanaRule(rule: GrafanaRule, prom: Prometheus): Promise<Evaluation> {
   const [a, b, c] = rule.data;
   if (!a || !b || !c || !a.model.instant) throw new Error(`${rule.uid}: expected an instant query A, reduce B, threshold C`);
+  // Every rule reduces an instant vector with `last`: one point per series, the reduced value is that point.
+  if (b.model.reducer !== 'last') throw new Error(`${rule.uid}: reducer ${b.model.reducer} is not evaluated here`);
   const series = await prom.query(a.model.expr);
-  const reduce = REDUCERS[b.model.reducer as string];
-  if (!reduce) throw new Error(`${rule.uid}: reducer ${b.model.reducer}`);
   const ev = c.model.conditions[0].evaluator as { type: 'gt' | 'lt'; params: number[] };
   const limit = ev.params[0] as number;
-  const reduced = series.map((s) => ({ labels: s.metric, value: reduce([Number(s.value[1])]) }));
+  const reduced = series.map((s) => ({ labels: s.metric, value: Number(s.value[1]) }));
   // Grafana's threshold is a math expression, and any non-zero result alerts: NaN included (an idle
   // engine's quantile, a division by zero).
   const alerting = reduced.filter((s) => Number.isNaN(s.value) || (ev.type === 'gt' ? s.value > limit : s.value < limit));

@@ -1,6 +1,7 @@
 // Starts the built sidecar as a real process (as an operator would) and talks to it over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -79,4 +80,15 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 export async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
   const r = await fetch(url, init);
   return { status: r.status, body: await r.json() };
+}
+
+/** A TCP port free on loopback now (the OS picks it; closed again before returning). */
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
 }

@@ -1,31 +1,17 @@
 // A real Prometheus (Debian's) on a free loopback port with a config the test writes, and its query API.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { json, waitFor } from './harness.js';
+import { freePort, json, waitFor } from './harness.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 export interface Sample {
   metric: Record<string, string>;
   value: [number, string];
 }
 
-export interface RangeSeries {
-  metric: Record<string, string>;
-  values: Array<[number, string]>;
-}
 
 export interface Prometheus {
   url: string;
@@ -33,7 +19,6 @@ export interface Prometheus {
   logs: () => string;
   /** Instant query; throws with Prometheus' error text on a bad query. */
   query: (q: string) => Promise<Sample[]>;
-  queryRange: (q: string, fromSec: number, toSec: number, stepSec: number) => Promise<RangeSeries[]>;
   stop: () => Promise<void>;
 }
 
@@ -65,8 +50,6 @@ export async function startPrometheus(config: string, files: Record<string, stri
     dir,
     logs: () => log,
     query: async (q) => (await api(`/api/v1/query?query=${encodeURIComponent(q)}`)).result,
-    queryRange: async (q, from, to, step) =>
-      (await api(`/api/v1/query_range?query=${encodeURIComponent(q)}&start=${from}&end=${to}&step=${step}`)).result,
     stop: () =>
       new Promise((res) => {
         if (proc.exitCode !== null) return res();

@@ -191,27 +191,18 @@ export const Graph = memo(function Graph({
           );
         })}
       </svg>
-      {layout.engines.map(({ node, box }) => (
+      {/* Engines and their ranks: both open the engine's card. */}
+      {[
+        ...layout.engines.map((placed) => ({ placed, className: classes.engine })),
+        ...layout.workers.map((placed) => ({ placed, className: classes.worker })),
+      ].map(({ placed: { node, box }, className }) => (
         <NodeView
           key={node.id}
           node={node}
           box={box}
           color={colorOf(node.id)}
           dimmed={dim(node.id)}
-          className={classes.engine}
-          styles={styles}
-          onHover={onHover}
-          onSelect={onSelectEngine}
-        />
-      ))}
-      {layout.workers.map(({ node, box }) => (
-        <NodeView
-          key={node.id}
-          node={node}
-          box={box}
-          color={colorOf(node.id)}
-          dimmed={dim(node.id)}
-          className={classes.worker}
+          className={className}
           styles={styles}
           onHover={onHover}
           onSelect={onSelectEngine}
