@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   if (simDockerSocket && !(await waitForPath(simDockerSocket, 10_000))) {
     logger.warn(`simHost did not open its Docker API at ${simDockerSocket} within 10 s`);
   }
-  const metrics = new SidecarMetrics({ maxSeries: config.maxSeries });
+  const metrics = new SidecarMetrics({ maxSeries: config.maxSeries, host: config.hostname, version: VERSION });
   const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env });
   const app = createApp({
     store: sidecar.store,

@@ -85,7 +85,7 @@ async function apiBench(): Promise<void> {
   });
 
   const { snapshot } = fillHistory(2, 1000);
-  const metrics = new SidecarMetrics({ maxSeries: 5000 });
+  const metrics = new SidecarMetrics({ maxSeries: 5000, host: 'bench' });
   const renders = [];
   for (let i = 0; i < 200; i++) {
     const t = performance.now();
