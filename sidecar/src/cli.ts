@@ -177,7 +177,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main().catch((err) => {
+// `fleet-sim` is its own program (sidecar/src/fleet/); everything else is the sidecar.
+const run = process.argv[2] === 'fleet-sim' ? import('./fleet/fleetCli.js').then((m) => m.runFleetSim(process.argv.slice(3))) : main();
+run.catch((err) => {
   process.stderr.write(`gpufleet-sidecar: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

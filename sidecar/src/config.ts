@@ -43,7 +43,7 @@ function duration(flag: string) {
   };
 }
 
-function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string): { host: string; port: number } {
   // "HOST:PORT", ":PORT", "PORT" or "[::1]:PORT".
   const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(value.trim());
   const port = m ? Number(m[3]) : NaN;
@@ -87,7 +87,7 @@ function parseEngineUrl(value: string, previous: string[] = []): string[] {
   return [...previous, ...urls];
 }
 
-const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function buildProgram(): Command {
   const program = new Command('gpufleet-sidecar');
@@ -194,6 +194,7 @@ export function buildProgram(): Command {
 Examples:
   gpufleet-sidecar                                   # real host: nvidia-smi on PATH, API on :${DEFAULT_PORT}
   gpufleet-sidecar --simulate demo --listen 127.0.0.1:${DEFAULT_PORT}
+  gpufleet-sidecar fleet-sim --hosts 1000 --listen 127.0.0.1:9750   # a simulated fleet for Prometheus (fleet-sim --help)
   GPUFLEET_INTERVAL=1s GPUFLEET_TOKEN_FILE=/run/secrets/gpufleet gpufleet-sidecar
   curl -s localhost:${DEFAULT_PORT}/api/v1/gpus | jq .`,
     );
