@@ -5,6 +5,7 @@
 //   4. resident memory with a full hour of history at a 1 s interval (under 150 MB)
 //   5. nvidia-smi loop mode against one spawn per tick (latency per tick and CPU spent by nvidia-smi)
 //   6-8. engines: /metrics parse throughput, a 16-engine cycle, the sidecar's CPU share (engines.ts)
+//   9. fleet-sim at 1,000 hosts, typical and all-mig: series per host and in total, render cost, CPU (fleet.ts)
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { parseNvidiaSmiXml } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
 import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
+import { fleetBench } from './fleet.js';
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
   await modeBench('small');
   await modeBench('demo');
   await engineBench();
+  await fleetBench();
   console.log('');
 }
 
