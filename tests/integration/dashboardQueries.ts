@@ -78,3 +78,21 @@ export async function emptyPanelsSettled(d: any, query: Query, tries = 15): Prom
   }
   return empty;
 }
+
+/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice. */
+export function allSelected(d: any): Vars {
+  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, v.type === 'custom' ? String(v.query).split(',')[0] : (v.allValue ?? '.+')]));
+}
+
+/** Every Prometheus target of the dashboard with all values selected; the errors, by panel (a failed join shows here). */
+export async function queryErrorsAllSelected(d: any, query: Query): Promise<string[]> {
+  const vars = allSelected(d);
+  const errors: string[] = [];
+  for (const p of d.panels) {
+    for (const t of p.targets ?? []) {
+      if (t.datasource.type !== 'prometheus') continue;
+      await query(interpolate(t.expr, vars)).catch((err) => errors.push(`${p.title} [${t.refId}]: ${String(err)}`));
+    }
+  }
+  return errors;
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
 import { FLEET_RULES } from '../../provisioning/generate/fleetRules.js';
-import { emptyPanelsSettled, loadDashboards } from './dashboardQueries.js';
+import { emptyPanelsSettled, loadDashboards, queryErrorsAllSelected } from './dashboardQueries.js';
 import { freePort, json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
 import { instantQuery, startPrometheus, type Prometheus } from './prom.js';
 import { startVictoriaMetrics, startVmalert, type Daemon } from './victoria.js';
@@ -115,6 +115,10 @@ describe('scale-out store: two Prometheus shards → VictoriaMetrics, rules in v
 
   it.each(dashboards.map((d) => [d.title, d]))('%s: every Prometheus panel query answers with data through VictoriaMetrics', async (_t, d: any) => {
     expect(await emptyPanelsSettled(d, query)).toEqual([]);
+  });
+
+  it.each(dashboards.map((d) => [d.title, d]))('%s: every Prometheus panel query answers for the whole fleet at once (all hosts selected)', async (_t, d: any) => {
+    expect(await queryErrorsAllSelected(d, query)).toEqual([]);
   });
 
   it('vmalert evaluates every alert and recording rule of prometheus/rules/ without an error', async () => {
