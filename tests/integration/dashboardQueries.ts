@@ -45,26 +45,42 @@ export async function assignments(d: any, query: Query): Promise<Vars[]> {
   return out;
 }
 
-/** Prometheus targets that return no series for any assignment; a query error (a failed join) throws. */
+/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice. */
+export function allSelected(d: any): Vars {
+  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, v.type === 'custom' ? String(v.query).split(',')[0] : (v.allValue ?? '.+')]));
+}
+
+/**
+ * Prometheus targets that return no series for any assignment; a query error (a failed join) throws. Every
+ * target is first asked with everything selected at once (every host of the fleet in one query: where
+ * joins meet duplicate series); the ones still empty then with each assignment of the variables.
+ */
 export async function emptyPanels(d: any, query: Query): Promise<string[]> {
-  const combos = await assignments(d, query);
-  const empty: string[] = [];
+  const run = async (p: any, t: any, vars: Vars) => {
+    const q = interpolate(t.expr, vars);
+    const rows = await query(q).catch((err) => {
+      throw new Error(`${d.uid} / ${p.title} [${t.refId}]: ${q}: ${String(err)}`);
+    });
+    return rows.length > 0;
+  };
+  const all = allSelected(d);
+  const pending: Array<[any, any]> = [];
   for (const p of d.panels) {
     for (const t of p.targets ?? []) {
-      if (t.datasource.type !== 'prometheus') continue;
-      let found = false;
-      for (const vars of combos) {
-        const q = interpolate(t.expr, vars);
-        const rows = await query(q).catch((err) => {
-          throw new Error(`${d.uid} / ${p.title} [${t.refId}]: ${q}: ${String(err)}`);
-        });
-        if (rows.length > 0) {
-          found = true;
-          break;
-        }
-      }
-      if (!found) empty.push(`${p.title} [${t.refId}]: ${t.expr}`);
+      if (t.datasource.type === 'prometheus' && !(await run(p, t, all))) pending.push([p, t]);
     }
+  }
+  const combos = await assignments(d, query);
+  const empty: string[] = [];
+  for (const [p, t] of pending) {
+    let found = false;
+    for (const vars of combos) {
+      if (await run(p, t, vars)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) empty.push(`${p.title} [${t.refId}]: ${t.expr}`);
   }
   return empty;
 }
@@ -77,22 +93,4 @@ export async function emptyPanelsSettled(d: any, query: Query, tries = 15): Prom
     empty = await emptyPanels(d, query);
   }
   return empty;
-}
-
-/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice. */
-export function allSelected(d: any): Vars {
-  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, v.type === 'custom' ? String(v.query).split(',')[0] : (v.allValue ?? '.+')]));
-}
-
-/** Every Prometheus target of the dashboard with all values selected; the errors, by panel (a failed join shows here). */
-export async function queryErrorsAllSelected(d: any, query: Query): Promise<string[]> {
-  const vars = allSelected(d);
-  const errors: string[] = [];
-  for (const p of d.panels) {
-    for (const t of p.targets ?? []) {
-      if (t.datasource.type !== 'prometheus') continue;
-      await query(interpolate(t.expr, vars)).catch((err) => errors.push(`${p.title} [${t.refId}]: ${String(err)}`));
-    }
-  }
-  return errors;
 }
