@@ -153,8 +153,8 @@ describe('EngineCollector: bad input from one engine stays with that engine', ()
     untouched(g);
   });
 
-  it('an engine that answers /metrics with an HTML page: up, no load, "answered an HTML page"', async () => {
-    const page = '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n';
+  it('an engine that answers /metrics with an HTML page: up, no load, "answered an HTML page", nothing of the page quoted', async () => {
+    const page = '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway s3cr3t-T0KEN</title></head><body><h1>502 Bad Gateway</h1></body></html>\n';
     const html = await fakeEngine({
       '/metrics': (_q, res) => {
         res.writeHead(200, { 'content-type': 'text/html' });
@@ -163,7 +163,23 @@ describe('EngineCollector: bad input from one engine stays with that engine', ()
     });
     const { bad, good: g } = await twoTicks(html);
     expect(bad).toMatchObject({ health: 'up', load: { running: null } });
-    expect(bad.lastError).toMatch(/\/metrics: answered an HTML page, not Prometheus text .*\(title "502 Bad Gateway"\)/);
+    expect(bad.lastError).toMatch(`/metrics: answered an HTML page, not Prometheus text — a proxy or another server on the port? (content type text/html, ${Buffer.byteLength(page)} bytes)`);
+    expect(bad.lastError).not.toMatch(/Bad Gateway|s3cr3t|T0KEN|DOCTYPE/);
+    untouched(g);
+  });
+
+  it('an engine that answers /metrics with text that is not Prometheus: what it was, not what it said', async () => {
+    const secret = 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\npassword: hunter2\n';
+    const garbage = await fakeEngine({
+      '/metrics': (_q, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8; x-note="hunter2"' });
+        res.end(secret);
+      },
+    });
+    const { bad, good: g } = await twoTicks(garbage);
+    expect(bad).toMatchObject({ health: 'up', load: { running: null } });
+    expect(bad.lastError).toMatch(`/metrics: not Prometheus text with vLLM metrics (content type text/plain, ${Buffer.byteLength(secret)} bytes)`);
+    for (const piece of ['AWS', 'wJalr', 'EXAMPLE', 'password', 'hunter2']) expect(bad.lastError).not.toContain(piece);
     untouched(g);
   });
 
