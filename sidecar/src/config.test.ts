@@ -58,10 +58,23 @@ describe('configuration', () => {
     expect(() => parse(args as string[])).toThrow(re);
   });
 
+  it('bounds discovered engines: loopback and own addresses unless networks are allowed, 256 engines unless told', () => {
+    expect(parse([])).toMatchObject({ engineAllowRemote: [], maxEngines: 256 });
+    expect(parse(['--engine-allow-remote', '10.0.0.0/8,fd00::/8', '--max-engines', '1000'])).toMatchObject({
+      engineAllowRemote: ['10.0.0.0/8', 'fd00::/8'], maxEngines: 1000,
+    });
+    expect(parse([], { GPUFLEET_ENGINE_ALLOW_REMOTE: '192.168.0.0/16', GPUFLEET_MAX_ENGINES: '32' })).toMatchObject({
+      engineAllowRemote: ['192.168.0.0/16'], maxEngines: 32,
+    });
+    expect(() => parse(['--engine-allow-remote', '10.0.0.1'])).toThrow(/--engine-allow-remote: "10.0.0.1" is not a network in CIDR form/);
+    expect(() => parse(['--max-engines', '0'])).toThrow(/--max-engines/);
+    expect(() => parse([], { GPUFLEET_MAX_ENGINES: 'many' })).toThrow(/--max-engines/);
+  });
+
   it('prints help that explains every option and its variable', () => {
     const help = buildProgram().helpInformation();
     for (const flag of ['--listen', '--interval', '--history', '--nvidia-smi', '--proc', '--docker-socket', '--engine',
-      '--busy-threshold', '--token-file', '--simulate', '--log-level']) {
+      '--busy-threshold', '--token-file', '--simulate', '--log-level', '--engine-allow-remote', '--max-engines']) {
       expect(help).toContain(flag);
     }
     expect(help).toContain('GPUFLEET_INTERVAL');

@@ -2,6 +2,7 @@
 // configured from a container's environment; flags win over the environment.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { hostname as osHostname } from 'node:os';
+import { parseAllowList } from './engines/endpointPolicy.js';
 import { parseDurationMs } from './util/duration.js';
 import { VERSION } from './version.js';
 
@@ -20,6 +21,9 @@ export interface Config {
   dockerSocket: string | null;
   kmsg: string | null;
   engines: string[];
+  /** Networks (CIDR) beyond loopback and this host's addresses that discovered engines may be probed on. */
+  engineAllowRemote: string[];
+  maxEngines: number;
   busyThreshold: number;
   engineGraceMs: number;
   tokenFile: string | null;
@@ -88,6 +92,17 @@ function parseEngineUrl(value: string, previous: string[] = []): string[] {
 }
 
 export const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+function parseAllowRemote(value: string): string[] {
+  const cidrs = value.split(/[\s,]+/).filter((c) => c.length > 0);
+  try {
+    parseAllowList(cidrs);
+  } catch (err) {
+    throw new InvalidArgumentError(`--engine-allow-remote: ${(err as Error).message}`);
+  }
+  return cidrs;
+}
+
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function buildProgram(): Command {
   const program = new Command('gpufleet-sidecar');
@@ -152,6 +167,20 @@ export function buildProgram(): Command {
         .argParser(parseEngineUrl),
     )
     .addOption(
+      new Option(
+        '--engine-allow-remote <cidrs>',
+        'networks (comma-separated CIDRs, e.g. 10.0.0.0/8) where discovered engines may be probed besides loopback and this host\'s addresses',
+      )
+        .env('GPUFLEET_ENGINE_ALLOW_REMOTE')
+        .argParser(parseAllowRemote),
+    )
+    .addOption(
+      new Option('--max-engines <n>', 'engines watched at most; more discovered ones are skipped and reported in the engines source')
+        .env('GPUFLEET_MAX_ENGINES')
+        .argParser(parsePositiveInt('--max-engines'))
+        .default(256),
+    )
+    .addOption(
       new Option('--busy-threshold <ratio>', 'an engine is busy when its KV-cache usage is above this (0..1)')
         .env('GPUFLEET_BUSY_THRESHOLD')
         .argParser(parseRatio)
@@ -212,6 +241,8 @@ interface RawOptions {
   dockerSocket: string;
   kmsg: string;
   engine?: string[] | string;
+  engineAllowRemote?: string[] | string;
+  maxEngines: number | string;
   busyThreshold: number | string;
   engineGrace: string;
   tokenFile?: string;
@@ -242,6 +273,8 @@ export function toConfig(opts: RawOptions): Config {
     dockerSocket: opts.dockerSocket === 'none' || opts.dockerSocket === '' ? null : opts.dockerSocket,
     kmsg: opts.kmsg === 'none' || opts.kmsg === '' ? null : opts.kmsg,
     engines,
+    engineAllowRemote: Array.isArray(opts.engineAllowRemote) ? opts.engineAllowRemote : opts.engineAllowRemote ? parseAllowRemote(opts.engineAllowRemote) : [],
+    maxEngines: typeof opts.maxEngines === 'number' ? opts.maxEngines : parsePositiveInt('--max-engines')(opts.maxEngines),
     busyThreshold: typeof opts.busyThreshold === 'number' ? opts.busyThreshold : parseRatio(opts.busyThreshold),
     engineGraceMs: duration('--engine-grace')(opts.engineGrace),
     tokenFile: opts.tokenFile ?? null,

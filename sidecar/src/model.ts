@@ -168,6 +168,8 @@ export interface Engine {
   discoveredBy: 'proc' | 'docker' | 'flag';
   /** The last problem talking to the engine (scrape failed, bad /metrics…), null when none. */
   lastError: string | null;
+  /** Answered /health and a /metrics holding vLLM metrics at least once (only such engines are SD targets). */
+  answeredAsVllm: boolean;
   /** ISO-8601 UTC of the last successful /health answer. */
   lastSeenUpAt: string | null;
 }

@@ -49,6 +49,8 @@ export class Sidecar {
       procPath: config.procPath,
       dockerSocket,
       engineUrls: config.engines,
+      allowRemote: config.engineAllowRemote,
+      maxEngines: config.maxEngines,
       hostname: config.hostname,
       intervalMs: config.intervalMs,
       busyThreshold: config.busyThreshold,

@@ -52,6 +52,25 @@ function findGpu(snap: Snapshot, id: string): Gpu | undefined {
   return snap.gpus.find((g) => gpuMatches(g, want));
 }
 
+/**
+ * An engine's scrape target: host (IPv6 in brackets) and port of its endpoint, when they agree with
+ * its id ("<host>:<port>" of an --engine URL; the port of a discovered "<hostname>:<port>").
+ */
+function sdTarget(endpoint: string, id: string, byFlag: boolean): { host: string; port: string; loopback: boolean; https: boolean } | null {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    return null;
+  }
+  if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) return null;
+  const https = u.protocol === 'https:';
+  const port = u.port || (https ? '443' : '80');
+  if (byFlag ? id !== `${u.hostname}:${port}` && id !== u.hostname : !id.endsWith(`:${port}`)) return null;
+  const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname);
+  return { host: u.hostname, port, loopback, https };
+}
+
 export function createApp(deps: AppDeps) {
   const { store, sources, metrics } = deps;
   const app = express();
@@ -198,33 +217,34 @@ export function createApp(deps: AppDeps) {
     res.json({ values });
   });
 
-  // Prometheus HTTP service discovery: every engine's /metrics as a target. Engines reached on
-  // loopback are only scrapeable by a Prometheus on this host; ?loopback=<name> rewrites them to a
-  // name the Prometheus can reach (this host's DNS name).
+  // Prometheus HTTP service discovery: the /metrics of every engine that has answered like vLLM, as
+  // a target. Engines reached on loopback are only scrapeable by a Prometheus on this host;
+  // ?loopback=<name> rewrites them to a name the Prometheus can reach (this host's DNS name). An
+  // endpoint that does not parse, or whose port is not its engine id's, is left out (never the whole
+  // answer): Prometheus must not be sent anywhere discovery has not vouched for.
   app.get('/api/v1/sd/engines', (req, res) => {
     const q = validate(z.object({ loopback: z.string().max(253).regex(/^[A-Za-z0-9.-]+$/).optional() }), req.query);
     const s = snapshot();
-    const groups = s.engines
-      .filter((e) => /^https?:\/\//.test(e.endpoint))
-      .map((e) => {
-        const u = new URL(e.endpoint);
-        const loop = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-        const host = loop && q.loopback ? q.loopback : u.hostname;
-        return {
-          targets: [`${host}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`],
-          // Target labels end up on every series Prometheus scrapes from the engine: cleaned as on
-          // /metrics (the model name is the engine's own text, which may hold control characters).
-          labels: {
-            host: sanitizeLabel(s.host.hostname),
-            // `engine_id`, not `engine`: vLLM labels its own series `engine` (the data-parallel rank), and a
-            // target label of that name would push it aside to `exported_engine`.
-            engine_id: sanitizeLabel(e.id),
-            model: sanitizeLabel(e.model),
-            deployment: e.deployment,
-            ...(u.protocol === 'https:' ? { __scheme__: 'https' } : {}),
-          },
-        };
-      });
+    const groups = s.engines.flatMap((e) => {
+      if (!e.answeredAsVllm || !/^https?:\/\//.test(e.endpoint)) return [];
+      const t = sdTarget(e.endpoint, e.id, e.discoveredBy === 'flag');
+      if (!t) return [];
+      const host = t.loopback && q.loopback ? q.loopback : t.host;
+      return [{
+        targets: [`${host}:${t.port}`],
+        // Target labels end up on every series Prometheus scrapes from the engine: cleaned as on
+        // /metrics (the model name is the engine's own text, which may hold control characters).
+        labels: {
+          host: sanitizeLabel(s.host.hostname),
+          // `engine_id`, not `engine`: vLLM labels its own series `engine` (the data-parallel rank), and a
+          // target label of that name would push it aside to `exported_engine`.
+          engine_id: sanitizeLabel(e.id),
+          model: sanitizeLabel(e.model),
+          deployment: e.deployment,
+          ...(t.https ? { __scheme__: 'https' } : {}),
+        },
+      }];
+    });
     res.json(groups);
   });
 
