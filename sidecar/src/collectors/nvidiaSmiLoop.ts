@@ -1,8 +1,11 @@
 // One long-running `nvidia-smi -q -x -lms N` instead of a spawn per tick: NVML is initialised once, which
 // is most of the cost of a real nvidia-smi call. Its stdout is split per <nvidia_smi_log> document. A
 // child that stops printing is killed and restarted; until it answers again the source is failed.
+// Silence is measured on the monotonic clock: a wall-clock step forward must not look like a hang
+// (and kill a healthy child), nor one backward hide a real hang.
 import { execa, type ResultPromise } from 'execa';
 import { splitSmiLogStream } from '../parsers/nvidiaSmiStream.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { SourceError, sanitizeForMessage } from './sourceError.js';
 
 export interface LoopOptions {
@@ -11,10 +14,12 @@ export interface LoopOptions {
   timeoutMs: number;
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn', msg: string) => void;
+  clock?: Clock;
 }
 
 export class NvidiaSmiLoop {
   private child: ResultPromise | null = null;
+  /** `at`: monotonic ms the document was read. */
   private latestDoc: { text: string; at: number } | null = null;
   private lastError: SourceError | null = null;
   private startedAt = 0;
@@ -23,13 +28,17 @@ export class NvidiaSmiLoop {
   private stopped = false;
   private stderrTail = '';
 
-  constructor(private readonly opts: LoopOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: LoopOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   start(): void {
     if (this.stopped || this.child) return;
     const { path, intervalMs, env } = this.opts;
     const args = ['-q', '-x', '-lms', String(Math.max(100, Math.round(intervalMs)))];
-    this.startedAt = Date.now();
+    this.startedAt = this.clock.monoMs();
     this.stderrTail = '';
     const child = execa(path, args, { buffer: false, reject: false, env, stdin: 'ignore', killSignal: 'SIGKILL' });
     this.child = child;
@@ -40,7 +49,7 @@ export class NvidiaSmiLoop {
       if (errors.length) this.lastError = new SourceError('parse', `${path} ${args.join(' ')}: ${errors.join('; ')}`);
       const last = documents[documents.length - 1];
       if (last !== undefined) {
-        this.latestDoc = { text: last, at: Date.now() };
+        this.latestDoc = { text: last, at: this.clock.monoMs() };
         this.restarts = 0;
       }
     });
@@ -67,7 +76,7 @@ export class NvidiaSmiLoop {
   }
 
   /** The newest document, or a SourceError when there is none fresh enough. */
-  latest(now = Date.now()): { text: string; at: number } {
+  latest(now = this.clock.monoMs()): { text: string; at: number } {
     const deadline = this.opts.intervalMs + this.opts.timeoutMs;
     const doc = this.latestDoc;
     if (doc && now - doc.at <= deadline) return doc;
