@@ -64,6 +64,8 @@ interface EngineState {
   lastError: string | null;
   /** Whether the last collection finished this engine's probe before its budget ran out. */
   refreshed: boolean;
+  /** Monotonic ms of the last finished probe; -Infinity: never. */
+  refreshedAt: number;
 }
 
 export interface EngineReading {
@@ -206,13 +208,15 @@ export class EngineCollector {
         this.states.set(c.id, {
           candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, lastSeenInDiscovery: now, version: null, models: null,
           versionAskedAt: -Infinity, modelsAskedAt: -Infinity, processStart: null, windows: new Map(), merged: null, mergedKey: '', lastError: null,
-          refreshed: false,
+          refreshed: false, refreshedAt: -Infinity,
         });
       }
     }
 
     const events: FleetEvent[] = [];
-    const all = [...this.states.values()];
+    // Longest unrefreshed first: when the budget cannot cover every engine, each run takes up where
+    // the last one stopped instead of starving the same engines every time.
+    const all = [...this.states.values()].sort((a, b) => a.refreshedAt - b.refreshedAt);
     for (const s of all) s.refreshed = false;
     // Probes that cannot finish in the budget are left behind, not awaited: their requests are aborted
     // and each probe gives up without touching its engine's state.
@@ -253,6 +257,11 @@ export class EngineCollector {
     };
   }
 
+  private refreshed(s: EngineState, now: number): void {
+    s.refreshed = true;
+    s.refreshedAt = now;
+  }
+
   /** Probes one engine; returns without touching its state once `signal` is aborted. */
   private async probe(s: EngineState, now: number, events: FleetEvent[], signal: AbortSignal): Promise<void> {
     const c = s.candidate;
@@ -261,7 +270,7 @@ export class EngineCollector {
       // Found (a container), but there is no way to reach it: say why instead of guessing.
       s.health = 'unknown';
       s.lastError = c.problem;
-      s.refreshed = true;
+      this.refreshed(s, now);
       return;
     }
     let healthError: string | null = null;
@@ -285,7 +294,7 @@ export class EngineCollector {
     if (s.health === 'down' && before === 'up') event('engine-down', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) stopped answering: ${s.lastError}`);
     if (s.health !== 'up') {
       clearWindows(s);
-      s.refreshed = true;
+      this.refreshed(s, now);
       return;
     }
 
@@ -319,7 +328,7 @@ export class EngineCollector {
       clearWindows(s);
     }
     if (timedOut) {
-      s.refreshed = true;
+      this.refreshed(s, now);
       return;
     }
 
@@ -338,7 +347,7 @@ export class EngineCollector {
         }
         s.lastError ??= (err as Error).message;
         if (err instanceof SourceError && err.reason === 'timeout') {
-          s.refreshed = true;
+          this.refreshed(s, now);
           return;
         }
       }
@@ -356,7 +365,7 @@ export class EngineCollector {
         s.lastError ??= (err as Error).message;
       }
     }
-    s.refreshed = true;
+    this.refreshed(s, now);
   }
 
   /** Adds one scrape's ranks to the engine's windows (and to the sum of its ranks when there are several). */
