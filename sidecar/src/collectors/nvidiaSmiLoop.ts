@@ -3,9 +3,10 @@
 // child that stops printing is killed and restarted; until it answers again the source is failed.
 // Silence is measured on the monotonic clock: a wall-clock step forward must not look like a hang
 // (and kill a healthy child), nor one backward hide a real hang.
-import { execa, type ResultPromise } from 'execa';
+import type { ChildProcess } from 'node:child_process';
 import { splitSmiLogStream } from '../parsers/nvidiaSmiStream.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { spawnFailure, startChild } from './childProcess.js';
 import { SourceError, sanitizeForMessage } from './sourceError.js';
 
 export interface LoopOptions {
@@ -18,7 +19,7 @@ export interface LoopOptions {
 }
 
 export class NvidiaSmiLoop {
-  private child: ResultPromise | null = null;
+  private child: ChildProcess | null = null;
   /** `at`: monotonic ms the document was read. */
   private latestDoc: { text: string; at: number } | null = null;
   private lastError: SourceError | null = null;
@@ -40,7 +41,12 @@ export class NvidiaSmiLoop {
     const args = ['-q', '-x', '-lms', String(Math.max(100, Math.round(intervalMs)))];
     this.startedAt = this.clock.monoMs();
     this.stderrTail = '';
-    const child = execa(path, args, { buffer: false, reject: false, env, stdin: 'ignore', killSignal: 'SIGKILL' });
+    const started = startChild(path, args, env);
+    if (started instanceof SourceError) {
+      this.exited(started);
+      return;
+    }
+    const { child, done } = started;
     this.child = child;
     const split = splitSmiLogStream();
     child.stdout?.setEncoding('utf8');
@@ -57,22 +63,28 @@ export class NvidiaSmiLoop {
     child.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-2000);
     });
-    void child.then((result) => {
+    void done.then((result) => {
       if (this.child !== child) return;
       this.child = null;
-      if (this.stopped) return;
+      if (result.spawnError) {
+        this.exited(spawnFailure(path, args, result.spawnError));
+        return;
+      }
       const said = sanitizeForMessage(this.stderrTail);
-      const why = result.failed && result.exitCode === undefined
-        ? `could not start: ${sanitizeForMessage(result.shortMessage ?? '')}`
-        : `exited with code ${result.exitCode ?? result.signal}${said ? `: ${said}` : ''}`;
-      this.lastError = new SourceError(result.exitCode === undefined && !result.signal ? 'spawn' : 'exit', `${path} ${args.join(' ')} ${why}`);
-      this.opts.onLog?.('warn', this.lastError.message);
-      // Back off on a crash loop, up to 30 s, so a broken driver does not fork-bomb the host.
-      const delay = Math.min(30_000, Math.max(this.opts.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
-      this.restarts++;
-      this.restartTimer = setTimeout(() => this.start(), delay);
-      this.restartTimer.unref();
+      this.exited(new SourceError('exit', `${path} ${args.join(' ')} exited with code ${result.code ?? result.signal}${said ? `: ${said}` : ''}`));
     });
+  }
+
+  /** The child is gone (or never started): say why, and start another after a backoff. */
+  private exited(error: SourceError): void {
+    if (this.stopped) return;
+    this.lastError = error;
+    this.opts.onLog?.('warn', error.message);
+    // Back off on a crash loop, up to 30 s, so a broken driver does not fork-bomb the host.
+    const delay = Math.min(30_000, Math.max(this.opts.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
+    this.restarts++;
+    this.restartTimer = setTimeout(() => this.start(), delay);
+    this.restartTimer.unref();
   }
 
   /** The newest document, or a SourceError when there is none fresh enough. */
