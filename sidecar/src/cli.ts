@@ -78,6 +78,8 @@ function startSimHost(env: NodeJS.ProcessEnv, logger: { warn: (msg: string) => v
     for (const line of lines) if (line.trim()) logger.warn(line);
   });
   child.on('error', (err) => logger.warn(`simHost: ${err.message}`));
+  // Its stdin is only the liveness pipe: once simHost is gone, the pipe's EPIPE is no news.
+  child.stdin?.on('error', () => undefined);
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM') logger.warn(`simHost exited (${signal ?? `code ${code}`}): the simulated vLLM engines are gone`);
   });
@@ -110,6 +112,10 @@ function stopChild(child: ChildProcess | null): Promise<void> {
 async function main(): Promise<void> {
   const parsed = parseConfig(process.argv);
   const logger = pino({ level: parsed.logLevel, base: { app: 'gpufleet-sidecar' } });
+  // The last net. Every emitter we know of handles its own errors (child processes, sockets, the
+  // kernel log); one we missed must cost a log line, not the GPU metrics of the whole host.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (a bug: please report it); still running'));
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (a bug: please report it); still running'));
   let config: Config;
   let env: NodeJS.ProcessEnv;
   let simDockerSocket: string | null;
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
     sources: sidecar.sources,
     metrics,
     version: VERSION,
-    startedAt: Date.now(),
+    startedAt: performance.now(),
     token,
     onError: (err, req) => logger.error({ err, path: req.path }, 'request failed'),
   });

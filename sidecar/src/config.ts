@@ -102,8 +102,6 @@ function parseAllowRemote(value: string): string[] {
   return cidrs;
 }
 
-const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
 export function buildProgram(): Command {
   const program = new Command('gpufleet-sidecar');
   program

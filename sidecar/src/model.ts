@@ -172,6 +172,11 @@ export interface Engine {
   answeredAsVllm: boolean;
   /** ISO-8601 UTC of the last successful /health answer. */
   lastSeenUpAt: string | null;
+  /**
+   * true when the last engine collection ran out of its time budget before this engine's probe
+   * finished: health, load and errors are those of an earlier collection.
+   */
+  stale: boolean;
 }
 
 export type EventKind =

@@ -1,16 +1,25 @@
-// Wires the parts: each tick runs the collectors, assembles a snapshot, records it in the store (which
-// finds events) and rewrites the /metrics gauges. Ticks never overlap; a slow tick delays the next one.
+// Wires the parts. Two loops run side by side, each on its own cadence on the monotonic clock:
+// - the GPU loop reads nvidia-smi (and the kernel log) and publishes: it records the snapshot in the
+//   store (history, GPU events) and rewrites the /metrics gauges, with the engines' newest reading;
+// - the engine loop discovers and probes engines (and Docker) within one time budget per run, then
+//   publishes its reading into the latest snapshot and /metrics (not into history: one history tick
+//   per GPU tick).
+// Neither waits for the other, so 64 hung engines or a dripping Docker API cannot hold GPU series back.
+// Engines are mapped onto the newest good GPU reading when their run starts (at most one interval old).
+// Ticks of one loop never overlap; a slow tick delays that loop's next one only.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './api/metrics.js';
-import { GpuCollector, type SourceOutcome } from './collectors/gpuCollector.js';
+import { GpuCollector, type GpuReading, type SourceOutcome } from './collectors/gpuCollector.js';
 import { SourceTracker } from './collectors/sourceTracker.js';
 import { XidWatcher } from './collectors/xidWatcher.js';
-import { EngineCollector } from './engines/engineCollector.js';
+import { EngineCollector, type EngineReading } from './engines/engineCollector.js';
 import type { Config } from './config.js';
 import type { FleetEvent, Gpu, Snapshot, SourceName } from './model.js';
 import { normalizePciBusId } from './parsers/values.js';
 import { Store } from './store/store.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { Cadence } from './util/cadence.js';
 
 export interface SidecarDeps {
   config: Config;
@@ -18,25 +27,43 @@ export interface SidecarDeps {
   metrics: SidecarMetrics;
   /** Environment for nvidia-smi (the simulator reads its scenario from there). */
   nvidiaSmiEnv?: NodeJS.ProcessEnv;
+  /** Injected by tests to step the wall clock; the system clock otherwise. */
+  clock?: Clock;
+}
+
+/** The engine loop's time budget per run: the interval, but at least 2 s (a loaded engine may take a
+ * moment to render /metrics) and at most 10 s (past that, state is too old to be worth the wait). */
+export function engineBudgetMs(intervalMs: number): number {
+  return Math.min(10_000, Math.max(2000, intervalMs));
 }
 
 export class Sidecar {
   readonly store: Store;
   readonly sources: SourceTracker;
+  private readonly clock: Clock;
   private readonly gpu: GpuCollector;
   private readonly xid: XidWatcher | null;
   private readonly engines: EngineCollector;
   private readonly startedAt = Date.now();
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly gpuLoop: Cadence;
+  private readonly engineLoop: Cadence;
+  /** Aborts the engine run in flight at shutdown. */
+  private readonly shutdown = new AbortController();
+  /** The newest GPU reading and the monotonic ms it was published at. */
+  private gpuReading: { reading: GpuReading; at: number } | null = null;
+  /** The newest good GPU list: what the engine loop maps ranks onto. */
+  private lastGoodGpus: Gpu[] = [];
+  private engineReading: EngineReading | null = null;
   private stopped = false;
+  /** GPU ticks published. */
   ticks = 0;
 
   constructor(private readonly deps: SidecarDeps) {
     const { config, logger } = deps;
-    this.store = new Store({ capacity: Math.max(1, Math.ceil(config.historyMs / config.intervalMs)), maxSeries: config.maxSeries });
+    this.clock = deps.clock ?? systemClock;
+    this.store = new Store({ capacity: Math.max(1, Math.ceil(config.historyMs / config.intervalMs)), maxSeries: config.maxSeries, clock: this.clock });
     // Three missed intervals (plus the nvidia-smi deadline) before fresh data counts as stale.
-    this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs);
+    this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs, this.clock);
     // The default socket is absent on hosts without Docker: that turns container discovery off, it
     // is not a failure. A socket that exists but does not answer is one.
     let dockerSocket = config.dockerSocket;
@@ -59,6 +86,7 @@ export class Sidecar {
       graceMs: config.engineGraceMs,
       windowMs: Math.max(60_000, 5 * config.intervalMs),
       onLog: (level, msg) => logger[level]({ collector: 'engines' }, msg),
+      clock: this.clock,
     });
     this.xid = config.kmsg ? new XidWatcher(config.kmsg) : null;
     if (!this.xid) this.sources.disable('xid', 'turned off (--kmsg none)');
@@ -70,7 +98,11 @@ export class Sidecar {
       host: config.hostname,
       env: deps.nvidiaSmiEnv,
       onLog: (level, msg) => logger[level]({ collector: 'gpu' }, msg),
+      clock: this.clock,
     });
+    const failed = (loop: string) => (err: unknown) => logger.error({ err }, `${loop} tick failed`);
+    this.gpuLoop = new Cadence(config.intervalMs, () => this.gpuTick(), failed('GPU collection'), this.clock);
+    this.engineLoop = new Cadence(config.intervalMs, () => this.engineTick(), failed('engine collection'), this.clock);
   }
 
   start(): void {
@@ -78,7 +110,7 @@ export class Sidecar {
     if (this.xid) {
       try {
         this.xid.open();
-        this.sources.success('xid', Date.now());
+        this.sources.success('xid');
       } catch (err) {
         const why = `cannot read ${this.deps.config.kmsg}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` +
           ' (Xid errors need root or CAP_SYSLOG; --kmsg none turns this off)';
@@ -86,40 +118,28 @@ export class Sidecar {
         this.deps.logger.warn({ collector: 'xid' }, why);
       }
     }
-    const loop = async () => {
-      if (this.stopped) return;
-      const started = Date.now();
-      this.running = this.tick().then(
-        () => undefined,
-        (err: unknown) => this.deps.logger.error({ err }, 'collection tick failed'),
-      );
-      await this.running;
-      this.running = null;
-      if (this.stopped) return;
-      const wait = Math.max(0, this.deps.config.intervalMs - (Date.now() - started));
-      this.timer = setTimeout(loop, wait);
-    };
     // In loop mode the first document takes a moment; give it one short head start.
-    this.timer = setTimeout(loop, this.deps.config.nvidiaSmiMode === 'loop' ? Math.min(1500, this.deps.config.intervalMs) : 0);
+    this.gpuLoop.start(this.deps.config.nvidiaSmiMode === 'loop' ? Math.min(1500, this.deps.config.intervalMs) : 0);
+    this.engineLoop.start(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.shutdown.abort();
     this.gpu.stop();
+    await Promise.all([this.gpuLoop.stop(), this.engineLoop.stop()]);
     this.xid?.close();
-    await this.running;
   }
 
-  private outcome(name: SourceName, o: SourceOutcome, at: number): void {
+  private outcome(name: SourceName, o: SourceOutcome): void {
     const { logger, metrics } = this.deps;
     if (!o.enabled) {
       this.sources.disable(name, 'no GPU on this host is in vGPU host mode');
       return;
     }
-    const prev = this.sources.status(name, at).status;
+    const prev = this.sources.status(name).status;
     if (o.ok) {
-      this.sources.success(name, at);
+      this.sources.success(name);
       if (prev === 'failed') logger.info({ collector: name }, `${name} source recovered`);
     } else {
       const msg = o.error?.message ?? 'failed';
@@ -132,12 +152,12 @@ export class Sidecar {
   }
 
   /** New Xid errors as events (and counts on /metrics), attributed to GPUs by PCI bus id. */
-  private readXids(gpus: Gpu[], now: number): FleetEvent[] {
-    if (!this.xid || this.sources.status('xid', now).status === 'disabled') return [];
+  private readXids(gpus: Gpu[]): FleetEvent[] {
+    if (!this.xid || this.sources.status('xid').status === 'disabled') return [];
     let records;
     try {
       records = this.xid.drain();
-      this.sources.success('xid', now);
+      this.sources.success('xid');
     } catch (err) {
       this.sources.failure('xid', `reading ${this.deps.config.kmsg}: ${(err as Error).message}`);
       this.deps.metrics.recordCollector('xid', false, 0, 'other');
@@ -155,38 +175,68 @@ export class Sidecar {
     });
   }
 
-  async tick(): Promise<Snapshot> {
+  /** The snapshot of this moment: the newest GPU reading with the newest engine reading. */
+  private compose(): Snapshot {
+    const r = this.gpuReading?.reading;
+    return {
+      host: {
+        hostname: this.deps.config.hostname,
+        driverVersion: r?.driverVersion ?? null,
+        cudaVersion: r?.cudaVersion ?? null,
+        collectedAt: new Date(this.clock.wallMs()).toISOString(),
+        sources: this.sources.all(),
+      },
+      gpus: r?.gpus ?? [],
+      engines: this.engineReading?.engines ?? [],
+    };
+  }
+
+  /**
+   * Rewrites /metrics. GPU families go out only while the GPU reading is this tick's own and younger
+   * than two intervals: an exporter must not repeat old values as current ones (gpufleet_collector_up
+   * says why they are missing).
+   */
+  private exportMetrics(snap: Snapshot): void {
+    const g = this.gpuReading;
+    const fresh = g !== null && g.reading.fresh && this.clock.monoMs() - g.at <= 2 * this.deps.config.intervalMs;
+    this.deps.metrics.update(fresh ? snap : { ...snap, gpus: [] }, this.store.lostGpus.values());
+  }
+
+  /** One GPU tick: read, publish (store, history, /metrics). */
+  async gpuTick(): Promise<Snapshot> {
     const reading = await this.gpu.collect();
     // A tick cut short by shutdown (its nvidia-smi child killed) is not a failure worth reporting.
     if (this.stopped && this.store.latest) return this.store.latest;
-    const now = Date.now();
-    this.outcome('gpu', reading.gpu, now);
-    this.outcome('vgpu', reading.vgpu, now);
-    // Engines are mapped onto this tick's GPU processes, so they come after the GPU reading.
-    const engines = await this.engines.collect(reading.gpus, now);
-    this.outcome('engines', { ok: engines.ok, enabled: true, error: engines.error, durationSeconds: engines.durationSeconds }, now);
-    if (engines.docker) this.outcome('docker', { ...engines.docker, enabled: true }, now);
-    const snap: Snapshot = {
-      host: {
-        hostname: this.deps.config.hostname,
-        driverVersion: reading.driverVersion,
-        cudaVersion: reading.cudaVersion,
-        collectedAt: new Date(now).toISOString(),
-        sources: this.sources.all(now),
-      },
-      gpus: reading.gpus,
-      engines: engines.engines,
-    };
+    this.outcome('gpu', reading.gpu);
+    this.outcome('vgpu', reading.vgpu);
+    this.gpuReading = { reading, at: this.clock.monoMs() };
+    if (reading.fresh) this.lastGoodGpus = reading.gpus;
+    const snap = this.compose();
     const events = this.store.record(snap, reading.fresh);
-    const xids = this.readXids(reading.gpus, now);
+    const xids = this.readXids(reading.gpus);
     this.store.addEvents(xids);
-    this.store.addEvents(engines.events);
-    events.push(...xids, ...engines.events);
+    events.push(...xids);
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
-    // Prometheus gets no GPU series while the reading is stale: an exporter must not repeat old values
-    // as current ones. gpufleet_collector_up says why they are missing.
-    this.deps.metrics.update(reading.fresh ? snap : { ...snap, gpus: [] }, this.store.lostGpus.values());
+    this.exportMetrics(snap);
     this.ticks++;
+    return snap;
+  }
+
+  /** One engine run within its budget, then publish (latest snapshot, /metrics). */
+  async engineTick(): Promise<Snapshot | null> {
+    const budgetMs = engineBudgetMs(this.deps.config.intervalMs);
+    const r = await this.engines.collect(this.lastGoodGpus, undefined, { budgetMs, signal: this.shutdown.signal });
+    if (this.stopped) return null;
+    this.outcome('engines', { ok: r.ok, enabled: true, error: r.error, durationSeconds: r.durationSeconds });
+    if (r.docker) this.outcome('docker', { ...r.docker, enabled: true });
+    this.engineReading = r;
+    this.store.addEvents(r.events);
+    for (const e of r.events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
+    // Before the first GPU tick there is nothing to publish the engines with: that tick will.
+    if (!this.store.latest) return null;
+    const snap = this.compose();
+    this.store.latest = snap;
+    this.exportMetrics(snap);
     return snap;
   }
 }

@@ -101,10 +101,10 @@ async function start(token: string | null = null, fill = true): Promise<Ctx> {
       store.record(snap, true);
       metrics.update(snap, []);
     }
-    sources.success('gpu', now);
-    sources.success('vgpu', now);
+    sources.success('gpu');
+    sources.success('vgpu');
   }
-  const app = createApp({ store, sources, metrics, version: '9.9.9', startedAt: now - 5000, token });
+  const app = createApp({ store, sources, metrics, version: '9.9.9', startedAt: performance.now() - 5000, token });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -141,7 +141,7 @@ describe('API', () => {
     expect(body.status).toBe('degraded');
     expect(body.sources.vgpu).toMatchObject({ status: 'failed', error: 'nvidia-smi vgpu -q: exit code 6' });
     expect(typeof body.sources.vgpu.ageSeconds).toBe('number');
-    ctx.sources.success('vgpu', Date.now());
+    ctx.sources.success('vgpu');
   });
 
   it('serves GPUs with MIG and vGPU instances', async () => {
@@ -230,7 +230,7 @@ describe('API', () => {
       ]);
       expect(body.results.B.frames[0].schema.meta?.notices).toBeUndefined();
     } finally {
-      ctx.sources.success('vgpu', Date.now());
+      ctx.sources.success('vgpu');
     }
   });
 

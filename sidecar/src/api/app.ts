@@ -16,6 +16,7 @@ export interface AppDeps {
   sources: SourceTracker;
   metrics: SidecarMetrics;
   version: string;
+  /** Monotonic ms (performance.now()) at start: uptime is an age, not a difference of wall times. */
   startedAt: number;
   /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
   token: string | null;
@@ -87,20 +88,18 @@ export function createApp(deps: AppDeps) {
 
   const snapshot = (): Snapshot => {
     if (!store.latest) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
-    const now = Date.now();
     // Source ages are computed now, not at collection time, so a stuck collector shows its real age.
-    return { ...store.latest, host: { ...store.latest.host, sources: sources.all(now) } };
+    return { ...store.latest, host: { ...store.latest.host, sources: sources.all() } };
   };
 
   app.get('/api/v1/health', (_req, res) => {
-    const now = Date.now();
     res.json({
-      status: sources.overall(now),
+      status: sources.overall(),
       version: deps.version,
-      uptimeSeconds: Math.round((now - deps.startedAt) / 1000),
+      uptimeSeconds: Math.round((performance.now() - deps.startedAt) / 1000),
       host: store.latest?.host.hostname ?? null,
       lastCollectedAt: store.latest?.host.collectedAt ?? null,
-      sources: sources.all(now),
+      sources: sources.all(),
     });
   });
 
@@ -144,7 +143,7 @@ export function createApp(deps: AppDeps) {
     res.json(
       runQueries(store, req.body, now, (names) =>
         names.flatMap((name) => {
-          const st = sources.status(name, now);
+          const st = sources.status(name);
           if (st.status !== 'failed' && st.status !== 'stale') return [];
           const age = st.ageSeconds !== undefined ? `; data is ${Math.round(st.ageSeconds)} s old` : '';
           return [{ severity: st.status === 'failed' ? ('error' as const) : ('warning' as const), text: `${name} source ${st.status}: ${st.error ?? 'no detail'}${age}` }];

@@ -75,7 +75,7 @@ describe('hostile engine text through /metrics and the SD endpoint', () => {
     store.record(snap, true);
     const metrics = new SidecarMetrics({ maxSeries: 1000, defaultMetrics: false });
     metrics.update(snap, []);
-    const app = createApp({ store, sources: new SourceTracker(60_000), metrics, version: 't', startedAt: now, token: null });
+    const app = createApp({ store, sources: new SourceTracker(60_000), metrics, version: 't', startedAt: performance.now(), token: null });
     api = await new Promise<Server>((r) => {
       const s = app.listen(0, '127.0.0.1', () => r(s));
     });

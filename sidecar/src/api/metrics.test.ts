@@ -24,7 +24,7 @@ function engine(id: string, workers: Engine['workers']): Engine {
       running: 1, waiting: 0, kvCacheUsage: 0.5, promptTokensPerSec: 1, generationTokensPerSec: 1, preemptions: 0,
       ttftSeconds: { p50: null, p95: null }, itlSeconds: { p50: null, p95: null }, e2eSeconds: { p50: null, p95: null },
     },
-    busy: false, discoveredBy: 'proc', lastError: null, lastSeenUpAt: null,
+    busy: false, discoveredBy: 'proc', lastError: null, lastSeenUpAt: null, answeredAsVllm: true, stale: false,
   };
 }
 

@@ -7,6 +7,7 @@ import { buildGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
+import { FakeClock } from '../testing/fakeClock.js';
 import { Store } from '../store/store.js';
 
 export const FAKE = fileURLToPath(new URL('../sim/fakeNvidiaSmi.js', import.meta.url));
@@ -27,10 +28,13 @@ export function fillHistory(ticks: number, stepMs: number): { store: Store; snap
       vgpu: execFileSync(FAKE, ['vgpu', '-q'], { env, encoding: 'utf8' }),
     };
   });
-  const store = new Store({ capacity: ticks, maxSeries: 5000 });
-  let snapshot: Snapshot | null = null;
   const start = Date.now() - ticks * stepMs;
+  // The history is stamped when a tick is recorded: a fake clock spreads the ticks over the hour.
+  const clock = new FakeClock(start, 0);
+  const store = new Store({ capacity: ticks, maxSeries: 5000, clock });
+  let snapshot: Snapshot | null = null;
   for (let i = 0; i < ticks; i++) {
+    if (i > 0) clock.advance(stepMs);
     const r = readings[i % readings.length] as (typeof readings)[number];
     const log = parseNvidiaSmiXml(r.xml);
     snapshot = {

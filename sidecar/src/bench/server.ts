@@ -8,10 +8,10 @@ import { fillHistory } from './demoHost.js';
 
 const { store, snapshot } = fillHistory(3600, 1000);
 const sources = new SourceTracker(60_000);
-for (const s of ['gpu', 'vgpu'] as const) sources.success(s, Date.now());
+for (const s of ['gpu', 'vgpu'] as const) sources.success(s);
 const metrics = new SidecarMetrics({ maxSeries: 5000, host: 'bench' });
 metrics.update(snapshot, []);
-const app = createApp({ store, sources, metrics, version: 'bench', startedAt: Date.now(), token: null });
+const app = createApp({ store, sources, metrics, version: 'bench', startedAt: performance.now(), token: null });
 const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, series: store.history.seriesCount })}\n`);
 });

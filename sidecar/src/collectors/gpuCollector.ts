@@ -6,6 +6,7 @@ import { buildGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList, type ListedGpu } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml, type SmiXmlLog } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery, type VgpuHostGpu } from '../parsers/vgpuQuery.js';
+import type { Clock } from '../util/clock.js';
 import { NvidiaSmiLoop } from './nvidiaSmiLoop.js';
 import { runNvidiaSmi } from './nvidiaSmiRunner.js';
 import { SourceError } from './sourceError.js';
@@ -18,6 +19,7 @@ export interface GpuCollectorOptions {
   host: string;
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn', msg: string) => void;
+  clock?: Clock;
 }
 
 export interface SourceOutcome {
@@ -66,7 +68,7 @@ export class GpuCollector {
   constructor(private readonly opts: GpuCollectorOptions) {
     this.loop =
       opts.mode === 'loop'
-        ? new NvidiaSmiLoop({ path: opts.nvidiaSmi, intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs, env: opts.env, onLog: opts.onLog })
+        ? new NvidiaSmiLoop({ path: opts.nvidiaSmi, intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs, env: opts.env, onLog: opts.onLog, clock: opts.clock })
         : null;
   }
 

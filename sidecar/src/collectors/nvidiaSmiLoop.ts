@@ -1,8 +1,12 @@
 // One long-running `nvidia-smi -q -x -lms N` instead of a spawn per tick: NVML is initialised once, which
 // is most of the cost of a real nvidia-smi call. Its stdout is split per <nvidia_smi_log> document. A
 // child that stops printing is killed and restarted; until it answers again the source is failed.
-import { execa, type ResultPromise } from 'execa';
+// Silence is measured on the monotonic clock: a wall-clock step forward must not look like a hang
+// (and kill a healthy child), nor one backward hide a real hang.
+import type { ChildProcess } from 'node:child_process';
 import { splitSmiLogStream } from '../parsers/nvidiaSmiStream.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { spawnFailure, startChild } from './childProcess.js';
 import { SourceError, sanitizeForMessage } from './sourceError.js';
 
 export interface LoopOptions {
@@ -11,10 +15,12 @@ export interface LoopOptions {
   timeoutMs: number;
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn', msg: string) => void;
+  clock?: Clock;
 }
 
 export class NvidiaSmiLoop {
-  private child: ResultPromise | null = null;
+  private child: ChildProcess | null = null;
+  /** `at`: monotonic ms the document was read. */
   private latestDoc: { text: string; at: number } | null = null;
   private lastError: SourceError | null = null;
   private startedAt = 0;
@@ -23,15 +29,24 @@ export class NvidiaSmiLoop {
   private stopped = false;
   private stderrTail = '';
 
-  constructor(private readonly opts: LoopOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: LoopOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   start(): void {
     if (this.stopped || this.child) return;
     const { path, intervalMs, env } = this.opts;
     const args = ['-q', '-x', '-lms', String(Math.max(100, Math.round(intervalMs)))];
-    this.startedAt = Date.now();
+    this.startedAt = this.clock.monoMs();
     this.stderrTail = '';
-    const child = execa(path, args, { buffer: false, reject: false, env, stdin: 'ignore', killSignal: 'SIGKILL' });
+    const started = startChild(path, args, env);
+    if (started instanceof SourceError) {
+      this.exited(started);
+      return;
+    }
+    const { child, done } = started;
     this.child = child;
     const split = splitSmiLogStream();
     child.stdout?.setEncoding('utf8');
@@ -40,7 +55,7 @@ export class NvidiaSmiLoop {
       if (errors.length) this.lastError = new SourceError('parse', `${path} ${args.join(' ')}: ${errors.join('; ')}`);
       const last = documents[documents.length - 1];
       if (last !== undefined) {
-        this.latestDoc = { text: last, at: Date.now() };
+        this.latestDoc = { text: last, at: this.clock.monoMs() };
         this.restarts = 0;
       }
     });
@@ -48,26 +63,32 @@ export class NvidiaSmiLoop {
     child.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-2000);
     });
-    void child.then((result) => {
+    void done.then((result) => {
       if (this.child !== child) return;
       this.child = null;
-      if (this.stopped) return;
+      if (result.spawnError) {
+        this.exited(spawnFailure(path, args, result.spawnError));
+        return;
+      }
       const said = sanitizeForMessage(this.stderrTail);
-      const why = result.failed && result.exitCode === undefined
-        ? `could not start: ${sanitizeForMessage(result.shortMessage ?? '')}`
-        : `exited with code ${result.exitCode ?? result.signal}${said ? `: ${said}` : ''}`;
-      this.lastError = new SourceError(result.exitCode === undefined && !result.signal ? 'spawn' : 'exit', `${path} ${args.join(' ')} ${why}`);
-      this.opts.onLog?.('warn', this.lastError.message);
-      // Back off on a crash loop, up to 30 s, so a broken driver does not fork-bomb the host.
-      const delay = Math.min(30_000, Math.max(this.opts.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
-      this.restarts++;
-      this.restartTimer = setTimeout(() => this.start(), delay);
-      this.restartTimer.unref();
+      this.exited(new SourceError('exit', `${path} ${args.join(' ')} exited with code ${result.code ?? result.signal}${said ? `: ${said}` : ''}`));
     });
   }
 
+  /** The child is gone (or never started): say why, and start another after a backoff. */
+  private exited(error: SourceError): void {
+    if (this.stopped) return;
+    this.lastError = error;
+    this.opts.onLog?.('warn', error.message);
+    // Back off on a crash loop, up to 30 s, so a broken driver does not fork-bomb the host.
+    const delay = Math.min(30_000, Math.max(this.opts.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
+    this.restarts++;
+    this.restartTimer = setTimeout(() => this.start(), delay);
+    this.restartTimer.unref();
+  }
+
   /** The newest document, or a SourceError when there is none fresh enough. */
-  latest(now = Date.now()): { text: string; at: number } {
+  latest(now = this.clock.monoMs()): { text: string; at: number } {
     const deadline = this.opts.intervalMs + this.opts.timeoutMs;
     const doc = this.latestDoc;
     if (doc && now - doc.at <= deadline) return doc;

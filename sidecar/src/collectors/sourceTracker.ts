@@ -1,10 +1,14 @@
 // The state of each data source as /api/v1/health reports it. A failed source keeps its last good data
-// in the snapshot; its status says so, with the error and the age of what is served.
+// in the snapshot; its status says so, with the error and the age of what is served. A source is
+// stamped when its data is published, on the monotonic clock: a wall-clock step neither makes old
+// data look fresh nor fresh data look old.
 import type { SourceName, SourceStatus } from '../model.js';
+import { systemClock, wallAt, type Clock } from '../util/clock.js';
 
 interface State {
   status: 'ok' | 'failed' | 'disabled' | 'pending';
   error?: string;
+  /** Monotonic ms of the last publication of good data. */
   lastSuccessAt?: number;
 }
 
@@ -14,12 +18,16 @@ export class SourceTracker {
   private readonly states = new Map<SourceName, State>();
 
   /** @param staleAfterMs an ok source whose last success is older than this is reported stale. */
-  constructor(private readonly staleAfterMs: number) {
+  constructor(
+    private readonly staleAfterMs: number,
+    private readonly clock: Clock = systemClock,
+  ) {
     for (const n of SOURCE_NAMES) this.states.set(n, { status: 'pending' });
   }
 
-  success(name: SourceName, at: number): void {
-    this.states.set(name, { status: 'ok', lastSuccessAt: at });
+  /** Good data of `name` was published now. */
+  success(name: SourceName): void {
+    this.states.set(name, { status: 'ok', lastSuccessAt: this.clock.monoMs() });
   }
 
   failure(name: SourceName, error: string): void {
@@ -31,12 +39,18 @@ export class SourceTracker {
     this.states.set(name, { status: 'disabled', error: why });
   }
 
-  status(name: SourceName, now: number): SourceStatus {
+  /** Monotonic ms of the last good publication of `name`, if any. */
+  lastSuccess(name: SourceName): number | undefined {
+    return this.states.get(name)?.lastSuccessAt;
+  }
+
+  status(name: SourceName): SourceStatus {
     const s = this.states.get(name) ?? { status: 'pending' };
+    const now = this.clock.monoMs();
     const age = s.lastSuccessAt === undefined ? undefined : Math.max(0, Math.round((now - s.lastSuccessAt) / 100) / 10);
     const base = {
       ...(s.error ? { error: s.error } : {}),
-      ...(s.lastSuccessAt !== undefined ? { lastSuccessAt: new Date(s.lastSuccessAt).toISOString(), ageSeconds: age } : {}),
+      ...(s.lastSuccessAt !== undefined ? { lastSuccessAt: new Date(wallAt(this.clock, s.lastSuccessAt)).toISOString(), ageSeconds: age } : {}),
     };
     switch (s.status) {
       case 'pending':
@@ -52,13 +66,13 @@ export class SourceTracker {
     }
   }
 
-  all(now: number): Record<SourceName, SourceStatus> {
-    return Object.fromEntries(SOURCE_NAMES.map((n) => [n, this.status(n, now)])) as Record<SourceName, SourceStatus>;
+  all(): Record<SourceName, SourceStatus> {
+    return Object.fromEntries(SOURCE_NAMES.map((n) => [n, this.status(n)])) as Record<SourceName, SourceStatus>;
   }
 
   /** ok when every enabled source is ok, failing when none is, degraded otherwise. */
-  overall(now: number): 'ok' | 'degraded' | 'failing' {
-    const enabled = Object.values(this.all(now)).filter((s) => s.status !== 'disabled');
+  overall(): 'ok' | 'degraded' | 'failing' {
+    const enabled = Object.values(this.all()).filter((s) => s.status !== 'disabled');
     if (enabled.length === 0) return 'ok';
     const good = enabled.filter((s) => s.status === 'ok').length;
     if (good === enabled.length) return 'ok';

@@ -94,9 +94,13 @@ export class DockerDiscovery {
     this.docker = new Docker({ socketPath, timeout: timeoutMs });
   }
 
-  /** The running vLLM containers. Throws when the API cannot be reached (the caller reports it). */
-  async list(procs: ProcInfo[]): Promise<ContainerEngine[]> {
-    const containers = await this.docker.listContainers();
+  /**
+   * The running vLLM containers. Throws when the API cannot be reached or `signal` aborts the calls
+   * (the caller reports it): the client's own timeout only measures silence, and an API that drips
+   * its answer a byte at a time is never silent.
+   */
+  async list(procs: ProcInfo[], signal?: AbortSignal): Promise<ContainerEngine[]> {
+    const containers = await this.docker.listContainers({ abortSignal: signal });
     const out: ContainerEngine[] = [];
     const live = new Map<string, Docker.ContainerInspectInfo>();
     for (const c of containers) {
@@ -109,8 +113,9 @@ export class DockerDiscovery {
       if (info && pid && !procs.some((p) => p.pid === pid)) info = undefined;
       if (!info) {
         try {
-          info = await this.docker.getContainer(c.Id).inspect();
-        } catch {
+          info = await this.docker.getContainer(c.Id).inspect({ abortSignal: signal });
+        } catch (err) {
+          if (signal?.aborted) throw err;
           continue; // gone between list and inspect
         }
       }

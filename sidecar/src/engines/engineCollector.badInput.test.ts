@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine, Gpu } from '../model.js';
+import { FakeClock } from '../testing/fakeClock.js';
 import { wholeGpu } from '../testing/wholeGpu.js';
 import { EngineCollector } from './engineCollector.js';
 import { escapeLabelValue } from './promText.js';
@@ -72,6 +73,8 @@ const GPUS = [gpu('GPU-good', 0, [101]), gpu('GPU-bad', 1, [])];
 function collectorOn(proc: string, timeoutMs = 1000): EngineCollector {
   return new EngineCollector({
     procPath: proc, dockerSocket: null, engineUrls: [], hostname: 'h', intervalMs: 1000, busyThreshold: 0.9, timeoutMs, graceMs: 60_000, windowMs: 60_000,
+    // Stamps (lastSeenUpAt) from the ticks' own times, so two collectors on the same ticks read the same.
+    clock: new FakeClock(),
   });
 }
 

@@ -1,9 +1,11 @@
 // The `engines` source: each tick, discover engines, probe /health, scrape /metrics (and /version,
 // /v1/models when needed), derive load over a window, and map ranks to GPUs. One engine that hangs
 // or answers garbage costs its own deadline and shows as its own error; it never delays or poisons
-// another engine's state.
+// another engine's state. The whole collection gets one time budget: when it runs out, the requests
+// in flight are aborted and the engines not done keep their last state, marked stale.
 import type { Engine, EngineLoad, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
+import { systemClock, wallAt, type Clock } from '../util/clock.js';
 import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
 import { EndpointGate } from './endpointGate.js';
@@ -34,12 +36,22 @@ export interface EngineCollectorOptions {
   /** --max-engines: engines watched at most; more are skipped and reported. */
   maxEngines?: number;
   onLog?: (level: 'info' | 'warn' | 'debug', msg: string) => void;
+  /** Monotonic time for windows, deadlines and ages; wall time for event and lastSeenUpAt stamps. */
+  clock?: Clock;
+}
+
+export interface CollectLimits {
+  /** The whole collection's time budget (Docker, every probe); none: only the per-request deadlines. */
+  budgetMs?: number;
+  /** Aborts the collection from outside (shutdown). */
+  signal?: AbortSignal;
 }
 
 interface EngineState {
   candidate: EngineCandidate;
   health: Engine['health'];
   firstSeen: number;
+  /** Monotonic ms of the last successful /health answer. */
   lastUpAt: number | null;
   lastSeenInDiscovery: number;
   version: string | null;
@@ -57,6 +69,10 @@ interface EngineState {
   lastError: string | null;
   /** Answered /health and a /metrics with vLLM families at least once: only then is it a scrape target. */
   answeredAsVllm: boolean;
+  /** Whether the last collection finished this engine's probe before its budget ran out. */
+  refreshed: boolean;
+  /** Monotonic ms of the last finished probe; -Infinity: never. */
+  refreshedAt: number;
 }
 
 export interface EngineReading {
@@ -67,6 +83,8 @@ export interface EngineReading {
   durationSeconds: number;
   /** The container layer: null when turned off. */
   docker: { ok: boolean; error?: SourceError; durationSeconds: number } | null;
+  /** Set when the budget ran out: how many engines kept their last state. */
+  overrun?: { stale: number; total: number; budgetMs: number };
 }
 
 const MAX_METRICS_BYTES = 32 * 1024 * 1024;
@@ -99,10 +117,10 @@ function metricsProblems(url: string, parsed: VllmMetrics): string | null {
   return `GET ${url}: ${problems.slice(0, MAX_PROBLEMS_SHOWN).join('; ')}${more}`;
 }
 
-async function inPool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+async function inPool<T>(items: T[], n: number, fn: (t: T) => Promise<void>, signal: AbortSignal): Promise<void> {
   let next = 0;
   const slot = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length && !signal.aborted) await fn(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, slot));
 }
@@ -138,16 +156,18 @@ export class EngineCollector {
   private readonly gate: EndpointGate;
   /** Candidates left out by --max-engines at the last tick. */
   private overCap = 0;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: EngineCollectorOptions) {
     this.scanner = new ProcScanner(opts.procPath);
     this.docker = opts.dockerSocket ? new DockerDiscovery(opts.dockerSocket, opts.timeoutMs) : null;
     this.gate = new EndpointGate({ hostname: opts.hostname, allow: parseAllowList(opts.allowRemote ?? []), uids: (pid) => this.scanner.uids(pid) });
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** Only vLLM's own paths are ever asked, on the endpoint the gate let through. */
-  private get(c: EngineCandidate, path: VllmPath, maxBytes: number) {
-    return httpGet(`${c.endpoint}${path}`, { timeoutMs: this.opts.timeoutMs, maxBytes, socketPath: c.socketPath ?? undefined });
+  private get(c: EngineCandidate, path: VllmPath, maxBytes: number, signal: AbortSignal) {
+    return httpGet(`${c.endpoint}${path}`, { timeoutMs: this.opts.timeoutMs, maxBytes, socketPath: c.socketPath ?? undefined, signal });
   }
 
   /** Engines already watched stay; new ones (--engine ones first) while under --max-engines. */
@@ -169,7 +189,27 @@ export class EngineCollector {
     return kept;
   }
 
-  async collect(gpus: Gpu[], now = Date.now()): Promise<EngineReading> {
+  /**
+   * One collection. `now` is monotonic ms (windows and grace are measured on it). With a budget, Docker
+   * gets half of it, and the collection returns when it is spent, whatever engines still owe.
+   */
+  async collect(gpus: Gpu[], now = this.clock.monoMs(), limits: CollectLimits = {}): Promise<EngineReading> {
+    const t0 = performance.now();
+    const budget = new AbortController();
+    const budgetTimer = limits.budgetMs !== undefined ? setTimeout(() => budget.abort(), limits.budgetMs) : null;
+    const onOuterAbort = () => budget.abort();
+    limits.signal?.addEventListener('abort', onOuterAbort);
+    if (limits.signal?.aborted) budget.abort();
+    try {
+      return await this.collectWithin(gpus, now, budget.signal, limits.budgetMs);
+    } finally {
+      if (budgetTimer) clearTimeout(budgetTimer);
+      limits.signal?.removeEventListener('abort', onOuterAbort);
+      this.opts.onLog?.('debug', `engines collected in ${Math.round(performance.now() - t0)} ms`);
+    }
+  }
+
+  private async collectWithin(gpus: Gpu[], now: number, signal: AbortSignal, budgetMs: number | undefined): Promise<EngineReading> {
     const t0 = performance.now();
     let procs: ProcInfo[] = [];
     let scanError: SourceError | undefined;
@@ -183,16 +223,18 @@ export class EngineCollector {
     let docker: EngineReading['docker'] = null;
     if (this.docker) {
       const td = performance.now();
+      // Half the budget at most: a Docker API that drips its answer must leave time for the engines.
+      const dockerMs = budgetMs !== undefined ? Math.max(1, Math.floor(budgetMs / 2)) : undefined;
+      const dockerSignal = dockerMs !== undefined ? AbortSignal.any([signal, AbortSignal.timeout(dockerMs)]) : signal;
       try {
-        containers = await this.docker.list(procs);
+        containers = await this.docker.list(procs, dockerSignal);
         docker = { ok: true, durationSeconds: (performance.now() - td) / 1000 };
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        docker = {
-          ok: false,
-          error: new SourceError('http', `Docker API at ${this.docker.socketPath}: ${e.code ?? e.message}`),
-          durationSeconds: (performance.now() - td) / 1000,
-        };
+        const error = dockerSignal.aborted
+          ? new SourceError('timeout', `Docker API at ${this.docker.socketPath}: no full answer within ${dockerMs ?? 0} ms (aborted)`)
+          : new SourceError('http', `Docker API at ${this.docker.socketPath}: ${e.code ?? e.message}`);
+        docker = { ok: false, error, durationSeconds: (performance.now() - td) / 1000 };
       }
     }
     const candidates = await this.gate.admit(this.withinCap(discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers)));
@@ -210,12 +252,26 @@ export class EngineCollector {
           candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, lastSeenInDiscovery: now, version: null, models: null,
           versionAskedAt: -Infinity, modelsAskedAt: -Infinity, processStart: null, windows: new Map(), merged: null, mergedKey: '', lastError: null,
           answeredAsVllm: false,
+          refreshed: false, refreshedAt: -Infinity,
         });
       }
     }
 
     const events: FleetEvent[] = [];
-    await inPool([...this.states.values()], PARALLEL_PROBES, (s) => this.probe(s, now, events));
+    // Longest unrefreshed first: when the budget cannot cover every engine, each run takes up where
+    // the last one stopped instead of starving the same engines every time.
+    const all = [...this.states.values()].sort((a, b) => a.refreshedAt - b.refreshedAt);
+    for (const s of all) s.refreshed = false;
+    // Probes that cannot finish in the budget are left behind, not awaited: their requests are aborted
+    // and each probe gives up without touching its engine's state.
+    let onAbort: () => void = () => undefined;
+    const budgetOut = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    await Promise.race([inPool(all, PARALLEL_PROBES, (s) => this.probe(s, now, events, signal), signal), budgetOut]);
+    signal.removeEventListener('abort', onAbort);
+    const stale = all.filter((s) => !s.refreshed).length;
 
     // Drop engines that are down and no longer discovered once the grace period is over.
     for (const [id, s] of this.states) {
@@ -230,40 +286,59 @@ export class EngineCollector {
     for (const s of [...this.states.values()].sort((a, b) => byId.compare(a.candidate.id, b.candidate.id))) {
       engines.push(this.toEngine(s, byPid, gpus, now));
     }
+    const overrun = signal.aborted && stale > 0 ? { stale, total: all.length, budgetMs: budgetMs ?? 0 } : undefined;
+    const error = scanError ?? (overrun
+      ? new SourceError('timeout', `engine collection overran its ${overrun.budgetMs} ms budget: ${stale} of ${all.length} engines not refreshed (their last state is kept, marked stale)`)
+      : undefined);
     return {
       engines,
       events,
-      ok: scanError === undefined,
-      error: scanError,
+      ok: error === undefined,
+      error,
       durationSeconds: (performance.now() - t0) / 1000,
       docker,
+      ...(overrun ? { overrun } : {}),
     };
   }
 
-  private async probe(s: EngineState, now: number, events: FleetEvent[]): Promise<void> {
+  private refreshed(s: EngineState, now: number): void {
+    s.refreshed = true;
+    s.refreshedAt = now;
+  }
+
+  /** Probes one engine; returns without touching its state once `signal` is aborted. */
+  private async probe(s: EngineState, now: number, events: FleetEvent[], signal: AbortSignal): Promise<void> {
     const c = s.candidate;
     const before = s.health;
     if (!c.endpoint) {
       // Found (a container), but there is no way to reach it: say why instead of guessing.
       s.health = 'unknown';
       s.lastError = c.problem;
+      this.refreshed(s, now);
       return;
     }
+    let healthError: string | null = null;
     try {
-      const h = await this.get(c, '/health', 64 * 1024);
+      const h = await this.get(c, '/health', 64 * 1024, signal);
       if (h.status !== 200) throw new SourceError('http', `GET ${c.endpoint}/health: HTTP ${h.status}`);
+    } catch (err) {
+      healthError = (err as Error).message;
+    }
+    if (signal.aborted) return;
+    if (healthError === null) {
       s.health = 'up';
       s.lastUpAt = now;
-    } catch (err) {
+    } else {
       s.health = 'down';
-      s.lastError = (err as Error).message;
+      s.lastError = healthError;
     }
     const event = (kind: 'engine-up' | 'engine-down', text: string) =>
-      events.push({ time: new Date(now).toISOString(), host: this.opts.hostname, kind, subject: c.id, text });
+      events.push({ time: new Date(wallAt(this.clock, now)).toISOString(), host: this.opts.hostname, kind, subject: c.id, text });
     if (s.health === 'up' && before !== 'up') event('engine-up', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) is up`);
     if (s.health === 'down' && before === 'up') event('engine-down', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) stopped answering: ${s.lastError}`);
     if (s.health !== 'up') {
       clearWindows(s);
+      this.refreshed(s, now);
       return;
     }
 
@@ -272,7 +347,7 @@ export class EngineCollector {
     let timedOut = false;
     const metricsUrl = `${c.endpoint}/metrics`;
     try {
-      const m = await this.get(c, '/metrics', MAX_METRICS_BYTES);
+      const m = await this.get(c, '/metrics', MAX_METRICS_BYTES, signal);
       if (m.status !== 200) throw new SourceError('http', `GET ${metricsUrl}: HTTP ${m.status}`);
       if (looksLikeHtml(m.body, m.contentType)) {
         throw new SourceError('parse', `GET ${metricsUrl}: answered an HTML page, not Prometheus text — a proxy or another server on the port? (${describeAnswer(m.contentType, m.body)})`);
@@ -292,11 +367,15 @@ export class EngineCollector {
       this.record(s, parsed.engines, now);
       s.lastError = metricsProblems(metricsUrl, parsed);
     } catch (err) {
+      if (signal.aborted) return;
       timedOut = err instanceof SourceError && err.reason === 'timeout';
       s.lastError = (err as Error).message;
       clearWindows(s);
     }
-    if (timedOut) return;
+    if (timedOut) {
+      this.refreshed(s, now);
+      return;
+    }
 
     // Both change only with a restart (a new process_start_time_seconds clears them) or, for
     // /v1/models, when LoRA adapters are loaded: asked once, then every MODELS_REFRESH_MS; a failed
@@ -304,22 +383,34 @@ export class EngineCollector {
     if (s.version === null && now - s.versionAskedAt >= MODELS_REFRESH_MS) {
       s.versionAskedAt = now;
       try {
-        const v = await this.get(c, '/version', MAX_VERSION_BODY_BYTES);
+        const v = await this.get(c, '/version', MAX_VERSION_BODY_BYTES, signal);
         if (v.status === 200) s.version = parseVllmVersion(v.body);
       } catch (err) {
+        if (signal.aborted) {
+          s.versionAskedAt = -Infinity;
+          return;
+        }
         s.lastError ??= (err as Error).message;
-        if (err instanceof SourceError && err.reason === 'timeout') return;
+        if (err instanceof SourceError && err.reason === 'timeout') {
+          this.refreshed(s, now);
+          return;
+        }
       }
     }
     if (now - s.modelsAskedAt >= MODELS_REFRESH_MS) {
       s.modelsAskedAt = now;
       try {
-        const r = await this.get(c, '/v1/models', MAX_MODELS_BODY_BYTES);
+        const r = await this.get(c, '/v1/models', MAX_MODELS_BODY_BYTES, signal);
         if (r.status === 200) s.models = parseVllmModels(r.body);
       } catch (err) {
+        if (signal.aborted) {
+          s.modelsAskedAt = -Infinity;
+          return;
+        }
         s.lastError ??= (err as Error).message;
       }
     }
+    this.refreshed(s, now);
   }
 
   /** Adds one scrape's ranks to the engine's windows (and to the sum of its ranks when there are several). */
@@ -408,7 +499,8 @@ export class EngineCollector {
       discoveredBy: c.source,
       lastError: s.lastError,
       answeredAsVllm: s.answeredAsVllm,
-      lastSeenUpAt: s.lastUpAt === null ? null : new Date(s.lastUpAt).toISOString(),
+      lastSeenUpAt: s.lastUpAt === null ? null : new Date(wallAt(this.clock, s.lastUpAt)).toISOString(),
+      stale: !s.refreshed,
     };
   }
 }

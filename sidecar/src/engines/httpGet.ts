@@ -6,7 +6,7 @@
 import { type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { SourceError } from '../collectors/sourceError.js';
-import { plainGet } from './plainHttp.js';
+import { abortedError, plainGet } from './plainHttp.js';
 
 // Engines are asked every tick: keep their connections open rather than set one up per request.
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
@@ -23,7 +23,10 @@ export interface GetOptions {
   headers?: Record<string, string>;
   /** Reach the server on this unix socket; the URL then gives only the path. */
   socketPath?: string;
+  /** Aborts the request (the caller's time budget ran out); it then rejects with a 'timeout' SourceError. */
+  signal?: AbortSignal;
 }
+
 
 export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
@@ -42,11 +45,17 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
       reject(new SourceError('http', `GET ${url}: only http:// and https:// are supported`));
       return;
     }
+    const onAbort = () => fail(abortedError(url));
     const fail = (err: SourceError) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       req.destroy();
       reject(err);
     };
+    if (opts.signal?.aborted) {
+      reject(abortedError(url));
+      return;
+    }
     const req = httpsRequest(
       u,
       {
@@ -71,6 +80,7 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
         });
         res.on('end', () => {
           clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
           // Most answers come in one chunk: decode it as it is rather than copy it first.
           const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
           resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body });
@@ -80,6 +90,7 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
     );
     const timer = setTimeout(() => fail(new SourceError('timeout', `GET ${url}: no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => fail(new SourceError('http', `GET ${url}: ${err.code ?? err.message}`)));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     req.end();
   });
 }

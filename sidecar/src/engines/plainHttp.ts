@@ -22,6 +22,12 @@ export interface PlainGet {
   headers: Record<string, string>;
   timeoutMs: number;
   maxBytes: number;
+  signal?: AbortSignal;
+}
+
+/** What a request aborted by its caller (a spent time budget) rejects with. */
+export function abortedError(url: string): SourceError {
+  return new SourceError('timeout', `GET ${url}: aborted, the collection's time budget ran out`);
 }
 
 type Target = { socketPath: string } | { host: string; port: number };
@@ -194,6 +200,7 @@ interface Job {
   reject: (e: SourceError) => void;
   timer: NodeJS.Timeout;
   settled: boolean;
+  onAbort: (() => void) | null;
 }
 
 /** One engine's keep-alive connection and its queue of requests, answered in turn. */
@@ -212,7 +219,18 @@ class Connection {
 
   get(req: PlainGet): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
-      const job: Job = { req, resolve, reject, timer: setTimeout(() => this.timeout(job), req.timeoutMs), settled: false };
+      if (req.signal?.aborted) {
+        reject(abortedError(req.url));
+        return;
+      }
+      const job: Job = {
+        req, resolve, reject, settled: false, onAbort: null,
+        timer: setTimeout(() => this.expire(job, new SourceError('timeout', `GET ${job.req.url}: no answer within ${job.req.timeoutMs} ms`)), req.timeoutMs),
+      };
+      if (req.signal) {
+        job.onAbort = () => this.expire(job, abortedError(req.url));
+        req.signal.addEventListener('abort', job.onAbort, { once: true });
+      }
       this.queue.push(job);
       this.next();
     });
@@ -222,15 +240,18 @@ class Connection {
     if (job.settled) return;
     job.settled = true;
     clearTimeout(job.timer);
+    if (job.onAbort) job.req.signal?.removeEventListener('abort', job.onAbort);
     if (outcome.error) job.reject(outcome.error);
     else job.resolve(outcome.answer as HttpAnswer);
   }
 
-  private timeout(job: Job): void {
+  /** Its deadline passed or its caller gave up: a job on the wire takes the connection down with it. */
+  private expire(job: Job, error: SourceError): void {
+    if (job.settled) return;
     const i = this.queue.indexOf(job);
     if (i > 0) this.queue.splice(i, 1); // still waiting its turn
     else if (i === 0) this.drop(); // on the wire: this connection cannot be trusted with another answer
-    this.settle(job, { error: new SourceError('timeout', `GET ${job.req.url}: no answer within ${job.req.timeoutMs} ms`) });
+    this.settle(job, { error });
     if (i === 0) {
       this.queue.shift();
       this.busy = false;
@@ -344,7 +365,10 @@ class Connection {
 const connections = new Map<string, Connection>();
 
 /** GET over plain http (TCP or a unix socket) on the engine's kept connection. */
-export function plainGet(url: URL, opts: { timeoutMs: number; maxBytes: number; headers?: Record<string, string>; socketPath?: string }): Promise<HttpAnswer> {
+export function plainGet(
+  url: URL,
+  opts: { timeoutMs: number; maxBytes: number; headers?: Record<string, string>; socketPath?: string; signal?: AbortSignal },
+): Promise<HttpAnswer> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 80);
   const key = opts.socketPath ? `unix:${opts.socketPath}` : `${host}:${port}`;
@@ -360,5 +384,6 @@ export function plainGet(url: URL, opts: { timeoutMs: number; maxBytes: number; 
     headers: { accept: '*/*', 'user-agent': 'gpufleet-sidecar', ...opts.headers },
     timeoutMs: opts.timeoutMs,
     maxBytes: opts.maxBytes,
+    signal: opts.signal,
   });
 }

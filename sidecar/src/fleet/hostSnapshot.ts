@@ -158,6 +158,8 @@ function toEngine(host: string, e: EngineSpec, i: number, devices: EngineDevice[
     discoveredBy: 'proc',
     lastError: down ? '/health: connection refused' : null,
     lastSeenUpAt: down ? null : nowIso,
+    answeredAsVllm: true,
+    stale: false,
   };
 }
 

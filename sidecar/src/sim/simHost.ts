@@ -222,7 +222,14 @@ export class SimHost {
     child.on('exit', (code, signal) => {
       if (run.readyTimer) clearTimeout(run.readyTimer);
       // Its descendants die with it (their pipes close); a straggler still gets SIGKILL.
-      for (const p of run.procs) if (p.pid !== child.pid && isAlive(p.pid)) process.kill(p.pid, 'SIGKILL');
+      for (const p of run.procs) {
+        if (p.pid === child.pid || !isAlive(p.pid)) continue;
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // gone between the check and the kill
+        }
+      }
       if (this.running.get(spec.index) === run) this.running.delete(spec.index);
       if (!run.stopping) {
         const restartMs = this.opts.restartMs ?? 30_000;

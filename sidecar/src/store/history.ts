@@ -1,6 +1,12 @@
 // The bounded in-memory history: one ring of tick timestamps and, per series, a ring of float32 values
 // in the same slots. Columnar storage keeps an hour at 1 s for a large host in a few MB, where a ring of
 // whole snapshot objects would take hundreds. NaN marks "no value at that tick" (null in the model).
+//
+// Ticks are held on the monotonic clock, so their order is the order they were taken whatever the wall
+// clock does; they become wall times only when read, through the wall clock as it reads then. A step of
+// the wall clock (either way) therefore moves the whole window with it: no tick lands out of order, a
+// range query never sees a sawtooth, and collection never waits for the wall clock to catch up.
+import { systemClock, type Clock } from '../util/clock.js';
 
 export type Labels = Record<string, string>;
 
@@ -28,6 +34,7 @@ export interface Sample {
 }
 
 export class History {
+  /** Monotonic ms of each tick, non-decreasing in seq order. */
   private readonly times: Float64Array;
   private readonly series = new Map<string, Series>();
   /** Count of ticks ever appended; the slot of tick n is n % capacity. */
@@ -37,6 +44,7 @@ export class History {
   constructor(
     readonly capacity: number,
     readonly maxSeries: number,
+    private readonly clock: Clock = systemClock,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error('history capacity must be a positive integer');
     this.times = new Float64Array(capacity);
@@ -50,9 +58,16 @@ export class History {
     return this.series.size;
   }
 
-  append(timeMs: number, samples: Iterable<Sample>): void {
+  /** Wall ms minus monotonic ms, now: what turns a held tick into a wall time. */
+  private offset(): number {
+    return this.clock.wallMs() - this.clock.monoMs();
+  }
+
+  /** Appends one tick taken now. */
+  append(samples: Iterable<Sample>): void {
     const slot = this.seq % this.capacity;
-    this.times[slot] = timeMs;
+    const prev = this.seq > 0 ? (this.times[(this.seq - 1) % this.capacity] as number) : -Infinity;
+    this.times[slot] = Math.max(prev, this.clock.monoMs());
     // Clear the slot for every series first: a series absent from this tick has no value at it.
     for (const s of this.series.values()) s.values[slot] = NaN;
     for (const sample of samples) {
@@ -76,20 +91,22 @@ export class History {
     }
   }
 
-  /** Oldest and newest timestamps held, or null when empty. */
+  /** Oldest and newest timestamps held (wall ms), or null when empty. */
   span(): { from: number; to: number } | null {
     if (this.seq === 0) return null;
+    const off = this.offset();
     const newest = this.times[(this.seq - 1) % this.capacity] as number;
     const oldest = this.times[this.seq > this.capacity ? this.seq % this.capacity : 0] as number;
-    return { from: oldest, to: newest };
+    return { from: Math.round(oldest + off), to: Math.round(newest + off) };
   }
 
   /**
-   * Values of the series matching `filter` in [fromMs, toMs], oldest first. With maxPoints, ticks are
-   * averaged into at most that many equal-width buckets (Grafana's maxDataPoints).
+   * Values of the series matching `filter` in [fromMs, toMs] (wall ms), oldest first. With maxPoints,
+   * ticks are averaged into at most that many equal-width buckets (Grafana's maxDataPoints).
    */
   range(filter: (meta: SeriesMeta) => boolean, fromMs: number, toMs: number, maxPoints?: number): SeriesRange[] {
-    const slots = this.slotsIn(fromMs, toMs);
+    const off = this.offset();
+    const slots = this.slotsIn(fromMs - off, toMs - off);
     const out: SeriesRange[] = [];
     for (const s of this.series.values()) {
       if (!filter(s)) continue;
@@ -98,7 +115,7 @@ export class History {
       let any = false;
       for (const slot of slots) {
         const v = s.values[slot] as number;
-        times.push(this.times[slot] as number);
+        times.push(Math.round((this.times[slot] as number) + off));
         if (Number.isNaN(v)) values.push(null);
         else {
           values.push(v);
@@ -120,7 +137,7 @@ export class History {
     const n = this.length;
     const first = this.seq - n;
     const slots: number[] = [];
-    // Timestamps increase with seq, so binary search for the first tick at or after fromMs.
+    // Monotonic times never decrease with seq, so binary search for the first tick at or after fromMs.
     let lo = first;
     let hi = this.seq;
     while (lo < hi) {

@@ -1,4 +1,5 @@
 import type { Gpu, Snapshot, VgpuInstance } from '../model.js';
+import { FakeClock } from '../testing/fakeClock.js';
 import { Store } from './store.js';
 
 function gpu(uuid: string, index: number, opts: { mig?: string[]; vms?: string[] } = {}): Gpu {
@@ -59,9 +60,12 @@ describe('Store events', () => {
   });
 
   it('leaves a gap in history for a stale tick instead of repeating old values', () => {
-    const s = new Store({ capacity: 10, maxSeries: 100 });
+    const clock = new FakeClock(1000, 0);
+    const s = new Store({ capacity: 10, maxSeries: 100, clock });
     s.record(snap(1000, [gpu('A', 0)]), true);
+    clock.advance(1000);
     s.record(snap(2000, [gpu('A', 0)]), false);
+    clock.advance(1000);
     s.record(snap(3000, [gpu('A', 0)]), true);
     const [r] = s.history.range((m) => m.metric === 'gpu.utilization', 0, 5000);
     expect(r?.values).toEqual([5, null, 5]);

@@ -4,6 +4,7 @@ import type { FleetEvent, Gpu, Snapshot } from '../model.js';
 import { EventLog } from './eventLog.js';
 import { diffGpus, gpuBackEvent } from './events.js';
 import { History } from './history.js';
+import type { Clock } from '../util/clock.js';
 import { snapshotSamples } from './samples.js';
 
 export interface LostGpu {
@@ -20,8 +21,8 @@ export class Store {
   readonly lostGpus = new Map<string, LostGpu>();
   private lastFreshGpus: Gpu[] | null = null;
 
-  constructor(opts: { capacity: number; maxSeries: number; maxEvents?: number }) {
-    this.history = new History(opts.capacity, opts.maxSeries);
+  constructor(opts: { capacity: number; maxSeries: number; maxEvents?: number; clock?: Clock }) {
+    this.history = new History(opts.capacity, opts.maxSeries, opts.clock);
     this.events = new EventLog(opts.maxEvents);
   }
 
@@ -52,7 +53,7 @@ export class Store {
     for (const e of found) this.events.add(e);
     this.latest = snap;
     // A stale reading is served as the latest state, but history gets a gap, not repeated old values.
-    this.history.append(Date.parse(time), snapshotSamples(gpusFresh ? snap : { ...snap, gpus: [] }));
+    this.history.append(snapshotSamples(gpusFresh ? snap : { ...snap, gpus: [] }));
     return found;
   }
 
