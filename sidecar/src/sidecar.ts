@@ -175,11 +175,9 @@ export class Sidecar {
       gpus: reading.gpus,
       engines: engines.engines,
     };
+    // Only what the event log kept as new entries is logged: a flap or an Xid storm is one line, capped.
     const events = this.store.record(snap, reading.fresh);
-    const xids = this.readXids(reading.gpus, now);
-    this.store.addEvents(xids);
-    this.store.addEvents(engines.events);
-    events.push(...xids, ...engines.events);
+    events.push(...this.store.addEvents(this.readXids(reading.gpus, now)), ...this.store.addEvents(engines.events));
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     // Prometheus gets no GPU series while the reading is stale: an exporter must not repeat old values
     // as current ones. gpufleet_collector_up says why they are missing.

@@ -22,6 +22,10 @@ export interface AppDeps {
   onError?: (err: unknown, req: Request) => void;
 }
 
+/** Events per answer: by default, and at most (`?limit=`); the newest ones are kept. */
+export const DEFAULT_EVENTS_LIMIT = 1000;
+export const MAX_EVENTS_LIMIT = 10_000;
+
 const VARIABLES = ['hosts', 'gpus', 'migs', 'vgpus', 'vms', 'engines', 'models', 'metrics'] as const;
 
 const EventsQuery = z.object({
@@ -29,6 +33,7 @@ const EventsQuery = z.object({
   to: TimeSchema.optional(),
   kind: z.string().max(64).optional(),
   subject: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_EVENTS_LIMIT).optional(),
 });
 
 const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
@@ -139,11 +144,10 @@ export function createApp(deps: AppDeps) {
     const to = q.to ?? Date.now();
     const from = q.from ?? to - 3_600_000;
     if (from > to) throw new ApiError(400, 'bad-request', 'from: must not be after to', 'from');
-    const kinds = filterSet(q.kind);
-    const events = store.events
-      .between(from, to)
-      .filter((e) => (!kinds || kinds.has(e.kind)) && (!q.subject || e.subject === q.subject));
-    res.json({ events });
+    const { events, truncated } = store.events.query({
+      fromMs: from, toMs: to, kinds: filterSet(q.kind), subject: q.subject || undefined, limit: q.limit ?? DEFAULT_EVENTS_LIMIT,
+    });
+    res.json({ events, truncated });
   });
 
   app.get('/api/v1/variables/:name', (req, res) => {
