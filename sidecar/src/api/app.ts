@@ -8,7 +8,8 @@ import type { Store } from '../store/store.js';
 import { TIMESERIES_METRICS } from '../store/samples.js';
 import { ApiError, errorHandler, validate } from './errors.js';
 import { sanitizeLabel, type SidecarMetrics } from './metrics.js';
-import { TimeSchema, filterSet, gpuMatches, runQueries } from './query.js';
+import { TimeSchema, filterSet, gpuMatches, planQueries } from './query.js';
+import { writeQueryAnswer } from './queryAnswer.js';
 import { buildTopology } from './topology.js';
 
 export interface AppDeps {
@@ -125,10 +126,12 @@ export function createApp(deps: AppDeps) {
     res.json(buildTopology(snapshot()));
   });
 
-  app.post('/api/v1/query', express.json({ limit: '256kb' }), (req, res) => {
+  app.post('/api/v1/query', express.json({ limit: '256kb' }), async (req, res) => {
     const now = Date.now();
-    res.json(
-      runQueries(store, req.body, now, (names) =>
+    // Planned (and refused when over the point budget) before anything is written; then written in slices.
+    await writeQueryAnswer(
+      res,
+      planQueries(store, req.body, now, (names) =>
         names.flatMap((name) => {
           const st = sources.status(name, now);
           if (st.status !== 'failed' && st.status !== 'stale') return [];
