@@ -54,6 +54,8 @@ describe('configuration', () => {
     [['--engine', 'ftp://x'], /--engine/],
     [['--history', '1s', '--interval', '5s'], /--history/],
     [['--log-level', 'loud'], /log-level/],
+    [['--interval', '50ms'], /--interval: 50ms is below the minimum of 100ms/],
+    [['--history-budget', 'lots'], /--history-budget/],
   ])('rejects %j with an error naming the option', (args, re) => {
     expect(() => parse(args as string[])).toThrow(re);
   });
@@ -78,5 +80,16 @@ describe('configuration', () => {
       expect(help).toContain(flag);
     }
     expect(help).toContain('GPUFLEET_INTERVAL');
+  });
+
+  it('refuses a history that does not fit the memory budget, naming the largest that does', () => {
+    expect(() => parse(['--history', '365d'])).toThrow(
+      /^--history 365d at 5s needs ~\d+ GiB for up to 5000 series \(--max-series\); the budget is 256 MiB \(--history-budget\): at most --history \d+h fits at 5s/,
+    );
+    // What it names fits, and a larger budget or fewer series let a longer history in.
+    const fits = /at most --history (\d+h)/.exec(String((() => { try { parse(['--history', '365d']); } catch (e) { return e; } })()))?.[1] as string;
+    expect(parse(['--history', fits]).historyMs).toBe(Number(fits.slice(0, -1)) * 3_600_000);
+    expect(parse(['--history', '7d'], { GPUFLEET_HISTORY_BUDGET: '4GiB' }).historyBudgetBytes).toBe(4 * 1024 ** 3);
+    expect(parse(['--history', '7d', '--max-series', '200']).historyMs).toBe(7 * 86_400_000);
   });
 });

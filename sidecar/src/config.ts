@@ -3,6 +3,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { hostname as osHostname } from 'node:os';
 import { parseAllowList } from './engines/endpointPolicy.js';
+import { historyBytes, ticksWithin } from './store/history.js';
+import { formatBytes, parseBytes } from './util/bytes.js';
 import { parseDurationMs } from './util/duration.js';
 import { VERSION } from './version.js';
 
@@ -14,6 +16,7 @@ export interface Config {
   listenPort: number;
   intervalMs: number;
   historyMs: number;
+  historyBudgetBytes: number;
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeoutMs: number;
@@ -34,6 +37,8 @@ export interface Config {
 }
 
 export const DEFAULT_PORT = 9740;
+/** Shorter intervals spend more on nvidia-smi and engines than they show. */
+export const MIN_INTERVAL_MS = 100;
 
 function duration(flag: string) {
   return (value: string): number => {
@@ -124,6 +129,14 @@ export function buildProgram(): Command {
       new Option('--history <duration>', 'how much history the in-memory store keeps (e.g. 1h, 30m)')
         .env('GPUFLEET_HISTORY')
         .default('1h'),
+    )
+    .addOption(
+      new Option(
+        '--history-budget <size>',
+        'memory the history may take when full (e.g. 256MB, 1GiB); --history, --interval and --max-series are checked against it at start',
+      )
+        .env('GPUFLEET_HISTORY_BUDGET')
+        .default('256MB'),
     )
     .addOption(
       new Option('--nvidia-smi <path>', 'nvidia-smi executable (a name is looked up on PATH)')
@@ -232,6 +245,7 @@ interface RawOptions {
   listen: string;
   interval: string;
   history: string;
+  historyBudget: string;
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeout: string;
@@ -250,12 +264,43 @@ interface RawOptions {
   logLevel: LogLevel;
 }
 
+/** A duration rounded down to a readable unit (17h, 45m, 30s). */
+function roughDuration(ms: number): string {
+  for (const [u, f] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= 2 * f || u === 's') return `${Math.floor(ms / f)}${u}`;
+  }
+  return `${ms}ms`;
+}
+
+/** Refuses a history that would not fit in the budget, naming the largest one that does. */
+function checkHistoryBudget(opts: RawOptions, historyMs: number, intervalMs: number, maxSeries: number, budget: number): void {
+  const need = historyBytes(Math.ceil(historyMs / intervalMs), maxSeries);
+  if (need <= budget) return;
+  const fits = ticksWithin(budget, maxSeries) * intervalMs;
+  const advice = fits >= intervalMs
+    ? `at most --history ${roughDuration(fits)} fits at ${opts.interval}`
+    : 'not even one tick fits';
+  throw new InvalidArgumentError(
+    `--history ${opts.history} at ${opts.interval} needs ~${formatBytes(need)} for up to ${maxSeries} series (--max-series); ` +
+      `the budget is ${formatBytes(budget)} (--history-budget): ${advice}, or raise --history-budget or lower --max-series`,
+  );
+}
+
 /** Turns parsed options into a Config; throws InvalidArgumentError with a message naming the option. */
 export function toConfig(opts: RawOptions): Config {
   const { host, port } = parseListen(opts.listen);
   const intervalMs = duration('--interval')(opts.interval);
   const historyMs = duration('--history')(opts.history);
+  if (intervalMs < MIN_INTERVAL_MS) throw new InvalidArgumentError(`--interval: ${opts.interval} is below the minimum of ${MIN_INTERVAL_MS}ms`);
   if (historyMs < intervalMs) throw new InvalidArgumentError('--history must be at least one --interval long');
+  let historyBudgetBytes: number;
+  try {
+    historyBudgetBytes = parseBytes(opts.historyBudget);
+  } catch (err) {
+    throw new InvalidArgumentError(`--history-budget: ${(err as Error).message}`);
+  }
+  const maxSeries = typeof opts.maxSeries === 'number' ? opts.maxSeries : parsePositiveInt('--max-series')(opts.maxSeries);
+  checkHistoryBudget(opts, historyMs, intervalMs, maxSeries, historyBudgetBytes);
   const engines = Array.isArray(opts.engine) ? opts.engine : opts.engine ? parseEngineUrl(opts.engine) : [];
   const hostname = opts.hostname.trim();
   if (hostname.length === 0) throw new InvalidArgumentError('--hostname must not be empty');
@@ -264,6 +309,7 @@ export function toConfig(opts: RawOptions): Config {
     listenPort: port,
     intervalMs,
     historyMs,
+    historyBudgetBytes,
     nvidiaSmi: opts.nvidiaSmi,
     nvidiaSmiMode: opts.nvidiaSmiMode,
     nvidiaSmiTimeoutMs: duration('--nvidia-smi-timeout')(opts.nvidiaSmiTimeout),
@@ -279,7 +325,7 @@ export function toConfig(opts: RawOptions): Config {
     simulate: opts.simulate ?? null,
     logLevel: opts.logLevel,
     hostname,
-    maxSeries: typeof opts.maxSeries === 'number' ? opts.maxSeries : parsePositiveInt('--max-series')(opts.maxSeries),
+    maxSeries,
   };
 }
 

@@ -8,7 +8,8 @@ import type { Store } from '../store/store.js';
 import { TIMESERIES_METRICS } from '../store/samples.js';
 import { ApiError, errorHandler, validate } from './errors.js';
 import { sanitizeLabel, type SidecarMetrics } from './metrics.js';
-import { TimeSchema, filterSet, gpuMatches, runQueries } from './query.js';
+import { TimeSchema, filterSet, gpuMatches, planQueries } from './query.js';
+import { writeQueryAnswer } from './queryAnswer.js';
 import { buildTopology } from './topology.js';
 
 export interface AppDeps {
@@ -23,6 +24,10 @@ export interface AppDeps {
   onError?: (err: unknown, req: Request) => void;
 }
 
+/** Events per answer: by default, and at most (`?limit=`); the newest ones are kept. */
+export const DEFAULT_EVENTS_LIMIT = 1000;
+export const MAX_EVENTS_LIMIT = 10_000;
+
 const VARIABLES = ['hosts', 'gpus', 'migs', 'vgpus', 'vms', 'engines', 'models', 'metrics'] as const;
 
 const EventsQuery = z.object({
@@ -30,6 +35,7 @@ const EventsQuery = z.object({
   to: TimeSchema.optional(),
   kind: z.string().max(64).optional(),
   subject: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_EVENTS_LIMIT).optional(),
 });
 
 const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
@@ -138,10 +144,12 @@ export function createApp(deps: AppDeps) {
     res.json(buildTopology(snapshot()));
   });
 
-  app.post('/api/v1/query', express.json({ limit: '256kb' }), (req, res) => {
+  app.post('/api/v1/query', express.json({ limit: '256kb' }), async (req, res) => {
     const now = Date.now();
-    res.json(
-      runQueries(store, req.body, now, (names) =>
+    // Planned (and refused when over the point budget) before anything is written; then written in slices.
+    await writeQueryAnswer(
+      res,
+      planQueries(store, req.body, now, (names) =>
         names.flatMap((name) => {
           const st = sources.status(name);
           if (st.status !== 'failed' && st.status !== 'stale') return [];
@@ -157,11 +165,10 @@ export function createApp(deps: AppDeps) {
     const to = q.to ?? Date.now();
     const from = q.from ?? to - 3_600_000;
     if (from > to) throw new ApiError(400, 'bad-request', 'from: must not be after to', 'from');
-    const kinds = filterSet(q.kind);
-    const events = store.events
-      .between(from, to)
-      .filter((e) => (!kinds || kinds.has(e.kind)) && (!q.subject || e.subject === q.subject));
-    res.json({ events });
+    const { events, truncated } = store.events.query({
+      fromMs: from, toMs: to, kinds: filterSet(q.kind), subject: q.subject || undefined, limit: q.limit ?? DEFAULT_EVENTS_LIMIT,
+    });
+    res.json({ events, truncated });
   });
 
   app.get('/api/v1/variables/:name', (req, res) => {

@@ -1,5 +1,6 @@
 // Prometheus exposition of the snapshot (the gpufleet_* families of ARCHITECTURE.md). Gauges are
-// rewritten once per collection tick, so a scrape only renders; label values are sanitised and each
+// rewritten once per collection tick and the text is rendered then, once: a scrape only writes the
+// cached string, so scrapes cost the same at 1 or 1,000 per second. Label values are sanitised and each
 // family is capped at maxSeries so hostile names or a huge host cannot blow up Prometheus.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Gpu, Snapshot, SourceName } from '../model.js';
@@ -74,6 +75,10 @@ export class SidecarMetrics {
   private readonly xidErrors;
   private readonly xidSeries = new Set<string>();
   private readonly droppedSeries;
+  /** The text scrapes get: rendered by refresh() after each update. */
+  private cached: string | null = null;
+  private rendering: Promise<string> | null = null;
+  private generation = 0;
 
   /**
    * `host` names this sidecar's host on the collector families and on gpufleet_host_info before the first
@@ -254,6 +259,22 @@ export class SidecarMetrics {
     for (const g of lost) {
       this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
     }
+    // Counters and collector gauges recorded before this update land in the same text.
+    this.refresh().catch(() => undefined);
+  }
+
+  /**
+   * Renders the registry now (prom-client's process_* and nodejs_* defaults are read at this moment too)
+   * and keeps the text for scrapes until the next refresh.
+   */
+  refresh(): Promise<string> {
+    const gen = ++this.generation;
+    const p = this.registry.metrics().then((text) => {
+      if (gen === this.generation) this.cached = text;
+      return text;
+    });
+    this.rendering = p;
+    return p;
   }
 
   recordXid(host: string, gpuUuid: string, gpuIndex: number | null, xid: number): void {
@@ -275,8 +296,10 @@ export class SidecarMetrics {
     else this.collectorErrors.inc({ host, collector, reason: reason ?? 'other' });
   }
 
+  /** The text of the last refresh; before the first one, a fresh rendering (kept). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    if (this.cached !== null) return Promise.resolve(this.cached);
+    return this.rendering ?? this.refresh();
   }
 
   get contentType(): string {
