@@ -23,6 +23,16 @@ describe('configuration', () => {
     expect(c.dockerSocket).toBe('/var/run/docker.sock');
     expect(c.busyThreshold).toBe(0.9);
     expect(c.engines).toEqual([]);
+    expect(c).toMatchObject({
+      webConfigFile: null, maxConnections: 512, headerTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxHeavyRequests: 32,
+    });
+  });
+
+  it('reads the server options from flags and GPUFLEET_WEB_* variables', () => {
+    const c = parse(['--web.config.file', '/etc/gpufleet/web.yml', '--web.max-connections', '64', '--web.header-timeout', '2s'], {
+      GPUFLEET_WEB_MAX_HEAVY_REQUESTS: '4', GPUFLEET_WEB_KEEPALIVE_TIMEOUT: '1m', GPUFLEET_WEB_MAX_CONNECTIONS: '9',
+    });
+    expect(c).toMatchObject({ webConfigFile: '/etc/gpufleet/web.yml', maxConnections: 64, headerTimeoutMs: 2000, maxHeavyRequests: 4, keepAliveTimeoutMs: 60_000 });
   });
 
   it('reads flags', () => {
@@ -56,6 +66,9 @@ describe('configuration', () => {
     [['--log-level', 'loud'], /log-level/],
     [['--interval', '50ms'], /--interval: 50ms is below the minimum of 100ms/],
     [['--history-budget', 'lots'], /--history-budget/],
+    [['--web.max-connections', '0'], /--web\.max-connections/],
+    [['--web.header-timeout', '1m', '--web.request-timeout', '30s'], /--web\.header-timeout must not be longer than --web\.request-timeout/],
+    [['--web.max-heavy-requests', 'many'], /--web\.max-heavy-requests/],
   ])('rejects %j with an error naming the option', (args, re) => {
     expect(() => parse(args as string[])).toThrow(re);
   });
@@ -76,10 +89,12 @@ describe('configuration', () => {
   it('prints help that explains every option and its variable', () => {
     const help = buildProgram().helpInformation();
     for (const flag of ['--listen', '--interval', '--history', '--nvidia-smi', '--proc', '--docker-socket', '--engine',
-      '--busy-threshold', '--token-file', '--simulate', '--log-level', '--engine-allow-remote', '--max-engines']) {
+      '--busy-threshold', '--token-file', '--simulate', '--log-level', '--engine-allow-remote', '--max-engines', '--web.config.file', '--web.max-connections',
+      '--web.header-timeout', '--web.request-timeout', '--web.keepalive-timeout', '--web.max-heavy-requests']) {
       expect(help).toContain(flag);
     }
     expect(help).toContain('GPUFLEET_INTERVAL');
+    expect(help).toContain('GPUFLEET_WEB_CONFIG_FILE');
   });
 
   it('refuses a history that does not fit the memory budget, naming the largest that does', () => {

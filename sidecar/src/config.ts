@@ -34,6 +34,13 @@ export interface Config {
   logLevel: LogLevel;
   hostname: string;
   maxSeries: number;
+  // The API server (h-server): web config file, connection and request limits.
+  webConfigFile: string | null;
+  maxConnections: number;
+  headerTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeavyRequests: number;
 }
 
 export const DEFAULT_PORT = 9740;
@@ -224,6 +231,35 @@ export function buildProgram(): Command {
         .default(5000),
     )
     .addOption(
+      new Option('--web.config.file <path>', "TLS, basic-auth users and response headers in the format of Prometheus' exporter-toolkit; reloaded on SIGHUP")
+        .env('GPUFLEET_WEB_CONFIG_FILE'),
+    )
+    .addOption(
+      new Option('--web.max-connections <n>', 'open connections at most; past it the oldest unfinished or idle one is closed')
+        .env('GPUFLEET_WEB_MAX_CONNECTIONS')
+        .default('512'),
+    )
+    .addOption(
+      new Option('--web.header-timeout <duration>', 'a client must send its request headers (and finish TLS) within this')
+        .env('GPUFLEET_WEB_HEADER_TIMEOUT')
+        .default('10s'),
+    )
+    .addOption(
+      new Option('--web.request-timeout <duration>', 'a client must send its whole request within this')
+        .env('GPUFLEET_WEB_REQUEST_TIMEOUT')
+        .default('30s'),
+    )
+    .addOption(
+      new Option('--web.keepalive-timeout <duration>', 'an idle keep-alive connection is closed after this')
+        .env('GPUFLEET_WEB_KEEPALIVE_TIMEOUT')
+        .default('5s'),
+    )
+    .addOption(
+      new Option('--web.max-heavy-requests <n>', 'queries, snapshots, topology and events in progress at once; past it 503 with Retry-After')
+        .env('GPUFLEET_WEB_MAX_HEAVY_REQUESTS')
+        .default('32'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level').env('GPUFLEET_LOG_LEVEL').choices(LOG_LEVELS).default('info'),
     )
     .version(VERSION, '-V, --version')
@@ -262,6 +298,28 @@ interface RawOptions {
   hostname: string;
   maxSeries: number | string;
   logLevel: LogLevel;
+  'web.config.file'?: string;
+  'web.maxConnections': string;
+  'web.headerTimeout': string;
+  'web.requestTimeout': string;
+  'web.keepaliveTimeout': string;
+  'web.maxHeavyRequests': string;
+}
+
+/** The API server's options of a Config. */
+function webOptions(opts: RawOptions) {
+  const headerTimeoutMs = duration('--web.header-timeout')(opts['web.headerTimeout']);
+  const requestTimeoutMs = duration('--web.request-timeout')(opts['web.requestTimeout']);
+  // Node refuses a header timeout above the request timeout (the headers are part of the request).
+  if (headerTimeoutMs > requestTimeoutMs) throw new InvalidArgumentError('--web.header-timeout must not be longer than --web.request-timeout');
+  return {
+    webConfigFile: opts['web.config.file'] || null,
+    maxConnections: parsePositiveInt('--web.max-connections')(opts['web.maxConnections']),
+    headerTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: duration('--web.keepalive-timeout')(opts['web.keepaliveTimeout']),
+    maxHeavyRequests: parsePositiveInt('--web.max-heavy-requests')(opts['web.maxHeavyRequests']),
+  };
 }
 
 /** A duration rounded down to a readable unit (17h, 45m, 30s). */
@@ -326,6 +384,7 @@ export function toConfig(opts: RawOptions): Config {
     logLevel: opts.logLevel,
     hostname,
     maxSeries,
+    ...webOptions(opts),
   };
 }
 

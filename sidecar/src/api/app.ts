@@ -1,11 +1,12 @@
 // The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
+import express, { type Request } from 'express';
 import { z } from 'zod';
 import type { SourceTracker } from '../collectors/sourceTracker.js';
 import type { Gpu, Snapshot } from '../model.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRICS } from '../store/samples.js';
+import { Authenticator } from './auth.js';
+import { limitConcurrency } from './concurrency.js';
 import { ApiError, errorHandler, validate } from './errors.js';
 import { sanitizeLabel, type SidecarMetrics } from './metrics.js';
 import { TimeSchema, filterSet, gpuMatches, planQueries } from './query.js';
@@ -19,8 +20,14 @@ export interface AppDeps {
   version: string;
   /** Monotonic ms (performance.now()) at start: uptime is an age, not a difference of wall times. */
   startedAt: number;
-  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
-  token: string | null;
+  /** A fixed bearer token (tests, bench); `auth` takes over when given. */
+  token?: string | null;
+  /** When it has credentials, every route but /healthz needs them. */
+  auth?: Authenticator | null;
+  /** Extra response headers (the web config's http_server_config.headers), read per request. */
+  headers?: () => Record<string, string>;
+  /** Requests in progress at once on the heavy routes (query, snapshot, topology, events). */
+  maxHeavyRequests?: number;
   onError?: (err: unknown, req: Request) => void;
 }
 
@@ -40,19 +47,7 @@ const EventsQuery = z.object({
 
 const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
 
-function bearerAuth(token: string) {
-  const expected = Buffer.from(token);
-  return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    const given = Buffer.from(m?.[1]?.trim() ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      next(new ApiError(401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <token>)'));
-      return;
-    }
-    next();
-  };
-}
+export const DEFAULT_MAX_HEAVY_REQUESTS = 32;
 
 function findGpu(snap: Snapshot, id: string): Gpu | undefined {
   const want = new Set([id]);
@@ -84,13 +79,23 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.headers) {
+    const headers = deps.headers;
+    app.use((_req, res, next) => {
+      for (const [k, v] of Object.entries(headers())) res.set(k, v);
+      next();
+    });
+  }
 
   // Unauthenticated liveness for container health checks: says nothing about the host.
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
 
-  if (deps.token) app.use(bearerAuth(deps.token));
+  const token = deps.token ?? null;
+  const auth = deps.auth ?? (token ? new Authenticator(() => ({ token, basicUsers: new Map() })) : null);
+  if (auth) app.use(auth.middleware());
+  const heavy = limitConcurrency(deps.maxHeavyRequests ?? DEFAULT_MAX_HEAVY_REQUESTS, '--web.max-heavy-requests');
 
   const snapshot = (): Snapshot => {
     if (!store.latest) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
@@ -109,7 +114,7 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.get('/api/v1/snapshot', (_req, res) => {
+  app.get('/api/v1/snapshot', heavy, (_req, res) => {
     const s = snapshot();
     res.json({ host: s.host, gpus: s.gpus, engines: s.engines });
   });
@@ -140,11 +145,11 @@ export function createApp(deps: AppDeps) {
     res.json(e);
   });
 
-  app.get('/api/v1/topology', (_req, res) => {
+  app.get('/api/v1/topology', heavy, (_req, res) => {
     res.json(buildTopology(snapshot()));
   });
 
-  app.post('/api/v1/query', express.json({ limit: '256kb' }), async (req, res) => {
+  app.post('/api/v1/query', heavy, express.json({ limit: '256kb' }), async (req, res) => {
     const now = Date.now();
     // Planned (and refused when over the point budget) before anything is written; then written in slices.
     await writeQueryAnswer(
@@ -160,7 +165,7 @@ export function createApp(deps: AppDeps) {
     );
   });
 
-  app.get('/api/v1/events', (req, res) => {
+  app.get('/api/v1/events', heavy, (req, res) => {
     const q = validate(EventsQuery, req.query);
     const to = q.to ?? Date.now();
     const from = q.from ?? to - 3_600_000;
