@@ -270,8 +270,15 @@ export class SidecarMetrics {
   refresh(): Promise<string> {
     const gen = ++this.generation;
     const p = this.registry.metrics().then((text) => {
-      if (gen === this.generation) this.cached = text;
+      if (gen === this.generation) {
+        this.cached = text;
+        this.rendering = null;
+      }
       return text;
+    }, (err: unknown) => {
+      // A failed rendering must not stick: the next scrape gets the last good text or tries again.
+      if (gen === this.generation) this.rendering = null;
+      throw err;
     });
     this.rendering = p;
     return p;
@@ -296,10 +303,10 @@ export class SidecarMetrics {
     else this.collectorErrors.inc({ host, collector, reason: reason ?? 'other' });
   }
 
-  /** The text of the last refresh; before the first one, a fresh rendering (kept). */
+  /** The text of the last refresh; while one is rendering, that one (a scrape right after a tick gets the tick). */
   render(): Promise<string> {
-    if (this.cached !== null) return Promise.resolve(this.cached);
-    return this.rendering ?? this.refresh();
+    if (this.rendering) return this.rendering;
+    return this.cached !== null ? Promise.resolve(this.cached) : this.refresh();
   }
 
   get contentType(): string {
