@@ -87,7 +87,7 @@ export class FleetExposition {
       // A collector run takes tens of milliseconds on a real host; the number only has to look alive.
       m.recordCollector(c, true, 0.02 + 0.08 * hashUnit('fleet-collector', host.key, c, Math.floor(t)), undefined, nowMs);
     }
-    return m.render();
+    return m.refresh(); // after the collectors: render() would hand back the rendering update() started
   }
 
   private sweep(now: number): void {
