@@ -18,11 +18,14 @@ export interface Running {
   stop: () => Promise<number | null>;
 }
 
-export async function startSidecar(args: string[], env: Record<string, string> = {}): Promise<Running> {
+/** `wrap`: a command the sidecar runs under (e.g. `unshare --pid …` for a process table of its own). */
+export async function startSidecar(args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'gpufleet-it-'));
   const controlFile = join(dir, 'control.json');
   writeFileSync(controlFile, '{}');
-  const proc = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', ...args], {
+  const argv = [process.execPath, CLI, '--listen', '127.0.0.1:0', ...args];
+  const [cmd, ...rest] = [...wrap, ...argv] as [string, ...string[]];
+  const proc = spawn(cmd, rest, {
     env: { ...process.env, GPUFLEET_SIM_CONTROL: controlFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,11 +1,13 @@
-// A hostile local user against the real sidecar (built CLI, simulated GPUs, the real /proc): processes
+// A hostile local user against the real sidecar (built CLI, simulated GPUs, a real /proc): processes
 // started as `nobody` whose command lines read like vLLM launches pointing the sidecar at an
 // internal-only HTTP server, at a root-owned unix socket, at an invalid address, next to an engine
 // that answers secrets on /metrics. The internal path is never requested, the root socket never
 // connected, nothing of any secret reaches any route, and the SD endpoint answers 200 with the good
-// engine only.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// engine only. The sidecar and those processes run in a PID namespace of their own (unshare), so
+// that the process table is this test's, not that of whatever else runs on the machine.
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,14 +20,16 @@ const VLLM_METRICS = 'vllm:num_requests_running{engine="0",model_name="org/good"
 /** The pids behind `ss -p` users:(("name",pid=N,fd=M)) columns. */
 const pidsIn = (text: string) => [...text.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
 
+const ss = async (args: string[]) => (await promisify(execFile)('ss', args)).stdout;
+
 /** Who is connected from a loopback TCP port (the peer of a request), as ss sees it. */
-function tcpPeerPids(remotePort: number): number[] {
-  return pidsIn(execFileSync('ss', ['-Htnp', 'state', 'established', `( sport = :${remotePort} )`]).toString());
+async function tcpPeerPids(remotePort: number): Promise<number[]> {
+  return pidsIn(await ss(['-Htnp', 'state', 'established', `( sport = :${remotePort} )`]));
 }
 
 /** Who is connected to a unix socket path now: the peers of its accepted connections. */
-function unixPeerPids(path: string): number[] {
-  const lines = execFileSync('ss', ['-Hxp']).toString().split('\n').map((l) => l.trim().split(/\s+/));
+async function unixPeerPids(path: string): Promise<number[]> {
+  const lines = (await ss(['-Hxp'])).split('\n').map((l) => l.trim().split(/\s+/));
   // Columns: type state recv send local-path local-inode peer-path peer-inode users
   const peers = new Set(lines.filter((f) => f[4] === path).map((f) => f[7]));
   return lines.filter((f) => peers.has(f[5])).flatMap((f) => pidsIn(f.slice(8).join(' ')));
@@ -33,9 +37,23 @@ function unixPeerPids(path: string): number[] {
 
 /** setpriv as in util-linux: a process of user and group nobody, without root's groups. */
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+/** A PID namespace with its own /proc; everything in it dies with the sidecar (its pid 1). */
+const OWN_PIDS = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM'];
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number }> {
-  const port = await freePort();
+/** A process and all its descendants (host pids). */
+function descendants(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const file = `/proc/${out[i]}/task/${out[i]}/children`;
+    if (existsSync(file)) out.push(...readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  }
+  return out;
+}
+
+const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, fixedPort?: number): Promise<{ server: Server; port: number }> {
+  const port = fixedPort ?? (await freePort());
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return { server, port };
@@ -45,7 +63,9 @@ describe('a hostile local user cannot turn engine discovery against the host', (
   let s: Running;
   let dir: string;
   let sockDir: string;
-  const procs: ChildProcess[] = [];
+  /** Launch lines of the hostile processes, started in the sidecar's PID namespace. */
+  const launches: string[][] = [];
+  let sidecarPids: number[] = [];
   const servers: Server[] = [];
   let udsServer: NetServer;
   /**
@@ -53,15 +73,14 @@ describe('a hostile local user cannot turn engine discovery against the host', (
    * of the asking processes: other sidecars on a shared test machine see the same /proc, and only
    * this test's sidecar is under test.
    */
-  const internalAsked: { path: string; pids: number[] }[] = [];
-  const udsConnections: number[][] = [];
-  const mine = (pids: number[]) => s !== undefined && pids.includes(s.proc.pid as number);
+  const internalAsked: Promise<{ path: string; pids: number[] }>[] = [];
+  const udsConnections: Promise<number[]>[] = [];
+  const mine = (pids: number[]) => pids.some((p) => sidecarPids.includes(p));
   let ports: { internal: number; good: number; leaky: number; smuggled: number; invalid: number };
 
   /** A process of user nobody whose /proc/PID/cmdline is `python3 <dir>/vllm <args…>`; it only sleeps. */
   function hostile(args: string[]): void {
-    const child = spawn(AS_NOBODY[0] as string, [...AS_NOBODY.slice(1), join(dir, 'vllm'), ...args], { stdio: 'ignore' });
-    procs.push(child);
+    launches.push([...AS_NOBODY, join(dir, 'vllm'), ...args]);
   }
 
   beforeAll(async () => {
@@ -72,12 +91,18 @@ describe('a hostile local user cannot turn engine discovery against the host', (
     writeFileSync(join(dir, 'vllm'), '#!/usr/bin/python3\nimport time\ntime.sleep(600)\n', { mode: 0o755 });
     writeFileSync(join(dir, 'scenario.yaml'), 'hostname: hostile-01\ngpus:\n  - model: L40S\nengines: []\n');
 
-    // The internal-only service: answers every path with the secret.
+    // The internal-only service, on loopback port 80 (where "http://127.0.0.1/internal/secret#:80/health",
+    // the URL a --host of "127.0.0.1/internal/secret#" made, lands): answers every path with the secret.
+    // Who asks is looked up while the connection is open (the answer waits for it): other sidecars on
+    // a shared machine read the same command lines.
     const internal = await listen((req, res) => {
-      internalAsked.push({ path: req.url ?? '', pids: tcpPeerPids(req.socket.remotePort as number) });
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(`${SECRET}\n`);
-    });
+      const who = tcpPeerPids(req.socket.remotePort as number);
+      internalAsked.push(who.then((pids) => ({ path: req.url ?? '', pids })));
+      void who.finally(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`${SECRET}\n`);
+      });
+    }, 80);
     // A real engine of that user: answers like vLLM.
     const good = await listen((req, res) => {
       if (req.url === '/health') return res.end();
@@ -98,8 +123,10 @@ describe('a hostile local user cannot turn engine discovery against the host', (
     sockDir = mkdtempSync(join(tmpdir(), 'gpufleet-rootsock-'));
     chmodSync(sockDir, 0o755);
     udsServer = createNetServer((sock) => {
-      udsConnections.push(unixPeerPids(join(sockDir, 'root.sock')));
-      sock.end(`HTTP/1.1 200 OK\r\ncontent-length: ${SECRET.length}\r\n\r\n${SECRET}`);
+      sock.on('error', () => undefined); // a peer that hangs up early
+      const who = unixPeerPids(join(sockDir, 'root.sock'));
+      udsConnections.push(who);
+      void who.finally(() => sock.end(`HTTP/1.1 200 OK\r\ncontent-length: ${SECRET.length}\r\n\r\n${SECRET}`));
     });
     await new Promise<void>((r) => udsServer.listen(join(sockDir, 'root.sock'), r));
 
@@ -111,7 +138,13 @@ describe('a hostile local user cannot turn engine discovery against the host', (
     hostile(['serve', 'org/good', '--port', String(ports.good)]);
     hostile(['serve', 'org/leaky', '--host', '127.0.0.1', '--port', String(ports.leaky)]);
 
-    s = await startSidecar(['--simulate', join(dir, 'scenario.yaml'), '--hostname', 'hostile-01', '--interval', '1s', '--docker-socket', 'none']);
+    // The namespace's first process starts the hostile ones, then becomes the sidecar.
+    const start = join(dir, 'start.sh');
+    writeFileSync(start, `#!/bin/sh\n${launches.map((l) => `${l.map(shellQuote).join(' ')} &`).join('\n')}\nexec "$@"\n`, { mode: 0o755 });
+    s = await startSidecar(['--simulate', join(dir, 'scenario.yaml'), '--hostname', 'hostile-01', '--interval', '1s', '--docker-socket', 'none'], {}, [
+      ...OWN_PIDS, start,
+    ]);
+    sidecarPids = descendants(s.proc.pid as number);
     await waitFor('the good engine read and the leaky one tried twice', async () => {
       const list: any[] = (await json(`${s.base}/api/v1/engines`)).body.engines ?? [];
       const good = list.find((e) => e.id === `hostile-01:${ports.good}`);
@@ -123,17 +156,20 @@ describe('a hostile local user cannot turn engine discovery against the host', (
   }, 120_000);
 
   afterAll(async () => {
-    await s?.stop();
-    for (const p of procs) if (p.pid !== undefined && p.exitCode === null) process.kill(p.pid, 'SIGKILL');
+    // unshare ignores SIGTERM while it waits: the sidecar (the namespace's pid 1) is stopped, and the
+    // namespace, the hostile processes with it, goes with it.
+    const exited = s ? new Promise((r) => (s.proc.exitCode !== null ? r(null) : s.proc.once('exit', r))) : null;
+    if (sidecarPids[1] !== undefined) process.kill(sidecarPids[1], 'SIGTERM');
+    await exited;
     for (const sv of servers) sv.close();
     udsServer?.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(sockDir, { recursive: true, force: true });
   });
 
-  it('never requests the internal path, nor any path of the internal server, nor connects to the root socket', () => {
-    expect(internalAsked.filter((a) => mine(a.pids))).toEqual([]);
-    expect(udsConnections.filter(mine)).toEqual([]);
+  it('never requests the internal path, nor any path of the internal server, nor connects to the root socket', async () => {
+    expect((await Promise.all(internalAsked)).filter((a) => mine(a.pids))).toEqual([]);
+    expect((await Promise.all(udsConnections)).filter(mine)).toEqual([]);
   });
 
   it('lists the refused engines with why, without repeating what their command line said', async () => {

@@ -108,7 +108,8 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
   for (const c of containers) {
     let port: string | null = null;
     try {
-      port = c.endpoint ? new URL(c.endpoint).port : null;
+      const u = c.endpoint ? new URL(c.endpoint) : null;
+      port = u ? u.port || (u.protocol === 'https:' ? '443' : '80') : null;
     } catch {
       port = null;
     }
