@@ -14,6 +14,8 @@ async function tarpit(): Promise<{ server: Server; port: number; sockets: Set<So
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
+    // Read (and drop) what comes, so a peer's close is seen.
+    s.resume();
     s.on('error', () => undefined);
     s.on('close', () => sockets.delete(s));
   });
