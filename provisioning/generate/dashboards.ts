@@ -1,10 +1,13 @@
-// The three provisioned dashboards. Prometheus panels carry the history and the alerting view; the
-// gpufleet data source carries what Prometheus cannot hold well: the live topology, a GPU's MIG / vGPU
-// layout with VM names, and its processes. Links carry host / gpu / engine between them.
+// The three provisioned dashboards. The fleet overview reads Prometheus only (the fleet recording rules for
+// per-host figures, instant table queries for the topology), so it works for any number of hosts and on
+// anything that speaks Prometheus' API. The GPU and Engine detail dashboards take several hosts too; the
+// gpufleet sidecar data source stays for what only a live sidecar has (processes, events, the instance
+// drill-down) and for installs without Prometheus. Links carry host / gpu / engine between them.
 import type { AnnotationQuery, Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
 import { DASHBOARDS, DS, TAG } from './ids.js';
 import {
   alertList,
+  fleetTopologyPanel,
   layout,
   promTable,
   row,
@@ -42,7 +45,7 @@ function queryVariable(
   name: string,
   label: string,
   query: string,
-  o: { multi?: boolean; includeAll?: boolean } = {},
+  o: { multi?: boolean; includeAll?: boolean; allValue?: string } = {},
 ): VariableModel & { definition: string } {
   // `definition` is what Grafana's variable editor shows; the schema's VariableModel leaves it out.
   return {
@@ -57,10 +60,25 @@ function queryVariable(
     sort: 1 as never,
     multi: o.multi ?? false,
     includeAll: o.includeAll ?? false,
-    ...(o.includeAll ? { allValue: '.+' } : {}),
+    ...(o.includeAll ? { allValue: o.allValue ?? '.+' } : {}),
     options: [],
     // Empty: Grafana selects the first value it finds (or All) when the dashboard opens.
     current: o.includeAll ? { text: 'All', value: '$__all' } : { text: '', value: '' },
+    hide: 0 as never,
+  };
+}
+
+/** A fixed list of choices (the label hosts are grouped by: whichever ones the operator's relabeling sets). */
+function customVariable(name: string, label: string, values: string[]): VariableModel {
+  return {
+    type: 'custom',
+    name,
+    label,
+    query: values.join(','),
+    multi: false,
+    includeAll: false,
+    options: values.map((v, i) => ({ text: v, value: v, selected: i === 0 })),
+    current: { text: values[0] as string, value: values[0] as string },
     hide: 0 as never,
   };
 }
@@ -130,107 +148,186 @@ function dashboard(
 
 const H = 'host=~"$host"';
 
+/** Series of the engines of the selected hosts whose model matches $model (engine series have no model label). */
+const ofModel = (expr: string) => `${expr} and on (host, engine_id) gpufleet_engine_info{${H}, model=~"$model"}`;
+
+/** Per-host rows from the recording rules: each rule one column, merged on the host's labels. */
+const HOST_COLUMNS: Array<[string, string, string?]> = [
+  ['gpufleet:host_gpus:count', 'GPUs'],
+  ['gpufleet:host_gpus_free:count', 'Free GPUs'],
+  ['gpufleet:host_mig_instances:count', 'MIG slices'],
+  ['gpufleet:host_mig_instances_free:count', 'Free MIG slices'],
+  ['gpufleet:host_vgpu_instances:count', 'vGPUs'],
+  ['gpufleet:host_engines:count', 'Engines'],
+  ['gpufleet:host_engines_up:count', 'Engines up'],
+  ['gpufleet:host_engines_busy:count', 'Engines busy'],
+  ['gpufleet:host_gpu_utilization:avg', 'Load', 'percentunit'],
+  ['gpufleet:host_gpu_memory_used:ratio', 'Memory used', 'percentunit'],
+  ['gpufleet:host_alerts_firing:count', 'Firing alerts'],
+];
+
+// Every label the operator may group hosts by; the fleet dashboard's `group` variable offers them.
+const GROUP_LABELS = ['cluster', 'rack', 'datacenter', 'region', 'job'];
+
+/** The topology panel's families, one instant table query each (README, "Topology panel on Prometheus"). */
+function topologyTargets(): Array<{ refId: string; expr: string }> {
+  return [
+    { refId: 'hosts', expr: `{__name__=~"gpufleet:host_.+", ${H}}` },
+    { refId: 'gpus', expr: `gpufleet_gpu_info{${H}}` },
+    { refId: 'gpu_util', expr: `gpufleet_gpu_utilization_ratio{${H}}` },
+    { refId: 'gpu_mem_used', expr: `gpufleet_gpu_memory_used_bytes{${H}}` },
+    { refId: 'gpu_mem_total', expr: `gpufleet_gpu_memory_total_bytes{${H}}` },
+    { refId: 'mig', expr: `gpufleet_mig_instance_info{${H}}` },
+    { refId: 'mig_mem_used', expr: `gpufleet_mig_memory_used_bytes{${H}}` },
+    { refId: 'mig_mem_total', expr: `gpufleet_mig_memory_total_bytes{${H}}` },
+    { refId: 'vgpu', expr: `gpufleet_vgpu_instance_info{${H}}` },
+    { refId: 'vgpu_util', expr: `gpufleet_vgpu_utilization_ratio{${H}}` },
+    { refId: 'engines', expr: `gpufleet_engine_info{${H}, model=~"$model"}` },
+    { refId: 'engine_up', expr: ofModel(`gpufleet_engine_up{${H}}`) },
+    { refId: 'engine_kv', expr: ofModel(`gpufleet_engine_kv_cache_usage_ratio{${H}}`) },
+    { refId: 'edges_gpu', expr: ofModel(`gpufleet_engine_gpu{${H}}`) },
+    { refId: 'edges_mig', expr: ofModel(`gpufleet_engine_mig{${H}}`) },
+  ];
+}
+
+const hostGpusLink: DataLinkSpec = {
+  title: 'GPUs of ${__data.fields.host}',
+  url: `/d/${DASHBOARDS.gpu.uid}/${DASHBOARDS.gpu.slug}?var-host=\${__data.fields.host}&var-gpu=$__all&\${__url_time_range}`,
+};
+const hostEnginesLink: DataLinkSpec = {
+  title: 'Engines of ${__data.fields.host}',
+  url: `/d/${DASHBOARDS.engine.uid}/${DASHBOARDS.engine.slug}?var-host=\${__data.fields.host}&var-engine=$__all&\${__url_time_range}`,
+};
+
 export function fleetOverview(): Dashboard {
-  const gpuLegend = '{{host}} GPU {{gpu_index}}';
+  const total = (rule: string) => `sum(${rule}{${H}}) or vector(0)`;
+  const perGroup = (agg: string, rule: string) => `${agg} by ($group) (${rule}{${H}})`;
   return dashboard(
     DASHBOARDS.fleet,
-    'Every GPU host running the gpufleet sidecar: which engine runs on which GPU or MIG slice, GPU health and engine load.',
-    [queryVariable('host', 'Host', 'label_values(gpufleet_gpu_info, host)', { multi: true, includeAll: true })],
+    'Every GPU host of the fleet, from Prometheus only (the recording rules of prometheus/rules/gpufleet-fleet.rules.yml): ' +
+      'counts, free capacity, load and alerts per host and per group, and the engines → GPUs topology.',
     [
-      stat('GPUs', 'Physical GPUs nvidia-smi reports now.', { expr: `count(gpufleet_gpu_info{${H}}) or vector(0)` }),
-      stat('GPUs lost', 'GPUs seen earlier that nvidia-smi no longer reports.', { expr: `count(gpufleet_gpu_lost{${H}}) or vector(0)` }, {
+      customVariable('group', 'Group by', GROUP_LABELS),
+      queryVariable('host', 'Host', 'label_values(gpufleet_host_info, host)', { multi: true, includeAll: true }),
+      // `.*`: an engine whose model is unknown has no model label, and `.+` would leave it out.
+      queryVariable('model', 'Model', 'label_values(gpufleet_engine_info{host=~"$host"}, model)', { multi: true, includeAll: true, allValue: '.*' }),
+    ],
+    [
+      stat('GPUs', 'Physical GPUs of the selected hosts.', { expr: total('gpufleet:host_gpus:count') }, { size: { w: 3, h: 4 } }),
+      stat('Free GPUs', 'GPUs with MIG off and no engine rank, compute process or vGPU instance.', { expr: total('gpufleet:host_gpus_free:count') }, {
+        size: { w: 3, h: 4 },
+      }),
+      stat('MIG slices', 'MIG instances.', { expr: total('gpufleet:host_mig_instances:count') }, { size: { w: 3, h: 4 } }),
+      stat('Free MIG slices', 'MIG instances no engine rank runs on.', { expr: total('gpufleet:host_mig_instances_free:count') }, { size: { w: 3, h: 4 } }),
+      stat('vGPUs', 'vGPU instances attached to VMs.', { expr: total('gpufleet:host_vgpu_instances:count') }, { size: { w: 3, h: 4 } }),
+      stat('Engines up', 'LLM engines answering /health.', { expr: total('gpufleet:host_engines_up:count') }, { size: { w: 3, h: 4 } }),
+      stat('Load', 'Mean of the hosts\' mean GPU utilization (GPUs in MIG mode report none and are left out; no data when no GPU reports one).', {
+        expr: `avg(gpufleet:host_gpu_utilization:avg{${H}})`,
+      }, { unit: 'percentunit', size: { w: 3, h: 4 }, thresholds: [[null, 'green'], [0.6, 'orange'], [0.85, 'red']] }),
+      stat('Firing alerts', 'gpufleet alerts firing about the selected hosts.', { expr: total('gpufleet:host_alerts_firing:count') }, {
+        size: { w: 3, h: 4 },
         thresholds: [[null, 'green'], [1, 'red']],
       }),
-      stat('MIG instances', 'MIG GPU instances across the hosts.', { expr: `count(gpufleet_mig_instance_info{${H}}) or vector(0)` }),
-      stat('vGPU VMs', 'vGPU instances attached to VMs.', { expr: `count(gpufleet_vgpu_instance_info{${H}}) or vector(0)` }),
-      stat('Engines up', 'vLLM engines answering /health.', { expr: `sum(gpufleet_engine_up{${H}}) or vector(0)` }),
-      stat('Engines down', 'vLLM engines found but not answering /health.', { expr: `count(gpufleet_engine_up{${H}} == 0) or vector(0)` }, {
-        thresholds: [[null, 'green'], [1, 'red']],
-      }),
-      topologyPanel(
+      fleetTopologyPanel(
         'Topology',
-        'Engines → ranks → GPUs → MIG / vGPU instances, coloured by load. Click a GPU for its MIG and vGPU instances.',
-        { host: '$host' },
+        'Hosts as tiles from the recording rules; engines → ranks → GPUs → MIG / vGPU instances of the selected hosts and models. ' +
+          'Every family is an instant table query on Prometheus.',
+        topologyTargets(),
       ),
-      row('GPUs'),
-      timeseries('GPU utilization', 'Share of time a kernel ran (absent for MIG-enabled GPUs: the driver reports N/A).', [
-        { expr: `gpufleet_gpu_utilization_ratio{${H}}`, legend: gpuLegend },
-      ], { unit: 'percentunit', min: 0, max: 1, links: [gpuLink] }),
-      timeseries('GPU memory used', 'Framebuffer memory used / total.', [
-        { expr: `gpufleet_gpu_memory_used_bytes{${H}} / gpufleet_gpu_memory_total_bytes{${H}}`, legend: gpuLegend },
-      ], { unit: 'percentunit', min: 0, max: 1, links: [gpuLink] }),
-      timeseries('GPU power', 'Power draw.', [{ expr: `gpufleet_gpu_power_watts{${H}}`, legend: gpuLegend }], { unit: 'watt', links: [gpuLink] }),
-      timeseries('GPU temperature', 'Core temperature; data-centre GPUs throttle above about 87 °C.', [
-        { expr: `gpufleet_gpu_temperature_celsius{${H}}`, legend: gpuLegend },
-      ], { unit: 'celsius', links: [gpuLink] }),
+      promTable('Hosts', 'One row per host from the recording rules, with the labels your relabeling attached (cluster, rack, …).', HOST_COLUMNS.map(([rule]) => ({
+        expr: `${rule}{${H}}`,
+      })), {
+        size: { w: 24, h: 10 },
+        links: [hostGpusLink, hostEnginesLink],
+        rename: Object.fromEntries(HOST_COLUMNS.map(([, name], i) => [`Value #${'ABCDEFGHIJ'[i] ?? `Q${i}`}`, name])),
+        unit: Object.fromEntries(HOST_COLUMNS.filter(([, , unit]) => unit).map(([, name, unit]) => [name, unit as string])),
+      }),
+      row('Per group'),
+      timeseries('Load per $group', 'Mean GPU utilization of the hosts of each group (hosts whose GPUs are all in MIG mode report none).', [
+        { expr: perGroup('avg', 'gpufleet:host_gpu_utilization:avg'), legend: `{{$group}}` },
+      ], { unit: 'percentunit', min: 0, max: 1, size: { w: 8, h: 8 } }),
+      timeseries('Free GPUs per $group', 'Whole GPUs nothing runs on, per group.', [
+        { expr: perGroup('sum', 'gpufleet:host_gpus_free:count'), legend: `{{$group}} GPUs` },
+        { expr: perGroup('sum', 'gpufleet:host_mig_instances_free:count'), legend: `{{$group}} MIG slices` },
+      ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
+      timeseries('Busy engines and firing alerts per $group', 'Engines above the KV-cache busy threshold, and firing gpufleet alerts.', [
+        { expr: perGroup('sum', 'gpufleet:host_engines_busy:count'), legend: `{{$group}} busy engines` },
+        { expr: perGroup('sum', 'gpufleet:host_alerts_firing:count'), legend: `{{$group}} alerts` },
+      ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
       row('Engines'),
-      timeseries('Engine throughput', 'Generated and prompt tokens per second per engine.', [
-        { expr: `gpufleet_engine_generation_tokens_per_second{${H}}`, legend: '{{engine_id}} generation' },
-        { expr: `gpufleet_engine_prompt_tokens_per_second{${H}}`, legend: '{{engine_id}} prompt' },
-      ], { unit: 'short', links: [engineLink] }),
-      timeseries('Engine queue', 'Requests waiting for a slot per engine (running ones on the Engine detail dashboard).', [
-        { expr: `gpufleet_engine_requests_waiting{${H}}`, legend: '{{engine_id}}' },
-      ], { unit: 'short', min: 0, links: [engineLink] }),
-      timeseries('Engine KV-cache usage', 'Share of the KV cache in use; vLLM preempts requests near 100 %.', [
-        { expr: `gpufleet_engine_kv_cache_usage_ratio{${H}}`, legend: '{{engine_id}}' },
-      ], { unit: 'percentunit', min: 0, max: 1, links: [engineLink] }),
-      timeseries('Engine requests running', 'Requests being processed per engine.', [
-        { expr: `gpufleet_engine_requests_running{${H}}`, legend: '{{engine_id}}' },
-      ], { unit: 'short', min: 0, links: [engineLink] }),
+      promTable('Engines', 'The engines of the selected hosts and models; Up is 1 when /health answers.', [
+        { expr: `gpufleet_engine_up{${H}} * on (host, engine_id) group_left (model, type, deployment) gpufleet_engine_info{${H}, model=~"$model"}` },
+      ], { links: [engineRowLink], rename: { Value: 'Up' }, exclude: ['endpoint', 'version'], size: { w: 24, h: 8 } }),
       alertList('Firing gpufleet alerts', 'Alert rules of the gpufleet folder that are firing or pending.'),
     ],
-    [sidecarEvents('$host')],
+    [],
   );
 }
 
 export function gpuDetail(): Dashboard {
-  const G = 'host="$host", gpu_uuid="$gpu"';
+  const G = 'host=~"$host", gpu_uuid=~"$gpu"';
+  const gpuLegend = '{{host}} GPU {{gpu_index}}';
   return dashboard(
     DASHBOARDS.gpu,
-    'One GPU: its MIG instances and vGPU instances (with the VMs that own them), processes and events.',
+    'GPUs of one or more hosts: figures, MIG instances and vGPU instances (with the VMs that own them) from Prometheus; ' +
+      'the live drill-down, processes and events from the gpufleet sidecar data source (one host).',
     [
-      queryVariable('host', 'Host', 'label_values(gpufleet_gpu_info, host)'),
-      queryVariable('gpu', 'GPU (UUID)', 'label_values(gpufleet_gpu_info{host="$host"}, gpu_uuid)'),
+      queryVariable('host', 'Host', 'label_values(gpufleet_gpu_info, host)', { multi: true }),
+      queryVariable('gpu', 'GPU (UUID)', 'label_values(gpufleet_gpu_info{host=~"$host"}, gpu_uuid)', { multi: true, includeAll: true }),
     ],
     [
-      stat('Utilization', 'GPU utilization now.', { expr: `gpufleet_gpu_utilization_ratio{${G}}` }, { unit: 'percentunit' }),
-      stat('Memory used', 'Framebuffer used / total now.', { expr: `gpufleet_gpu_memory_used_bytes{${G}} / gpufleet_gpu_memory_total_bytes{${G}}` }, {
+      stat('Utilization', 'GPU utilization now (no data for GPUs in MIG mode: the driver reports none).', { expr: `gpufleet_gpu_utilization_ratio{${G}}`, legend: gpuLegend }, {
+        unit: 'percentunit',
+      }),
+      stat('Memory used', 'Framebuffer used / total now.', { expr: `gpufleet_gpu_memory_used_bytes{${G}} / gpufleet_gpu_memory_total_bytes{${G}}`, legend: gpuLegend }, {
         unit: 'percentunit',
         thresholds: [[null, 'green'], [0.9, 'orange'], [0.95, 'red']],
       }),
-      stat('Temperature', 'Core temperature now.', { expr: `gpufleet_gpu_temperature_celsius{${G}}` }, {
+      stat('Temperature', 'Core temperature now.', { expr: `gpufleet_gpu_temperature_celsius{${G}}`, legend: gpuLegend }, {
         unit: 'celsius',
         thresholds: [[null, 'green'], [80, 'orange'], [85, 'red']],
       }),
-      stat('Power', 'Power draw now.', { expr: `gpufleet_gpu_power_watts{${G}}` }, { unit: 'watt' }),
-      stat('Xid errors (1 h)', 'Xid errors the driver logged for this GPU in the last hour.', {
+      stat('Power', 'Power draw now.', { expr: `gpufleet_gpu_power_watts{${G}}`, legend: gpuLegend }, { unit: 'watt' }),
+      stat('Xid errors (1 h)', 'Xid errors the driver logged for these GPUs in the last hour.', {
         expr: `sum(increase(gpufleet_gpu_xid_errors_total{${G}}[1h])) or vector(0)`,
       }, { thresholds: [[null, 'green'], [1, 'red']] }),
-      stat('MIG instances', 'MIG instances on this GPU (0: MIG off).', { expr: `count(gpufleet_mig_instance_info{${G}}) or vector(0)` }),
+      stat('MIG instances', 'MIG instances on these GPUs (0: MIG off).', { expr: `count(gpufleet_mig_instance_info{${G}}) or vector(0)` }),
+      promTable('GPUs', 'The selected GPUs now. A GPU in MIG mode keeps its row with an empty utilization: the driver reports none.', [
+        { expr: `gpufleet_gpu_info{${G}}` },
+        { expr: `gpufleet_gpu_utilization_ratio{${G}}` },
+        { expr: `gpufleet_gpu_memory_used_bytes{${G}} / gpufleet_gpu_memory_total_bytes{${G}}` },
+        { expr: `gpufleet_gpu_processes{${G}}` },
+      ], {
+        size: { w: 24, h: 6 },
+        exclude: ['Value #A', 'pci_bus_id'],
+        rename: { 'Value #B': 'Utilization', 'Value #C': 'Memory used', 'Value #D': 'Processes' },
+        unit: { Utilization: 'percentunit', 'Memory used': 'percentunit' },
+      }),
       topologyPanel(
         'Drill-down',
-        'This GPU with its MIG / vGPU instances and the engines on it. Click the GPU for instance details (profiles, VMs, bars).',
+        'The GPU with its MIG / vGPU instances and the engines on it, live from the gpufleet sidecar data source (the host it points at). ' +
+          'Click the GPU for instance details (profiles, VMs, bars).',
         { host: '$host', gpu: '$gpu' },
         // This dashboard is the GPU link's target already.
         { size: { w: 24, h: 10 }, gpuLink: '' },
       ),
-      sidecarTable('MIG and vGPU instances', 'The instances of this GPU as the sidecar sees them now.', {
+      sidecarTable('MIG and vGPU instances', 'The instances of the GPU as the sidecar sees them now.', {
         kind: 'gpu',
         filters: { host: '$host', gpu: '$gpu' },
       }, { size: { w: 24, h: 8 } }),
       row('MIG instances'),
       timeseries('MIG instance memory used', 'Memory used per MIG instance (nvidia-smi reports no per-instance utilization).', [
         {
-          expr: `gpufleet_mig_memory_used_bytes{${G}} * on (host, gpu_uuid, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info{${G}}`,
-          legend: '{{profile}} GI {{gi_id}}',
+          expr: `gpufleet_mig_memory_used_bytes{${G}} * on (host, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info{${G}}`,
+          legend: '{{host}} {{profile}} GI {{gi_id}}',
         },
       ], { unit: 'bytes', min: 0 }),
       timeseries('MIG instance memory use', 'Memory used / total per MIG instance.', [
         {
           expr:
             `gpufleet_mig_memory_used_bytes{${G}} / gpufleet_mig_memory_total_bytes{${G}} ` +
-            `* on (host, gpu_uuid, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info{${G}}`,
-          legend: '{{profile}} GI {{gi_id}}',
+            `* on (host, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info{${G}}`,
+          legend: '{{host}} {{profile}} GI {{gi_id}}',
         },
       ], { unit: 'percentunit', min: 0, max: 1 }),
       row('vGPU instances'),
@@ -247,19 +344,29 @@ export function gpuDetail(): Dashboard {
         },
       ], { unit: 'bytes', min: 0 }),
       row('Processes and engines'),
-      sidecarTable('Processes', 'Compute processes on this GPU and its MIG instances, now.', { kind: 'processes', filters: { host: '$host', gpu: '$gpu' } }),
-      promTable('Engines on this GPU', 'vLLM engine ranks on this GPU or its MIG instances.', [
-        { expr: `gpufleet_engine_gpu{${G}} * on (host, engine_id) group_left (model) gpufleet_engine_info{host="$host"}` },
+      sidecarTable('Processes', 'Compute processes on the GPU and its MIG instances, now, from the sidecar data source.', {
+        kind: 'processes',
+        filters: { host: '$host', gpu: '$gpu' },
+      }),
+      promTable('Engines on these GPUs', 'vLLM engine ranks on these GPUs (a rank on a MIG instance counts on its GPU).', [
+        { expr: `gpufleet_engine_gpu{${G}} * on (host, engine_id) group_left (model) gpufleet_engine_info{host=~"$host"}` },
       ], { links: [engineRowLink], exclude: ['Value'] }),
+      promTable('Engines on MIG instances', 'vLLM engine ranks on the MIG instances of these GPUs, with the instance\'s profile.', [
+        {
+          expr:
+            `gpufleet_engine_mig{${G}} * on (host, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info{${G}} ` +
+            `* on (host, engine_id) group_left (model) gpufleet_engine_info{host=~"$host"}`,
+        },
+      ], { links: [engineRowLink], exclude: ['Value'], size: { w: 24, h: 6 } }),
       row('History'),
       timeseries('Utilization and memory', 'GPU utilization and memory use over time.', [
-        { expr: `gpufleet_gpu_utilization_ratio{${G}}`, legend: 'utilization' },
-        { expr: `gpufleet_gpu_memory_used_bytes{${G}} / gpufleet_gpu_memory_total_bytes{${G}}`, legend: 'memory' },
-      ], { unit: 'percentunit', min: 0, max: 1 }),
+        { expr: `gpufleet_gpu_utilization_ratio{${G}}`, legend: `${gpuLegend} utilization` },
+        { expr: `gpufleet_gpu_memory_used_bytes{${G}} / gpufleet_gpu_memory_total_bytes{${G}}`, legend: `${gpuLegend} memory` },
+      ], { unit: 'percentunit', min: 0, max: 1, links: [gpuLink] }),
       timeseries('Temperature and power', 'Core temperature (°C) and power (W).', [
-        { expr: `gpufleet_gpu_temperature_celsius{${G}}`, legend: 'temperature °C' },
-        { expr: `gpufleet_gpu_power_watts{${G}}`, legend: 'power W' },
-      ], { unit: 'short' }),
+        { expr: `gpufleet_gpu_temperature_celsius{${G}}`, legend: `${gpuLegend} °C` },
+        { expr: `gpufleet_gpu_power_watts{${G}}`, legend: `${gpuLegend} W` },
+      ], { unit: 'short', links: [gpuLink] }),
     ],
     [sidecarEvents('$host')],
   );
@@ -267,28 +374,29 @@ export function gpuDetail(): Dashboard {
 
 function quantiles(metric: string, sel: string, legend: string) {
   return [0.5, 0.95, 0.99].map((q) => ({
-    expr: `histogram_quantile(${q}, sum by (le) (rate(${metric}{${sel}}[$__rate_interval])))`,
-    legend: `${legend} p${Math.round(q * 100)}`,
+    expr: `histogram_quantile(${q}, sum by (le, host, engine_id) (rate(${metric}{${sel}}[$__rate_interval])))`,
+    legend: `{{engine_id}} ${legend} p${Math.round(q * 100)}`,
   }));
 }
 
 export function engineDetail(): Dashboard {
-  const E = 'host="$host", engine_id="$engine"';
+  const E = 'host=~"$host", engine_id=~"$engine"';
   return dashboard(
     DASHBOARDS.engine,
-    'One vLLM engine: latency quantiles from its own histograms (scraped through the sidecar\'s service discovery), load and its GPUs.',
+    'vLLM engines of one or more hosts: latency quantiles from their own histograms (scraped through the sidecar\'s service ' +
+      'discovery), load and their GPUs / MIG instances.',
     [
-      queryVariable('host', 'Host', 'label_values(gpufleet_engine_info, host)'),
-      queryVariable('engine', 'Engine', 'label_values(gpufleet_engine_info{host="$host"}, engine_id)'),
+      queryVariable('host', 'Host', 'label_values(gpufleet_engine_info, host)', { multi: true }),
+      queryVariable('engine', 'Engine', 'label_values(gpufleet_engine_info{host=~"$host"}, engine_id)', { multi: true, includeAll: true }),
     ],
     [
-      stat('Up', 'Whether the engine answers /health.', { expr: `gpufleet_engine_up{${E}}` }, { thresholds: [[null, 'red'], [1, 'green']] }),
-      stat('KV cache', 'KV-cache usage now.', { expr: `gpufleet_engine_kv_cache_usage_ratio{${E}}` }, {
+      stat('Up', 'Whether the engine answers /health.', { expr: `gpufleet_engine_up{${E}}`, legend: '{{engine_id}}' }, { thresholds: [[null, 'red'], [1, 'green']] }),
+      stat('KV cache', 'KV-cache usage now.', { expr: `gpufleet_engine_kv_cache_usage_ratio{${E}}`, legend: '{{engine_id}}' }, {
         unit: 'percentunit',
         thresholds: [[null, 'green'], [0.8, 'orange'], [0.9, 'red']],
       }),
-      stat('Running', 'Requests being processed now.', { expr: `gpufleet_engine_requests_running{${E}}` }),
-      stat('Waiting', 'Requests queued now.', { expr: `gpufleet_engine_requests_waiting{${E}}` }, { thresholds: [[null, 'green'], [1, 'orange'], [20, 'red']] }),
+      stat('Running', 'Requests being processed now.', { expr: `gpufleet_engine_requests_running{${E}}`, legend: '{{engine_id}}' }),
+      stat('Waiting', 'Requests queued now.', { expr: `gpufleet_engine_requests_waiting{${E}}`, legend: '{{engine_id}}' }, { thresholds: [[null, 'green'], [1, 'orange'], [20, 'red']] }),
       promTable('Engine', 'Model, version and how it is deployed.', [{ expr: `gpufleet_engine_info{${E}}` }], {
         size: { w: 8, h: 4 },
         exclude: ['Value', 'type'],
@@ -300,9 +408,9 @@ export function engineDetail(): Dashboard {
       }),
       timeseries('Inter-token latency', 'p50 / p95 / p99 between generated tokens (older vLLM: time per output token).', [0.5, 0.95, 0.99].map((q) => ({
         expr:
-          `histogram_quantile(${q}, sum by (le) (rate(vllm:inter_token_latency_seconds_bucket{${E}}[$__rate_interval])) ` +
-          `or sum by (le) (rate(vllm:time_per_output_token_seconds_bucket{${E}}[$__rate_interval])))`,
-        legend: `ITL p${Math.round(q * 100)}`,
+          `histogram_quantile(${q}, sum by (le, host, engine_id) (rate(vllm:inter_token_latency_seconds_bucket{${E}}[$__rate_interval])) ` +
+          `or sum by (le, host, engine_id) (rate(vllm:time_per_output_token_seconds_bucket{${E}}[$__rate_interval])))`,
+        legend: `{{engine_id}} ITL p${Math.round(q * 100)}`,
       })), { unit: 's', size: { w: 8, h: 8 } }),
       timeseries('End-to-end latency', 'p50 / p95 / p99 of whole requests.', quantiles('vllm:e2e_request_latency_seconds_bucket', E, 'e2e'), {
         unit: 's',
@@ -310,27 +418,30 @@ export function engineDetail(): Dashboard {
       }),
       row('Load'),
       timeseries('Tokens per second', 'Prompt and generated tokens per second.', [
-        { expr: `gpufleet_engine_prompt_tokens_per_second{${E}}`, legend: 'prompt' },
-        { expr: `gpufleet_engine_generation_tokens_per_second{${E}}`, legend: 'generation' },
+        { expr: `gpufleet_engine_prompt_tokens_per_second{${E}}`, legend: '{{engine_id}} prompt' },
+        { expr: `gpufleet_engine_generation_tokens_per_second{${E}}`, legend: '{{engine_id}} generation' },
       ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
       timeseries('Running vs waiting', 'Requests being processed and queued.', [
-        { expr: `gpufleet_engine_requests_running{${E}}`, legend: 'running' },
-        { expr: `gpufleet_engine_requests_waiting{${E}}`, legend: 'waiting' },
+        { expr: `gpufleet_engine_requests_running{${E}}`, legend: '{{engine_id}} running' },
+        { expr: `gpufleet_engine_requests_waiting{${E}}`, legend: '{{engine_id}} waiting' },
       ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
-      timeseries('KV-cache usage', 'Share of the KV cache in use.', [{ expr: `gpufleet_engine_kv_cache_usage_ratio{${E}}`, legend: 'KV cache' }], {
+      timeseries('KV-cache usage', 'Share of the KV cache in use.', [{ expr: `gpufleet_engine_kv_cache_usage_ratio{${E}}`, legend: '{{engine_id}}' }], {
         unit: 'percentunit',
         min: 0,
         max: 1,
         size: { w: 8, h: 8 },
       }),
       timeseries('Preemptions', 'Requests preempted per second (the KV cache ran out).', [
-        { expr: `sum(rate(vllm:num_preemptions_total{${E}}[$__rate_interval]))`, legend: 'preemptions/s' },
+        { expr: `sum by (host, engine_id) (rate(vllm:num_preemptions_total{${E}}[$__rate_interval]))`, legend: '{{engine_id}}' },
       ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
       row('GPUs'),
-      promTable('The engine\'s GPUs', 'Each rank and the GPU / MIG instance it runs on.', [
-        { expr: `gpufleet_engine_gpu{${E}} * on (host, gpu_uuid) group_left (name, gpu_index) gpufleet_gpu_info{host="$host"}` },
+      promTable('GPUs', 'Each rank and the physical GPU it runs on (for a rank on a MIG instance: the instance\'s GPU).', [
+        { expr: `gpufleet_engine_gpu{${E}} * on (host, gpu_uuid) group_left (name, gpu_index) gpufleet_gpu_info{host=~"$host"}` },
       ], { links: [gpuRowLink], exclude: ['Value'], size: { w: 12, h: 8 } }),
-      topologyPanel('Topology', 'The engine, its ranks and their GPUs / MIG instances.', { host: '$host', engine: '$engine' }, { size: { w: 12, h: 8 }, engineLink: '' }),
+      promTable('MIG instances', 'Each rank on a MIG instance, with the instance\'s profile.', [
+        { expr: `gpufleet_engine_mig{${E}} * on (host, mig_uuid) group_left (profile, gi_id) gpufleet_mig_instance_info{host=~"$host"}` },
+      ], { links: [gpuRowLink], exclude: ['Value'], size: { w: 12, h: 8 } }),
+      topologyPanel('Topology', 'The engine, its ranks and their GPUs / MIG instances.', { host: '$host', engine: '$engine' }, { size: { w: 24, h: 8 }, engineLink: '' }),
     ],
     [sidecarEvents('$host')],
   );

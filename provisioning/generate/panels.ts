@@ -9,6 +9,8 @@ export interface PromTarget {
   /** Instant query (tables, stats of "now"). */
   instant?: boolean;
   format?: 'time_series' | 'table';
+  /** A name for what the query holds (the fleet topology panel finds its families by refId); default A, B, … */
+  refId?: string;
 }
 
 export interface SidecarTarget {
@@ -34,7 +36,7 @@ const REF_IDS = 'ABCDEFGHIJ';
 
 function promTargets(targets: PromTarget[]) {
   return targets.map((t, i) => ({
-    refId: REF_IDS[i] ?? `Q${i}`,
+    refId: t.refId ?? REF_IDS[i] ?? `Q${i}`,
     datasource: prometheus,
     expr: t.expr,
     legendFormat: t.legend ?? '__auto',
@@ -110,7 +112,12 @@ export function stat(title: string, description: string, target: PromTarget, o: 
   };
 }
 
-export function promTable(title: string, description: string, targets: PromTarget[], o: { size?: Size; links?: DataLinkSpec[]; exclude?: string[] } = {}): Unplaced {
+export function promTable(
+  title: string,
+  description: string,
+  targets: PromTarget[],
+  o: { size?: Size; links?: DataLinkSpec[]; exclude?: string[]; rename?: Record<string, string>; unit?: Record<string, string> } = {},
+): Unplaced {
   const hide = ['Time', '__name__', 'job', 'instance', ...(o.exclude ?? [])];
   return {
     type: 'table',
@@ -118,10 +125,19 @@ export function promTable(title: string, description: string, targets: PromTarge
     description,
     datasource: prometheus,
     targets: promTargets(targets.map((t) => ({ ...t, instant: true, format: 'table' }))),
-    fieldConfig: { defaults: { links: links(o.links) }, overrides: [] },
+    fieldConfig: {
+      defaults: { links: links(o.links) },
+      // Units by the column's name after renaming.
+      overrides: Object.entries(o.unit ?? {}).map(([name, unit]) => ({
+        matcher: { id: 'byName', options: name },
+        properties: [{ id: 'unit', value: unit }],
+      })),
+    },
+    // Merge joins the queries' rows on their common label columns and keeps a row that one query lacks
+    // (a MIG GPU without utilization keeps its row, with an empty cell).
     transformations: [
       { id: 'merge', options: {} },
-      { id: 'organize', options: { excludeByName: Object.fromEntries(hide.map((n) => [n, true])) } },
+      { id: 'organize', options: { excludeByName: Object.fromEntries(hide.map((n) => [n, true])), renameByName: o.rename ?? {} } },
     ],
     options: { showHeader: true },
     size: o.size ?? { w: 12, h: 8 },
@@ -162,6 +178,23 @@ export function topologyPanel(
       ...(o.gpuLink !== undefined ? { gpuLink: o.gpuLink } : {}),
       ...(o.engineLink !== undefined ? { engineLink: o.engineLink } : {}),
     },
+    size: o.size ?? { w: 24, h: 14 },
+  };
+}
+
+/**
+ * The topology panel on Prometheus: one instant, table-format query per family, each named by its refId
+ * (hosts, gpus, mig, edges_gpu, …), which the panel recognises by their label and value columns.
+ */
+export function fleetTopologyPanel(title: string, description: string, targets: Array<PromTarget & { refId: string }>, o: { size?: Size } = {}): Unplaced {
+  return {
+    type: PLUGIN_IDS.panel,
+    title,
+    description,
+    datasource: prometheus,
+    targets: promTargets(targets.map((t) => ({ ...t, instant: true, format: 'table', legend: '' }))),
+    fieldConfig: { defaults: {}, overrides: [] },
+    options: { colorBy: 'load', groupBy: 'host', showWorkers: true },
     size: o.size ?? { w: 24, h: 14 },
   };
 }

@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import { ALL_DASHBOARDS } from './dashboards.js';
 import { DASHBOARDS } from './ids.js';
+import { fleetRules } from './fleetRules.js';
 import { grafanaAlerting } from './grafanaAlerting.js';
 import { prometheusRules } from './prometheusRules.js';
 
@@ -25,6 +26,11 @@ export function renderAll(): Map<string, string> {
     'prometheus/rules/gpufleet.rules.yml',
     HEADER('gpufleet alert rules for Prometheus / Alertmanager: the same rules as provisioning/alerting/gpufleet-rules.yaml.') +
       yaml(prometheusRules()),
+  );
+  out.set(
+    'prometheus/rules/gpufleet-fleet.rules.yml',
+    HEADER('gpufleet fleet recording rules: one series per host for the fleet dashboard (gpufleet:host_*), with the operator\'s labels kept.') +
+      yaml(fleetRules()),
   );
   return out;
 }

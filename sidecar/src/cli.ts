@@ -1,29 +1,20 @@
 #!/usr/bin/env node
 // gpufleet-sidecar: parse the configuration, start collecting, serve the API; stop cleanly on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createApp } from './api/app.js';
+import { Authenticator } from './api/auth.js';
+import { createApiServer, isLoopbackHost } from './api/httpServer.js';
 import { SidecarMetrics } from './api/metrics.js';
+import { TokenFile } from './api/tokenFile.js';
+import { readWebConfig, type WebConfig } from './api/webConfigFile.js';
 import { parseConfig, type Config } from './config.js';
 import { Sidecar } from './sidecar.js';
 import { VERSION } from './version.js';
-
-function readToken(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`--token-file: cannot read ${path}: ${(err as Error).message}`);
-  }
-  const token = text.trim();
-  if (!token) throw new Error(`--token-file: ${path} is empty`);
-  if (/\s/.test(token)) throw new Error(`--token-file: ${path} must hold one token without spaces`);
-  return token;
-}
 
 /**
  * In simulate mode nvidia-smi is the simulator's fake, fed the scenario through its environment, and the
@@ -119,10 +110,12 @@ async function main(): Promise<void> {
   let config: Config;
   let env: NodeJS.ProcessEnv;
   let simDockerSocket: string | null;
-  let token: string | null = null;
+  let tokenFile: TokenFile | null = null;
+  let web: WebConfig = { tls: null, basicAuthUsers: new Map(), headers: {} };
   try {
     ({ config, env, simDockerSocket } = simulation(parsed));
-    if (config.tokenFile) token = readToken(config.tokenFile);
+    if (config.tokenFile) tokenFile = new TokenFile(config.tokenFile, logger);
+    if (config.webConfigFile) web = readWebConfig(config.webConfigFile);
   } catch (err) {
     process.stderr.write(`gpufleet-sidecar: ${(err as Error).message}\n`);
     process.exit(2);
@@ -133,19 +126,37 @@ async function main(): Promise<void> {
   if (simDockerSocket && !(await waitForPath(simDockerSocket, 10_000))) {
     logger.warn(`simHost did not open its Docker API at ${simDockerSocket} within 10 s`);
   }
-  const metrics = new SidecarMetrics({ maxSeries: config.maxSeries });
+  const metrics = new SidecarMetrics({ maxSeries: config.maxSeries, host: config.hostname, version: VERSION });
   const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env });
+  // Bearer token and basic-auth users are read per request: a reload (file watch, SIGHUP) applies at once.
+  const auth = new Authenticator(() => ({ token: tokenFile?.token ?? null, basicUsers: web.basicAuthUsers }));
   const app = createApp({
     store: sidecar.store,
     sources: sidecar.sources,
     metrics,
     version: VERSION,
     startedAt: performance.now(),
-    token,
+    auth,
+    headers: () => web.headers,
+    maxHeavyRequests: config.maxHeavyRequests,
     onError: (err, req) => logger.error({ err, path: req.path }, 'request failed'),
   });
 
-  const server = app.listen(config.listenPort, config.listenHost);
+  const api = createApiServer(
+    app,
+    {
+      maxConnections: config.maxConnections,
+      headersTimeoutMs: config.headerTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    },
+    web.tls,
+    logger,
+  );
+  const { server } = api;
+  const scheme = web.tls ? 'https' : 'http';
+  server.listen(config.listenPort, config.listenHost);
+  tokenFile?.watch();
   server.on('error', (err: NodeJS.ErrnoException) => {
     logger.fatal({ err }, `cannot listen on ${config.listenHost}:${config.listenPort}: ${err.code ?? err.message}`);
     process.exit(1);
@@ -161,10 +172,37 @@ async function main(): Promise<void> {
         nvidiaSmi: config.nvidiaSmi,
         mode: config.nvidiaSmiMode,
         simulate: config.simulate,
-        auth: token ? 'bearer' : 'none',
+        auth: [...(tokenFile ? ['bearer'] : []), ...(web.basicAuthUsers.size > 0 ? ['basic'] : [])].join('+') || 'none',
+        tls: web.tls !== null,
       },
-      `gpufleet-sidecar ${VERSION} listening on http://${config.listenHost}:${port}`,
+      `gpufleet-sidecar ${VERSION} listening on ${scheme}://${config.listenHost}:${port}`,
     );
+    if (!auth.enabled && !isLoopbackHost(config.listenHost)) {
+      logger.warn(
+        { listen: `${config.listenHost}:${port}` },
+        'SECURITY: the API and /metrics listen beyond loopback WITHOUT AUTHENTICATION: anyone who can reach this port reads ' +
+          "this host's GPUs, processes, engines and models. Set --token-file or basic_auth_users in --web.config.file, " +
+          'or listen on 127.0.0.1 (see the README, Security)',
+      );
+    }
+  });
+
+  // SIGHUP re-reads the token file and the web config; a bad new file keeps what is in force.
+  process.on('SIGHUP', () => {
+    tokenFile?.reload('SIGHUP');
+    if (!config.webConfigFile) return;
+    try {
+      const next = readWebConfig(config.webConfigFile);
+      const problem = api.reloadTls(next.tls);
+      if (problem) {
+        logger.error({ webConfigFile: config.webConfigFile }, `--web.config.file: ${problem}; kept the previous web config`);
+        return;
+      }
+      web = next;
+      logger.info({ webConfigFile: config.webConfigFile, basicAuthUsers: web.basicAuthUsers.size, tls: web.tls !== null }, 'web config reloaded');
+    } catch (err) {
+      logger.error({ webConfigFile: config.webConfigFile }, `${(err as Error).message}; kept the previous web config`);
+    }
   });
   sidecar.start();
 
@@ -175,6 +213,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(0), 5000);
     force.unref();
+    tokenFile?.close();
     server.close();
     server.closeAllConnections();
     void Promise.all([sidecar.stop(), stopChild(simHost)]).then(() => process.exit(0));
@@ -183,7 +222,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main().catch((err) => {
+// `fleet-sim` is its own program (sidecar/src/fleet/); everything else is the sidecar.
+const run = process.argv[2] === 'fleet-sim' ? import('./fleet/fleetCli.js').then((m) => m.runFleetSim(process.argv.slice(3))) : main();
+run.catch((err) => {
   process.stderr.write(`gpufleet-sidecar: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -23,6 +23,16 @@ describe('configuration', () => {
     expect(c.dockerSocket).toBe('/var/run/docker.sock');
     expect(c.busyThreshold).toBe(0.9);
     expect(c.engines).toEqual([]);
+    expect(c).toMatchObject({
+      webConfigFile: null, maxConnections: 512, headerTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, maxHeavyRequests: 32,
+    });
+  });
+
+  it('reads the server options from flags and GPUFLEET_WEB_* variables', () => {
+    const c = parse(['--web.config.file', '/etc/gpufleet/web.yml', '--web.max-connections', '64', '--web.header-timeout', '2s'], {
+      GPUFLEET_WEB_MAX_HEAVY_REQUESTS: '4', GPUFLEET_WEB_KEEPALIVE_TIMEOUT: '1m', GPUFLEET_WEB_MAX_CONNECTIONS: '9',
+    });
+    expect(c).toMatchObject({ webConfigFile: '/etc/gpufleet/web.yml', maxConnections: 64, headerTimeoutMs: 2000, maxHeavyRequests: 4, keepAliveTimeoutMs: 60_000 });
   });
 
   it('reads flags', () => {
@@ -54,16 +64,47 @@ describe('configuration', () => {
     [['--engine', 'ftp://x'], /--engine/],
     [['--history', '1s', '--interval', '5s'], /--history/],
     [['--log-level', 'loud'], /log-level/],
+    [['--interval', '50ms'], /--interval: 50ms is below the minimum of 100ms/],
+    [['--history-budget', 'lots'], /--history-budget/],
+    [['--web.max-connections', '0'], /--web\.max-connections/],
+    [['--web.header-timeout', '1m', '--web.request-timeout', '30s'], /--web\.header-timeout must not be longer than --web\.request-timeout/],
+    [['--web.max-heavy-requests', 'many'], /--web\.max-heavy-requests/],
   ])('rejects %j with an error naming the option', (args, re) => {
     expect(() => parse(args as string[])).toThrow(re);
+  });
+
+  it('bounds discovered engines: loopback and own addresses unless networks are allowed, 256 engines unless told', () => {
+    expect(parse([])).toMatchObject({ engineAllowRemote: [], maxEngines: 256 });
+    expect(parse(['--engine-allow-remote', '10.0.0.0/8,fd00::/8', '--max-engines', '1000'])).toMatchObject({
+      engineAllowRemote: ['10.0.0.0/8', 'fd00::/8'], maxEngines: 1000,
+    });
+    expect(parse([], { GPUFLEET_ENGINE_ALLOW_REMOTE: '192.168.0.0/16', GPUFLEET_MAX_ENGINES: '32' })).toMatchObject({
+      engineAllowRemote: ['192.168.0.0/16'], maxEngines: 32,
+    });
+    expect(() => parse(['--engine-allow-remote', '10.0.0.1'])).toThrow(/--engine-allow-remote: "10.0.0.1" is not a network in CIDR form/);
+    expect(() => parse(['--max-engines', '0'])).toThrow(/--max-engines/);
+    expect(() => parse([], { GPUFLEET_MAX_ENGINES: 'many' })).toThrow(/--max-engines/);
   });
 
   it('prints help that explains every option and its variable', () => {
     const help = buildProgram().helpInformation();
     for (const flag of ['--listen', '--interval', '--history', '--nvidia-smi', '--proc', '--docker-socket', '--engine',
-      '--busy-threshold', '--token-file', '--simulate', '--log-level']) {
+      '--busy-threshold', '--token-file', '--simulate', '--log-level', '--engine-allow-remote', '--max-engines', '--web.config.file', '--web.max-connections',
+      '--web.header-timeout', '--web.request-timeout', '--web.keepalive-timeout', '--web.max-heavy-requests']) {
       expect(help).toContain(flag);
     }
     expect(help).toContain('GPUFLEET_INTERVAL');
+    expect(help).toContain('GPUFLEET_WEB_CONFIG_FILE');
+  });
+
+  it('refuses a history that does not fit the memory budget, naming the largest that does', () => {
+    expect(() => parse(['--history', '365d'])).toThrow(
+      /^--history 365d at 5s needs ~\d+ GiB for up to 5000 series \(--max-series\); the budget is 256 MiB \(--history-budget\): at most --history \d+h fits at 5s/,
+    );
+    // What it names fits, and a larger budget or fewer series let a longer history in.
+    const fits = /at most --history (\d+h)/.exec(String((() => { try { parse(['--history', '365d']); } catch (e) { return e; } })()))?.[1] as string;
+    expect(parse(['--history', fits]).historyMs).toBe(Number(fits.slice(0, -1)) * 3_600_000);
+    expect(parse(['--history', '7d'], { GPUFLEET_HISTORY_BUDGET: '4GiB' }).historyBudgetBytes).toBe(4 * 1024 ** 3);
+    expect(parse(['--history', '7d', '--max-series', '200']).historyMs).toBe(7 * 86_400_000);
   });
 });

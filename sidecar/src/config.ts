@@ -2,6 +2,9 @@
 // configured from a container's environment; flags win over the environment.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { hostname as osHostname } from 'node:os';
+import { parseAllowList } from './engines/endpointPolicy.js';
+import { historyBytes, ticksWithin } from './store/history.js';
+import { formatBytes, parseBytes } from './util/bytes.js';
 import { parseDurationMs } from './util/duration.js';
 import { VERSION } from './version.js';
 
@@ -13,6 +16,7 @@ export interface Config {
   listenPort: number;
   intervalMs: number;
   historyMs: number;
+  historyBudgetBytes: number;
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeoutMs: number;
@@ -20,6 +24,9 @@ export interface Config {
   dockerSocket: string | null;
   kmsg: string | null;
   engines: string[];
+  /** Networks (CIDR) beyond loopback and this host's addresses that discovered engines may be probed on. */
+  engineAllowRemote: string[];
+  maxEngines: number;
   busyThreshold: number;
   engineGraceMs: number;
   tokenFile: string | null;
@@ -27,9 +34,18 @@ export interface Config {
   logLevel: LogLevel;
   hostname: string;
   maxSeries: number;
+  // The API server (h-server): web config file, connection and request limits.
+  webConfigFile: string | null;
+  maxConnections: number;
+  headerTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeavyRequests: number;
 }
 
 export const DEFAULT_PORT = 9740;
+/** Shorter intervals spend more on nvidia-smi and engines than they show. */
+export const MIN_INTERVAL_MS = 100;
 
 function duration(flag: string) {
   return (value: string): number => {
@@ -43,7 +59,7 @@ function duration(flag: string) {
   };
 }
 
-function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string): { host: string; port: number } {
   // "HOST:PORT", ":PORT", "PORT" or "[::1]:PORT".
   const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(value.trim());
   const port = m ? Number(m[3]) : NaN;
@@ -87,7 +103,16 @@ function parseEngineUrl(value: string, previous: string[] = []): string[] {
   return [...previous, ...urls];
 }
 
-const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+function parseAllowRemote(value: string): string[] {
+  const cidrs = value.split(/[\s,]+/).filter((c) => c.length > 0);
+  try {
+    parseAllowList(cidrs);
+  } catch (err) {
+    throw new InvalidArgumentError(`--engine-allow-remote: ${(err as Error).message}`);
+  }
+  return cidrs;
+}
 
 export function buildProgram(): Command {
   const program = new Command('gpufleet-sidecar');
@@ -111,6 +136,14 @@ export function buildProgram(): Command {
       new Option('--history <duration>', 'how much history the in-memory store keeps (e.g. 1h, 30m)')
         .env('GPUFLEET_HISTORY')
         .default('1h'),
+    )
+    .addOption(
+      new Option(
+        '--history-budget <size>',
+        'memory the history may take when full (e.g. 256MB, 1GiB); --history, --interval and --max-series are checked against it at start',
+      )
+        .env('GPUFLEET_HISTORY_BUDGET')
+        .default('256MB'),
     )
     .addOption(
       new Option('--nvidia-smi <path>', 'nvidia-smi executable (a name is looked up on PATH)')
@@ -152,6 +185,20 @@ export function buildProgram(): Command {
         .argParser(parseEngineUrl),
     )
     .addOption(
+      new Option(
+        '--engine-allow-remote <cidrs>',
+        'networks (comma-separated CIDRs, e.g. 10.0.0.0/8) where discovered engines may be probed besides loopback and this host\'s addresses',
+      )
+        .env('GPUFLEET_ENGINE_ALLOW_REMOTE')
+        .argParser(parseAllowRemote),
+    )
+    .addOption(
+      new Option('--max-engines <n>', 'engines watched at most; more discovered ones are skipped and reported in the engines source')
+        .env('GPUFLEET_MAX_ENGINES')
+        .argParser(parsePositiveInt('--max-engines'))
+        .default(256),
+    )
+    .addOption(
       new Option('--busy-threshold <ratio>', 'an engine is busy when its KV-cache usage is above this (0..1)')
         .env('GPUFLEET_BUSY_THRESHOLD')
         .argParser(parseRatio)
@@ -184,6 +231,35 @@ export function buildProgram(): Command {
         .default(5000),
     )
     .addOption(
+      new Option('--web.config.file <path>', "TLS, basic-auth users and response headers in the format of Prometheus' exporter-toolkit; reloaded on SIGHUP")
+        .env('GPUFLEET_WEB_CONFIG_FILE'),
+    )
+    .addOption(
+      new Option('--web.max-connections <n>', 'open connections at most; past it the oldest unfinished or idle one is closed')
+        .env('GPUFLEET_WEB_MAX_CONNECTIONS')
+        .default('512'),
+    )
+    .addOption(
+      new Option('--web.header-timeout <duration>', 'a client must send its request headers (and finish TLS) within this')
+        .env('GPUFLEET_WEB_HEADER_TIMEOUT')
+        .default('10s'),
+    )
+    .addOption(
+      new Option('--web.request-timeout <duration>', 'a client must send its whole request within this')
+        .env('GPUFLEET_WEB_REQUEST_TIMEOUT')
+        .default('30s'),
+    )
+    .addOption(
+      new Option('--web.keepalive-timeout <duration>', 'an idle keep-alive connection is closed after this')
+        .env('GPUFLEET_WEB_KEEPALIVE_TIMEOUT')
+        .default('5s'),
+    )
+    .addOption(
+      new Option('--web.max-heavy-requests <n>', 'queries, snapshots, topology and events in progress at once; past it 503 with Retry-After')
+        .env('GPUFLEET_WEB_MAX_HEAVY_REQUESTS')
+        .default('32'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level').env('GPUFLEET_LOG_LEVEL').choices(LOG_LEVELS).default('info'),
     )
     .version(VERSION, '-V, --version')
@@ -194,6 +270,7 @@ export function buildProgram(): Command {
 Examples:
   gpufleet-sidecar                                   # real host: nvidia-smi on PATH, API on :${DEFAULT_PORT}
   gpufleet-sidecar --simulate demo --listen 127.0.0.1:${DEFAULT_PORT}
+  gpufleet-sidecar fleet-sim --hosts 1000 --listen 127.0.0.1:9750   # a simulated fleet for Prometheus (fleet-sim --help)
   GPUFLEET_INTERVAL=1s GPUFLEET_TOKEN_FILE=/run/secrets/gpufleet gpufleet-sidecar
   curl -s localhost:${DEFAULT_PORT}/api/v1/gpus | jq .`,
     );
@@ -204,6 +281,7 @@ interface RawOptions {
   listen: string;
   interval: string;
   history: string;
+  historyBudget: string;
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeout: string;
@@ -211,6 +289,8 @@ interface RawOptions {
   dockerSocket: string;
   kmsg: string;
   engine?: string[] | string;
+  engineAllowRemote?: string[] | string;
+  maxEngines: number | string;
   busyThreshold: number | string;
   engineGrace: string;
   tokenFile?: string;
@@ -218,6 +298,50 @@ interface RawOptions {
   hostname: string;
   maxSeries: number | string;
   logLevel: LogLevel;
+  'web.config.file'?: string;
+  'web.maxConnections': string;
+  'web.headerTimeout': string;
+  'web.requestTimeout': string;
+  'web.keepaliveTimeout': string;
+  'web.maxHeavyRequests': string;
+}
+
+/** The API server's options of a Config. */
+function webOptions(opts: RawOptions) {
+  const headerTimeoutMs = duration('--web.header-timeout')(opts['web.headerTimeout']);
+  const requestTimeoutMs = duration('--web.request-timeout')(opts['web.requestTimeout']);
+  // Node refuses a header timeout above the request timeout (the headers are part of the request).
+  if (headerTimeoutMs > requestTimeoutMs) throw new InvalidArgumentError('--web.header-timeout must not be longer than --web.request-timeout');
+  return {
+    webConfigFile: opts['web.config.file'] || null,
+    maxConnections: parsePositiveInt('--web.max-connections')(opts['web.maxConnections']),
+    headerTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: duration('--web.keepalive-timeout')(opts['web.keepaliveTimeout']),
+    maxHeavyRequests: parsePositiveInt('--web.max-heavy-requests')(opts['web.maxHeavyRequests']),
+  };
+}
+
+/** A duration rounded down to a readable unit (17h, 45m, 30s). */
+function roughDuration(ms: number): string {
+  for (const [u, f] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= 2 * f || u === 's') return `${Math.floor(ms / f)}${u}`;
+  }
+  return `${ms}ms`;
+}
+
+/** Refuses a history that would not fit in the budget, naming the largest one that does. */
+function checkHistoryBudget(opts: RawOptions, historyMs: number, intervalMs: number, maxSeries: number, budget: number): void {
+  const need = historyBytes(Math.ceil(historyMs / intervalMs), maxSeries);
+  if (need <= budget) return;
+  const fits = ticksWithin(budget, maxSeries) * intervalMs;
+  const advice = fits >= intervalMs
+    ? `at most --history ${roughDuration(fits)} fits at ${opts.interval}`
+    : 'not even one tick fits';
+  throw new InvalidArgumentError(
+    `--history ${opts.history} at ${opts.interval} needs ~${formatBytes(need)} for up to ${maxSeries} series (--max-series); ` +
+      `the budget is ${formatBytes(budget)} (--history-budget): ${advice}, or raise --history-budget or lower --max-series`,
+  );
 }
 
 /** Turns parsed options into a Config; throws InvalidArgumentError with a message naming the option. */
@@ -225,7 +349,16 @@ export function toConfig(opts: RawOptions): Config {
   const { host, port } = parseListen(opts.listen);
   const intervalMs = duration('--interval')(opts.interval);
   const historyMs = duration('--history')(opts.history);
+  if (intervalMs < MIN_INTERVAL_MS) throw new InvalidArgumentError(`--interval: ${opts.interval} is below the minimum of ${MIN_INTERVAL_MS}ms`);
   if (historyMs < intervalMs) throw new InvalidArgumentError('--history must be at least one --interval long');
+  let historyBudgetBytes: number;
+  try {
+    historyBudgetBytes = parseBytes(opts.historyBudget);
+  } catch (err) {
+    throw new InvalidArgumentError(`--history-budget: ${(err as Error).message}`);
+  }
+  const maxSeries = typeof opts.maxSeries === 'number' ? opts.maxSeries : parsePositiveInt('--max-series')(opts.maxSeries);
+  checkHistoryBudget(opts, historyMs, intervalMs, maxSeries, historyBudgetBytes);
   const engines = Array.isArray(opts.engine) ? opts.engine : opts.engine ? parseEngineUrl(opts.engine) : [];
   const hostname = opts.hostname.trim();
   if (hostname.length === 0) throw new InvalidArgumentError('--hostname must not be empty');
@@ -234,6 +367,7 @@ export function toConfig(opts: RawOptions): Config {
     listenPort: port,
     intervalMs,
     historyMs,
+    historyBudgetBytes,
     nvidiaSmi: opts.nvidiaSmi,
     nvidiaSmiMode: opts.nvidiaSmiMode,
     nvidiaSmiTimeoutMs: duration('--nvidia-smi-timeout')(opts.nvidiaSmiTimeout),
@@ -241,13 +375,16 @@ export function toConfig(opts: RawOptions): Config {
     dockerSocket: opts.dockerSocket === 'none' || opts.dockerSocket === '' ? null : opts.dockerSocket,
     kmsg: opts.kmsg === 'none' || opts.kmsg === '' ? null : opts.kmsg,
     engines,
+    engineAllowRemote: Array.isArray(opts.engineAllowRemote) ? opts.engineAllowRemote : opts.engineAllowRemote ? parseAllowRemote(opts.engineAllowRemote) : [],
+    maxEngines: typeof opts.maxEngines === 'number' ? opts.maxEngines : parsePositiveInt('--max-engines')(opts.maxEngines),
     busyThreshold: typeof opts.busyThreshold === 'number' ? opts.busyThreshold : parseRatio(opts.busyThreshold),
     engineGraceMs: duration('--engine-grace')(opts.engineGrace),
     tokenFile: opts.tokenFile ?? null,
     simulate: opts.simulate ?? null,
     logLevel: opts.logLevel,
     hostname,
-    maxSeries: typeof opts.maxSeries === 'number' ? opts.maxSeries : parsePositiveInt('--max-series')(opts.maxSeries),
+    maxSeries,
+    ...webOptions(opts),
   };
 }
 

@@ -168,6 +168,8 @@ export interface Engine {
   discoveredBy: 'proc' | 'docker' | 'flag';
   /** The last problem talking to the engine (scrape failed, bad /metrics…), null when none. */
   lastError: string | null;
+  /** Answered /health and a /metrics holding vLLM metrics at least once (only such engines are SD targets). */
+  answeredAsVllm: boolean;
   /** ISO-8601 UTC of the last successful /health answer. */
   lastSeenUpAt: string | null;
   /**
@@ -185,7 +187,10 @@ export type EventKind =
   | 'vgpu-detached'
   | 'xid'
   | 'gpu-lost'
-  | 'gpu-back';
+  | 'gpu-back'
+  /** An engine or GPU that changed state over and over: one event per window, with the count. */
+  | 'engine-flapping'
+  | 'gpu-flapping';
 
 export interface FleetEvent {
   /** ISO-8601 UTC. */
@@ -195,6 +200,10 @@ export interface FleetEvent {
   /** The GPU/MIG/vGPU/engine id the event is about. */
   subject: string;
   text: string;
+  /** Occurrences folded into this event (flaps, or the same Xid on the same GPU); absent when one. */
+  count?: number;
+  /** ISO-8601 UTC of the last occurrence folded in, when there were several. */
+  timeEnd?: string;
 }
 
 export interface Snapshot {

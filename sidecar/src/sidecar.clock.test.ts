@@ -42,7 +42,7 @@ afterEach(() => {
 function sidecarWith(mode: 'loop' | 'spawn'): { sidecar: Sidecar; logs: string[] } {
   const logs: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, cb) => (logs.push(String(chunk)), cb()) });
-  const config = parseConfig(['node', 'gpufleet-sidecar', '--nvidia-smi', smi, '--nvidia-smi-mode', mode, '--interval', '200ms',
+  const config = parseConfig(['node', 'gpufleet-sidecar', '--nvidia-smi', smi, '--nvidia-smi-mode', mode, '--interval', '200ms', '--history', '1m',
     '--nvidia-smi-timeout', '1s', '--docker-socket', 'none', '--kmsg', 'none', '--proc', join(dir, 'proc')]);
   const sidecar = new Sidecar({ config, logger: pino({ level: 'debug' }, sink), metrics: new SidecarMetrics({ maxSeries: 100, defaultMetrics: false }) });
   return { sidecar, logs };

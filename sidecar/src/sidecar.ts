@@ -80,6 +80,8 @@ export class Sidecar {
       procPath: config.procPath,
       dockerSocket,
       engineUrls: config.engines,
+      allowRemote: config.engineAllowRemote,
+      maxEngines: config.maxEngines,
       hostname: config.hostname,
       intervalMs: config.intervalMs,
       busyThreshold: config.busyThreshold,
@@ -216,9 +218,8 @@ export class Sidecar {
     this.firstGpu();
     const snap = this.compose();
     const events = this.store.record(snap, reading.fresh);
-    const xids = this.readXids(reading.gpus);
-    this.store.addEvents(xids);
-    events.push(...xids);
+    // Only what the event log kept as new entries is logged: a flap or an Xid storm is one line, capped.
+    events.push(...this.store.addEvents(this.readXids(reading.gpus)));
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     this.exportMetrics(snap);
     this.ticks++;
@@ -240,8 +241,7 @@ export class Sidecar {
     this.outcome('engines', { ok: r.ok, enabled: true, error: r.error, durationSeconds: r.durationSeconds });
     if (r.docker) this.outcome('docker', { ...r.docker, enabled: true });
     this.engineReading = r;
-    this.store.addEvents(r.events);
-    for (const e of r.events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
+    for (const e of this.store.addEvents(r.events)) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     // Before the first GPU tick there is nothing to publish the engines with: that tick will.
     if (!this.store.latest) return null;
     const snap = this.compose();

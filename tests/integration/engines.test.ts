@@ -114,13 +114,22 @@ describe('engines on the demo host', () => {
     expect(await topo({ host: 'another-host' })).toEqual([]);
   });
 
-  it('offers every engine as a Prometheus SD target and the rank edges as gpufleet_engine_gpu', async () => {
+  it('offers every engine as a Prometheus SD target and the rank edges as gpufleet_engine_gpu / gpufleet_engine_mig', async () => {
     const sd = (await json(`${s.base}/api/v1/sd/engines`)).body;
     expect(sd.map((g: any) => g.labels.engine_id).sort()).toEqual(engines.map((e) => e.id).sort());
     const text = await (await fetch(`${s.base}/metrics`)).text();
-    const edges = text.split('\n').filter((l) => l.startsWith('gpufleet_engine_gpu{'));
-    const expected = engines.reduce((n, e) => n + e.workers.reduce((k: number, w: any) => k + w.gpuUuids.length * Math.max(1, w.migUuids.length), 0), 0);
-    expect(edges).toHaveLength(expected);
+    const rows = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
+    // One rank → physical GPU row per rank and GPU, MIG ranks included (to the instance's parent), no mig_uuid.
+    const gpuRows = rows('gpufleet_engine_gpu');
+    expect(gpuRows).toHaveLength(engines.reduce((n, e) => n + e.workers.reduce((k: number, w: any) => k + w.gpuUuids.length, 0), 0));
+    for (const r of gpuRows) expect(r).not.toContain('mig_uuid');
+    // One rank → MIG instance row per MIG rank, with the instance's parent GPU.
+    const migRows = rows('gpufleet_engine_mig');
+    const migRanks = engines.flatMap((e) => e.workers.flatMap((w: any) => w.migUuids.map((m: string) => ({ id: e.id, rank: w.rank, gpu: w.gpuUuids[0], mig: m }))));
+    expect(migRanks.length).toBeGreaterThan(0);
+    expect(migRows.sort()).toEqual(
+      migRanks.map((x) => `gpufleet_engine_mig{host="sim-demo-01",engine_id="${x.id}",rank="${x.rank}",gpu_uuid="${x.gpu}",mig_uuid="${x.mig}"} 1`).sort(),
+    );
   });
 
   it('reports an engine killed on the host as down within two intervals', async () => {

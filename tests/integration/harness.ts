@@ -32,7 +32,7 @@ export async function startSidecar(args: string[], env: Record<string, string> =
   const base = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`sidecar did not start:\n${out}`)), 15_000);
     const check = () => {
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      const m = /listening on (https?:\/\/[\d.]+:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         res(m[1] as string);

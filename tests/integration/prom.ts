@@ -1,6 +1,6 @@
 // A real Prometheus (Debian's) on a free loopback port with a config the test writes, and its query API.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -40,23 +40,35 @@ export async function startPrometheus(config: string, files: Record<string, stri
   await waitFor('prometheus ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000).catch((err) => {
     throw new Error(`${String(err)}\n${log}`);
   });
-  const api = async (path: string) => {
-    const r = await json(`${url}${path}`);
-    if (r.body.status !== 'success') throw new Error(`${path}: ${r.body.error ?? JSON.stringify(r.body)}`);
-    return r.body.data;
-  };
   return {
     url,
     dir,
     logs: () => log,
-    query: async (q) => (await api(`/api/v1/query?query=${encodeURIComponent(q)}`)).result,
-    stop: () =>
-      new Promise((res) => {
-        if (proc.exitCode !== null) return res();
-        proc.once('exit', () => res());
-        proc.kill('SIGTERM');
-      }),
+    query: instantQuery(url),
+    stop: async () => {
+      await stopProcess(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+
+/** Instant queries on anything that serves Prometheus' query API at `url`; throws with its error text. */
+export function instantQuery(url: string): (q: string) => Promise<Sample[]> {
+  return async (q) => {
+    const path = `/api/v1/query?query=${encodeURIComponent(q)}`;
+    const r = await json(`${url}${path}`);
+    if (r.body.status !== 'success') throw new Error(`${path}: ${r.body.error ?? JSON.stringify(r.body)}`);
+    return r.body.data.result;
+  };
+}
+
+/** SIGTERM, and resolves when the process has exited. */
+export function stopProcess(proc: ChildProcess): Promise<void> {
+  return new Promise((res) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return res();
+    proc.once('exit', () => res());
+    proc.kill('SIGTERM');
+  });
 }
 
 /**

@@ -1,22 +1,14 @@
 // The Prometheus side with Debian's promtool: prometheus.yml and the rule file are valid, and every rule
 // fires on series that cross its threshold long enough and stays quiet on ones that don't
 // (`promtool test rules`, its own rule evaluator with `for` and templates).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from './harness.js';
+import { promtool } from './promtool.js';
 
 const RULE_FILE = join(ROOT, 'prometheus/rules/gpufleet.rules.yml');
-
-function promtool(args: string[]): string {
-  try {
-    return execFileSync('promtool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err: any) {
-    throw new Error(`promtool ${args.join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-  }
-}
 
 interface Expected {
   labels: Record<string, string>;
@@ -199,9 +191,9 @@ function testFile(): string {
 }
 
 describe('Prometheus config and rule file (promtool)', () => {
-  it('prometheus.yml is valid and loads the rule file', () => {
+  it('prometheus.yml is valid and loads the alert and the fleet rule files', () => {
     const out = promtool(['check', 'config', join(ROOT, 'prometheus/prometheus.yml')]);
-    expect(out).toMatch(/SUCCESS: 1 rule files found/);
+    expect(out).toMatch(/SUCCESS: 2 rule files found/);
     expect(out).toMatch(/is valid prometheus config file/);
   });
 

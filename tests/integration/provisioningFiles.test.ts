@@ -86,7 +86,7 @@ describe('dashboards', () => {
           expect({ panel: p.title, uid: ds.uid, known: dsUids.has(ds.uid) }).toEqual({ panel: p.title, uid: ds.uid, known: true });
         }
       }
-      for (const v of d.templating.list) expect(dsUids.has(v.datasource.uid)).toBe(true);
+      for (const v of d.templating.list.filter((x: any) => x.type !== 'custom')) expect(dsUids.has(v.datasource.uid)).toBe(true);
       for (const a of d.annotations.list.filter((x: any) => !x.builtIn)) expect(dsUids.has(a.datasource.uid)).toBe(true);
     }
   });
@@ -125,6 +125,84 @@ describe('dashboards', () => {
       }
     }
     expect(links).toBeGreaterThanOrEqual(8);
+  });
+});
+
+/** Every PromQL expression of the dashboards (panel targets, variables) and both rule files, with where it is. */
+function allExpressions(): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const d of dashboards) {
+    for (const p of d.panels) for (const t of p.targets ?? []) if (t.expr) out.push([`${d.uid} / ${p.title} [${t.refId}]`, t.expr]);
+    for (const v of d.templating.list) if (v.type === 'query') out.push([`${d.uid} / $${v.name}`, v.definition]);
+  }
+  for (const f of ['prometheus/rules/gpufleet.rules.yml', 'prometheus/rules/gpufleet-fleet.rules.yml']) {
+    for (const r of yamlFile(f).groups.flatMap((g: any) => g.rules)) out.push([`${f} / ${r.alert ?? r.record}`, r.expr]);
+  }
+  return out;
+}
+
+describe('queries at fleet scale', () => {
+  // Labels that name an object. Data labels (name, model, profile, vm_name, …) can change on a live series and
+  // differ between two series of one object during staleness, so a join on them breaks.
+  const IDENTIFYING = new Set(['host', 'gpu_uuid', 'mig_uuid', 'vgpu_id', 'engine_id']);
+
+  it('join on identifying labels only', () => {
+    const bad: string[] = [];
+    for (const [where, expr] of allExpressions()) {
+      for (const m of expr.matchAll(/\b(?:on|ignoring)\s*\(([^)]*)\)/g)) {
+        const labels = (m[1] as string).split(',').map((x) => x.trim()).filter(Boolean);
+        if (m[0].startsWith('ignoring') || labels.some((l) => !IDENTIFYING.has(l))) bad.push(`${where}: ${m[0]}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('follow the family contract: MIG edges from gpufleet_engine_mig, never mig_uuid on gpufleet_engine_gpu', () => {
+    const all = allExpressions();
+    expect(all.filter(([, e]) => /gpufleet_engine_gpu\b[^;]*mig_uuid/.test(e.replace(/gpufleet_engine_mig[^\n]*/g, ''))).map(([w]) => w)).toEqual([]);
+    expect(all.some(([, e]) => /gpufleet_engine_mig\b/.test(e))).toBe(true);
+  });
+
+  it('give every dashboard a host variable', () => {
+    for (const d of dashboards) expect({ uid: d.uid, host: d.templating.list.some((v: any) => v.name === 'host' && v.multi) }).toEqual({ uid: d.uid, host: true });
+  });
+});
+
+describe('the fleet dashboard', () => {
+  const fleet = dashboards.find((d) => d.uid === 'gpufleet-fleet');
+  const fleetRecords = yamlFile('prometheus/rules/gpufleet-fleet.rules.yml').groups.flatMap((g: any) => g.rules.map((r: any) => r.record));
+
+  it('reads Prometheus only: no panel, target, variable or annotation names the sidecar data source', () => {
+    const text = JSON.stringify(fleet);
+    expect(text).not.toContain('gpufleet-sidecar');
+    expect(text).not.toContain('gpufleet-sidecar-datasource');
+  });
+
+  it('has the grouping label, host (from gpufleet_host_info) and model variables', () => {
+    const vars = Object.fromEntries(fleet.templating.list.map((v: any) => [v.name, v]));
+    expect(vars.group.type).toBe('custom');
+    expect(vars.group.query.split(',')).toEqual(expect.arrayContaining(['cluster', 'rack', 'datacenter']));
+    expect(vars.host).toMatchObject({ type: 'query', multi: true, includeAll: true });
+    expect(vars.host.definition).toMatch(/gpufleet_host_info/);
+    expect(vars.model.definition).toMatch(/gpufleet_engine_info.*model/);
+  });
+
+  it('shows every fleet recording rule in the host table', () => {
+    const table = fleet.panels.find((p: any) => p.type === 'table' && p.title === 'Hosts');
+    const used = table.targets.map((t: any) => /^(gpufleet:[\w:]+)\{/.exec(t.expr)?.[1]);
+    expect([...used].sort()).toEqual([...fleetRecords].sort());
+  });
+
+  it('feeds the topology panel one instant table query per family, named by refId', () => {
+    const panel = fleet.panels.find((p: any) => p.type === JSON.parse(read('src/panels/topology/plugin.json')).id);
+    expect(panel.datasource.type).toBe('prometheus');
+    const byRef = Object.fromEntries(panel.targets.map((t: any) => [t.refId, t]));
+    expect(Object.keys(byRef).sort()).toEqual(['edges_gpu', 'edges_mig', 'engine_kv', 'engine_up', 'engines', 'gpu_mem_total', 'gpu_mem_used', 'gpu_util',
+      'gpus', 'hosts', 'mig', 'mig_mem_total', 'mig_mem_used', 'vgpu', 'vgpu_util'].sort());
+    for (const t of panel.targets) expect({ refId: t.refId, instant: t.instant, range: t.range, format: t.format }).toEqual({ refId: t.refId, instant: true, range: false, format: 'table' });
+    expect(byRef.gpus.expr).toMatch(/^gpufleet_gpu_info\{/);
+    expect(byRef.edges_gpu.expr).toMatch(/^gpufleet_engine_gpu\{/);
+    expect(byRef.edges_mig.expr).toMatch(/^gpufleet_engine_mig\{/);
   });
 });
 

@@ -56,7 +56,14 @@ describe.each(['loop', 'spawn'])('demo host, nvidia-smi %s mode', (mode) => {
     expect(count(/^gpufleet_gpu_info\{/)).toBe(8);
     expect(count(/^gpufleet_mig_instance_info\{/)).toBe(migCount);
     expect(count(/^gpufleet_vgpu_instance_info\{/)).toBe(vgpuCount);
-    expect(text).toMatch(/^gpufleet_collector_up\{collector="gpu"\} 1$/m);
+    expect(text).toMatch(/^gpufleet_collector_up\{host="sim-demo-01",collector="gpu"\} 1$/m);
+    // One host row, also when nothing else is known; the driver and CUDA versions the fake nvidia-smi reports.
+    expect(text.split('\n').filter((l) => l.startsWith('gpufleet_host_info{'))).toEqual([
+      expect.stringMatching(/^gpufleet_host_info\{host="sim-demo-01",version="[^"]+",driver_version="570\.124\.06",cuda_version="12\.8"\} 1$/),
+    ]);
+    // Every GPU has a process count; the training job's GPU is not free.
+    expect(count(/^gpufleet_gpu_processes\{/)).toBe(8);
+    expect(text).toMatch(/^gpufleet_gpu_processes\{host="sim-demo-01",gpu_uuid="[^"]+",gpu_index="7"\} [1-9]\d*$/m);
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     // promtool prints parse errors and lint problems. prom-client's own nodejs_active_*_total gauges
     // break a naming rule; everything of ours must be clean.
@@ -89,7 +96,7 @@ describe('a failing nvidia-smi', () => {
   const health = async () => (await json(`${s.base}/api/v1/health`)).body;
   const errorsTotal = async (reason: string) => {
     const text = await (await fetch(`${s.base}/metrics`)).text();
-    const m = new RegExp(`^gpufleet_collector_errors_total\\{collector="gpu",reason="${reason}"\\} (\\d+)`, 'm').exec(text);
+    const m = new RegExp(`^gpufleet_collector_errors_total\\{host="[^"]+",collector="gpu",reason="${reason}"\\} (\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };
 
@@ -111,7 +118,9 @@ describe('a failing nvidia-smi', () => {
     // No stale GPU series on /metrics while failing.
     const text = await (await fetch(`${s.base}/metrics`)).text();
     expect(text).not.toMatch(/^gpufleet_gpu_info\{/m);
-    expect(text).toMatch(/^gpufleet_collector_up\{collector="gpu"\} 0$/m);
+    expect(text).toMatch(/^gpufleet_collector_up\{host="[^"]+",collector="gpu"\} 0$/m);
+    // The host stays known while its GPU source fails.
+    expect(text).toMatch(/^gpufleet_host_info\{host="[^"]+",/m);
   });
 
   it('a hanging nvidia-smi is killed at the deadline and reported as a timeout', async () => {

@@ -1,14 +1,16 @@
 // The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
+import express, { type Request } from 'express';
 import { z } from 'zod';
 import type { SourceTracker } from '../collectors/sourceTracker.js';
 import type { Gpu, Snapshot } from '../model.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRICS } from '../store/samples.js';
+import { Authenticator } from './auth.js';
+import { limitConcurrency } from './concurrency.js';
 import { ApiError, errorHandler, validate } from './errors.js';
 import { sanitizeLabel, type SidecarMetrics } from './metrics.js';
-import { TimeSchema, filterSet, gpuMatches, runQueries } from './query.js';
+import { TimeSchema, filterSet, gpuMatches, planQueries } from './query.js';
+import { writeQueryAnswer } from './queryAnswer.js';
 import { buildTopology } from './topology.js';
 
 export interface AppDeps {
@@ -18,10 +20,20 @@ export interface AppDeps {
   version: string;
   /** Monotonic ms (performance.now()) at start: uptime is an age, not a difference of wall times. */
   startedAt: number;
-  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
-  token: string | null;
+  /** A fixed bearer token (tests, bench); `auth` takes over when given. */
+  token?: string | null;
+  /** When it has credentials, every route but /healthz needs them. */
+  auth?: Authenticator | null;
+  /** Extra response headers (the web config's http_server_config.headers), read per request. */
+  headers?: () => Record<string, string>;
+  /** Requests in progress at once on the heavy routes (query, snapshot, topology, events). */
+  maxHeavyRequests?: number;
   onError?: (err: unknown, req: Request) => void;
 }
+
+/** Events per answer: by default, and at most (`?limit=`); the newest ones are kept. */
+export const DEFAULT_EVENTS_LIMIT = 1000;
+export const MAX_EVENTS_LIMIT = 10_000;
 
 const VARIABLES = ['hosts', 'gpus', 'migs', 'vgpus', 'vms', 'engines', 'models', 'metrics'] as const;
 
@@ -30,27 +42,35 @@ const EventsQuery = z.object({
   to: TimeSchema.optional(),
   kind: z.string().max(64).optional(),
   subject: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_EVENTS_LIMIT).optional(),
 });
 
 const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
 
-function bearerAuth(token: string) {
-  const expected = Buffer.from(token);
-  return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    const given = Buffer.from(m?.[1]?.trim() ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      next(new ApiError(401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <token>)'));
-      return;
-    }
-    next();
-  };
-}
+export const DEFAULT_MAX_HEAVY_REQUESTS = 32;
 
 function findGpu(snap: Snapshot, id: string): Gpu | undefined {
   const want = new Set([id]);
   return snap.gpus.find((g) => gpuMatches(g, want));
+}
+
+/**
+ * An engine's scrape target: host (IPv6 in brackets) and port of its endpoint, when they agree with
+ * its id ("<host>:<port>" of an --engine URL; the port of a discovered "<hostname>:<port>").
+ */
+function sdTarget(endpoint: string, id: string, byFlag: boolean): { host: string; port: string; loopback: boolean; https: boolean } | null {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    return null;
+  }
+  if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) return null;
+  const https = u.protocol === 'https:';
+  const port = u.port || (https ? '443' : '80');
+  if (byFlag ? id !== `${u.hostname}:${port}` && id !== u.hostname : !id.endsWith(`:${port}`)) return null;
+  const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname);
+  return { host: u.hostname, port, loopback, https };
 }
 
 export function createApp(deps: AppDeps) {
@@ -59,13 +79,23 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.headers) {
+    const headers = deps.headers;
+    app.use((_req, res, next) => {
+      for (const [k, v] of Object.entries(headers())) res.set(k, v);
+      next();
+    });
+  }
 
   // Unauthenticated liveness for container health checks: says nothing about the host.
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
 
-  if (deps.token) app.use(bearerAuth(deps.token));
+  const token = deps.token ?? null;
+  const auth = deps.auth ?? (token ? new Authenticator(() => ({ token, basicUsers: new Map() })) : null);
+  if (auth) app.use(auth.middleware());
+  const heavy = limitConcurrency(deps.maxHeavyRequests ?? DEFAULT_MAX_HEAVY_REQUESTS, '--web.max-heavy-requests');
 
   const snapshot = (): Snapshot => {
     if (!store.latest) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
@@ -84,7 +114,7 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.get('/api/v1/snapshot', (_req, res) => {
+  app.get('/api/v1/snapshot', heavy, (_req, res) => {
     const s = snapshot();
     res.json({ host: s.host, gpus: s.gpus, engines: s.engines });
   });
@@ -115,14 +145,16 @@ export function createApp(deps: AppDeps) {
     res.json(e);
   });
 
-  app.get('/api/v1/topology', (_req, res) => {
+  app.get('/api/v1/topology', heavy, (_req, res) => {
     res.json(buildTopology(snapshot()));
   });
 
-  app.post('/api/v1/query', express.json({ limit: '256kb' }), (req, res) => {
+  app.post('/api/v1/query', heavy, express.json({ limit: '256kb' }), async (req, res) => {
     const now = Date.now();
-    res.json(
-      runQueries(store, req.body, now, (names) =>
+    // Planned (and refused when over the point budget) before anything is written; then written in slices.
+    await writeQueryAnswer(
+      res,
+      planQueries(store, req.body, now, (names) =>
         names.flatMap((name) => {
           const st = sources.status(name);
           if (st.status !== 'failed' && st.status !== 'stale') return [];
@@ -133,16 +165,15 @@ export function createApp(deps: AppDeps) {
     );
   });
 
-  app.get('/api/v1/events', (req, res) => {
+  app.get('/api/v1/events', heavy, (req, res) => {
     const q = validate(EventsQuery, req.query);
     const to = q.to ?? Date.now();
     const from = q.from ?? to - 3_600_000;
     if (from > to) throw new ApiError(400, 'bad-request', 'from: must not be after to', 'from');
-    const kinds = filterSet(q.kind);
-    const events = store.events
-      .between(from, to)
-      .filter((e) => (!kinds || kinds.has(e.kind)) && (!q.subject || e.subject === q.subject));
-    res.json({ events });
+    const { events, truncated } = store.events.query({
+      fromMs: from, toMs: to, kinds: filterSet(q.kind), subject: q.subject || undefined, limit: q.limit ?? DEFAULT_EVENTS_LIMIT,
+    });
+    res.json({ events, truncated });
   });
 
   app.get('/api/v1/variables/:name', (req, res) => {
@@ -197,33 +228,34 @@ export function createApp(deps: AppDeps) {
     res.json({ values });
   });
 
-  // Prometheus HTTP service discovery: every engine's /metrics as a target. Engines reached on
-  // loopback are only scrapeable by a Prometheus on this host; ?loopback=<name> rewrites them to a
-  // name the Prometheus can reach (this host's DNS name).
+  // Prometheus HTTP service discovery: the /metrics of every engine that has answered like vLLM, as
+  // a target. Engines reached on loopback are only scrapeable by a Prometheus on this host;
+  // ?loopback=<name> rewrites them to a name the Prometheus can reach (this host's DNS name). An
+  // endpoint that does not parse, or whose port is not its engine id's, is left out (never the whole
+  // answer): Prometheus must not be sent anywhere discovery has not vouched for.
   app.get('/api/v1/sd/engines', (req, res) => {
     const q = validate(z.object({ loopback: z.string().max(253).regex(/^[A-Za-z0-9.-]+$/).optional() }), req.query);
     const s = snapshot();
-    const groups = s.engines
-      .filter((e) => /^https?:\/\//.test(e.endpoint))
-      .map((e) => {
-        const u = new URL(e.endpoint);
-        const loop = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-        const host = loop && q.loopback ? q.loopback : u.hostname;
-        return {
-          targets: [`${host}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`],
-          // Target labels end up on every series Prometheus scrapes from the engine: cleaned as on
-          // /metrics (the model name is the engine's own text, which may hold control characters).
-          labels: {
-            host: sanitizeLabel(s.host.hostname),
-            // `engine_id`, not `engine`: vLLM labels its own series `engine` (the data-parallel rank), and a
-            // target label of that name would push it aside to `exported_engine`.
-            engine_id: sanitizeLabel(e.id),
-            model: sanitizeLabel(e.model),
-            deployment: e.deployment,
-            ...(u.protocol === 'https:' ? { __scheme__: 'https' } : {}),
-          },
-        };
-      });
+    const groups = s.engines.flatMap((e) => {
+      if (!e.answeredAsVllm || !/^https?:\/\//.test(e.endpoint)) return [];
+      const t = sdTarget(e.endpoint, e.id, e.discoveredBy === 'flag');
+      if (!t) return [];
+      const host = t.loopback && q.loopback ? q.loopback : t.host;
+      return [{
+        targets: [`${host}:${t.port}`],
+        // Target labels end up on every series Prometheus scrapes from the engine: cleaned as on
+        // /metrics (the model name is the engine's own text, which may hold control characters).
+        labels: {
+          host: sanitizeLabel(s.host.hostname),
+          // `engine_id`, not `engine`: vLLM labels its own series `engine` (the data-parallel rank), and a
+          // target label of that name would push it aside to `exported_engine`.
+          engine_id: sanitizeLabel(e.id),
+          model: sanitizeLabel(e.model),
+          deployment: e.deployment,
+          ...(t.https ? { __scheme__: 'https' } : {}),
+        },
+      }];
+    });
     res.json(groups);
   });
 

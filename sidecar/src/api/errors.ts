@@ -34,6 +34,12 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown, prefix?
 }
 
 export const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
+  // Failed while an answer was being written (a streamed query): the client sees it cut off.
+  if (res.headersSent) {
+    res.locals.internalError = err;
+    res.destroy();
+    return;
+  }
   if (err instanceof ApiError) {
     res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
     return;

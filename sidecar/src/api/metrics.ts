@@ -1,8 +1,9 @@
 // Prometheus exposition of the snapshot (the gpufleet_* families of ARCHITECTURE.md). Gauges are
-// rewritten once per collection tick, so a scrape only renders; label values are sanitised and each
+// rewritten once per collection tick and the text is rendered then, once: a scrape only writes the
+// cached string, so scrapes cost the same at 1 or 1,000 per second. Label values are sanitised and each
 // family is capped at maxSeries so hostile names or a huge host cannot blow up Prometheus.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Snapshot, SourceName } from '../model.js';
+import type { Gpu, Snapshot, SourceName } from '../model.js';
 import type { LostGpu } from '../store/store.js';
 
 const MAX_LABEL_LENGTH = 128;
@@ -17,13 +18,31 @@ export function sanitizeLabel(value: string | number | null | undefined): string
 
 type LabelValues<L extends string> = Partial<Record<L, string>>;
 
+/**
+ * Compute processes on a GPU and its MIG instances (a pid listed on both counts once); graphics-only ones
+ * (a display server) do not make a GPU busy. An unknown type counts: older drivers do not report it.
+ */
+export function computeProcessCount(g: Gpu): number {
+  const pids = new Set<number>();
+  const add = (p: { pid: number; type: string | null }) => {
+    if (p.type === null || p.type.includes('C')) pids.add(p.pid);
+  };
+  for (const p of g.processes) add(p);
+  for (const m of g.mig.instances) for (const p of m.processes) add(p);
+  return pids.size;
+}
+
 export class SidecarMetrics {
   readonly registry = new Registry();
   private readonly maxSeries: number;
   private readonly families: Gauge<string>[] = [];
   private readonly setCounts = new Map<Gauge<string>, number>();
 
+  private readonly host: string;
+  private readonly version: string;
+  private readonly hostInfo;
   private readonly gpuInfo;
+  private readonly gpuProcesses;
   private readonly gpuUtil;
   private readonly gpuMemUsed;
   private readonly gpuMemTotal;
@@ -42,6 +61,7 @@ export class SidecarMetrics {
   private readonly engineInfo;
   private readonly engineUp;
   private readonly engineGpu;
+  private readonly engineMig;
   private readonly engineKv;
   private readonly engineRunning;
   private readonly engineWaiting;
@@ -55,15 +75,28 @@ export class SidecarMetrics {
   private readonly xidErrors;
   private readonly xidSeries = new Set<string>();
   private readonly droppedSeries;
+  /** The text scrapes get: rendered by refresh() after each update. */
+  private cached: string | null = null;
+  private rendering: Promise<string> | null = null;
+  private generation = 0;
 
-  constructor(opts: { maxSeries: number; defaultMetrics?: boolean }) {
+  /**
+   * `host` names this sidecar's host on the collector families and on gpufleet_host_info before the first
+   * snapshot; `version` is the sidecar's own, on gpufleet_host_info.
+   */
+  constructor(opts: { maxSeries: number; host?: string; version?: string; defaultMetrics?: boolean }) {
     this.maxSeries = opts.maxSeries;
+    this.host = sanitizeLabel(opts.host ?? '');
+    this.version = sanitizeLabel(opts.version ?? '');
     const r = [this.registry];
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) => {
       const g = new Gauge({ name, help, labelNames, registers: r });
       this.families.push(g as Gauge<string>);
       return g;
     };
+    this.hostInfo = gauge('gpufleet_host_info', 'A host with a gpufleet sidecar (value 1, also with no GPU): the hosts of a fleet', [
+      'host', 'version', 'driver_version', 'cuda_version',
+    ]);
     const gpu = ['host', 'gpu_uuid', 'gpu_index'] as const;
     this.gpuInfo = gauge('gpufleet_gpu_info', 'A physical GPU (value 1); labels carry its name and MIG/vGPU modes', [
       'host', 'gpu_uuid', 'gpu_index', 'name', 'pci_bus_id', 'mig_mode', 'vgpu_mode',
@@ -74,6 +107,7 @@ export class SidecarMetrics {
     this.gpuTemp = gauge('gpufleet_gpu_temperature_celsius', 'GPU temperature', gpu);
     this.gpuPower = gauge('gpufleet_gpu_power_watts', 'GPU power draw', gpu);
     this.gpuPowerLimit = gauge('gpufleet_gpu_power_limit_watts', 'GPU enforced power limit', gpu);
+    this.gpuProcesses = gauge('gpufleet_gpu_processes', 'Compute processes on the GPU, its MIG instances\' included (0: no process holds it)', gpu);
     this.gpuLost = gauge('gpufleet_gpu_lost', 'A GPU seen earlier that nvidia-smi no longer reports (value 1 until it is back)', [
       'host', 'gpu_uuid', 'gpu_index', 'name',
     ]);
@@ -94,7 +128,12 @@ export class SidecarMetrics {
     ]);
     const eng = ['host', 'engine_id'] as const;
     this.engineUp = gauge('gpufleet_engine_up', 'Whether the engine answers /health (1) or not (0)', eng);
-    this.engineGpu = gauge('gpufleet_engine_gpu', 'An engine rank running on a GPU or MIG instance (value 1): the topology edge', [
+    // Two families, not one with an optional mig_uuid: Prometheus drops empty labels, so whole-GPU rows
+    // would lack mig_uuid and a join on it would find duplicate series.
+    this.engineGpu = gauge('gpufleet_engine_gpu', 'An engine rank on a physical GPU (value 1; a rank on a MIG instance: its parent GPU)', [
+      'host', 'engine_id', 'rank', 'gpu_uuid',
+    ]);
+    this.engineMig = gauge('gpufleet_engine_mig', 'An engine rank on a MIG instance (value 1): join on (host, mig_uuid) with gpufleet_mig_instance_info', [
       'host', 'engine_id', 'rank', 'gpu_uuid', 'mig_uuid',
     ]);
     this.engineKv = gauge('gpufleet_engine_kv_cache_usage_ratio', 'KV-cache usage 0..1', eng);
@@ -106,25 +145,25 @@ export class SidecarMetrics {
     this.collectorDuration = new Gauge({
       name: 'gpufleet_collector_duration_seconds',
       help: 'Duration of the last run of each collector',
-      labelNames: ['collector'],
+      labelNames: ['host', 'collector'],
       registers: r,
     });
     this.collectorUp = new Gauge({
       name: 'gpufleet_collector_up',
       help: 'Whether the last run of each collector succeeded (1) or failed (0)',
-      labelNames: ['collector'],
+      labelNames: ['host', 'collector'],
       registers: r,
     });
     this.collectorLastSuccess = new Gauge({
       name: 'gpufleet_collector_last_success_timestamp_seconds',
       help: 'Unix time of the last successful run of each collector',
-      labelNames: ['collector'],
+      labelNames: ['host', 'collector'],
       registers: r,
     });
     this.collectorErrors = new Counter({
       name: 'gpufleet_collector_errors_total',
       help: 'Failed collector runs by reason (timeout, spawn, exit, parse, too-large, http, other)',
-      labelNames: ['collector', 'reason'],
+      labelNames: ['host', 'collector', 'reason'],
       registers: r,
     });
     this.xidErrors = new Counter({
@@ -139,6 +178,11 @@ export class SidecarMetrics {
       registers: r,
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (this.host) this.setHostInfo(this.host, null, null);
+  }
+
+  private setHostInfo(host: string, driverVersion: string | null, cudaVersion: string | null): void {
+    this.set(this.hostInfo, { host, version: this.version, driver_version: driverVersion ?? '', cuda_version: cudaVersion ?? '' }, 1);
   }
 
   private set<L extends string>(g: Gauge<L>, labels: LabelValues<L>, value: number | null | undefined): void {
@@ -159,9 +203,11 @@ export class SidecarMetrics {
     for (const f of this.families) f.reset();
     this.setCounts.clear();
     const host = snap.host.hostname;
+    this.setHostInfo(host, snap.host.driverVersion, snap.host.cudaVersion);
     for (const g of snap.gpus) {
       const l = { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index) };
       this.set(this.gpuInfo, { ...l, name: g.name, pci_bus_id: g.pciBusId, mig_mode: g.mig.mode, vgpu_mode: g.vgpu.hostMode }, 1);
+      this.set(this.gpuProcesses, l, computeProcessCount(g));
       this.set(this.gpuUtil, l, g.utilization.gpu === null ? null : g.utilization.gpu / 100);
       this.set(this.gpuMemUsed, l, g.memory.usedBytes);
       this.set(this.gpuMemTotal, l, g.memory.totalBytes);
@@ -188,14 +234,18 @@ export class SidecarMetrics {
         this.set(this.vgpuActive, vl, v.active ? 1 : 0);
       }
     }
+    const parentOfMig = new Map<string, string>();
+    for (const g of snap.gpus) for (const m of g.mig.instances) if (m.uuid) parentOfMig.set(m.uuid, g.uuid);
     for (const e of snap.engines) {
       const el = { host, engine_id: e.id };
       this.set(this.engineInfo, { ...el, type: e.type, model: e.model ?? '', endpoint: e.endpoint, deployment: e.deployment, version: e.version ?? '' }, 1);
       this.set(this.engineUp, el, e.health === 'up' ? 1 : 0);
       for (const w of e.workers) {
-        const migs = w.migUuids.length ? w.migUuids : [''];
-        for (const gpu of w.gpuUuids) {
-          for (const mig of migs) this.set(this.engineGpu, { ...el, rank: String(w.rank), gpu_uuid: gpu, mig_uuid: mig }, 1);
+        const rank = String(w.rank);
+        for (const gpu of w.gpuUuids) this.set(this.engineGpu, { ...el, rank, gpu_uuid: gpu }, 1);
+        for (const mig of w.migUuids) {
+          const parent = parentOfMig.get(mig) ?? (w.gpuUuids.length === 1 ? w.gpuUuids[0] : undefined);
+          this.set(this.engineMig, { ...el, rank, gpu_uuid: parent ?? '', mig_uuid: mig }, 1);
         }
       }
       if (e.health !== 'up') continue;
@@ -209,6 +259,29 @@ export class SidecarMetrics {
     for (const g of lost) {
       this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
     }
+    // Counters and collector gauges recorded before this update land in the same text.
+    this.refresh().catch(() => undefined);
+  }
+
+  /**
+   * Renders the registry now (prom-client's process_* and nodejs_* defaults are read at this moment too)
+   * and keeps the text for scrapes until the next refresh.
+   */
+  refresh(): Promise<string> {
+    const gen = ++this.generation;
+    const p = this.registry.metrics().then((text) => {
+      if (gen === this.generation) {
+        this.cached = text;
+        this.rendering = null;
+      }
+      return text;
+    }, (err: unknown) => {
+      // A failed rendering must not stick: the next scrape gets the last good text or tries again.
+      if (gen === this.generation) this.rendering = null;
+      throw err;
+    });
+    this.rendering = p;
+    return p;
   }
 
   recordXid(host: string, gpuUuid: string, gpuIndex: number | null, xid: number): void {
@@ -222,15 +295,18 @@ export class SidecarMetrics {
     this.xidErrors.inc(labels);
   }
 
-  recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string): void {
-    this.collectorDuration.set({ collector }, durationSeconds);
-    this.collectorUp.set({ collector }, ok ? 1 : 0);
-    if (ok) this.collectorLastSuccess.set({ collector }, Date.now() / 1000);
-    else this.collectorErrors.inc({ collector, reason: reason ?? 'other' });
+  recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string, at = Date.now()): void {
+    const host = this.host;
+    this.collectorDuration.set({ host, collector }, durationSeconds);
+    this.collectorUp.set({ host, collector }, ok ? 1 : 0);
+    if (ok) this.collectorLastSuccess.set({ host, collector }, at / 1000);
+    else this.collectorErrors.inc({ host, collector, reason: reason ?? 'other' });
   }
 
+  /** The text of the last refresh; while one is rendering, that one (a scrape right after a tick gets the tick). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    if (this.rendering) return this.rendering;
+    return this.cached !== null ? Promise.resolve(this.cached) : this.refresh();
   }
 
   get contentType(): string {

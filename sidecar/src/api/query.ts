@@ -2,6 +2,7 @@
 // query fails the whole request with a 400 naming it (Grafana shows that to the user at once).
 import { z } from 'zod';
 import type { Engine, Gpu, Snapshot, SourceName } from '../model.js';
+import type { SeriesMeta, SeriesRange } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRIC_NAMES, TIMESERIES_METRICS } from '../store/samples.js';
 import { ApiError, validate } from './errors.js';
@@ -9,6 +10,19 @@ import { tableFrame, type DataFrameJSON } from './frames.js';
 import { buildTopology, topologyFrames } from './topology.js';
 
 export const QUERY_KINDS = ['topology', 'gpus', 'gpu', 'engines', 'processes', 'timeseries'] as const;
+
+/** Points per series when a timeseries query gives no maxDataPoints (about a panel's width in pixels). */
+export const DEFAULT_MAX_DATA_POINTS = 1000;
+export const MAX_DATA_POINTS = 20_000;
+export const MAX_QUERIES = 50;
+/**
+ * Series × points per series, summed over a request's timeseries queries: a request past it is refused
+ * before any work (a few KB of JSON must not ask for gigabytes). Four times what the largest plausible
+ * panel needs (a vGPU host's 128 series × 1,000 points).
+ */
+export const POINT_BUDGET = 1_000_000;
+/** Series read from the history at once while an answer is written (between them the loop is free). */
+const POINTS_PER_SLICE = 5_000;
 
 const filterValue = z.union([z.string().max(512), z.array(z.string().max(512)).max(1000)]);
 
@@ -41,17 +55,13 @@ const QuerySchema = z.object({
   metric: z.string().max(128).optional(),
   from: TimeSchema.optional(),
   to: TimeSchema.optional(),
-  maxDataPoints: z.number().int().min(1).max(20_000).optional(),
+  maxDataPoints: z.number().int().min(1).max(MAX_DATA_POINTS).optional(),
 });
 
-export const QueryBodySchema = z.object({ queries: z.array(QuerySchema).min(1).max(50) }).strict();
+export const QueryBodySchema = z.object({ queries: z.array(QuerySchema).min(1).max(MAX_QUERIES) }).strict();
 
 export type Query = z.infer<typeof QuerySchema>;
 export type Filters = z.infer<typeof FiltersSchema>;
-
-export interface QueryResponse {
-  results: Record<string, { frames: DataFrameJSON[] }>;
-}
 
 const ALL = new Set(['', '*', '$__all', 'All', 'all']);
 
@@ -206,7 +216,8 @@ function enginesFrame(snap: Snapshot, q: Query): DataFrameJSON {
   ]);
 }
 
-function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): DataFrameJSON[] {
+/** A timeseries query's matching series, counted before any value is read. */
+function timeseriesPlan(store: Store, snap: Snapshot, q: Query, now: number): { points: number; series: number; frames: () => Iterable<DataFrameJSON> } {
   if (!q.metric) throw new ApiError(400, 'bad-request', 'metric: required for the timeseries kind', 'metric');
   const info = TIMESERIES_METRICS.find((m) => m.name === q.metric);
   if (!info) {
@@ -222,28 +233,28 @@ function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): 
   const vms = filterSet(f.vm);
   const engines = filterSet(f.engine);
   const models = filterSet(f.model);
-  if (!hostOk(snap, f)) return [];
+  if (!hostOk(snap, f)) return { points: 0, series: 0, frames: () => [] };
   // A GPU filter given as index or MIG uuid is resolved against the current GPUs.
   const gpuUuids = gpus ? new Set(snap.gpus.filter((g) => gpuMatches(g, gpus)).map((g) => g.uuid)) : null;
   if (gpus) for (const v of gpus) if (v.startsWith('GPU-')) gpuUuids?.add(v);
-  const series = store.history.range(
-    (s) => {
-      if (s.metric !== info.name) return false;
-      const l = s.labels;
-      if (gpuUuids && !gpuUuids.has(l.gpu ?? '')) return false;
-      if (migs && !migs.has(l.mig ?? '')) return false;
-      if (vgpus && !vgpus.has(l.vgpu ?? '') && !vgpus.has(l.vgpuUuid ?? '')) return false;
-      if (vms && !vms.has(l.vmName ?? '') && !vms.has(l.vmId ?? '')) return false;
-      if (engines && !engines.has(l.engine ?? '')) return false;
-      if (models && !models.has(l.model ?? '')) return false;
-      return true;
-    },
-    from,
-    to,
-    q.maxDataPoints,
-  );
+  const matches = (s: SeriesMeta) => {
+    if (s.metric !== info.name) return false;
+    const l = s.labels;
+    if (gpuUuids && !gpuUuids.has(l.gpu ?? '')) return false;
+    if (migs && !migs.has(l.mig ?? '')) return false;
+    if (vgpus && !vgpus.has(l.vgpu ?? '') && !vgpus.has(l.vgpuUuid ?? '')) return false;
+    if (vms && !vms.has(l.vmName ?? '') && !vms.has(l.vmId ?? '')) return false;
+    if (engines && !engines.has(l.engine ?? '')) return false;
+    if (models && !models.has(l.model ?? '')) return false;
+    return true;
+  };
+  // Select without reading values: the filter sees every series and keeps none.
+  const selected: SeriesMeta[] = [];
+  store.history.range((s) => (matches(s) && selected.push(s), false), from, to);
+  const maxPoints = q.maxDataPoints ?? DEFAULT_MAX_DATA_POINTS;
+  const perSeries = Math.min(maxPoints, store.history.length);
   const unit = { percent: 'percent', bytes: 'bytes', celsius: 'celsius', watt: 'watt', MHz: 'rothz', percentunit: 'percentunit', short: 'short', s: 's' }[info.unit];
-  return series.map((s) => {
+  const toFrame = (s: SeriesRange): DataFrameJSON => {
     const l = s.labels;
     const who =
       info.entity === 'engine'
@@ -263,8 +274,17 @@ function timeseriesFrames(store: Store, snap: Snapshot, q: Query, now: number): 
         ],
       },
       data: { values: [s.times, s.values] },
-    } satisfies DataFrameJSON;
-  });
+    };
+  };
+  // Values are read a slice of series at a time, as the answer is written.
+  function* frames(): Iterable<DataFrameJSON> {
+    const step = Math.max(1, Math.floor(POINTS_PER_SLICE / Math.max(1, perSeries)));
+    for (let i = 0; i < selected.length; i += step) {
+      const slice = new Set(selected.slice(i, i + step));
+      for (const r of store.history.range((s) => slice.has(s), from, to, maxPoints)) yield toFrame(r);
+    }
+  }
+  return { points: selected.length * perSeries, series: selected.length, frames };
 }
 
 export interface Notice {
@@ -282,22 +302,42 @@ export const KIND_SOURCES: Record<(typeof QUERY_KINDS)[number], SourceName[]> = 
   engines: ['engines', 'docker'],
 };
 
-export function runQueries(
+export interface PlannedQuery {
+  refId: string;
+  /** Upper bound of the values its answer holds (timeseries: series × points per series). */
+  points: number;
+  /** Its frames, produced as they are written (timeseries read the history then). */
+  frames: () => Iterable<DataFrameJSON>;
+}
+
+/**
+ * Validates a request and plans its answer: every error (a bad field, an unknown GPU, a request over
+ * POINT_BUDGET) is thrown here, before anything is written; timeseries values are read later, while the
+ * answer is written.
+ */
+export function planQueries(
   store: Store,
   body: unknown,
   now = Date.now(),
   notices?: (sources: SourceName[]) => Notice[],
-): QueryResponse {
+): PlannedQuery[] {
   const parsed = validate(QueryBodySchema, body);
   const snap = requireSnapshot(store);
-  const results: QueryResponse['results'] = {};
+  const planned: PlannedQuery[] = [];
+  let largest = { i: -1, series: 0, perSeries: 0 };
   parsed.queries.forEach((q, i) => {
     try {
-      const frames = framesFor(store, snap, q, now);
       // Grafana shows frame notices above the panel: a failed source is visible where its data is.
       const n = notices?.(KIND_SOURCES[q.kind]) ?? [];
-      if (n.length) for (const f of frames) f.schema.meta = { ...(f.schema.meta ?? {}), notices: n };
-      results[q.refId] = { frames };
+      const withNotices = (f: DataFrameJSON) => (n.length ? { ...f, schema: { ...f.schema, meta: { ...(f.schema.meta ?? {}), notices: n } } } : f);
+      if (q.kind === 'timeseries') {
+        const p = timeseriesPlan(store, snap, q, now);
+        if (p.points > largest.series * largest.perSeries) largest = { i, series: p.series, perSeries: p.series ? p.points / p.series : 0 };
+        planned.push({ refId: q.refId, points: p.points, frames: function* () { for (const f of p.frames()) yield withNotices(f); } });
+      } else {
+        const frames = framesFor(snap, q).map(withNotices);
+        planned.push({ refId: q.refId, points: 0, frames: () => frames });
+      }
     } catch (err) {
       // Name the query the field belongs to, as zod does for schema errors.
       if (err instanceof ApiError && err.field) {
@@ -306,22 +346,34 @@ export function runQueries(
       throw err;
     }
   });
-  return { results };
+  const points = planned.reduce((a, p) => a + p.points, 0);
+  if (points > POINT_BUDGET) {
+    const n = (x: number) => x.toLocaleString('en-US');
+    throw new ApiError(
+      422,
+      'too-many-points',
+      `the request asks for up to ${n(points)} points (series × points per series, summed over its timeseries queries); ` +
+        `the budget is ${n(POINT_BUDGET)} per request. Narrow it: filter by gpu, engine or vm, lower maxDataPoints, or split the queries ` +
+        `(the largest is queries[${largest.i}]: ${n(largest.series)} series × ${n(largest.perSeries)} points)`,
+      `queries[${largest.i}]`,
+    );
+  }
+  return planned;
 }
 
-function framesFor(store: Store, snap: Snapshot, q: Query, now: number): DataFrameJSON[] {
-    switch (q.kind) {
-      case 'gpus':
-        return [gpusFrame(snap, q)];
-      case 'gpu':
-        return gpuFrames(snap, q);
-      case 'processes':
-        return [processesFrame(snap, q)];
-      case 'engines':
-        return [enginesFrame(snap, q)];
-      case 'topology':
-        return topologyFrames(buildTopology(topologySnapshot(snap, q.filters)), q.refId);
-      case 'timeseries':
-        return timeseriesFrames(store, snap, q, now);
-    }
+function framesFor(snap: Snapshot, q: Query): DataFrameJSON[] {
+  switch (q.kind) {
+    case 'gpus':
+      return [gpusFrame(snap, q)];
+    case 'gpu':
+      return gpuFrames(snap, q);
+    case 'processes':
+      return [processesFrame(snap, q)];
+    case 'engines':
+      return [enginesFrame(snap, q)];
+    case 'topology':
+      return topologyFrames(buildTopology(topologySnapshot(snap, q.filters)), q.refId);
+    case 'timeseries':
+      throw new Error('timeseries queries are planned, not framed at once');
+  }
 }

@@ -9,8 +9,10 @@ import { fillHistory } from './demoHost.js';
 const { store, snapshot } = fillHistory(3600, 1000);
 const sources = new SourceTracker(60_000);
 for (const s of ['gpu', 'vgpu'] as const) sources.success(s);
-const metrics = new SidecarMetrics({ maxSeries: 5000 });
+const metrics = new SidecarMetrics({ maxSeries: 5000, host: 'bench' });
 metrics.update(snapshot, []);
+// As the sidecar does: the gauges rewritten and the /metrics text rendered once per 1 s tick.
+setInterval(() => metrics.update(snapshot, []), 1000);
 const app = createApp({ store, sources, metrics, version: 'bench', startedAt: performance.now(), token: null });
 const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, series: store.history.seriesCount })}\n`);

@@ -63,17 +63,23 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
     else children.set(p.ppid, [p.pid]);
   }
 
-  const groups = new Map<string, { launch: VllmLaunch; url: string; socketPath: string | null; port: number | null; members: ProcInfo[] }>();
+  const groups = new Map<string, { launch: VllmLaunch; url: string; socketPath: string | null; port: number | null; problem: string | null; members: ProcInfo[] }>();
   for (const p of procs) {
     if (p.containerId) continue;
     const launch = parseVllmCmdline(p.argv);
     if (!launch || launch.headless) continue;
     const ep = localEndpoint(launch);
-    const url = ep.kind === 'tcp' ? ep.url : `http://localhost`;
-    const key = ep.kind === 'tcp' ? endpointKey(ep.url) : `unix:${ep.socketPath}`;
+    // An invalid --host is shown (with why) but never turned into a URL.
+    const url = ep.kind === 'tcp' ? ep.url : ep.kind === 'unix' ? `http://localhost` : '';
+    const key = ep.kind === 'tcp' ? endpointKey(ep.url) : ep.kind === 'unix' ? `unix:${ep.socketPath}` : `invalid:${ep.port}`;
     const g = groups.get(key);
     if (g) g.members.push(p);
-    else groups.set(key, { launch, url, socketPath: ep.kind === 'unix' ? ep.socketPath : null, port: ep.kind === 'tcp' ? ep.port : null, members: [p] });
+    else {
+      groups.set(key, {
+        launch, url, socketPath: ep.kind === 'unix' ? ep.socketPath : null, port: ep.kind === 'unix' ? null : ep.port,
+        problem: ep.kind === 'invalid' ? ep.problem : null, members: [p],
+      });
+    }
   }
 
   const out: EngineCandidate[] = [];
@@ -88,7 +94,7 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
       endpoint: g.url,
       socketPath: g.socketPath,
       source: 'proc',
-      problem: null,
+      problem: g.problem,
       deployment: 'native',
       container: null,
       image: null,
@@ -138,5 +144,11 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
     }
     out.push({ id, endpoint: url, socketPath: null, source: 'flag', problem: null, deployment: 'native', container: null, image: null, launch: null, apiPid: null, pids: [] });
   }
-  return out.sort((a, b) => byId.compare(a.id, b.id));
+  // One engine per id: an unreachable launch (an invalid --host) gives way to a reachable one on the same port.
+  const byIdMap = new Map<string, EngineCandidate>();
+  for (const c of out) {
+    const had = byIdMap.get(c.id);
+    if (!had || (!had.endpoint && c.endpoint)) byIdMap.set(c.id, c);
+  }
+  return [...byIdMap.values()].sort((a, b) => byId.compare(a.id, b.id));
 }

@@ -5,6 +5,7 @@
 // Host PIDs come from inspect's State.Pid and its children in /proc: Podman's `top` answers PIDs
 // inside the container, which are useless for matching nvidia-smi's processes.
 import Docker from 'dockerode';
+import { capText } from '../util/capText.js';
 import type { ProcInfo } from './procScan.js';
 import { localEndpoint, parseVllmCmdline, DEFAULT_VLLM_PORT, type VllmLaunch } from './vllmCmdline.js';
 
@@ -55,7 +56,8 @@ export function containerEndpoint(
   if (networkMode === 'host') {
     if (!launch) return { endpoint: null, problem: 'host networking, but no vLLM command line found to read the port from' };
     const ep = localEndpoint(launch);
-    return ep.kind === 'tcp' ? { endpoint: ep.url, problem: null } : { endpoint: null, problem: `listens on a unix socket inside the container (${ep.socketPath})` };
+    if (ep.kind === 'invalid') return { endpoint: null, problem: ep.problem };
+    return ep.kind === 'tcp' ? { endpoint: ep.url, problem: null } : { endpoint: null, problem: 'listens on a unix socket inside the container' };
   }
   return {
     endpoint: null,
@@ -132,12 +134,12 @@ export class DockerDiscovery {
           }
         }
       }
-      const networkMode = info.HostConfig?.NetworkMode ?? 'default';
+      const networkMode = capText(info.HostConfig?.NetworkMode ?? 'default');
       const { endpoint, problem } = containerEndpoint((c.Ports ?? []) as PortEntry[], networkMode, launch);
       out.push({
-        containerId: c.Id,
-        name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''),
-        image,
+        containerId: capText(c.Id),
+        name: capText((c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '')),
+        image: capText(image),
         networkMode,
         hostPid,
         endpoint,

@@ -156,8 +156,8 @@ describe('EngineCollector: bad input from one engine stays with that engine', ()
     untouched(g);
   });
 
-  it('an engine that answers /metrics with an HTML page: up, no load, "answered an HTML page"', async () => {
-    const page = '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n';
+  it('an engine that answers /metrics with an HTML page: up, no load, "answered an HTML page", nothing of the page quoted', async () => {
+    const page = '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway s3cr3t-T0KEN</title></head><body><h1>502 Bad Gateway</h1></body></html>\n';
     const html = await fakeEngine({
       '/metrics': (_q, res) => {
         res.writeHead(200, { 'content-type': 'text/html' });
@@ -166,7 +166,23 @@ describe('EngineCollector: bad input from one engine stays with that engine', ()
     });
     const { bad, good: g } = await twoTicks(html);
     expect(bad).toMatchObject({ health: 'up', load: { running: null } });
-    expect(bad.lastError).toMatch(/\/metrics: answered an HTML page, not Prometheus text .*\(title "502 Bad Gateway"\)/);
+    expect(bad.lastError).toMatch(`/metrics: answered an HTML page, not Prometheus text — a proxy or another server on the port? (content type text/html, ${Buffer.byteLength(page)} bytes)`);
+    expect(bad.lastError).not.toMatch(/Bad Gateway|s3cr3t|T0KEN|DOCTYPE/);
+    untouched(g);
+  });
+
+  it('an engine that answers /metrics with text that is not Prometheus: what it was, not what it said', async () => {
+    const secret = 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\npassword: hunter2\n';
+    const garbage = await fakeEngine({
+      '/metrics': (_q, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8; x-note="hunter2"' });
+        res.end(secret);
+      },
+    });
+    const { bad, good: g } = await twoTicks(garbage);
+    expect(bad).toMatchObject({ health: 'up', load: { running: null } });
+    expect(bad.lastError).toMatch(`/metrics: not Prometheus text with vLLM metrics (content type text/plain, ${Buffer.byteLength(secret)} bytes)`);
+    for (const piece of ['AWS', 'wJalr', 'EXAMPLE', 'password', 'hunter2']) expect(bad.lastError).not.toContain(piece);
     untouched(g);
   });
 
@@ -307,4 +323,55 @@ describe('EngineCollector: bad input from one engine stays with that engine', ()
     expect(g.workers).toEqual([{ rank: 0, pid: 101, gpuUuids: ['GPU-good'], migUuids: [] }]);
     untouched(g);
   });
+});
+
+describe('EngineCollector: discovery input is untrusted', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('never asks a path smuggled into --host, and shows why the engine is not read without repeating the value', async () => {
+    const asked: string[] = [];
+    const internal = await fakeEngine({});
+    internal.server.prependListener('request', (req: IncomingMessage) => asked.push(req.url ?? ''));
+    const root = mkdtempSync(join(tmpdir(), 'procfs-host-'));
+    dirs.push(root);
+    writeFileSync(join(root, 'uptime'), '5000.00 1.00\n');
+    writeProc(root, 300, 1, ['vllm', 'serve', 'x', '--host', `127.0.0.1:${internal.port}/internal/secret#`, '--port', '8000']);
+    writeProc(root, 301, 1, ['vllm', 'serve', 'y', '--host', 'not:ipv6', '--port', '8001']);
+    const c = collectorOn(root);
+    await c.collect(GPUS, 1_000_000);
+    const { engines } = await c.collect(GPUS, 1_010_000);
+    internal.server.close();
+    expect(asked).toEqual([]);
+    expect(engines.map((e) => [e.id, e.endpoint, e.health, e.lastError])).toEqual([
+      ['h:8000', '', 'unknown', '--host is neither an IP address nor a host name (it contains ":")'],
+      ['h:8001', '', 'unknown', '--host is neither an IP address nor a host name (it contains ":")'],
+    ]);
+    expect(JSON.stringify(engines)).not.toMatch(/internal|secret/);
+  });
+
+  it('watches at most --max-engines engines, says how many it left out, and keeps the ones it watches', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'procfs-many-'));
+    dirs.push(root);
+    writeFileSync(join(root, 'uptime'), '5000.00 1.00\n');
+    for (let i = 0; i < 300; i++) writeProc(root, 1000 + i, 1, ['vllm', 'serve', `m${i}`, '--port', String(20000 + i)]);
+    const logs: string[] = [];
+    const c = new EngineCollector({
+      procPath: root, dockerSocket: null, engineUrls: ['http://127.0.0.1:1'], hostname: 'h', intervalMs: 1000, busyThreshold: 0.9, timeoutMs: 200,
+      graceMs: 60_000, windowMs: 60_000, maxEngines: 100, onLog: (_l, m) => logs.push(m),
+    });
+    const first = await c.collect([], 1_000_000);
+    const second = await c.collect([], 1_010_000);
+    for (const r of [first, second]) {
+      expect(r.engines).toHaveLength(100);
+      expect(r.ok).toBe(false);
+      expect(r.error?.message).toBe('201 engine candidates over --max-engines 100 are not watched');
+    }
+    // The operator's --engine comes first; the same engines tick after tick.
+    expect(first.engines.some((e) => e.discoveredBy === 'flag')).toBe(true);
+    expect(second.engines.map((e) => e.id)).toEqual(first.engines.map((e) => e.id));
+    expect(logs.filter((m) => /max-engines/.test(m))).toEqual(['201 engine candidates over --max-engines 100 are not watched']);
+  }, 30_000);
 });

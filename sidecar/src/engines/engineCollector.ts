@@ -6,9 +6,10 @@
 import type { Engine, EngineLoad, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
 import { systemClock, wallAt, type Clock } from '../util/clock.js';
-import { quoteOutput } from '../parsers/errors.js';
 import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
+import { EndpointGate } from './endpointGate.js';
+import { parseAllowList, type VllmPath } from './endpointPolicy.js';
 import { httpGet } from './httpGet.js';
 import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type ProcInfo } from './procScan.js';
@@ -30,6 +31,10 @@ export interface EngineCollectorOptions {
   graceMs: number;
   /** Window load is derived over. */
   windowMs: number;
+  /** --engine-allow-remote: networks beyond loopback and this host's addresses that discovered engines may be on. */
+  allowRemote?: string[];
+  /** --max-engines: engines watched at most; more are skipped and reported. */
+  maxEngines?: number;
   onLog?: (level: 'info' | 'warn' | 'debug', msg: string) => void;
   /** Monotonic time for windows, deadlines and ages; wall time for event and lastSeenUpAt stamps. */
   clock?: Clock;
@@ -62,6 +67,8 @@ interface EngineState {
   merged: LoadWindow | null;
   mergedKey: string;
   lastError: string | null;
+  /** Answered /health and a /metrics with vLLM families at least once: only then is it a scrape target. */
+  answeredAsVllm: boolean;
   /** Whether the last collection finished this engine's probe before its budget ran out. */
   refreshed: boolean;
   /** Monotonic ms of the last finished probe; -Infinity: never. */
@@ -83,6 +90,7 @@ export interface EngineReading {
 const MAX_METRICS_BYTES = 32 * 1024 * 1024;
 const MODELS_REFRESH_MS = 60_000;
 const PARALLEL_PROBES = 8;
+export const DEFAULT_MAX_ENGINES = 256;
 
 const EMPTY_LOAD: EngineLoad = {
   running: null,
@@ -100,7 +108,9 @@ const EMPTY_LOAD: EngineLoad = {
  * holds one slot for its deadline, not a whole batch of other engines. */
 /** What was wrong in a /metrics answer that was still read (a broken histogram…); null when nothing. */
 function metricsProblems(url: string, parsed: VllmMetrics): string | null {
-  const problems = parsed.engines.flatMap((e) => e.problems.map((p) => (parsed.engines.length > 1 ? `engine ${e.engine}: ${p}` : p)));
+  // The `engine` label is the engine's text: named only when it is a rank number.
+  const rank = (e: EngineScrape, i: number) => (/^\d{1,6}$/.test(e.engine) ? e.engine : `#${i + 1}`);
+  const problems = parsed.engines.flatMap((e, i) => e.problems.map((p) => (parsed.engines.length > 1 ? `engine ${rank(e, i)}: ${p}` : p)));
   if (parsed.skippedLines > 0) problems.push(`${parsed.skippedLines} malformed line${parsed.skippedLines === 1 ? '' : 's'} skipped`);
   if (problems.length === 0) return null;
   const more = problems.length > MAX_PROBLEMS_SHOWN ? ` (and ${problems.length - MAX_PROBLEMS_SHOWN} more)` : '';
@@ -120,10 +130,14 @@ function looksLikeHtml(body: string, contentType: string): boolean {
   return /html/i.test(contentType) || /^\s*</.test(body.slice(0, 256));
 }
 
-/** An HTML page in a few words: its title when it has one (an error page's is the error). */
-function htmlSummary(body: string): string {
-  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body.slice(0, 4096));
-  return title?.[1]?.trim() ? `title "${quoteOutput(title[1])}"` : quoteOutput(body);
+/**
+ * What an answer was, never what it said: whatever listens on a discovered port may hold another
+ * user's or service's data, and lastError is published on the API. Only the content type's media
+ * type, when it is a plain token, and the size.
+ */
+function describeAnswer(contentType: string, body: string): string {
+  const media = /^\s*([A-Za-z0-9!#$&^_.+-]{1,40}\/[A-Za-z0-9!#$&^_.+-]{1,60})\s*(?:;|$)/.exec(contentType)?.[1];
+  return `${media ? `content type ${media.toLowerCase()}, ` : ''}${Buffer.byteLength(body)} bytes`;
 }
 
 function clearWindows(s: EngineState): void {
@@ -139,16 +153,40 @@ export class EngineCollector {
   private readonly scanner: ProcScanner;
   private readonly docker: DockerDiscovery | null;
   private readonly states = new Map<string, EngineState>();
+  private readonly gate: EndpointGate;
+  /** Candidates left out by --max-engines at the last tick. */
+  private overCap = 0;
   private readonly clock: Clock;
 
   constructor(private readonly opts: EngineCollectorOptions) {
     this.scanner = new ProcScanner(opts.procPath);
     this.docker = opts.dockerSocket ? new DockerDiscovery(opts.dockerSocket, opts.timeoutMs) : null;
+    this.gate = new EndpointGate({ hostname: opts.hostname, allow: parseAllowList(opts.allowRemote ?? []), uids: (pid) => this.scanner.uids(pid) });
     this.clock = opts.clock ?? systemClock;
   }
 
-  private get(url: string, c: EngineCandidate, maxBytes: number, signal: AbortSignal) {
-    return httpGet(url, { timeoutMs: this.opts.timeoutMs, maxBytes, socketPath: c.socketPath ?? undefined, signal });
+  /** Only vLLM's own paths are ever asked, on the endpoint the gate let through. */
+  private get(c: EngineCandidate, path: VllmPath, maxBytes: number, signal: AbortSignal) {
+    return httpGet(`${c.endpoint}${path}`, { timeoutMs: this.opts.timeoutMs, maxBytes, socketPath: c.socketPath ?? undefined, signal });
+  }
+
+  /** Engines already watched stay; new ones (--engine ones first) while under --max-engines. */
+  private withinCap(found: EngineCandidate[]): EngineCandidate[] {
+    const max = this.opts.maxEngines ?? DEFAULT_MAX_ENGINES;
+    let watched = this.states.size;
+    const kept: EngineCandidate[] = [];
+    let skipped = 0;
+    for (const c of [...found.filter((x) => x.source === 'flag'), ...found.filter((x) => x.source !== 'flag')]) {
+      if (this.states.has(c.id)) kept.push(c);
+      else if (watched < max) {
+        watched++;
+        kept.push(c);
+      } else skipped++;
+    }
+    if (skipped > 0 && this.overCap === 0) this.opts.onLog?.('warn', `${skipped} engine candidates over --max-engines ${max} are not watched`);
+    else if (skipped === 0 && this.overCap > 0) this.opts.onLog?.('info', `engine candidates back under --max-engines ${max}`);
+    this.overCap = skipped;
+    return kept;
   }
 
   /**
@@ -177,6 +215,7 @@ export class EngineCollector {
     let scanError: SourceError | undefined;
     try {
       procs = this.scanner.scan();
+      if (this.scanner.lastError) scanError = new SourceError('other', this.scanner.lastError);
     } catch (err) {
       scanError = new SourceError('other', (err as Error).message);
     }
@@ -198,16 +237,21 @@ export class EngineCollector {
         docker = { ok: false, error, durationSeconds: (performance.now() - td) / 1000 };
       }
     }
-    const candidates = discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers);
+    const candidates = await this.gate.admit(this.withinCap(discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers)));
+    if (this.overCap > 0 && !scanError) {
+      scanError = new SourceError('other', `${this.overCap} engine candidates over --max-engines ${this.opts.maxEngines ?? DEFAULT_MAX_ENGINES} are not watched`);
+    }
     for (const c of candidates) {
       const s = this.states.get(c.id);
       if (s) {
+        if (s.candidate.endpoint !== c.endpoint || s.candidate.socketPath !== c.socketPath) s.answeredAsVllm = false;
         s.candidate = c;
         s.lastSeenInDiscovery = now;
       } else {
         this.states.set(c.id, {
           candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, lastSeenInDiscovery: now, version: null, models: null,
           versionAskedAt: -Infinity, modelsAskedAt: -Infinity, processStart: null, windows: new Map(), merged: null, mergedKey: '', lastError: null,
+          answeredAsVllm: false,
           refreshed: false, refreshedAt: -Infinity,
         });
       }
@@ -275,7 +319,7 @@ export class EngineCollector {
     }
     let healthError: string | null = null;
     try {
-      const h = await this.get(`${c.endpoint}/health`, c, 64 * 1024, signal);
+      const h = await this.get(c, '/health', 64 * 1024, signal);
       if (h.status !== 200) throw new SourceError('http', `GET ${c.endpoint}/health: HTTP ${h.status}`);
     } catch (err) {
       healthError = (err as Error).message;
@@ -303,13 +347,14 @@ export class EngineCollector {
     let timedOut = false;
     const metricsUrl = `${c.endpoint}/metrics`;
     try {
-      const m = await this.get(metricsUrl, c, MAX_METRICS_BYTES, signal);
+      const m = await this.get(c, '/metrics', MAX_METRICS_BYTES, signal);
       if (m.status !== 200) throw new SourceError('http', `GET ${metricsUrl}: HTTP ${m.status}`);
       if (looksLikeHtml(m.body, m.contentType)) {
-        throw new SourceError('parse', `GET ${metricsUrl}: answered an HTML page, not Prometheus text — a proxy or another server on the port? (${htmlSummary(m.body)})`);
+        throw new SourceError('parse', `GET ${metricsUrl}: answered an HTML page, not Prometheus text — a proxy or another server on the port? (${describeAnswer(m.contentType, m.body)})`);
       }
       const parsed = parseVllmMetrics(keepReadFamilies(m.body), { source: `GET ${metricsUrl}` });
-      if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: no vLLM metrics in the answer (${quoteOutput(m.body)})`);
+      if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, m.body)})`);
+      s.answeredAsVllm = true;
       // A restarted server starts its counters over: its old points would give a bogus window.
       const restarted = parsed.processStartTimeSeconds !== null && s.processStart !== null && parsed.processStartTimeSeconds !== s.processStart;
       if (restarted) {
@@ -338,7 +383,7 @@ export class EngineCollector {
     if (s.version === null && now - s.versionAskedAt >= MODELS_REFRESH_MS) {
       s.versionAskedAt = now;
       try {
-        const v = await this.get(`${c.endpoint}/version`, c, MAX_VERSION_BODY_BYTES, signal);
+        const v = await this.get(c, '/version', MAX_VERSION_BODY_BYTES, signal);
         if (v.status === 200) s.version = parseVllmVersion(v.body);
       } catch (err) {
         if (signal.aborted) {
@@ -355,7 +400,7 @@ export class EngineCollector {
     if (now - s.modelsAskedAt >= MODELS_REFRESH_MS) {
       s.modelsAskedAt = now;
       try {
-        const r = await this.get(`${c.endpoint}/v1/models`, c, MAX_MODELS_BODY_BYTES, signal);
+        const r = await this.get(c, '/v1/models', MAX_MODELS_BODY_BYTES, signal);
         if (r.status === 200) s.models = parseVllmModels(r.body);
       } catch (err) {
         if (signal.aborted) {
@@ -453,6 +498,7 @@ export class EngineCollector {
       busy,
       discoveredBy: c.source,
       lastError: s.lastError,
+      answeredAsVllm: s.answeredAsVllm,
       lastSeenUpAt: s.lastUpAt === null ? null : new Date(wallAt(this.clock, s.lastUpAt)).toISOString(),
       stale: !s.refreshed,
     };

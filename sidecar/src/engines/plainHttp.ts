@@ -101,7 +101,7 @@ class AnswerParser {
       } else if (/\bchunked\b/i.test(headers.get('transfer-encoding') ?? '')) this.mode = 'chunked';
       else if (headers.has('content-length')) {
         const declared = headers.get('content-length') as string;
-        if (!/^\d{1,15}$/.test(declared)) return this.broken(`bad content-length "${declared.slice(0, 20)}"`);
+        if (!/^\d{1,15}$/.test(declared)) return this.broken('content-length header is not a number');
         this.left = Number(declared);
         if (this.left > this.req.maxBytes) {
           this.fail(new SourceError('too-large', `GET ${this.req.url}: body of ${this.left} bytes is over the ${this.req.maxBytes} byte limit`));

@@ -1,7 +1,7 @@
 // The process table scan on bad input: processes that exit while it runs (between the directory
 // listing and the reads, or between two reads of the same process), and files it may not read.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FULL_REREAD_SCANS, ProcScanner, readProcFile } from './procScan.js';
@@ -57,6 +57,75 @@ describe('ProcScanner: a process that exits mid-scan', () => {
 
   it('reports a procfs that cannot be listed as an error, not a crash', () => {
     expect(() => new ProcScanner(join(root, 'missing')).scan()).toThrow(/cannot list .*missing: ENOENT/);
+  });
+});
+
+describe('ProcScanner: out of file descriptors (EMFILE) is not "process vanished"', () => {
+  let root: string;
+  let limit: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'procscan-emfile-'));
+    writeFileSync(join(root, 'uptime'), '5000.00 1.00\n');
+    writeProc(root, 10, 1, ['vllm', 'serve', 'org/a', '--port', '8001']);
+    writeProc(root, 12, 1, ['vllm', 'serve', 'org/b', '--port', '8002']);
+    // A low soft limit on this process, so that using up every descriptor takes a few hundred opens.
+    limit = execFileSync('prlimit', ['--pid', String(process.pid), '--nofile', '--raw', '--noheadings', '--output', 'SOFT,HARD']).toString().trim().replace(/\s+/, ':');
+    const inUse = readdirSync('/proc/self/fd').length;
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${inUse + 256}:${limit.split(':')[1]}`]);
+  });
+  afterEach(() => {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${limit}`]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Runs fn with no file descriptor left to this process (a real EMFILE from open()). */
+  function withoutDescriptors<T>(fn: () => T): T {
+    const held: number[] = [];
+    try {
+      for (;;) held.push(openSync('/dev/null', 'r'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EMFILE') throw err;
+    }
+    try {
+      return fn();
+    } finally {
+      for (const fd of held) closeSync(fd);
+    }
+  }
+
+  it('keeps a process whose files cannot be opened as it was, and says the scan is incomplete', () => {
+    let short = false;
+    // The real reader, run while the process has no descriptor left when reading process 12.
+    const scanner = new ProcScanner(root, (path) => (short && path.startsWith(join(root, '12')) ? withoutDescriptors(() => readProcFile(path)) : readProcFile(path)));
+    expect(scanner.scan().map((p) => p.pid).sort()).toEqual([10, 12]);
+    expect(scanner.lastError).toBeNull();
+    // Up to the next full re-read, which reads every file again.
+    for (let i = 1; i < FULL_REREAD_SCANS; i++) scanner.scan();
+    short = true;
+    expect(scanner.scan().map((p) => [p.pid, p.argv[2]])).toEqual([
+      [10, 'org/a'],
+      [12, 'org/b'],
+    ]);
+    expect(scanner.lastError).toMatch(/process scan incomplete: reading .*12\/stat: EMFILE/);
+    short = false;
+    scanner.scan();
+    expect(scanner.lastError).toBeNull();
+  });
+
+  it('keeps the last process table when /proc cannot even be listed for want of descriptors', () => {
+    const scanner = new ProcScanner(root);
+    scanner.scan();
+    const procs = withoutDescriptors(() => scanner.scan());
+    expect(procs.map((p) => p.pid).sort()).toEqual([10, 12]);
+    expect(scanner.lastError).toMatch(/cannot list .*: EMFILE/);
+  });
+
+  it('an environment unreadable for want of descriptors is not remembered as unreadable', () => {
+    const scanner = new ProcScanner(root);
+    writeFileSync(join(root, '10', 'environ'), 'CUDA_VISIBLE_DEVICES=3\0');
+    scanner.scan();
+    expect(withoutDescriptors(() => scanner.env(10, 'CUDA_VISIBLE_DEVICES'))).toBeNull();
+    expect(scanner.env(10, 'CUDA_VISIBLE_DEVICES')).toBe('3');
   });
 });
 

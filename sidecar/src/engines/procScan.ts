@@ -1,10 +1,13 @@
 // Reads the process table from procfs: pid, parent, command line and container of every process.
 // Processes come and go during a scan: one that vanished (ENOENT/ESRCH) or is not ours to read
-// (EACCES) is skipped, never an error. What was read of a process is kept per (pid, start time) and,
-// once the process is past its first minute, not read again (see ProcScanner.scan), since a scan
-// every tick on a busy host would otherwise re-read thousands of files.
+// (EACCES) is skipped, never an error. Running out of file descriptors or memory (EMFILE, ENFILE,
+// ENOMEM) says nothing about the process: the scan reports an error and keeps what it knew of it.
+// What was read of a process is kept per (pid, start time) and, once the process is past its first
+// minute, not read again (see ProcScanner.scan), since a scan every tick on a busy host would
+// otherwise re-read thousands of files.
 import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { capText } from '../util/capText.js';
 import { splitProcCmdline } from './vllmCmdline.js';
 
 export interface ProcInfo {
@@ -46,6 +49,12 @@ export function parseCgroupContainer(text: string): string | null {
   return null;
 }
 
+/** Real and effective uid from the text of /proc/PID/status ("Uid:\t1000\t1000\t1000\t1000"). */
+export function parseStatusUids(status: string): { real: number; effective: number } | null {
+  const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+  return m ? { real: Number(m[1]), effective: Number(m[2]) } : null;
+}
+
 /** The value of one variable in the text of /proc/PID/environ (NUL-separated). */
 export function envVar(environ: string, name: string): string | null {
   const prefix = `${name}=`;
@@ -73,11 +82,32 @@ const READ_BUFFER_BYTES = 16 * 1024;
 const MAX_PROC_FILE_BYTES = 4 * 1024 * 1024;
 let readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
+/** Errors that say this process (the sidecar) is short of a resource, not that the file is gone. */
+const RESOURCE_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS', 'EAGAIN']);
+
+/** A procfs read failed for want of file descriptors or memory: the scan is incomplete. */
+export class ProcResourceError extends Error {
+  constructor(
+    readonly code: string,
+    path: string,
+  ) {
+    super(`reading ${path}: ${code}`);
+    this.name = 'ProcResourceError';
+  }
+}
+
+function rethrowResource(err: unknown, path: string): void {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code && RESOURCE_CODES.has(code)) throw new ProcResourceError(code, path);
+}
+
+/** One procfs file; null when it is gone or not readable; throws ProcResourceError when short of fds or memory. */
 export function readProcFile(path: string): string | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
-  } catch {
+  } catch (err) {
+    rethrowResource(err, path);
     return null; // gone, or not readable: both mean "skip"
   }
   try {
@@ -96,14 +126,15 @@ export function readProcFile(path: string): string | null {
     const text = readBuffer.toString('utf8', 0, n);
     if (readBuffer.length > READ_BUFFER_BYTES * 4) readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     return text;
-  } catch {
+  } catch (err) {
+    rethrowResource(err, path);
     return null; // vanished while read (ESRCH), or a directory (EISDIR)
   } finally {
     closeSync(fd);
   }
 }
 
-/** Reads one procfs file; null when it is gone or not readable. Replaceable for tests. */
+/** Reads one procfs file; null when it is gone or not readable; may throw ProcResourceError. Replaceable for tests. */
 export type ProcReader = (path: string) => string | null;
 
 interface Known {
@@ -125,8 +156,11 @@ export class ProcScanner {
   private known = new Map<number, Known>();
   private listed = new Set<number>();
   private scans = 0;
+  private lastOut: ProcInfo[] = [];
   /** Files read by the last scan (for tests and the benchmark). */
   lastReads = 0;
+  /** Why the last scan is incomplete (out of file descriptors…), or null when it is whole. */
+  lastError: string | null = null;
 
   constructor(
     readonly procPath: string,
@@ -146,10 +180,18 @@ export class ProcScanner {
    */
   scan(): ProcInfo[] {
     let names: string[];
+    this.lastError = null;
     try {
       names = readdirSync(this.procPath);
     } catch (err) {
-      throw new Error(`cannot list ${this.procPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const message = `cannot list ${this.procPath}: ${code ?? (err as Error).message}`;
+      // Short of descriptors: the processes are still there; keep the last table.
+      if (code && RESOURCE_CODES.has(code)) {
+        this.lastError = message;
+        return this.lastOut;
+      }
+      throw new Error(message);
     }
     this.lastReads = 0;
     const full = this.scans++ % FULL_REREAD_SCANS === 0;
@@ -158,7 +200,13 @@ export class ProcScanner {
       const c = n.charCodeAt(0);
       if (c >= 48 && c <= 57 && /^\d+$/.test(n)) listed.add(Number(n));
     }
-    const uptime = Number(this.read1(join(this.procPath, 'uptime'))?.split(' ')[0]);
+    let uptime = NaN;
+    try {
+      uptime = Number(this.read1(join(this.procPath, 'uptime'))?.split(' ')[0]);
+    } catch (err) {
+      if (!(err instanceof ProcResourceError)) throw err;
+      this.lastError = err.message;
+    }
     const uptimeTicks = Number.isFinite(uptime) ? uptime * CLOCK_TICKS : null;
     const next = new Map<number, Known>();
     const out: ProcInfo[] = [];
@@ -168,13 +216,22 @@ export class ProcScanner {
     for (const pid of listed) {
       const k = this.known.get(pid);
       const orphaned = k !== undefined && this.listed.has(k.ppid) && !listed.has(k.ppid);
-      const p = k && !full && !orphaned && settled(k.startTime) ? k : this.read(pid, k, settled, full);
+      let p: Known | null;
+      try {
+        p = k && !full && !orphaned && settled(k.startTime) ? k : this.read(pid, k, settled, full);
+      } catch (err) {
+        if (!(err instanceof ProcResourceError)) throw err;
+        // Not read, not gone: the process stays as it was known (a new one waits for the next scan).
+        this.lastError = `process scan incomplete: ${err.message}`;
+        p = k ?? null;
+      }
       if (!p) continue;
       next.set(pid, p);
       out.push({ pid, ppid: p.ppid, startTime: p.startTime, argv: p.argv, containerId: p.containerId });
     }
     this.known = next;
     this.listed = listed;
+    this.lastOut = out;
     return out;
   }
 
@@ -197,13 +254,32 @@ export class ProcScanner {
     };
   }
 
+  /** Who a process runs as, from /proc/PID/status; null when it cannot be read (gone, or short of fds). */
+  uids(pid: number): { real: number; effective: number } | null {
+    try {
+      const text = this.readText(join(this.procPath, String(pid), 'status'));
+      return text === null ? null : parseStatusUids(text);
+    } catch (err) {
+      if (err instanceof ProcResourceError) return null;
+      throw err;
+    }
+  }
+
   /** One environment variable of a process; null when unset or unreadable (another user's process). */
   env(pid: number, name: string): string | null {
     const k = this.known.get(pid);
     const hit = k?.env.get(name);
     if (hit !== undefined) return hit;
-    const text = this.readText(join(this.procPath, String(pid), 'environ'));
-    const value = text === null ? null : envVar(text, name);
+    let text: string | null;
+    try {
+      text = this.readText(join(this.procPath, String(pid), 'environ'));
+    } catch (err) {
+      if (err instanceof ProcResourceError) return null; // not remembered: asked again next time
+      throw err;
+    }
+    // A device list of 64 MIG UUIDs is ~3,000 characters: a wider bound than other strings.
+    const found = text === null ? null : envVar(text, name);
+    const value = found === null ? null : capText(found, 4096);
     // Unreadable is remembered too: it does not become readable while the process lives.
     k?.env.set(name, value);
     return value;

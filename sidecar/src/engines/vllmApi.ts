@@ -1,6 +1,7 @@
 // vLLM's small JSON endpoints: GET /v1/models and GET /version. Pure: body text in, data out.
 // Tolerant of extra fields (zod objects strip unknown keys), bounded in size, and explicit about
-// bodies that are not JSON at all — typically a proxy's or load balancer's HTML error page.
+// bodies that are not JSON at all — typically a proxy's or load balancer's HTML error page. Errors
+// say what was wrong, never quote the body: whatever answers on a discovered port may hold secrets.
 
 import { z } from 'zod';
 import { ParseError, quoteOutput } from '../parsers/errors.js';
@@ -64,12 +65,12 @@ export function parseJsonBody(body: string, what: string, maxBytes: number): unk
   const trimmed = body.trimStart();
   if (trimmed.length === 0) throw new ParseError(what, 'body is empty');
   if (trimmed.startsWith('<')) {
-    throw new ParseError(what, `answered HTML or XML, not JSON — a proxy or another server? (${quoteOutput(trimmed)})`);
+    throw new ParseError(what, `answered HTML or XML, not JSON — a proxy or another server? (${body.length} characters)`);
   }
   try {
     return JSON.parse(body) as unknown;
   } catch (e) {
-    throw new ParseError(what, `body is not JSON (${quoteOutput(trimmed)})`, { cause: e });
+    throw new ParseError(what, `body is not JSON (${body.length} characters)`, { cause: e });
   }
 }
 
@@ -79,7 +80,7 @@ export function parseVllmModels(body: string): VllmModels {
   const json = parseJsonBody(body, what, MAX_MODELS_BODY_BYTES);
   const list = ModelList.safeParse(json);
   if (!list.success) {
-    throw new ParseError(what, `not an OpenAI model list (no "data" array) (${quoteOutput(JSON.stringify(json) ?? '')})`);
+    throw new ParseError(what, 'not an OpenAI model list (no "data" array)');
   }
   const models: ServedModel[] = [];
   let skipped = 0;
@@ -119,10 +120,10 @@ export function parseVllmVersion(body: string): string {
   const what = 'GET /version';
   const json = parseJsonBody(body, what, MAX_VERSION_BODY_BYTES);
   const v = VersionBody.safeParse(json);
-  if (!v.success) throw new ParseError(what, `no "version" string (${quoteOutput(JSON.stringify(json) ?? '')})`);
+  if (!v.success) throw new ParseError(what, 'no "version" string');
   const clean = quoteOutput(v.data.version, 128);
   if (clean !== v.data.version.trim() || clean.length === 0) {
-    throw new ParseError(what, `version is not printable text (${clean})`);
+    throw new ParseError(what, 'version is not printable text');
   }
   return clean;
 }

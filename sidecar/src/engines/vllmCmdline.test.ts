@@ -149,6 +149,22 @@ describe('localEndpoint', () => {
     expect(ep('vllm serve m --host fe80::1 --ssl-keyfile k --ssl-certfile c')).toMatchObject({ url: 'https://[fe80::1]:8000' });
     expect(ep('vllm serve m --uds /tmp/v.sock')).toEqual({ kind: 'unix', socketPath: '/tmp/v.sock' });
   });
+
+  it('turns no --host but an IP or host-name literal into a URL: another path, port or host cannot be smuggled in', () => {
+    expect(ep('vllm serve x --host 127.0.0.1/internal/secret# --port 8000')).toEqual({
+      kind: 'invalid', port: 8000, problem: '--host is neither an IP address nor a host name (it contains "/")',
+    });
+    expect(ep('vllm serve x --host 127.0.0.1:9000/admin? --port 8000')).toMatchObject({ kind: 'invalid', port: 8000 });
+    expect(ep('vllm serve x --host not:ipv6')).toMatchObject({ kind: 'invalid', problem: expect.stringContaining('":"') });
+    expect(ep('vllm serve x --host gpu-node-07 --port 8001')).toMatchObject({ kind: 'tcp', url: 'http://gpu-node-07:8001' });
+  });
+
+  it('keeps at most 256 characters of any argument, and 256 arguments', () => {
+    const args = splitProcCmdline(['vllm', 'serve', 'm'.repeat(60_000), ...Array(1000).fill('--x')].join('\0'));
+    expect(args).toHaveLength(256);
+    expect(Array.from(args[2] as string)).toHaveLength(256);
+    expect(parseVllmCmdline(args)?.model).toMatch(/^m{255}…$/);
+  });
 });
 
 const role = (s: string | string[]): Omit<ProcessRole, 'launch'> | null => {

@@ -37,6 +37,9 @@
 // worker). Ray workers are titled by Ray: "ray::RayWorkerWrapper". V0 workers have no title: with
 // fork they repeat the API server's command line, with spawn they run the spawn bootstrap.
 
+import { capText, MAX_UNTRUSTED_CHARS } from '../util/capText.js';
+import { checkHostLiteral } from './endpointPolicy.js';
+
 export const DEFAULT_VLLM_PORT = 8000;
 export const DEFAULT_VLLM_HOST = '0.0.0.0';
 export const DEFAULT_TITLE_PREFIXES: readonly string[] = ['VLLM'];
@@ -80,15 +83,19 @@ export interface VllmLaunch {
   problems: string[];
 }
 
-const MAX_ARGS = 4096;
-const MAX_ARG_LENGTH = 65_536;
+/** Arguments kept of one command line: a vLLM launch has a few dozen; any local user writes the rest. */
+const MAX_ARGS = 256;
 
-/** /proc/PID/cmdline → argv: split on NUL, trailing empty strings dropped. */
+/**
+ * /proc/PID/cmdline → argv: split on NUL, trailing empty strings dropped, every argument capped
+ * (capText) and at most MAX_ARGS of them, so what is kept per process is bounded.
+ */
 export function splitProcCmdline(raw: string | Uint8Array): string[] {
   const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
-  const parts = text.split('\0');
+  const parts = text.split('\0', MAX_ARGS + 1);
+  if (parts.length > MAX_ARGS) parts.length = MAX_ARGS;
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts.slice(0, MAX_ARGS);
+  return parts.map((p) => capText(p));
 }
 
 function basename(p: string): string {
@@ -347,8 +354,10 @@ export function parseVllmCmdline(argv: readonly string[]): VllmLaunch | null {
   return l;
 }
 
-function parseLaunch(argv: readonly string[]): VllmLaunch | null {
-  if (argv.length === 0 || argv.length > MAX_ARGS || argv.some((a) => a.length > MAX_ARG_LENGTH)) return null;
+function parseLaunch(given: readonly string[]): VllmLaunch | null {
+  if (given.length === 0) return null;
+  // Command lines from containers come whole: bounded here like those from /proc.
+  const argv = given.length > MAX_ARGS || given.some((a) => a.length > MAX_UNTRUSTED_CHARS) ? given.slice(0, MAX_ARGS).map((a) => capText(a)) : given;
   const entry = findEntry(argv);
   if (!entry) return null;
   const { rest } = entry;
@@ -443,7 +452,11 @@ function parseLaunch(argv: readonly string[]): VllmLaunch | null {
   };
 }
 
-export type LocalEndpoint = { kind: 'tcp'; host: string; port: number; url: string } | { kind: 'unix'; socketPath: string };
+export type LocalEndpoint =
+  | { kind: 'tcp'; host: string; port: number; url: string }
+  | { kind: 'unix'; socketPath: string }
+  /** A `--host` that is no IP or host-name literal: never probed; `problem` says why without quoting it. */
+  | { kind: 'invalid'; port: number; problem: string };
 
 /**
  * Where to reach a launch from this host: wildcard binds (0.0.0.0, ::) are probed on loopback,
@@ -451,8 +464,10 @@ export type LocalEndpoint = { kind: 'tcp'; host: string; port: number; url: stri
  */
 export function localEndpoint(launch: VllmLaunch): LocalEndpoint {
   if (launch.uds) return { kind: 'unix', socketPath: launch.uds };
-  let host = launch.host.replace(/^\[(.*)\]$/, '$1');
-  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
+  const checked = checkHostLiteral(launch.host);
+  if (!checked.ok) return { kind: 'invalid', port: launch.port, problem: checked.reason };
+  let host = checked.host;
+  if (host === '0.0.0.0') host = '127.0.0.1';
   else if (host === '::' || host === '::0') host = '::1';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   return { kind: 'tcp', host, port: launch.port, url: `${launch.tls ? 'https' : 'http'}://${hostPart}:${launch.port}` };

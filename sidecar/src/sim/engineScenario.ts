@@ -334,10 +334,12 @@ export function rankMemoryMiB(e: EngineSpec, gpu: GpuSpec, instance: number | nu
 }
 
 /** Validates the `engines` list against the GPUs (devices exist, memory fits, ports and names unique). */
-export function parseEngines(raw: unknown, ctx: { gpus: GpuSpec[] }): EngineSpec[] {
+export function parseEngines(raw: unknown, ctx: { gpus: GpuSpec[]; maxEngines?: number }): EngineSpec[] {
   if (raw === undefined || raw === null) return [];
   const list = asList(raw, 'engines');
-  if (list.length > 32) throw new ScenarioError('engines', 'at most 32 engines are simulated');
+  // Each engine of a simulated host is a few real processes; the fleet simulator's are not, and may be more.
+  const max = ctx.maxEngines ?? 32;
+  if (list.length > max) throw new ScenarioError('engines', `at most ${max} engines are simulated`);
   const engines = list.map((e, i) => parseEngine(e, `engines[${i}]`, ctx.gpus, i));
   const ports = new Map<number, number>();
   const names = new Map<string, number>();

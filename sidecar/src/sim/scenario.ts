@@ -572,7 +572,8 @@ function parseFault(v: unknown, path: string, gpuCount: number): FaultSpec {
 // ---------------------------------------------------------------------------------------------------------
 // Entry points
 
-export function validateScenario(raw: unknown): Scenario {
+/** `maxEngines`: a scenario that never runs as processes (the fleet simulator's) may have more than 32. */
+export function validateScenario(raw: unknown, opts: { maxEngines?: number } = {}): Scenario {
   const o = asObj(raw, '');
   onlyKeys(o, '', ['hostname', 'driverVersion', 'cudaVersion', 'description', 'gpus', 'changes', 'faults', 'engines']);
   const hostname = o.hostname === undefined ? 'sim-host' : str(o.hostname, 'hostname');
@@ -607,7 +608,7 @@ export function validateScenario(raw: unknown): Scenario {
     o.faults === undefined || o.faults === null
       ? []
       : asList(o.faults, 'faults').map((f, i) => parseFault(f, `faults[${i}]`, gpus.length));
-  const engines = parseEngines(o.engines, { gpus });
+  const engines = parseEngines(o.engines, { gpus, maxEngines: opts.maxEngines });
   return {
     hostname,
     driverVersion,

@@ -33,6 +33,22 @@ export interface Sample {
   value: number | null;
 }
 
+/** What a series costs beside its values: its labels, key and Map entry (measured at a few hundred bytes). */
+const SERIES_OVERHEAD_BYTES = 512;
+
+/**
+ * Memory the history takes when full, at most: a timestamp per tick plus a float32 per tick for each of
+ * up to maxSeries series. The start-up check of --history against --history-budget uses it.
+ */
+export function historyBytes(ticks: number, maxSeries: number): number {
+  return ticks * (8 + 4 * maxSeries) + maxSeries * SERIES_OVERHEAD_BYTES;
+}
+
+/** Ticks of history that fit in `budgetBytes`. */
+export function ticksWithin(budgetBytes: number, maxSeries: number): number {
+  return Math.max(0, Math.floor((budgetBytes - maxSeries * SERIES_OVERHEAD_BYTES) / (8 + 4 * maxSeries)));
+}
+
 export class History {
   /** Monotonic ms of each tick, non-decreasing in seq order. */
   private readonly times: Float64Array;

@@ -80,7 +80,7 @@ function gpuSort(a: TopoNode, b: TopoNode): number {
 }
 
 function hostOf(n: TopoNode): string {
-  return String(n.detail.host ?? '') || 'unknown host';
+  return String(n.detail.hostKey ?? n.detail.host ?? '') || 'unknown host';
 }
 
 /** Place boxes near their wanted centre, top to bottom, without overlap. */

@@ -189,13 +189,33 @@ export function parseTopology(series: DataFrame[]): Topology | undefined {
     }
   }
 
+  return assembleTopology(
+    nodes,
+    rawEdges,
+    series.flatMap((f) => f.meta?.notices ?? [])
+  );
+}
+
+/**
+ * The one model both sources end in (the sidecar's node-graph frames, Prometheus' table frames, see
+ * prometheus/): drawn edges split from containment (GPU → instance), instances attached to their GPU,
+ * adjacency. Edges whose ends are not both nodes are dropped.
+ */
+export function assembleTopology(
+  nodes: Map<string, TopoNode>,
+  rawEdges: TopoEdge[],
+  notices: QueryResultMetaNotice[]
+): Topology {
   const all = Array.from(nodes.values());
   const gpus = all.filter((n) => n.kind === 'gpu');
   const parentGpu = new Map<string, string>();
   const edges: TopoEdge[] = [];
   for (const e of rawEdges) {
-    const s = nodes.get(e.source)!;
-    const t = nodes.get(e.target)!;
+    const s = nodes.get(e.source);
+    const t = nodes.get(e.target);
+    if (!s || !t) {
+      continue;
+    }
     if (s.kind === 'gpu' && (t.kind === 'mig' || t.kind === 'vgpu')) {
       parentGpu.set(t.id, s.id);
     } else {
@@ -229,12 +249,19 @@ export function parseTopology(series: DataFrame[]): Topology | undefined {
 
   const outgoing = new Map<string, string[]>();
   const incoming = new Map<string, string[]>();
+  const push = (m: Map<string, string[]>, k: string, v: string) => {
+    const list = m.get(k);
+    if (list) {
+      list.push(v);
+    } else {
+      m.set(k, [v]);
+    }
+  };
   for (const e of edges) {
-    outgoing.set(e.source, [...(outgoing.get(e.source) ?? []), e.target]);
-    incoming.set(e.target, [...(incoming.get(e.target) ?? []), e.source]);
+    push(outgoing, e.source, e.target);
+    push(incoming, e.target, e.source);
   }
 
-  const notices = series.flatMap((f) => f.meta?.notices ?? []);
   return {
     nodes,
     engines: all.filter((n) => n.kind === 'engine'),

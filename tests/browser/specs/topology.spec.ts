@@ -145,6 +145,17 @@ test.describe('topology panel with a real topology query', () => {
       );
     });
     await expect(drill.getByText('No MIG instances.')).toBeVisible();
+    // The table fits the pane and the pane the panel (at 1400 px the State column used to run past the
+    // panel's right edge): no horizontal scrolling, every State cell inside.
+    const panelBox = (await page.getByTestId('gpufleet-topology').boundingBox())!;
+    const drillBox = (await drill.boundingBox())!;
+    expect(drillBox.x + drillBox.width).toBeLessThanOrEqual(panelBox.x + panelBox.width + 0.5);
+    expect(await drill.evaluate((el) => el.scrollWidth - el.clientWidth)).toBe(0);
+    for (const box of await rows.evaluateAll((trs) =>
+      trs.map((tr) => tr.querySelectorAll('td')[4].getBoundingClientRect().right)
+    )) {
+      expect(box).toBeLessThanOrEqual(drillBox.x + drillBox.width + 0.5);
+    }
     const topo = await sidecar<ApiTopology>('/api/v1/topology');
     await expectEnginesInDrillDown(drill, enginesOnGpu(topo, `gpu:${g3.uuid}`));
     await shot('drilldown-gpu3-vgpu');

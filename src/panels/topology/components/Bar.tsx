@@ -35,9 +35,19 @@ export function Bar({ percent, color, label, valueText }: Props) {
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  wrap: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(1), minWidth: 140 }),
+  // The figure wraps under the bar when the cell is narrow: a drill-down table of five columns fits a
+  // 720 px pane instead of running past the panel's edge.
+  wrap: css({
+    display: 'flex',
+    flexWrap: 'wrap',
+    alignItems: 'center',
+    columnGap: theme.spacing(1),
+    rowGap: 2,
+    minWidth: 90,
+  }),
   track: css({
     flex: '1 1 80px',
+    minWidth: 60,
     height: 8,
     borderRadius: 4,
     background: theme.colors.background.canvas,

@@ -206,7 +206,7 @@ export function DrillDown({ topo, gpu, focusId, thresholds, gpuHref, engineHref,
                 const vm = text(v.detail.vmName);
                 return (
                   <tr key={v.id} data-testid="gpufleet-drill-vgpu" className={cx(v.id === focusId && styles.focus)}>
-                    <td className={styles.nowrap}>{text(v.detail.type ?? v.title)}</td>
+                    <td className={styles.type}>{text(v.detail.type ?? v.title)}</td>
                     <td>
                       <div>{vm}</div>
                       <div className={cx(styles.muted, styles.vmId)} title={text(v.detail.vmId)}>
@@ -301,8 +301,9 @@ const getStyles = (theme: GrafanaTheme2) => ({
     th: { color: theme.colors.text.secondary, fontWeight: theme.typography.fontWeightMedium },
   }),
   focus: css({ background: theme.colors.action.selected }),
-  nowrap: css({ whiteSpace: 'nowrap' }),
+  // "NVIDIA H100XM-20C" may break at its space: the table has to fit the pane.
+  type: css({ minWidth: 72, overflowWrap: 'anywhere' }),
   // VM ids are often UUIDs: one line, cut with an ellipsis (the whole id is in the title and the text).
-  vmId: css({ maxWidth: 200, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }),
+  vmId: css({ maxWidth: 140, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }),
   badges: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5), alignItems: 'flex-start' }),
 });

@@ -493,7 +493,10 @@ describe('TopologyPanel states', () => {
       })
     );
     expect(screen.getByText('The topology query failed')).toBeInTheDocument();
-    expect(screen.getByText('Grafana could not reach the sidecar (502 Bad Gateway).')).toBeInTheDocument();
+    // Named per query: a Prometheus dashboard has a dozen of them.
+    expect(
+      screen.getByText('Query A failed: Grafana could not reach the sidecar (502 Bad Gateway).')
+    ).toBeInTheDocument();
   });
 
   it('no data / wrong query kind / empty host', () => {

@@ -1,175 +1,123 @@
-import React, { memo, useCallback, useMemo, useState } from 'react';
-import { type GrafanaTheme2, LoadingState, type PanelProps, type ThresholdsConfig } from '@grafana/data';
-import { Alert, LoadingPlaceholder, useStyles2, useTheme2 } from '@grafana/ui';
+import React, { useCallback, useMemo, useState } from 'react';
+import { LoadingState, type PanelProps, type ThresholdsConfig } from '@grafana/data';
+import { locationService } from '@grafana/runtime';
+import { Alert, Button, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
 
-import { DrillDown } from './DrillDown';
-import { Graph } from './Graph';
-import { EngineCard, NodeTooltip } from './NodeCard';
+import { FleetTiles } from './FleetTiles';
 import { getTopologyStyles } from './styles';
-import { colorForPercent, legendItems, normaliseThresholds } from '../format';
-import { type Layout, computeLayout } from '../layout';
-import { buildLink, engineLinkFields, engineOf, gpuLinkFields } from '../links';
-import { type NodeKind, type Topology, type TopoNode, figureOf, parseTopology } from '../model';
-import { type ColorBy, COLOR_BY_TEXT, type TopologyOptions, withDefaults } from '../types';
+import { TopologyView } from './TopologyView';
+import { capTopology, omittedText } from '../cap';
+import { normaliseThresholds } from '../format';
+import type { Topology } from '../model';
+import { tileGroups, fleetWarnings } from '../prometheus/tiles';
+import { fleetTopology, missingFamilies } from '../prometheus/topology';
+import { MEANINGS } from '../prometheus/contract';
+import { errorMessages, filterIsSet, hasVariable, readPanelInput, singleValue } from '../source';
+import { type TopologyOptions, withDefaults } from '../types';
 
 type Props = PanelProps<TopologyOptions>;
-type Styles = ReturnType<typeof getTopologyStyles>;
 
-const KIND_COLOR: Record<NodeKind, string> = {
-  engine: 'blue',
-  worker: 'purple',
-  gpu: 'green',
-  mig: 'yellow',
-  vgpu: 'orange',
-};
-
-/** Everything connected to a node through the drawn edges, plus a GPU's own instances. */
-function relatedTo(topo: Topology, id: string): Set<string> {
-  const seen = new Set<string>([id]);
-  const start = [id, ...(topo.instancesByGpu.get(id) ?? []).map((n) => n.id)];
-  start.forEach((s) => seen.add(s));
-  const walk = (from: string[], next: Map<string, string[]>) => {
-    const queue = [...from];
-    while (queue.length) {
-      const cur = queue.pop()!;
-      for (const n of next.get(cur) ?? []) {
-        if (!seen.has(n)) {
-          seen.add(n);
-          queue.push(n);
-        }
-      }
-    }
-  };
-  walk(start, topo.incoming);
-  walk(start, topo.outgoing);
-  // An engine or worker that runs on an instance lights up the GPU row holding it.
-  for (const n of Array.from(seen)) {
-    const p = topo.parentGpu.get(n);
-    if (p) {
-      seen.add(p);
-    }
-  }
-  return seen;
-}
-
-/** Every node's border colour, computed once per topology and colour settings (not per render). */
-function nodeColors(
-  topo: Topology,
-  colorBy: ColorBy,
-  thresholds: ThresholdsConfig,
-  theme: GrafanaTheme2
-): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const n of topo.nodes.values()) {
-    out.set(
-      n.id,
-      colorBy === 'none'
-        ? theme.visualization.getColorByName(KIND_COLOR[n.kind])
-        : colorForPercent(figureOf(topo, n, colorBy), thresholds, theme)
-    );
-  }
-  return out;
-}
-
-interface LegendProps {
-  topo: Topology;
-  colorBy: ColorBy;
-  thresholds: ThresholdsConfig;
-  theme: GrafanaTheme2;
-  styles: Styles;
-}
-
-const Legend = memo(function Legend({ topo, colorBy, thresholds, theme, styles }: LegendProps) {
-  return (
-    <div className={styles.legend} style={{ height: 26 }} aria-label="Legend">
-      {colorBy === 'none' ? (
-        (Object.keys(KIND_COLOR) as NodeKind[]).map((k) => (
-          <span key={k} className={styles.legendItem}>
-            <i className={styles.swatch} style={{ background: theme.visualization.getColorByName(KIND_COLOR[k]) }} />
-            {k}
-          </span>
-        ))
-      ) : (
-        <>
-          <span className={styles.legendTitle} title={COLOR_BY_TEXT[colorBy]}>
-            {colorBy === 'load' ? 'Load' : 'Memory'}
-          </span>
-          {legendItems(thresholds).map((item) => (
-            <span key={item.label} className={styles.legendItem}>
-              <i className={styles.swatch} style={{ background: theme.visualization.getColorByName(item.color) }} />
-              {item.label}
-            </span>
-          ))}
-          <span className={styles.legendItem}>
-            <i className={styles.swatch} style={{ background: theme.colors.border.strong }} />
-            no data
-          </span>
-        </>
-      )}
-      <span className={styles.counts}>
-        {topo.engines.length} engines · {topo.workers.length} ranks · {topo.gpus.length} GPUs ·{' '}
-        {topo.nodes.size - topo.engines.length - topo.workers.length - topo.gpus.length} instances
-      </span>
-    </div>
-  );
-});
-
+/**
+ * The panel: picks the level of detail and hands one Topology to one view.
+ * - sidecar frames: that host's topology;
+ * - Prometheus frames: a host chosen (tile click, or the host variable holding one host) → that host;
+ *   else host tiles when the recording-rule frames are there and no filter variable is set;
+ *   else the topology across the hosts the queries returned. Every topology goes through the node cap.
+ */
 export function TopologyPanel({ data, width, height, options, fieldConfig, replaceVariables }: Props) {
   const styles = useStyles2(getTopologyStyles);
-  const theme = useTheme2();
-  const opts = withDefaults(options);
+  const opts = useMemo(() => withDefaults(options), [options]);
   const thresholds: ThresholdsConfig = useMemo(
     () => normaliseThresholds(fieldConfig?.defaults?.thresholds),
     [fieldConfig?.defaults?.thresholds]
   );
-  const topo = useMemo(() => parseTopology(data.series), [data.series]);
-  const layout: Layout | undefined = useMemo(
-    () =>
-      topo
-        ? computeLayout(topo, { groupBy: opts.groupBy, showWorkers: opts.showWorkers, width: width - 2 })
-        : undefined,
-    [topo, opts.groupBy, opts.showWorkers, width]
+  const groupTemplate = opts.fleetGroupBy;
+  // A change of the grouping variable re-runs the queries too: new series, new fleet.
+  const input = useMemo(
+    () => readPanelInput(data.series, replaceVariables(groupTemplate ?? '')),
+    [data.series, groupTemplate, replaceVariables]
   );
-  const colors = useMemo(
-    () => (topo ? nodeColors(topo, opts.colorBy, thresholds, theme) : new Map<string, string>()),
-    [topo, opts.colorBy, thresholds, theme]
-  );
-  const [hovered, setHovered] = useState<string | null>(null);
-  const [selected, setSelected] = useState<{ gpu: string; focus?: string } | null>(null);
-  const [pinnedEngine, setPinnedEngine] = useState<string | null>(null);
+  const varHost = singleValue(replaceVariables, opts.hostVariable);
+  const filterSet = filterIsSet(replaceVariables, opts.filterVariables);
+  // A host picked on a tile holds while the host variable stays as it was then, or names that host; a
+  // host picked in the variable's own dropdown replaces it.
+  const [pickedAt, setPickedAt] = useState<{ key: string; varHost: string | undefined } | null>(null);
 
-  const related = useMemo(() => (topo && hovered ? relatedTo(topo, hovered) : undefined), [topo, hovered]);
-  const onSelectGpu = useCallback(
-    (id: string) => {
-      const gpu = topo?.parentGpu.get(id) ?? id;
-      setSelected({ gpu, focus: gpu === id ? undefined : id });
+  const fleet = input.source === 'prometheus' ? input.fleet : undefined;
+  const groups = useMemo(() => (fleet ? tileGroups(fleet) : []), [fleet]);
+  const hostKey = useMemo(() => {
+    if (!fleet) {
+      return undefined;
+    }
+    const picked = pickedAt ? fleet.hosts.get(pickedAt.key) : undefined;
+    if (picked && (pickedAt!.varHost === varHost || picked.host === varHost)) {
+      return picked.key;
+    }
+    if (varHost) {
+      const keys = Array.from(fleet.hosts.values())
+        .filter((h) => h.host === varHost)
+        .map((h) => h.key)
+        .sort();
+      return keys[0] ?? varHost;
+    }
+    return undefined;
+  }, [fleet, pickedAt, varHost]);
+  const level: 'topology' | 'fleet' | 'host' =
+    input.source !== 'prometheus'
+      ? 'topology'
+      : hostKey
+        ? 'host'
+        : groups.length > 0 && !filterSet
+          ? 'fleet'
+          : 'topology';
+
+  const errors = useMemo(() => errorMessages(data.errors), [data.errors]);
+
+  const view = useMemo((): { topo: Topology; messages: string[] } | undefined => {
+    if (input.source === 'sidecar') {
+      return withCap(input.topo, opts.nodeCap, errors);
+    }
+    if (input.source !== 'prometheus' || level === 'fleet') {
+      return undefined;
+    }
+    const f = input.fleet;
+    const messages = [...errors, ...f.warnings];
+    if (hostKey) {
+      const host = f.hosts.get(hostKey);
+      if (!host) {
+        messages.push(`No rows for host ${hostKey}: check that its sidecar is scraped, or pick another host.`);
+      } else {
+        for (const refId of missingFamilies(f, host)) {
+          const m = MEANINGS.get(refId)!;
+          messages.push(
+            `${host.key}: no ${m.what} (${m.metric}, query ${refId}) while other hosts have it: its sidecar may be older than theirs, or its scrape failed.`
+          );
+        }
+      }
+    }
+    const topo = fleetTopology(f, hostKey ? [hostKey] : undefined, input.notices);
+    return withCap(topo, opts.nodeCap, messages);
+  }, [input, level, hostKey, opts.nodeCap, errors]);
+
+  const selectHost = useCallback(
+    (key: string) => {
+      setPickedAt({ key, varHost });
+      const host = fleet?.hosts.get(key)?.host;
+      // The dashboard's hook: its queries can narrow to {host="$host"}.
+      if (host && opts.hostVariable.trim()) {
+        locationService.partial({ [`var-${opts.hostVariable.trim().replace(/^\$/, '')}`]: host });
+      }
     },
-    [topo]
+    [fleet, opts.hostVariable, varHost]
   );
-  const onSelectEngine = useCallback(
-    (id: string) => {
-      const engine = topo ? engineOf(topo, id) : undefined;
-      setPinnedEngine((cur) => (engine && cur !== engine.id ? engine.id : null));
-    },
-    [topo]
-  );
-  const closeDrillDown = useCallback(() => setSelected(null), []);
-  const closeEngine = useCallback(() => setPinnedEngine(null), []);
-  const clearAll = useCallback(() => {
-    setSelected(null);
-    setPinnedEngine(null);
-  }, []);
+  const backToFleet = useCallback(() => {
+    setPickedAt(null);
+    if (hasVariable(replaceVariables, opts.hostVariable)) {
+      locationService.partial({ [`var-${opts.hostVariable.trim().replace(/^\$/, '')}`]: '$__all' });
+    }
+  }, [replaceVariables, opts.hostVariable]);
 
-  const { engineLink, gpuLink } = opts;
-  const engineHref = useCallback(
-    (engine: TopoNode) => buildLink(engineLink, engineLinkFields(engine), replaceVariables),
-    [engineLink, replaceVariables]
-  );
-
-  const errors = data.errors ?? [];
-  const errorText = errors.map((e) => e.message ?? e.data?.message ?? 'Query failed').join(' · ');
-
-  if (!topo) {
+  if (input.source === 'none' || (input.source === 'prometheus' && !view && level !== 'fleet')) {
     if (data.state === LoadingState.Loading) {
       return (
         <div className={styles.center} style={{ width, height }}>
@@ -177,11 +125,13 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
         </div>
       );
     }
-    if (errorText) {
+    if (errors.length > 0) {
       return (
         <div className={styles.center} style={{ width, height }}>
           <Alert severity="error" title="The topology query failed">
-            {errorText}
+            {errors.map((e) => (
+              <div key={e}>{e}</div>
+            ))}
           </Alert>
         </div>
       );
@@ -190,102 +140,104 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       <div className={styles.center} style={{ width, height }}>
         <div className={styles.empty} role="status">
           {data.series.length === 0
-            ? 'No topology data. Query the gpufleet sidecar data source with the query kind "Topology".'
-            : 'These results are not a topology (no nodes frame). Set the query kind to "Topology".'}
+            ? 'No topology data. Query the gpufleet sidecar data source with the query kind "Topology", or Prometheus with the instant table queries of the README ("Topology panel on Prometheus").'
+            : 'These results are not a topology: no nodes frame (set the query kind to "Topology") and no Prometheus rows the panel reads (README, "Topology panel on Prometheus").'}
+          {input.source === 'none' &&
+            input.warnings.map((w) => (
+              <div key={w} className={styles.hint}>
+                {w}
+              </div>
+            ))}
         </div>
       </div>
     );
   }
 
-  const selectedGpu = selected ? topo.nodes.get(selected.gpu) : undefined;
-  const selectedBox = selected && layout ? layout.boxes.get(selected.gpu) : undefined;
-  const notices = topo.notices.filter((n) => n.severity !== 'info');
-  const engine = pinnedEngine ? topo.nodes.get(pinnedEngine) : undefined;
-  const engineBox = pinnedEngine && layout ? layout.boxes.get(pinnedEngine) : undefined;
-  // The pinned engine shows its card, not also its tooltip.
-  const hoveredNode = hovered && hovered !== pinnedEngine ? topo.nodes.get(hovered) : undefined;
-  const hoveredBox = hoveredNode && layout ? layout.boxes.get(hoveredNode.id) : undefined;
-  const hoveredIsEngine = hoveredNode?.kind === 'engine' || hoveredNode?.kind === 'worker';
+  const crumbs =
+    input.source === 'prometheus' && (level === 'host' || (level === 'topology' && groups.length > 0)) ? (
+      <div className={styles.crumbs}>
+        <Button size="sm" variant="secondary" fill="text" icon="arrow-left" onClick={backToFleet}>
+          All hosts
+        </Button>
+        <span>{level === 'host' ? hostKey : 'Topology across the hosts the filter returned'}</span>
+      </div>
+    ) : null;
+
+  if (level === 'fleet' && fleet) {
+    const messages = [
+      ...errors,
+      ...fleet.warnings,
+      ...fleetWarnings(fleet),
+      ...(input.source === 'prometheus' ? input.notices.map((n) => n.text) : []),
+    ];
+    const hostCount = groups.reduce((n, g) => n + g.tiles.length, 0);
+    return (
+      <div className={styles.root} style={{ width, height }} data-testid="gpufleet-fleet">
+        <div className={styles.legend}>
+          <span className={styles.legendTitle}>
+            {hostCount} host{hostCount === 1 ? '' : 's'}
+            {fleet.groupLabel && groups.some((g) => g.group) ? ` by ${fleet.groupLabel}` : ''}
+          </span>
+          <span>click a host for its topology</span>
+        </div>
+        {messages.length > 0 && (
+          <div className={styles.notices} role="alert">
+            {messages.map((m) => (
+              <div key={m}>{m}</div>
+            ))}
+          </div>
+        )}
+        <div className={styles.scroll}>
+          <FleetTiles
+            groups={groups}
+            groupLabel={fleet.groupLabel}
+            colorBy={opts.tileColorBy}
+            thresholds={thresholds}
+            onSelect={selectHost}
+          />
+        </div>
+      </div>
+    );
+  }
 
   return (
     <div className={styles.root} style={{ width, height }} data-testid="gpufleet-topology">
-      <Legend topo={topo} colorBy={opts.colorBy} thresholds={thresholds} theme={theme} styles={styles} />
-
-      {(notices.length > 0 || errorText) && (
-        <div className={styles.notices} role="alert">
-          {errorText && <div>{errorText}</div>}
-          {notices.map((n, i) => (
-            <div key={i}>{n.text}</div>
-          ))}
-        </div>
-      )}
-
-      {topo.nodes.size === 0 || !layout ? (
-        <div className={styles.empty} role="status">
-          The sidecar reports no GPUs and no engines.
-        </div>
-      ) : (
-        <div className={styles.scroll} onClick={clearAll}>
-          <div className={styles.canvas} style={{ width: layout.width, height: layout.height }}>
-            <Graph
-              layout={layout}
-              colors={colors}
-              related={related}
-              styles={styles}
-              theme={theme}
-              onHover={setHovered}
-              onSelectGpu={onSelectGpu}
-              onSelectEngine={onSelectEngine}
-            />
-            {/* Always there, moved and shown: a click changes one element's style, inserts nothing. */}
-            <div
-              className={styles.selection}
-              aria-hidden="true"
-              style={
-                selectedBox
-                  ? { left: selectedBox.x, top: selectedBox.y, width: selectedBox.w, height: selectedBox.h }
-                  : { left: 0, top: 0, width: 0, height: 0, visibility: 'hidden' }
-              }
-            />
-            {hoveredNode && hoveredBox && (
-              <NodeTooltip
-                topo={topo}
-                node={hoveredNode}
-                box={hoveredBox}
-                canvasWidth={layout.width}
-                styles={styles}
-                hint={hoveredIsEngine && engineLink.trim() ? 'Click for the engine dashboard link' : undefined}
-              />
-            )}
-            {engine && engineBox && (
-              <EngineCard
-                topo={topo}
-                engine={engine}
-                box={engineBox}
-                canvasWidth={layout.width}
-                styles={styles}
-                href={engineHref(engine)}
-                onClose={closeEngine}
-              />
-            )}
-          </div>
-        </div>
-      )}
-      {selectedGpu && (
-        <DrillDown
-          topo={topo}
-          gpu={selectedGpu}
-          focusId={selected?.focus}
+      {crumbs}
+      {view && (
+        <TopologyView
+          // A new level or host starts with nothing selected.
+          key={level === 'host' ? `host:${hostKey}` : level}
+          topo={view.topo}
+          width={width}
+          opts={opts}
           thresholds={thresholds}
-          gpuHref={buildLink(
-            gpuLink,
-            gpuLinkFields(selectedGpu, selected?.focus ? topo.nodes.get(selected.focus) : undefined),
-            replaceVariables
-          )}
-          engineHref={engineHref}
-          onClose={closeDrillDown}
+          replaceVariables={replaceVariables}
+          messages={view.messages}
+          emptyText={
+            input.source === 'sidecar'
+              ? 'The sidecar reports no GPUs and no engines.'
+              : level === 'host'
+                ? `Prometheus returned no GPUs and no engines for ${hostKey}.`
+                : 'Prometheus returned no GPUs and no engines for this filter.'
+          }
         />
       )}
     </div>
   );
+}
+
+/** The topology under the node cap, and what the cap left out, in words. */
+function withCap(topo: Topology, cap: number, messages: string[]): { topo: Topology; messages: string[] } {
+  const capped = capTopology(topo, cap);
+  if (!capped.omitted) {
+    return { topo, messages };
+  }
+  const o = capped.omitted;
+  return {
+    topo: capped.topo,
+    messages: [
+      ...messages,
+      `${o.total} more not drawn — narrow the filter (a host, a model or an engine) or raise the node cap (${cap}). Not drawn: ${omittedText(o)}.`,
+    ],
+  };
 }

@@ -32,6 +32,14 @@ export const getTopologyStyles = (theme: GrafanaTheme2) => ({
     background: theme.colors.warning.transparent,
     fontSize: theme.typography.bodySmall.fontSize,
   }),
+  crumbs: css({
+    display: 'flex',
+    alignItems: 'center',
+    gap: theme.spacing(1),
+    flex: '0 0 auto',
+    fontSize: theme.typography.bodySmall.fontSize,
+    fontWeight: theme.typography.fontWeightMedium,
+  }),
   scroll: css({ flex: '1 1 auto', overflow: 'auto', position: 'relative' }),
   canvas: css({ position: 'relative' }),
   colHead: css({
