@@ -54,6 +54,10 @@ export class Sidecar {
   /** The newest good GPU list: what the engine loop maps ranks onto. */
   private lastGoodGpus: Gpu[] = [];
   private engineReading: EngineReading | null = null;
+  /** Resolves at the first GPU publication: the first engine run waits for it (bounded) to map ranks. */
+  private firstGpu!: () => void;
+  private readonly firstGpuPublished = new Promise<void>((resolve) => (this.firstGpu = resolve));
+  private engineRuns = 0;
   private stopped = false;
   /** GPU ticks published. */
   ticks = 0;
@@ -211,6 +215,7 @@ export class Sidecar {
     this.outcome('vgpu', reading.vgpu);
     this.gpuReading = { reading, at: this.clock.monoMs() };
     if (reading.fresh) this.lastGoodGpus = reading.gpus;
+    this.firstGpu();
     const snap = this.compose();
     const events = this.store.record(snap, reading.fresh);
     // Only what the event log kept as new entries is logged: a flap or an Xid storm is one line, capped.
@@ -224,6 +229,13 @@ export class Sidecar {
   /** One engine run within its budget, then publish (latest snapshot, /metrics). */
   async engineTick(): Promise<Snapshot | null> {
     const budgetMs = engineBudgetMs(this.deps.config.intervalMs);
+    if (this.engineRuns++ === 0) {
+      // Ranks are mapped onto GPU processes: give the first GPU reading a moment, not forever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.firstGpuPublished, new Promise<void>((r) => (timer = setTimeout(r, budgetMs + 1500)))]);
+      clearTimeout(timer);
+      if (this.stopped) return null;
+    }
     const r = await this.engines.collect(this.lastGoodGpus, undefined, { budgetMs, signal: this.shutdown.signal });
     if (this.stopped) return null;
     this.outcome('engines', { ok: r.ok, enabled: true, error: r.error, durationSeconds: r.durationSeconds });

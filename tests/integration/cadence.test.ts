@@ -14,6 +14,8 @@ async function tarpit(): Promise<{ server: Server; port: number; sockets: Set<So
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
+    // Read (and drop) what comes, so a peer's close is seen.
+    s.resume();
     s.on('error', () => undefined);
     s.on('close', () => sockets.delete(s));
   });
@@ -72,9 +74,9 @@ describe('64 engines that accept and never answer', () => {
   beforeAll(async () => {
     for (let i = 0; i < 64; i++) pits.push(await tarpit());
     const engines = pits.flatMap((p) => ['--engine', `http://127.0.0.1:${p.port}`]);
-    s = await startSidecar(['--simulate', 'small', '--interval', '500ms', '--docker-socket', 'none', '--nvidia-smi-mode', 'spawn', ...engines]);
-    await waitFor('the first GPU reading on /metrics', async () => GPU_MEMORY.test(await (await fetch(`${s.base}/metrics`)).text()), 15_000);
-  }, 60_000);
+    s = await startSidecar(['--simulate', 'small', '--interval', '500ms', '--docker-socket', 'none', ...engines]);
+    await waitFor('the first GPU reading on /metrics', async () => GPU_MEMORY.test(await (await fetch(`${s.base}/metrics`)).text()), 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await s?.stop();
@@ -82,35 +84,38 @@ describe('64 engines that accept and never answer', () => {
   });
 
   it('GPU series on /metrics are renewed every interval', async () => {
-    const r = await changesOver(s.base, GPU_SUCCESS, 5000);
-    // 500 ms interval: about 10 renewals in 5 s; 3 is a generous floor. (Today's main: one 8 s tick.)
-    expect(r.changes).toBeGreaterThanOrEqual(3);
+    const r = await changesOver(s.base, GPU_SUCCESS, 10_000);
+    // 500 ms interval: about 20 renewals in 10 s; 4 is a generous floor even on a loaded machine.
+    // (Today's main: one ~8 s tick at a time, 64 engines × 1 s deadline / 8 at once.)
+    expect(r.changes).toBeGreaterThanOrEqual(4);
     expect(r.missing).toBe(0);
     expect(GPU_MEMORY.test(await (await fetch(`${s.base}/metrics`)).text())).toBe(true);
-  }, 20_000);
+  }, 30_000);
 
   it('health says the GPU source is ok and the engines source overran its budget', async () => {
     const h = await waitFor('the engines source to report its overrun', async () => {
       const b = (await json(`${s.base}/api/v1/health`)).body;
       return b.sources.engines.status === 'failed' ? b : undefined;
-    }, 15_000);
+    }, 30_000);
     expect(h.sources.gpu.status).toBe('ok');
     // 64 tarpits (and any engine the simulated host or this machine runs).
     expect(h.sources.engines.error).toMatch(/overran its \d+ ms budget: \d+ of \d+ engines not refreshed/);
     expect(h.status).toBe('degraded');
     const metrics = await (await fetch(`${s.base}/metrics`)).text();
     expect(metrics).toMatch(/^gpufleet_collector_errors_total\{[^}]*collector="engines"[^}]*reason="timeout"[^}]*\} [1-9]/m);
-  }, 20_000);
+  }, 40_000);
 
   it('the engines not refreshed keep their last state, marked stale; each is reached in turn', async () => {
     const ports = new Set(pits.map((p) => String(p.port)));
-    const ours = async () => ((await json(`${s.base}/api/v1/engines`)).body.engines as any[]).filter((e) => ports.has(new URL(e.endpoint).port));
+    // Only the tarpits (this machine may run other engines, some on unix sockets).
+    const ours = async () => ((await json(`${s.base}/api/v1/engines`)).body.engines as any[])
+      .filter((e) => e.discoveredBy === 'flag' && ports.has(String(e.endpoint).replace(/^.*:/, '')));
     const engines = await ours();
     expect(engines).toHaveLength(64);
     expect(engines.some((e) => e.stale === true)).toBe(true);
     // No tarpit is starved: within a few runs every one has been asked and found not answering.
-    await waitFor('every tarpit probed at least once', async () => (await ours()).every((e) => e.health === 'down' && /no answer within/.test(e.lastError)), 20_000);
-  });
+    await waitFor('every tarpit probed at least once', async () => (await ours()).every((e) => e.health === 'down' && /no answer within/.test(e.lastError)), 60_000);
+  }, 90_000);
 });
 
 describe('a Docker API socket that drips one byte per 500 ms', () => {
@@ -122,7 +127,7 @@ describe('a Docker API socket that drips one byte per 500 ms', () => {
     dir = mkdtempSync(join(tmpdir(), 'gpufleet-drip-'));
     docker = await drippingSocket(join(dir, 'docker.sock'));
     s = await startSidecar(['--simulate', 'small', '--interval', '500ms', '--docker-socket', join(dir, 'docker.sock')]);
-  }, 30_000);
+  }, 60_000);
 
   afterAll(async () => {
     await s?.stop();
@@ -130,18 +135,18 @@ describe('a Docker API socket that drips one byte per 500 ms', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the first GPU reading is served at once, and GPU series keep their cadence', async () => {
+  it('the first GPU reading is served, and GPU series keep their cadence', async () => {
     // Today's main: the first tick waits on Docker forever; nothing is ever served.
-    await waitFor('GPU series on /metrics', async () => /^gpufleet_gpu_memory_used_bytes\{/m.test(await (await fetch(`${s.base}/metrics`)).text()), 10_000);
-    const r = await changesOver(s.base, GPU_SUCCESS, 5000);
-    expect(r.changes).toBeGreaterThanOrEqual(3);
-  }, 30_000);
+    await waitFor('GPU series on /metrics', async () => GPU_MEMORY.test(await (await fetch(`${s.base}/metrics`)).text()), 60_000);
+    const r = await changesOver(s.base, GPU_SUCCESS, 10_000);
+    expect(r.changes).toBeGreaterThanOrEqual(4);
+  }, 90_000);
 
   it('health says Docker gave no full answer in time, the GPU source is ok', async () => {
     const h = await waitFor('the docker source to fail', async () => {
       const b = (await json(`${s.base}/api/v1/health`)).body;
       return b.sources.docker.status === 'failed' ? b : undefined;
-    }, 15_000);
+    }, 30_000);
     expect(h.sources.docker.error).toMatch(/no full answer within \d+ ms/);
     expect(h.sources.gpu.status).toBe('ok');
     // The simulated engine beside it is still read.
