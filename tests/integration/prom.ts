@@ -1,6 +1,6 @@
 // A real Prometheus (Debian's) on a free loopback port with a config the test writes, and its query API.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -51,11 +51,11 @@ export async function startPrometheus(config: string, files: Record<string, stri
     logs: () => log,
     query: async (q) => (await api(`/api/v1/query?query=${encodeURIComponent(q)}`)).result,
     stop: () =>
-      new Promise((res) => {
+      new Promise<void>((res) => {
         if (proc.exitCode !== null) return res();
         proc.once('exit', () => res());
         proc.kill('SIGTERM');
-      }),
+      }).finally(() => rmSync(dir, { recursive: true, force: true })),
   };
 }
 

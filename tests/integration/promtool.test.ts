@@ -2,7 +2,7 @@
 // fires on series that cross its threshold long enough and stays quiet on ones that don't
 // (`promtool test rules`, its own rule evaluator with `for` and templates).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -223,6 +223,10 @@ describe('Prometheus config and rule file (promtool)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gpufleet-promtool-'));
     const file = join(dir, 'gpufleet.rules.test.yml');
     writeFileSync(file, testFile());
-    expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
+    try {
+      expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
