@@ -17,6 +17,11 @@ describe('engines whose /health flaps, with 60 KB model names', () => {
   let s: Running;
 
   beforeAll(async () => {
+    // Started first: the engines appear to it as they would on a running host.
+    s = await startSidecar(
+      ['--nvidia-smi', FAKE, '--interval', '500ms', '--kmsg', 'none', '--docker-socket', 'none'],
+      { GPUFLEET_SIM_SCENARIO: 'small', GPUFLEET_SIM_EPOCH: String(Date.now() - 60_000) },
+    );
     // The engines' processes: `python3 …/vllm serve <model> --port P`, as vLLM's console script runs
     // (the interpreter itself, not a version manager's shim, which costs several processes per start).
     const script = join(dir, 'vllm');
@@ -36,10 +41,6 @@ describe('engines whose /health flaps, with 60 KB model names', () => {
       const model = `org/${String(i).padStart(3, '0')}-${'m'.repeat(60_000)}`;
       procs.push(spawn(python, [script, 'serve', model, '--port', String(port)], { stdio: 'ignore' }));
     }
-    s = await startSidecar(
-      ['--nvidia-smi', FAKE, '--interval', '500ms', '--kmsg', 'none', '--docker-socket', 'none'],
-      { GPUFLEET_SIM_SCENARIO: 'small', GPUFLEET_SIM_EPOCH: String(Date.now() - 60_000) },
-    );
   }, 60_000);
 
   afterAll(async () => {
