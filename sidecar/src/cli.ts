@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // gpufleet-sidecar: parse the configuration, start collecting, serve the API; stop cleanly on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,9 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; s
   const hostnameGiven = process.argv.includes('--hostname') || process.env.GPUFLEET_HOSTNAME !== undefined;
   // The simulated host's kernel log: the fake nvidia-smi appends Xid records there during xid faults.
   const simDir = mkdtempSync(join(tmpdir(), 'gpufleet-sim-'));
+  // Removed however the process ends short of SIGKILL: 'exit' follows SIGTERM/SIGINT (shutdown calls
+  // process.exit), a fatal error and a normal end alike.
+  process.once('exit', () => rmSync(simDir, { recursive: true, force: true }));
   const kmsg = join(simDir, 'kmsg');
   writeFileSync(kmsg, '');
   const simDockerSocket = join(simDir, 'docker.sock');

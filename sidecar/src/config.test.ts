@@ -99,7 +99,7 @@ describe('configuration', () => {
 
   it('refuses a history that does not fit the memory budget, naming the largest that does', () => {
     expect(() => parse(['--history', '365d'])).toThrow(
-      /^--history 365d at 5s needs ~\d+ GiB for up to 5000 series \(--max-series\); the budget is 256 MiB \(--history-budget\): at most --history \d+h fits at 5s/,
+      /^--history 365d at 5s needs ~\d+ GiB for up to 5000 series \(--max-series\); the budget is 512 MiB \(--history-budget\): at most --history \d+h fits at 5s/,
     );
     // What it names fits, and a larger budget or fewer series let a longer history in.
     const fits = /at most --history (\d+h)/.exec(String((() => { try { parse(['--history', '365d']); } catch (e) { return e; } })()))?.[1] as string;

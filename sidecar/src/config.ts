@@ -143,7 +143,7 @@ export function buildProgram(): Command {
         'memory the history may take when full (e.g. 256MB, 1GiB); --history, --interval and --max-series are checked against it at start',
       )
         .env('GPUFLEET_HISTORY_BUDGET')
-        .default('256MB'),
+        .default('512MB'),
     )
     .addOption(
       new Option('--nvidia-smi <path>', 'nvidia-smi executable (a name is looked up on PATH)')

@@ -184,6 +184,8 @@ export const EVENT_KINDS = [
   'xid',
   'gpu-lost',
   'gpu-back',
+  'engine-flapping',
+  'gpu-flapping',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -193,8 +195,12 @@ export interface SidecarEvent {
   kind: EventKind | string;
   subject: string;
   text: string;
+  /** Occurrences folded into this event (flapping, repeated Xid). */
+  count?: number;
+  timeEnd?: string;
 }
 
 export interface SidecarEvents {
   events: SidecarEvent[];
+  truncated?: boolean;
 }

@@ -4,7 +4,7 @@
 // dockerode, reaches them on the right port, and maps them to their GPU through the container
 // process's CUDA_VISIBLE_DEVICES, read from the host's /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, ROOT, json, startSidecar, waitFor, type Running } from './harness.js';
@@ -60,6 +60,7 @@ describe('engines in containers (Podman)', () => {
       // already gone
     }
     service?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const dockerEngines = async () => {

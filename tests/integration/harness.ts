@@ -1,6 +1,6 @@
 // Starts the built sidecar as a real process (as an operator would) and talks to it over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,11 +57,11 @@ export async function startSidecar(args: string[], env: Record<string, string> =
       renameSync(`${controlFile}.tmp`, controlFile);
     },
     stop: () =>
-      new Promise((res) => {
+      new Promise<number | null>((res) => {
         if (proc.exitCode !== null) return res(proc.exitCode);
         proc.once('exit', (code) => res(code));
         proc.kill('SIGTERM');
-      }),
+      }).finally(() => rmSync(dir, { recursive: true, force: true })),
   };
 }
 

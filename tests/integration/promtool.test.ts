@@ -1,7 +1,7 @@
 // The Prometheus side with Debian's promtool: prometheus.yml and the rule file are valid, and every rule
 // fires on series that cross its threshold long enough and stays quiet on ones that don't
 // (`promtool test rules`, its own rule evaluator with `for` and templates).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -215,6 +215,10 @@ describe('Prometheus config and rule file (promtool)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gpufleet-promtool-'));
     const file = join(dir, 'gpufleet.rules.test.yml');
     writeFileSync(file, testFile());
-    expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
+    try {
+      expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { XidWatcher } from './xidWatcher.js';
 
 describe('XidWatcher on a kmsg-format file', () => {
@@ -19,6 +19,7 @@ describe('XidWatcher on a kmsg-format file', () => {
     appendFileSync(f, '000,-;NVRM: Xid (PCI:0000:1a:00): 13, Graphics SM Warp Exception\n');
     expect(w.drain().map((x) => [x.xid, x.pciBusId])).toEqual([[13, '00000000:1A:00.0']]);
     w.close();
+    rmSync(dirname(f), { recursive: true, force: true });
   });
 
   it('fails to open a missing log with the reason', () => {

@@ -91,6 +91,8 @@ const MAX_METRICS_BYTES = 32 * 1024 * 1024;
 const MODELS_REFRESH_MS = 60_000;
 const PARALLEL_PROBES = 8;
 export const DEFAULT_MAX_ENGINES = 256;
+/** Engines remembered at most, found now or within the grace period. */
+export const MAX_ENGINE_STATES = 1024;
 
 const EMPTY_LOAD: EngineLoad = {
   running: null,
@@ -279,6 +281,15 @@ export class EngineCollector {
         this.states.delete(id);
         this.opts.onLog?.('info', `engine ${id} dropped: down and not discovered for ${Math.round(this.opts.graceMs / 1000)} s`);
       }
+    }
+
+    // Engines that vanished are kept for the grace period so their loss stays visible, but no more than
+    // MAX_ENGINE_STATES: processes that change ports every tick must not grow this map for good.
+    if (this.states.size > MAX_ENGINE_STATES) {
+      const gone = [...this.states.entries()]
+        .filter(([, s]) => s.lastSeenInDiscovery !== now)
+        .sort((a, b) => a[1].lastSeenInDiscovery - b[1].lastSeenInDiscovery);
+      for (const [id] of gone.slice(0, this.states.size - MAX_ENGINE_STATES)) this.states.delete(id);
     }
 
     const byPid = new Map(procs.map((p) => [p.pid, p]));

@@ -7,7 +7,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plainGet } from './plainHttp.js';
+import { plainGet, pooledConnections } from './plainHttp.js';
 
 interface RawServer {
   server: Server;
@@ -206,5 +206,23 @@ describe('plainGet: the kept connection', () => {
       srv.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('plainGet: the pool', () => {
+  it('keeps nothing for endpoints that refuse, however many distinct ones fail', async () => {
+    const before = pooledConnections();
+    // Ports nobody listens on: each one refused at once.
+    const ports: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const srv = createServer();
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      ports.push((srv.address() as { port: number }).port);
+      await new Promise((r) => srv.close(r));
+    }
+    for (const port of ports) {
+      await expect(plainGet(new URL(`http://127.0.0.1:${port}/health`), { timeoutMs: 2000, maxBytes: 1024 })).rejects.toThrow(/ECONNREFUSED/);
+    }
+    expect(pooledConnections()).toBe(before);
   });
 });

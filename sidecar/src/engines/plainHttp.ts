@@ -346,7 +346,12 @@ class Connection {
 
   private idle(): void {
     const s = this.socket;
-    if (!s) return;
+    // Nothing open (the engine refused or failed): forgotten now, so endpoints that never answer,
+    // however many and however distinct, leave no entry in the pool.
+    if (!s) {
+      this.onIdleClose();
+      return;
+    }
     // An idle connection does not keep the process alive.
     s.unref();
     if (!this.idleTimer) {
@@ -364,6 +369,11 @@ class Connection {
 
 const connections = new Map<string, Connection>();
 
+/** Connections kept in the pool (for tests: it must not grow with endpoints that fail). */
+export function pooledConnections(): number {
+  return connections.size;
+}
+
 /** GET over plain http (TCP or a unix socket) on the engine's kept connection. */
 export function plainGet(
   url: URL,
@@ -374,8 +384,11 @@ export function plainGet(
   const key = opts.socketPath ? `unix:${opts.socketPath}` : `${host}:${port}`;
   let c = connections.get(key);
   if (!c) {
-    c = new Connection(opts.socketPath ? { socketPath: opts.socketPath } : { host, port }, () => connections.delete(key));
-    connections.set(key, c);
+    const made: Connection = new Connection(opts.socketPath ? { socketPath: opts.socketPath } : { host, port }, () => {
+      if (connections.get(key) === made) connections.delete(key);
+    });
+    connections.set(key, made);
+    c = made;
   }
   return c.get({
     url: url.href,
