@@ -52,7 +52,7 @@ describe('slow clients', () => {
     s = await startSidecar(['--simulate', 'small']);
   });
   afterAll(async () => {
-    await s.stop();
+    await s?.stop();
   });
 
   it('1,000 connections that never finish their headers: /healthz and /metrics still answer, the excess and then the rest are closed', async () => {
@@ -81,7 +81,7 @@ describe('heavy requests', () => {
     await waitFor('first collection', async () => (await fetch(`${s.base}/api/v1/snapshot`)).status === 200);
   });
   afterAll(async () => {
-    await s.stop();
+    await s?.stop();
   });
 
   it('past --web.max-heavy-requests (32 by default): 503 with Retry-After and the JSON error; light routes still answer', async () => {
@@ -119,7 +119,7 @@ describe('bearer token', () => {
     s = await startSidecar(['--simulate', 'small', '--token-file', tokenPath()]);
   });
   afterAll(async () => {
-    await s.stop();
+    await s?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -165,18 +165,20 @@ describe('bearer token from a Kubernetes secret volume', () => {
     writeFileSync(join(dir, '..v1', 'token'), 'k8s-one');
     symlinkSync('..v1', join(dir, '..data'));
     symlinkSync('..data/token', join(dir, 'token'));
-    const s = await startSidecar(['--simulate', 'small', '--token-file', join(dir, 'token')]);
+    let s: Running | undefined;
     try {
-      expect((await fetch(`${s.base}/api/v1/health`, bearer('k8s-one'))).status).toBe(200);
+      s = await startSidecar(['--simulate', 'small', '--token-file', join(dir, 'token')]);
+      const base = s.base;
+      expect((await fetch(`${base}/api/v1/health`, bearer('k8s-one'))).status).toBe(200);
       mkdirSync(join(dir, '..v2'));
       writeFileSync(join(dir, '..v2', 'token'), 'k8s-two');
       symlinkSync('..v2', join(dir, '..data_tmp'));
       renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
       rmSync(join(dir, '..v1'), { recursive: true });
-      await waitFor('new secret in force', async () => (await fetch(`${s.base}/api/v1/health`, bearer('k8s-two'))).status === 200, 15_000);
-      expect((await fetch(`${s.base}/api/v1/health`, bearer('k8s-one'))).status).toBe(401);
+      await waitFor('new secret in force', async () => (await fetch(`${base}/api/v1/health`, bearer('k8s-two'))).status === 200, 15_000);
+      expect((await fetch(`${base}/api/v1/health`, bearer('k8s-one'))).status).toBe(401);
     } finally {
-      await s.stop();
+      await s?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -339,18 +341,24 @@ describe('web config mistakes are refused at start', () => {
 });
 
 describe('exposure warning', () => {
-  it('warns loudly when the API listens beyond loopback without authentication, not with a token', async () => {
+  it('warns loudly when the API listens beyond loopback without authentication', async () => {
     const open = await startSidecar(['--simulate', 'small', '--listen', '0.0.0.0:0']);
+    try {
+      await waitFor('warning', async () => /SECURITY: .*WITHOUT AUTHENTICATION/.test(open.logs()));
+    } finally {
+      await open.stop();
+    }
+  });
+
+  it('does not warn with a token', async () => {
     const dir = tmp('warn');
     writeFileSync(join(dir, 'token'), 't');
-    const guarded = await startSidecar(['--simulate', 'small', '--listen', '0.0.0.0:0', '--token-file', join(dir, 'token')]);
     try {
-      await waitFor('warning', async () => /WITHOUT AUTHENTICATION/.test(open.logs()));
+      const guarded = await startSidecar(['--simulate', 'small', '--listen', '0.0.0.0:0', '--token-file', join(dir, 'token')]);
+      await guarded.stop();
       expect(guarded.logs()).toMatch(/listening on/);
       expect(guarded.logs()).not.toMatch(/WITHOUT AUTHENTICATION/);
     } finally {
-      await open.stop();
-      await guarded.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
