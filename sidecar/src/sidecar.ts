@@ -18,6 +18,8 @@ export interface SidecarDeps {
   metrics: SidecarMetrics;
   /** Environment for nvidia-smi (the simulator reads its scenario from there). */
   nvidiaSmiEnv?: NodeJS.ProcessEnv;
+  /** Simulate mode: the pids of the simulated host's processes, the only ones the engine scan sees. */
+  procPids?: () => ReadonlySet<number> | null;
 }
 
 export class Sidecar {
@@ -47,6 +49,7 @@ export class Sidecar {
     }
     this.engines = new EngineCollector({
       procPath: config.procPath,
+      procPids: deps.procPids,
       dockerSocket,
       engineUrls: config.engines,
       hostname: config.hostname,

@@ -30,7 +30,8 @@ export async function startSidecar(args: string[], env: Record<string, string> =
   proc.stdout?.on('data', (d) => (out += d));
   proc.stderr?.on('data', (d) => (out += d));
   const base = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`sidecar did not start:\n${out}`)), 15_000);
+    // Generous: on a crowded machine (several simulated hosts, a Prometheus) starting Node alone can take 15 s.
+    const timer = setTimeout(() => rej(new Error(`sidecar did not start:\n${out}`)), 60_000);
     const check = () => {
       const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
       if (m) {

@@ -16,6 +16,8 @@ import { keepReadFamilies, parseVllmMetrics, type EngineScrape, type VllmMetrics
 
 export interface EngineCollectorOptions {
   procPath: string;
+  /** When set and it returns a set: the only pids the process scan looks at (simulate mode). */
+  procPids?: () => ReadonlySet<number> | null;
   /** Docker/Podman API socket; null: no container discovery. */
   dockerSocket: string | null;
   engineUrls: string[];
@@ -123,7 +125,7 @@ export class EngineCollector {
   private readonly states = new Map<string, EngineState>();
 
   constructor(private readonly opts: EngineCollectorOptions) {
-    this.scanner = new ProcScanner(opts.procPath);
+    this.scanner = new ProcScanner(opts.procPath, undefined, opts.procPids ?? null);
     this.docker = opts.dockerSocket ? new DockerDiscovery(opts.dockerSocket, opts.timeoutMs) : null;
   }
 
