@@ -25,7 +25,7 @@ async function settled(s: Running, gpus: number, engines: number): Promise<HostV
     const v = await view(s);
     const list = (await json(`${s.base}/api/v1/engines`)).body.engines as any[];
     return v.gpus.length === gpus && v.engines.length >= engines && list.every((e) => e.health !== 'unknown') ? v : undefined;
-  }, 90_000);
+  }, 300_000);
 }
 
 function expectDisjoint(views: HostView[]): void {
@@ -43,14 +43,16 @@ describe('three simulated hosts side by side', () => {
   let faults: HostView;
 
   beforeAll(async () => {
-    // demo and small both prefer port 18001 for their first engine: the second one started moves.
-    for (const args of [['demo', '--docker-socket', 'none'], ['small'], ['faults', '--docker-socket', 'none']]) {
-      running.push(await startSidecar(['--simulate', ...args, '--interval', '1s']));
-    }
+    // Started together, as an operator's script would; demo and small both prefer port 18001 for their first
+    // engine, so one of them moves. A sidecar that did start is stopped in afterAll even if another did not.
+    const args = [['demo', '--docker-socket', 'none'], ['small'], ['faults', '--docker-socket', 'none']];
+    const started = await Promise.allSettled(args.map((a) => startSidecar(['--simulate', ...a, '--interval', '1s'])));
+    for (const r of started) if (r.status === 'fulfilled') running.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     const [d, s, f] = running as [Running, Running, Running];
     // demo without Docker: its 8 native engines; small: 1; faults: 5.
     [demo, small, faults] = await Promise.all([settled(d, 8, 8), settled(s, 1, 1), settled(f, 4, 5)]);
-  }, 180_000);
+  }, 480_000);
 
   afterAll(async () => {
     await Promise.all(running.map((r) => r.stop()));
@@ -80,10 +82,11 @@ describe('three simulated hosts side by side', () => {
     const second = await startSidecar(['--simulate', 'demo', '--hostname', 'sim-demo-2', '--interval', '1s', '--docker-socket', 'none']);
     running.push(second);
     const v = await settled(second, 8, 8);
+    expect(v.gpus.filter((u) => demo.gpus.includes(u))).toEqual([]);
     expect(v.host).toBe('sim-demo-2');
     expect(v.engines).toHaveLength(8);
     expectDisjoint([demo, small, faults, v]);
     // The first demo still sees only its own 8.
     expect((await view(running[0] as Running)).engines.map((e) => e.port).sort()).toEqual(demo.engines.map((e) => e.port).sort());
-  }, 120_000);
+  }, 300_000);
 });
