@@ -19,12 +19,12 @@ async function view(s: Running): Promise<HostView> {
   };
 }
 
-/** Waits until the sidecar shows `gpus` GPUs and at least `engines` engines, all up or down (none unknown). */
+/** Waits until the sidecar shows at least `gpus` GPUs and `engines` engines, all up or down (none unknown). */
 async function settled(s: Running, gpus: number, engines: number): Promise<HostView> {
   return waitFor(`${s.base}: ${gpus} GPUs and ${engines} engines`, async () => {
     const v = await view(s);
     const list = (await json(`${s.base}/api/v1/engines`)).body.engines as any[];
-    return v.gpus.length === gpus && v.engines.length >= engines && list.every((e) => e.health !== 'unknown') ? v : undefined;
+    return v.gpus.length >= gpus && v.engines.length >= engines && list.every((e) => e.health !== 'unknown') ? v : undefined;
   }, 300_000);
 }
 
@@ -50,8 +50,8 @@ describe('three simulated hosts side by side', () => {
     for (const r of started) if (r.status === 'fulfilled') running.push(r.value);
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     const [d, s, f] = running as [Running, Running, Running];
-    // demo without Docker: its 8 native engines; small: 1; faults: 5.
-    [demo, small, faults] = await Promise.all([settled(d, 8, 8), settled(s, 1, 1), settled(f, 4, 5)]);
+    // demo without Docker: 8 GPUs, its 8 native engines; small: 1 and 1; faults: 6 GPUs (one may be lost), 5 engines.
+    [demo, small, faults] = await Promise.all([settled(d, 8, 8), settled(s, 1, 1), settled(f, 5, 5)]);
   }, 480_000);
 
   afterAll(async () => {
