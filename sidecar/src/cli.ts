@@ -13,6 +13,7 @@ import { SidecarMetrics } from './api/metrics.js';
 import { TokenFile } from './api/tokenFile.js';
 import { readWebConfig, type WebConfig } from './api/webConfigFile.js';
 import { parseConfig, type Config } from './config.js';
+import { pidListReader } from './engines/pidList.js';
 import { Sidecar } from './sidecar.js';
 import { VERSION } from './version.js';
 
@@ -22,7 +23,14 @@ import { VERSION } from './version.js';
  * the scenario's docker-deployed engines are its containers, and a real Docker on the machine running the
  * simulation is not the simulated host's.
  */
-function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; simDockerSocket: string | null } {
+type ProcPids = () => ReadonlySet<number>;
+
+/**
+ * The host is named by --hostname, default sim-<scenario>; the simulated GPUs take that name too (their UUIDs
+ * derive from it), and the process scan sees only the pids simHost lists as its engines', so several simulated
+ * hosts run side by side on one machine without seeing each other's (or the machine's own) vLLM processes.
+ */
+function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; simDockerSocket: string | null; procPids?: ProcPids } {
   if (!config.simulate) return { config, env: process.env, simDockerSocket: null };
   const fake = fileURLToPath(new URL('./sim/fakeNvidiaSmi.js', import.meta.url));
   if (!existsSync(fake)) throw new Error(`--simulate: the simulator is not built (${fake} missing); run npm run build -w sidecar`);
@@ -38,11 +46,13 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; s
   writeFileSync(kmsg, '');
   const simDockerSocket = join(simDir, 'docker.sock');
   const socketGiven = process.argv.some((a) => a === '--docker-socket' || a.startsWith('--docker-socket=')) || process.env.GPUFLEET_DOCKER_SOCKET !== undefined;
+  const hostname = hostnameGiven ? config.hostname : `sim-${name}`;
   return {
+    procPids: pidListReader(join(simDir, 'engine-pids')),
     config: {
       ...config,
       nvidiaSmi: fake,
-      hostname: hostnameGiven ? config.hostname : `sim-${name}`,
+      hostname,
       kmsg,
       dockerSocket: socketGiven ? config.dockerSocket : simDockerSocket,
     },
@@ -54,6 +64,7 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; s
       // simHost publishes the fake vLLM engines' pids there; the fake nvidia-smi lists them as GPU processes.
       GPUFLEET_SIM_STATE: simDir,
       GPUFLEET_SIM_SCENARIO: scenario,
+      GPUFLEET_SIM_HOSTNAME: hostname,
       GPUFLEET_SIM_EPOCH: process.env.GPUFLEET_SIM_EPOCH ?? String(Date.now()),
     },
   };
@@ -113,10 +124,11 @@ async function main(): Promise<void> {
   let config: Config;
   let env: NodeJS.ProcessEnv;
   let simDockerSocket: string | null;
+  let procPids: ProcPids | undefined;
   let tokenFile: TokenFile | null = null;
   let web: WebConfig = { tls: null, basicAuthUsers: new Map(), headers: {} };
   try {
-    ({ config, env, simDockerSocket } = simulation(parsed));
+    ({ config, env, simDockerSocket, procPids } = simulation(parsed));
     if (config.tokenFile) tokenFile = new TokenFile(config.tokenFile, logger);
     if (config.webConfigFile) web = readWebConfig(config.webConfigFile);
   } catch (err) {
@@ -130,7 +142,7 @@ async function main(): Promise<void> {
     logger.warn(`simHost did not open its Docker API at ${simDockerSocket} within 10 s`);
   }
   const metrics = new SidecarMetrics({ maxSeries: config.maxSeries, host: config.hostname, version: VERSION });
-  const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env });
+  const sidecar = new Sidecar({ config, logger, metrics, nvidiaSmiEnv: env, procPids });
   // Bearer token and basic-auth users are read per request: a reload (file watch, SIGHUP) applies at once.
   const auth = new Authenticator(() => ({ token: tokenFile?.token ?? null, basicUsers: web.basicAuthUsers }));
   const app = createApp({

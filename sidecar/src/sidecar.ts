@@ -27,6 +27,8 @@ export interface SidecarDeps {
   metrics: SidecarMetrics;
   /** Environment for nvidia-smi (the simulator reads its scenario from there). */
   nvidiaSmiEnv?: NodeJS.ProcessEnv;
+  /** Simulate mode: the pids of the simulated host's processes, the only ones the engine scan sees. */
+  procPids?: () => ReadonlySet<number> | null;
   /** Injected by tests to step the wall clock; the system clock otherwise. */
   clock?: Clock;
 }
@@ -78,6 +80,7 @@ export class Sidecar {
     }
     this.engines = new EngineCollector({
       procPath: config.procPath,
+      procPids: deps.procPids,
       dockerSocket,
       engineUrls: config.engines,
       allowRemote: config.engineAllowRemote,

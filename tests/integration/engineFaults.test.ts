@@ -8,12 +8,26 @@ describe('badly behaved engines on the faults host', () => {
   let s: Running;
   let engines: Record<string, any>;
 
+  // Each engine of faults.yaml by its scenario port, found by model and GPU: the simulator moves an engine to
+  // another port when its scenario port is taken on this machine (another simulated host runs there).
+  const ROLES: Record<string, { model: string; gpu: number | null }> = {
+    '18101': { model: 'Qwen/Qwen2.5-0.5B-Instruct', gpu: 0 },
+    '18102': { model: 'Qwen/Qwen2.5-0.5B-Instruct', gpu: 1 },
+    '18103': { model: 'Qwen/Qwen2.5-1.5B-Instruct', gpu: null },
+    '18104': { model: 'Qwen/Qwen2.5-0.5B-Instruct', gpu: 5 },
+    '18105': { model: 'meta-llama/Llama-3.1-8B-Instruct', gpu: null },
+  };
+
   beforeAll(async () => {
     s = await startSidecar(['--simulate', 'faults', '--interval', '1s', '--docker-socket', 'none']);
     engines = await waitFor('the faults engines found and read', async () => {
       const list: any[] = (await json(`${s.base}/api/v1/engines`)).body.engines ?? [];
-      const byPort = Object.fromEntries(list.map((e) => [new URL(e.endpoint).port, e]));
-      const ready = ['18101', '18102', '18103', '18104', '18105'].every((p) => byPort[p] && byPort[p].health !== 'unknown') &&
+      const gpus: any[] = (await json(`${s.base}/api/v1/gpus`)).body.gpus ?? [];
+      const indexOf = (uuid: string) => gpus.find((g) => g.uuid === uuid)?.index;
+      const find = ({ model, gpu }: { model: string; gpu: number | null }) =>
+        list.find((e) => e.model === model && (gpu === null || e.workers.some((w: any) => w.gpuUuids.some((u: string) => indexOf(u) === gpu))));
+      const byPort = Object.fromEntries(Object.entries(ROLES).map(([port, role]) => [port, find(role)]));
+      const ready = Object.keys(ROLES).every((p) => byPort[p] && byPort[p].health !== 'unknown') &&
         byPort['18105'].load.generationTokensPerSec !== null && byPort['18103'].load.generationTokensPerSec !== null;
       return ready ? byPort : undefined;
     }, 60_000);

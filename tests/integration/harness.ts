@@ -33,7 +33,11 @@ export async function startSidecar(args: string[], env: Record<string, string> =
   proc.stdout?.on('data', (d) => (out += d));
   proc.stderr?.on('data', (d) => (out += d));
   const base = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`sidecar did not start:\n${out}`)), 15_000);
+    // Generous: on a crowded machine (several simulated hosts, a Prometheus) starting one took 2 minutes.
+    const timer = setTimeout(() => {
+      proc.kill('SIGTERM'); // not left running behind a failed test
+      rej(new Error(`sidecar did not start:\n${out}`));
+    }, 180_000);
     const check = () => {
       const m = /listening on (https?:\/\/[\d.]+:\d+)/.exec(out);
       if (m) {

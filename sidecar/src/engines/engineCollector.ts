@@ -19,6 +19,8 @@ import { keepReadFamilies, parseVllmMetrics, type EngineScrape, type VllmMetrics
 
 export interface EngineCollectorOptions {
   procPath: string;
+  /** When set and it returns a set: the only pids the process scan looks at (simulate mode). */
+  procPids?: () => ReadonlySet<number> | null;
   /** Docker/Podman API socket; null: no container discovery. */
   dockerSocket: string | null;
   engineUrls: string[];
@@ -161,7 +163,7 @@ export class EngineCollector {
   private readonly clock: Clock;
 
   constructor(private readonly opts: EngineCollectorOptions) {
-    this.scanner = new ProcScanner(opts.procPath);
+    this.scanner = new ProcScanner(opts.procPath, undefined, opts.procPids ?? null);
     this.docker = opts.dockerSocket ? new DockerDiscovery(opts.dockerSocket, opts.timeoutMs) : null;
     this.gate = new EndpointGate({ hostname: opts.hostname, allow: parseAllowList(opts.allowRemote ?? []), uids: (pid) => this.scanner.uids(pid) });
     this.clock = opts.clock ?? systemClock;

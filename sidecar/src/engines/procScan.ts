@@ -162,9 +162,14 @@ export class ProcScanner {
   /** Why the last scan is incomplete (out of file descriptors…), or null when it is whole. */
   lastError: string | null = null;
 
+  /**
+   * `only`: when it returns a set, the scan sees only those pids (a simulated host sees its own engines, not
+   * every process of the machine it runs on); null or absent: every process.
+   */
   constructor(
     readonly procPath: string,
     private readonly readText: ProcReader = readProcFile,
+    private readonly only: (() => ReadonlySet<number> | null) | null = null,
   ) {}
 
   private read1(path: string): string | null {
@@ -196,9 +201,10 @@ export class ProcScanner {
     this.lastReads = 0;
     const full = this.scans++ % FULL_REREAD_SCANS === 0;
     const listed = new Set<number>();
+    const allowed = this.only?.() ?? null;
     for (const n of names) {
       const c = n.charCodeAt(0);
-      if (c >= 48 && c <= 57 && /^\d+$/.test(n)) listed.add(Number(n));
+      if (c >= 48 && c <= 57 && /^\d+$/.test(n) && (allowed === null || allowed.has(Number(n)))) listed.add(Number(n));
     }
     let uptime = NaN;
     try {

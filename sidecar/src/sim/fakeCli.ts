@@ -203,6 +203,17 @@ export function resolveScenarioPath(value: string | undefined): string {
   return join(here(), 'scenarios', `${v}.yaml`);
 }
 
+/**
+ * The scenario named by GPUFLEET_SIM_SCENARIO, renamed to GPUFLEET_SIM_HOSTNAME when set (`sidecar --simulate`
+ * sets it to its --hostname): GPU and MIG UUIDs derive from the host name, so two copies of one scenario under
+ * two names are two hosts with different GPUs.
+ */
+export function loadSimScenario(env: NodeJS.ProcessEnv = process.env): Scenario {
+  const scenario = loadScenarioFile(resolveScenarioPath(env.GPUFLEET_SIM_SCENARIO));
+  const name = env.GPUFLEET_SIM_HOSTNAME?.trim();
+  return name ? { ...scenario, hostname: name.slice(0, 253) } : scenario;
+}
+
 function readControl(scenario: Scenario): SimControl {
   const path = process.env.GPUFLEET_SIM_CONTROL;
   if (!path || !existsSync(path)) return EMPTY_CONTROL;
@@ -393,7 +404,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   try {
-    scenario = loadScenarioFile(resolveScenarioPath(process.env.GPUFLEET_SIM_SCENARIO));
+    scenario = loadSimScenario();
   } catch (err) {
     process.stderr.write(`${PROG}: ${(err as Error).message}\n`);
     return 255;

@@ -3,6 +3,7 @@
 // at the current time, so the sidecar's real collector code can run against it unchanged.
 //
 //   GPUFLEET_SIM_SCENARIO  scenario file (YAML/JSON) or a shipped name (demo, small, faults); default: demo
+//   GPUFLEET_SIM_HOSTNAME  optional: the host's name instead of the scenario's (GPU and MIG UUIDs derive from it)
 //   GPUFLEET_SIM_EPOCH     scenario start, ms since the Unix epoch; default: the start of the current hour
 //   GPUFLEET_SIM_CONTROL   optional JSON file of live overrides, re-read on every call and loop tick
 //

@@ -37,7 +37,7 @@ describe('demo rendered and parsed back by the sidecar parsers', () => {
     gpus.forEach((g, i) => {
       const s = state.gpus[i];
       expect(g).toMatchObject({
-        host: 'sim-demo-01',
+        host: 'sim-demo',
         uuid: s?.uuid,
         index: s?.index,
         name: 'NVIDIA H100 80GB HBM3',

@@ -4,27 +4,32 @@
 // and publishes which pids run where in $GPUFLEET_SIM_STATE/engines.json for the fake nvidia-smi.
 //
 //   GPUFLEET_SIM_SCENARIO   scenario file or shipped name (as for the fake nvidia-smi); default demo
+//   GPUFLEET_SIM_HOSTNAME   optional: the simulated host's name instead of the scenario's (GPU UUIDs derive from it)
 //   GPUFLEET_SIM_EPOCH      scenario start, ms since the Unix epoch; default the start of the current hour
-//   GPUFLEET_SIM_STATE      directory for engines.json (required); bin/ in it holds the title symlinks
+//   GPUFLEET_SIM_STATE      directory for engines.json and engine-pids (required); bin/ in it holds the title symlinks
 //   GPUFLEET_SIM_CONTROL    optional control file (lostGpus, mig overrides stop the engines on them)
 //   GPUFLEET_SIM_RESTART_S  seconds before an engine that died outside its downtime is started again (30)
 //   GPUFLEET_SIM_ENGINES    "off": start no engine (engines.json stays empty), e.g. for benchmarks
 //   GPUFLEET_SIM_DOCKER_SOCKET  optional unix socket path: answer the Docker Engine API there (fakeDocker.ts),
 //                           listing the running `deployment: docker` engines as containers
 //
+// Each engine listens on its scenario port when that is free on 127.0.0.1, else on one the OS picks (chosen once,
+// kept across restarts; engines.json says which), so several simulated hosts run side by side on one machine.
+//
 // Stops every engine and exits on SIGTERM/SIGINT, or when its parent goes away. Problems go to stderr.
 import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { existsSync, fstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engineDevicesAt, engineProcessPlan, flattenPlan, gpuProcessName, launchArgv, type EngineDevice, type ProcPlan } from './engineLayout.js';
 import { inDowntime, type EngineSpec } from './engineScenario.js';
 import { startFakeDockerApi, type FakeContainer } from './fakeDocker.js';
-import { resolveScenarioPath } from './fakeCli.js';
+import { loadSimScenario } from './fakeCli.js';
 import { engineEnv, findCat, onLines, spawnFakeNode, watchParent } from './fakeProc.js';
 import type { FakeVllmConfig, ReportedProc } from './fakeVllm.js';
-import { loadScenarioFile, type Scenario } from './scenario.js';
+import type { Scenario } from './scenario.js';
 import { EMPTY_CONTROL, hostStateAt, parseControl, type SimControl } from './state.js';
 
 /** One line of engines.json per running engine. */
@@ -54,6 +59,8 @@ export interface EngineStateEntry {
 }
 
 export const ENGINES_FILE = 'engines.json';
+/** Every process of the running engines, one pid per line: the only processes the simulated host's sidecar scans. */
+export const PIDS_FILE = 'engine-pids';
 
 function here(): string {
   return dirname(fileURLToPath(import.meta.url));
@@ -85,6 +92,35 @@ function log(msg: string): void {
   process.stderr.write(`gpufleet simHost: ${msg}\n`);
 }
 
+/** Listens on 127.0.0.1:port, or on a port the OS picks when that one is taken (or 0). */
+function holdPort(port: number): Promise<NetServer> {
+  const listen = (p: number) =>
+    new Promise<NetServer>((resolve, reject) => {
+      const s = createNetServer();
+      s.once('error', reject);
+      s.listen(p, '127.0.0.1', () => resolve(s));
+    });
+  return listen(port).catch(() => listen(0));
+}
+
+/**
+ * A port for each wanted port: itself when free, else a free one. All are held until every one is chosen, so
+ * no two engines get the same; another program can still take one before the engine binds it (simHost then
+ * chooses again).
+ */
+export async function choosePorts(wanted: readonly number[]): Promise<number[]> {
+  const held: NetServer[] = [];
+  try {
+    for (const p of wanted) held.push(await holdPort(p));
+    return held.map((s) => {
+      const a = s.address();
+      return typeof a === 'object' && a ? a.port : 0;
+    });
+  } finally {
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
 interface Running {
   spec: EngineSpec;
   plan: ProcPlan;
@@ -96,6 +132,8 @@ interface Running {
   startedAt: number;
   stopping: boolean;
   readyTimer: NodeJS.Timeout | null;
+  /** Its port was taken when it tried to listen: choose another and start again at once. */
+  portTaken: boolean;
 }
 
 export class SimHost {
@@ -108,6 +146,9 @@ export class SimHost {
   private timer: NodeJS.Timeout | null = null;
   private lastWritten = '';
   private docker: Server | null = null;
+  /** The port each engine (by index) listens on, once chosen. */
+  private readonly ports = new Map<number, number>();
+  private choosing: Promise<void> | null = null;
 
   constructor(
     readonly scenario: Scenario,
@@ -181,8 +222,34 @@ export class SimHost {
       const want = !inDowntime(spec, t) && devices.ok && now >= (this.crashedUntil.get(spec.index) ?? 0);
       const key = devices.ok ? devices.devices.map((d) => d.visible).join(',') : '';
       if (run && !run.stopping && (!want || run.deviceKey !== key)) this.stop(spec.index);
-      if (!this.running.has(spec.index) && want && devices.ok) this.launch(spec, devices.devices, key);
+      if (this.running.has(spec.index) || !want || !devices.ok) continue;
+      const port = this.ports.get(spec.index);
+      if (port === undefined) this.choosePorts();
+      else this.launch({ ...spec, port }, devices.devices, key);
     }
+  }
+
+  /** Chooses ports for the engines that have none yet, then ticks again. */
+  private choosePorts(): void {
+    if (this.choosing) return;
+    const specs = this.scenario.engines.filter((e) => !this.ports.has(e.index));
+    this.choosing = choosePorts(specs.map((e) => e.port)).then(
+      (ports) => {
+        const moved: string[] = [];
+        specs.forEach((e, i) => {
+          const p = ports[i] as number;
+          this.ports.set(e.index, p);
+          if (p !== e.port) moved.push(`${e.name} ${e.port} → ${p}`);
+        });
+        if (moved.length) log(`ports taken on this machine, engines moved: ${moved.join(', ')}`);
+        this.choosing = null;
+        if (this.timer) this.tick();
+      },
+      (err: Error) => {
+        log(`cannot choose engine ports: ${err.message}`);
+        this.choosing = null;
+      },
+    );
   }
 
   private launch(spec: EngineSpec, devices: EngineDevice[], deviceKey: string): void {
@@ -198,7 +265,7 @@ export class SimHost {
       rankMemoryMiB: devices[0]?.memoryMiB ?? 0,
     };
     const child = spawnFakeNode(this.script, plan, engineEnv(process.env, plan.env), config);
-    const run: Running = { spec, plan, devices, deviceKey, child, procs: [], ready: false, startedAt: Date.now(), stopping: false, readyTimer: null };
+    const run: Running = { spec, plan, devices, deviceKey, child, procs: [], ready: false, startedAt: Date.now(), stopping: false, readyTimer: null, portTaken: false };
     this.running.set(spec.index, run);
     onLines(child.stdout, (line) => {
       let msg: { type?: string; procs?: ReportedProc[]; message?: string; startedAt?: number };
@@ -214,7 +281,11 @@ export class SimHost {
         if (run.readyTimer) clearTimeout(run.readyTimer);
         this.write();
       } else if (msg.type === 'error') {
-        log(`engine ${spec.name}: ${msg.message ?? 'failed'}`);
+        if (/EADDRINUSE/.test(msg.message ?? '')) {
+          run.portTaken = true;
+          this.ports.delete(spec.index);
+        }
+        log(`engine ${spec.name}: ${msg.message ?? 'failed'}${run.portTaken ? '; choosing another port' : ''}`);
       }
     });
     onLines(child.stderr, (line) => log(`engine ${spec.name}: ${line}`));
@@ -231,7 +302,9 @@ export class SimHost {
         }
       }
       if (this.running.get(spec.index) === run) this.running.delete(spec.index);
-      if (!run.stopping) {
+      if (run.portTaken) {
+        this.crashedUntil.delete(spec.index);
+      } else if (!run.stopping) {
         const restartMs = this.opts.restartMs ?? 30_000;
         log(`engine ${spec.name} (pid ${child.pid ?? '?'}) exited (${signal ?? `code ${code}`}); starting it again in ${restartMs / 1000} s`);
         this.crashedUntil.set(spec.index, Date.now() + restartMs);
@@ -321,18 +394,23 @@ export class SimHost {
     return out;
   }
 
-  /** engines.json, atomically (temporary file, then rename). */
+  /** engines.json and engine-pids, each atomically (temporary file, then rename). */
   write(): void {
-    const text = `${JSON.stringify(this.entries(), null, 1)}\n`;
+    const entries = this.entries();
+    const text = `${JSON.stringify(entries, null, 1)}\n`;
     if (text === this.lastWritten) return;
-    const file = join(this.stateDir, ENGINES_FILE);
-    const tmp = `${file}.${process.pid}.tmp`;
+    const pids = entries.flatMap((e) => e.processes.map((p) => `${p.pid}\n`)).join('');
     try {
-      writeFileSync(tmp, text);
-      renameSync(tmp, file);
+      // The pid list first: the sidecar should know an engine's processes by the time nvidia-smi shows them.
+      for (const [name, body] of [[PIDS_FILE, pids], [ENGINES_FILE, text]] as const) {
+        const file = join(this.stateDir, name);
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, body);
+        renameSync(tmp, file);
+      }
       this.lastWritten = text;
     } catch (err) {
-      log(`cannot write ${file}: ${(err as Error).message}`);
+      log(`cannot write ${this.stateDir}: ${(err as Error).message}`);
     }
   }
 
@@ -374,7 +452,7 @@ async function main(): Promise<void> {
   let scenario: Scenario;
   let epoch: number;
   try {
-    scenario = loadScenarioFile(resolveScenarioPath(process.env.GPUFLEET_SIM_SCENARIO));
+    scenario = loadSimScenario();
     if (process.env.GPUFLEET_SIM_ENGINES === 'off') scenario = { ...scenario, engines: [] };
     epoch = epochFromEnv();
     mkdirSync(stateDir, { recursive: true });
