@@ -104,13 +104,17 @@ describe('scale-out store: two Prometheus shards → VictoriaMetrics, rules in v
       evaluationInterval: '2s',
       'remoteWrite.flushInterval': '1s',
     });
+    let seen = '';
     await waitFor('demo engines, their latency rates and the fleet rules in VictoriaMetrics', async () => {
-      const info = await query('gpufleet_engine_info');
+      const info = await query('gpufleet_engine_info{instance="' + sidecarAddress + '"}');
       const ttft = await query('count(rate(vllm:time_to_first_token_seconds_bucket{le="+Inf"}[1m]))');
       const recorded = await query('gpufleet:host_alerts_firing:count');
+      seen = `engines ${info.length}, engines with rates ${ttft[0]?.value[1] ?? 0}, hosts recorded ${recorded.length}`;
       return info.length >= 8 && Number(ttft[0]?.value[1] ?? 0) >= 8 && recorded.length === FLEET_HOSTS + 1 ? true : undefined;
-    }, 120_000);
-  }, 180_000);
+    }, 150_000).catch((err) => {
+      throw new Error(`${String(err)} (last seen: ${seen})`);
+    });
+  }, 240_000);
 
   afterAll(async () => {
     await vmalert?.stop();
