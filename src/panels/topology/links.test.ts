@@ -139,7 +139,15 @@ describe('data links of the topology panel', () => {
 
   it('the panel options default to the provisioned dashboards', () => {
     // Grafana fills this registry with its editors at start; the builder only needs the ids to exist.
-    standardEditorsRegistry.setInit(() => ['radio', 'boolean'].map((id) => ({ id, name: id, editor: () => null })));
-    expect(plugin.defaults).toMatchObject({ gpuLink: DEFAULT_GPU_LINK, engineLink: DEFAULT_ENGINE_LINK });
+    standardEditorsRegistry.setInit(() =>
+      ['radio', 'boolean', 'number', 'text'].map((id) => ({ id, name: id, editor: () => null }))
+    );
+    expect(plugin.defaults).toMatchObject({
+      gpuLink: DEFAULT_GPU_LINK,
+      engineLink: DEFAULT_ENGINE_LINK,
+      fleetGroupBy: 'cluster',
+      hostVariable: 'host',
+      nodeCap: 800,
+    });
   });
 });

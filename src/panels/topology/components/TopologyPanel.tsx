@@ -6,11 +6,11 @@ import { Alert, Button, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
 import { FleetTiles } from './FleetTiles';
 import { getTopologyStyles } from './styles';
 import { TopologyView } from './TopologyView';
-import { capTopology, omittedText } from '../cap';
+import { type Capped, capTopology, omittedText } from '../cap';
 import { normaliseThresholds } from '../format';
 import type { Topology } from '../model';
 import { tileGroups, fleetWarnings } from '../prometheus/tiles';
-import { fleetTopology, missingFamilies } from '../prometheus/topology';
+import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../prometheus/topology';
 import { MEANINGS } from '../prometheus/contract';
 import { errorMessages, filterIsSet, hasVariable, readPanelInput, singleValue } from '../source';
 import { type TopologyOptions, withDefaults } from '../types';
@@ -95,8 +95,10 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
         }
       }
     }
-    const topo = fleetTopology(f, hostKey ? [hostKey] : undefined, input.notices);
-    return withCap(topo, opts.nodeCap, messages);
+    if (hostKey) {
+      return withCap(fleetTopology(f, [hostKey], input.notices), opts.nodeCap, messages);
+    }
+    return capMessage(fleetTopologyCapped(f, opts.nodeCap, input.notices), opts.nodeCap, messages);
   }, [input, level, hostKey, opts.nodeCap, errors]);
 
   const selectHost = useCallback(
@@ -228,9 +230,12 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
 
 /** The topology under the node cap, and what the cap left out, in words. */
 function withCap(topo: Topology, cap: number, messages: string[]): { topo: Topology; messages: string[] } {
-  const capped = capTopology(topo, cap);
+  return capMessage(capTopology(topo, cap), cap, messages);
+}
+
+function capMessage(capped: Capped, cap: number, messages: string[]): { topo: Topology; messages: string[] } {
   if (!capped.omitted) {
-    return { topo, messages };
+    return { topo: capped.topo, messages };
   }
   const o = capped.omitted;
   return {

@@ -15,7 +15,7 @@ import {
 import { buildFleet } from './fleet';
 import { describeQueryError, readRows } from './rows';
 import { tileGroups, tileFigure, fleetWarnings } from './tiles';
-import { fleetTopology, missingFamilies } from './topology';
+import { fleetTopology, fleetTopologyCapped, missingFamilies } from './topology';
 
 const GiB = 1024 ** 3;
 
@@ -268,10 +268,8 @@ describe('Prometheus fleet at the all-MIG bound (1,000 hosts × 8 GPUs × 7 slic
     const frames = tableFrames(answers);
     const fleet = fleetOf(answers);
     expect(fleet.hosts.size).toBe(1000);
-    const topo = fleetTopology(fleet, undefined, []);
-    // Per host: 8 GPUs, 56 MIG instances, 56 engines, 56 ranks.
-    expect(topo.nodes.size).toBe(1000 * 176);
-    const { topo: drawn, omitted } = capTopology(topo, 400);
+    // What the panel does: nodes built only for the hosts the cap reaches, the others counted from their rows.
+    const { topo: drawn, omitted } = fleetTopologyCapped(fleet, 400, []);
     expect(drawn.nodes.size).toBeLessThanOrEqual(400);
     // Whole GPUs with their instances and the engines on them: 2 hosts (352 nodes), and 2 GPUs (44) of the third.
     expect(drawn.gpus.map((g) => g.detail.hostKey)).toEqual([
@@ -280,13 +278,27 @@ describe('Prometheus fleet at the all-MIG bound (1,000 hosts × 8 GPUs × 7 slic
       'sim-0002',
       'sim-0002',
     ]);
-    expect(omitted!.total).toBe(topo.nodes.size - drawn.nodes.size);
+    // Per host: 8 GPUs, 56 MIG instances, 56 engines, 56 ranks.
+    expect(omitted!.total).toBe(1000 * 176 - drawn.nodes.size);
     expect(omitted!.byHost.get('sim-0002')).toEqual({ gpus: 6, instances: 42, engines: 42, ranks: 42 });
     expect(omitted!.byHost.get('sim-0999')).toEqual({ gpus: 8, instances: 56, engines: 56, ranks: 56 });
     const layout = computeLayout(drawn, { groupBy: 'host', showWorkers: true, width: 1400 });
     expect(layout.gpuRows).toHaveLength(18);
     expect(layout.engines).toHaveLength(drawn.engines.length);
     expect(frames).toHaveLength(Object.keys(answers).length);
+  });
+});
+
+describe('Prometheus node cap', () => {
+  it('building only the hosts the cap reaches draws and counts exactly what capping the whole topology does', () => {
+    for (const mix of ['typical', 'all-mig'] as const) {
+      const fleet = fleetOf(pick(fleetAnswers({ hosts: 30, mix }), HOST_REFIDS));
+      const whole = capTopology(fleetTopology(fleet, undefined, []), 300);
+      const built = fleetTopologyCapped(fleet, 300, []);
+      expect(Array.from(built.topo.nodes.keys()).sort()).toEqual(Array.from(whole.topo.nodes.keys()).sort());
+      expect(built.omitted!.total).toBe(whole.omitted!.total);
+      expect(new Map([...built.omitted!.byHost].sort())).toEqual(new Map([...whole.omitted!.byHost].sort()));
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import type { QueryResultMetaNotice } from '@grafana/data';
 
+import { type Capped, capTopology } from '../cap';
 import { type TopoEdge, type TopoNode, type Topology, assembleTopology } from '../model';
 import { formatBytes } from '../format';
 import { type Entity, type Fleet, type FleetHost, valueOf } from './fleet';
@@ -241,6 +242,62 @@ export function fleetTopology(fleet: Fleet, keys: string[] | undefined, notices:
     addHost(host, nodes, edges);
   }
   return assembleTopology(nodes, edges, notices);
+}
+
+/** What a host would add to the graph, counted from its rows without building a node. */
+function hostCounts(h: FleetHost) {
+  const ranks = new Set<string>();
+  const engines = new Set<string>(h.detail.engines.keys());
+  const gpus = new Set<string>(h.detail.gpus.keys());
+  for (const e of h.detail.edges.values()) {
+    engines.add(e.labels.engine_id);
+    ranks.add(`${e.labels.engine_id}/${e.labels.rank ?? ''}`);
+  }
+  for (const m of [...h.detail.migs.values(), ...h.detail.vgpus.values()]) {
+    if (m.labels.gpu_uuid) {
+      gpus.add(m.labels.gpu_uuid);
+    }
+  }
+  return {
+    gpus: gpus.size,
+    instances: h.detail.migs.size + h.detail.vgpus.size,
+    engines: engines.size,
+    ranks: ranks.size,
+  };
+}
+
+/**
+ * The topology across hosts under the node cap, built only as far as the cap reaches: hosts in key
+ * order, each counted from its rows first, nodes built for the hosts up to the first that crosses the
+ * cap (capTopology then cuts inside it); the hosts after it are counted, not built. So 56,000 MIG rows
+ * cost one pass over the rows and `cap` nodes, not 176,000 nodes and their edges.
+ */
+export function fleetTopologyCapped(fleet: Fleet, cap: number, notices: QueryResultMetaNotice[]): Capped {
+  const hosts = Array.from(fleet.hosts.values()).sort((a, b) =>
+    a.key.localeCompare(b.key, undefined, { numeric: true })
+  );
+  const build: string[] = [];
+  let budget = 0;
+  let i = 0;
+  for (; i < hosts.length && (budget <= cap || !(cap > 0)); i++) {
+    const c = hostCounts(hosts[i]);
+    budget += c.gpus + c.instances + c.engines + c.ranks;
+    build.push(hosts[i].key);
+  }
+  const capped = capTopology(fleetTopology(fleet, build, notices), cap);
+  if (i >= hosts.length) {
+    return capped;
+  }
+  const omitted = capped.omitted ?? { total: 0, byHost: new Map() };
+  for (const h of hosts.slice(i)) {
+    const c = hostCounts(h);
+    const n = c.gpus + c.instances + c.engines + c.ranks;
+    if (n > 0) {
+      omitted.total += n;
+      omitted.byHost.set(h.key, c);
+    }
+  }
+  return { topo: capped.topo, omitted };
 }
 
 /**
