@@ -10,13 +10,14 @@ import { CLI, FAKE, freePort, json, startSidecar, waitFor, type Running } from '
 
 describe('engines whose /health flaps, with 60 KB model names', () => {
   const ENGINES = 12;
-  const dir = mkdtempSync(join(tmpdir(), 'gpufleet-flap-'));
+  let dir = '';
   const servers: Server[] = [];
   const procs: ChildProcess[] = [];
   const ports: number[] = [];
   let s: Running;
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gpufleet-flap-'));
     // Started first: the engines appear to it as they would on a running host.
     s = await startSidecar(
       ['--nvidia-smi', FAKE, '--interval', '500ms', '--kmsg', 'none', '--docker-socket', 'none'],
@@ -50,7 +51,7 @@ describe('engines whose /health flaps, with 60 KB model names', () => {
       srv.closeAllConnections();
       srv.close();
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows a few changes per engine, then one flapping event with the count; the answer and memory stay small', async () => {
@@ -83,16 +84,17 @@ describe('memory budget of the history', () => {
 });
 
 describe('a simulated run', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'gpufleet-simtmp-'));
+  let tmp = '';
   let s: Running;
 
   beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'gpufleet-simtmp-'));
     s = await startSidecar(['--simulate', 'small', '--interval', '1s', '--docker-socket', 'none'], { TMPDIR: tmp });
   }, 60_000);
 
   afterAll(async () => {
     await s?.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it('serves /metrics as rendered at the last tick: the same text until the next tick, a new one after it', async () => {
