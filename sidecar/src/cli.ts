@@ -28,7 +28,8 @@ type ProcPids = () => ReadonlySet<number>;
 /**
  * The host is named by --hostname, default sim-<scenario>; the simulated GPUs take that name too (their UUIDs
  * derive from it), and the process scan sees only the pids simHost lists as its engines', so several simulated
- * hosts run side by side on one machine without seeing each other's (or the machine's own) vLLM processes.
+ * hosts run side by side on one machine without seeing each other's (or the machine's own) vLLM processes, unless
+ * --docker-socket names a real Docker: its containers' processes are the machine's.
  */
 function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; simDockerSocket: string | null; procPids?: ProcPids } {
   if (!config.simulate) return { config, env: process.env, simDockerSocket: null };
@@ -48,7 +49,8 @@ function simulation(config: Config): { config: Config; env: NodeJS.ProcessEnv; s
   const socketGiven = process.argv.some((a) => a === '--docker-socket' || a.startsWith('--docker-socket=')) || process.env.GPUFLEET_DOCKER_SOCKET !== undefined;
   const hostname = hostnameGiven ? config.hostname : `sim-${name}`;
   return {
-    procPids: pidListReader(join(simDir, 'engine-pids')),
+    // A real Docker given with --docker-socket brings the machine's containers in, and with them its processes.
+    procPids: socketGiven && config.dockerSocket ? undefined : pidListReader(join(simDir, 'engine-pids')),
     config: {
       ...config,
       nvidiaSmi: fake,

@@ -129,7 +129,7 @@ describe('engines on the demo host', () => {
     const migRanks = engines.flatMap((e) => e.workers.flatMap((w: any) => w.migUuids.map((m: string) => ({ id: e.id, rank: w.rank, gpu: w.gpuUuids[0], mig: m }))));
     expect(migRanks.length).toBeGreaterThan(0);
     expect(migRows.sort()).toEqual(
-      migRanks.map((x) => `gpufleet_engine_mig{host="sim-demo-01",engine_id="${x.id}",rank="${x.rank}",gpu_uuid="${x.gpu}",mig_uuid="${x.mig}"} 1`).sort(),
+      migRanks.map((x) => `gpufleet_engine_mig{host="sim-demo",engine_id="${x.id}",rank="${x.rank}",gpu_uuid="${x.gpu}",mig_uuid="${x.mig}"} 1`).sort(),
     );
   });
 

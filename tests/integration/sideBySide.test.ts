@@ -50,8 +50,9 @@ describe('three simulated hosts side by side', () => {
     for (const r of started) if (r.status === 'fulfilled') running.push(r.value);
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     const [d, s, f] = running as [Running, Running, Running];
-    // demo without Docker: 8 GPUs, its 8 native engines; small: 1 and 1; faults: 6 GPUs (one may be lost), 5 engines.
-    [demo, small, faults] = await Promise.all([settled(d, 8, 8), settled(s, 1, 1), settled(f, 5, 5)]);
+    // demo: 8 GPUs, 9 engines (without Docker its container engine is found by the process scan, as a native
+    // one); small: 1 and 1; faults: 6 GPUs (one may be lost), 5 engines.
+    [demo, small, faults] = await Promise.all([settled(d, 8, 9), settled(s, 1, 1), settled(f, 5, 5)]);
   }, 480_000);
 
   afterAll(async () => {
@@ -64,7 +65,7 @@ describe('three simulated hosts side by side', () => {
   });
 
   it('each sees only its own engines, named after its own host', () => {
-    expect(demo.engines).toHaveLength(8);
+    expect(demo.engines).toHaveLength(9);
     expect(small.engines).toHaveLength(1);
     expect(faults.engines).toHaveLength(5);
     for (const v of [demo, small, faults]) for (const e of v.engines) expect(e.id.startsWith(`${v.host}:`)).toBe(true);
@@ -78,15 +79,15 @@ describe('three simulated hosts side by side', () => {
     }
   });
 
-  it('a second demo beside the first: another host, other GPUs, its own 8 engines on other ports', async () => {
+  it('a second demo beside the first: another host, other GPUs, its own 9 engines on other ports', async () => {
     const second = await startSidecar(['--simulate', 'demo', '--hostname', 'sim-demo-2', '--interval', '1s', '--docker-socket', 'none']);
     running.push(second);
-    const v = await settled(second, 8, 8);
+    const v = await settled(second, 8, 9);
     expect(v.gpus.filter((u) => demo.gpus.includes(u))).toEqual([]);
     expect(v.host).toBe('sim-demo-2');
-    expect(v.engines).toHaveLength(8);
+    expect(v.engines).toHaveLength(9);
     expectDisjoint([demo, small, faults, v]);
-    // The first demo still sees only its own 8.
+    // The first demo still sees only its own.
     expect((await view(running[0] as Running)).engines.map((e) => e.port).sort()).toEqual(demo.engines.map((e) => e.port).sort());
   }, 300_000);
 });

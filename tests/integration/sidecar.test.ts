@@ -56,14 +56,14 @@ describe.each(['loop', 'spawn'])('demo host, nvidia-smi %s mode', (mode) => {
     expect(count(/^gpufleet_gpu_info\{/)).toBe(8);
     expect(count(/^gpufleet_mig_instance_info\{/)).toBe(migCount);
     expect(count(/^gpufleet_vgpu_instance_info\{/)).toBe(vgpuCount);
-    expect(text).toMatch(/^gpufleet_collector_up\{host="sim-demo-01",collector="gpu"\} 1$/m);
+    expect(text).toMatch(/^gpufleet_collector_up\{host="sim-demo",collector="gpu"\} 1$/m);
     // One host row, also when nothing else is known; the driver and CUDA versions the fake nvidia-smi reports.
     expect(text.split('\n').filter((l) => l.startsWith('gpufleet_host_info{'))).toEqual([
-      expect.stringMatching(/^gpufleet_host_info\{host="sim-demo-01",version="[^"]+",driver_version="570\.124\.06",cuda_version="12\.8"\} 1$/),
+      expect.stringMatching(/^gpufleet_host_info\{host="sim-demo",version="[^"]+",driver_version="570\.124\.06",cuda_version="12\.8"\} 1$/),
     ]);
     // Every GPU has a process count; the training job's GPU is not free.
     expect(count(/^gpufleet_gpu_processes\{/)).toBe(8);
-    expect(text).toMatch(/^gpufleet_gpu_processes\{host="sim-demo-01",gpu_uuid="[^"]+",gpu_index="7"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^gpufleet_gpu_processes\{host="sim-demo",gpu_uuid="[^"]+",gpu_index="7"\} [1-9]\d*$/m);
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     // promtool prints parse errors and lint problems. prom-client's own nodejs_active_*_total gauges
     // break a naming rule; everything of ours must be clean.
