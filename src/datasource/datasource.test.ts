@@ -218,7 +218,7 @@ describe('sidecar errors shown to the user (recorded error answers)', () => {
     [
       401,
       'error-401.json',
-      /^The sidecar refused the request \(401 unauthorized\): missing or wrong bearer token .*\. Check the bearer token in the data source settings\.$/,
+      /^The sidecar refused the request \(401 unauthorized\): missing or wrong credentials .*\. Check the bearer token in the data source settings\.$/,
     ],
     [
       404,

@@ -81,7 +81,7 @@ test.describe('data source settings', () => {
     const result = await saveAndTest(page);
     await expect(result).toHaveAttribute('data-status', 'error');
     await expect(result).toContainText(
-      'The sidecar refused the request (401 unauthorized): missing or wrong bearer token'
+      'The sidecar refused the request (401 unauthorized): missing or wrong credentials (Authorization: Bearer <token>)'
     );
     await expect(result).toContainText('Check the bearer token in the data source settings.');
     await shot('config-save-and-test-401');
