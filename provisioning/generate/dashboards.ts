@@ -171,13 +171,15 @@ const GROUP_LABELS = ['cluster', 'rack', 'datacenter', 'region', 'job'];
  * them (src/panels/topology/prometheus/contract.ts; README, "Topology panel on Prometheus"). Three levels,
  * so no browser receives the whole fleet's per-GPU rows:
  * - fleet: the per-host recording rules and gpufleet_host_info, `host=~"$host"` (one series per host);
- * - host: every family `{host="$host"}`; equality, so with All (or several hosts) it matches nothing;
+ * - host: every family `{host="${host:raw}"}`; equality, so with All (or several hosts) it matches nothing;
  * - filtered: with $model or $engine set, the engines of that filter, their ranks and the GPUs and MIG
  *   instances they sit on, across the selected hosts.
  * A family's query is the host branch, empty while a filter is on, `or` the filtered branch, empty while none
  * is: one refId per family whichever level answers.
  */
-const HOST_ONE = 'host="$host"';
+// Raw: Grafana regex-escapes a multi-value variable's value, and `gpu1\\.example\\.com` would never equal a host
+// name. With All (`.+`) or several hosts (`a,b`) the raw value names no host either.
+const HOST_ONE = 'host="${host:raw}"';
 // One series while $model or $engine is anything but All (whose value is `.*`), else none. A constant
 // vector labelled with the variables' values, minus the same vector labelled with the All values.
 const FILTER_LABEL = 'gpufleet_filter';

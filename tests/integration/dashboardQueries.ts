@@ -14,11 +14,14 @@ export function loadDashboards(root: string): any[] {
   return readdirSync(join(root, DIR)).map((f) => JSON.parse(readFileSync(join(root, DIR, f), 'utf8')));
 }
 
-/** `$name` / `${name}` replaced; Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes. */
+/**
+ * `$name` / `${name}` / `${name:format}` replaced by the value given (already in the form Grafana would
+ * send); Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes.
+ */
 export function interpolate(text: string, vars: Vars): string {
   return text
     .replaceAll('$__rate_interval', '1m')
-    .replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => vars[(a ?? b) as string] ?? m);
+    .replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => vars[(a ?? b) as string] ?? m);
 }
 
 /**

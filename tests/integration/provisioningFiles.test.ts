@@ -224,10 +224,10 @@ describe('the fleet dashboard', () => {
         expect({ refId: t.refId, expr: t.expr }).toEqual({ refId: t.refId, expr: `${m.metric}{host=~"$host"}` });
         continue;
       }
-      // `{host="$host"}` (equality: All or several hosts match nothing) unless a filter is on, or the family
+      // `{host="${host:raw}"}` (equality: All or several hosts match nothing) unless a filter is on, or the family
       // across the selected hosts narrowed to the filter's engines, and only while a filter is on.
       const [one, filtered] = t.expr.split(/\) or \(/);
-      expect({ refId: t.refId, one }).toEqual({ refId: t.refId, one: expect.stringMatching(new RegExp(`^\\(${m.metric}\\{host="\\$host"\\} unless on \\(\\) \\(label_replace`)) });
+      expect({ refId: t.refId, one }).toEqual({ refId: t.refId, one: expect.stringMatching(new RegExp(`^\\(${m.metric}\\{host="\\$\\{host:raw\\}"\\} unless on \\(\\) \\(label_replace`)) });
       expect({ refId: t.refId, filtered }).toEqual({
         refId: t.refId,
         filtered: expect.stringMatching(/^gpufleet\w+\{host=~"\$host"\} and on \([\w, ]+\) .*gpufleet_engine_info\{host=~"\$host", model=~"\$model", engine_id=~"\$engine"\}.* and on \(\) \(label_replace/),
