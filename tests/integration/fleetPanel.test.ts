@@ -12,7 +12,7 @@ import { readRows } from '../../src/panels/topology/prometheus/rows.js';
 import { fleetWarnings, tileGroups } from '../../src/panels/topology/prometheus/tiles.js';
 import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../../src/panels/topology/prometheus/topology.js';
 import { tableFrames, type Sample as FrameSample } from '../../src/panels/topology/testing/prometheus.js';
-import { allSelected, interpolate, loadDashboards, type Vars } from './dashboardQueries.js';
+import { allSelected, emptyPanels, interpolate, loadDashboards, type Vars } from './dashboardQueries.js';
 import { CLI, ROOT, freePort, waitFor } from './harness.js';
 import { startPrometheus, type Prometheus, type Sample } from './prom.js';
 
@@ -200,5 +200,9 @@ describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', ()
     const { topo } = fleetTopologyCapped(fleet, 800, []);
     const titles = new Set(topo.engines.map((n) => n.detail.model));
     expect([...titles]).toEqual([model]);
+  });
+
+  it('every topology query answers without an error, and with rows at some level of the variables', async () => {
+    expect(await emptyPanels({ ...fleetDashboard, panels: [panel] }, prom.query)).toEqual([]);
   });
 });
