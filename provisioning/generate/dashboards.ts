@@ -170,7 +170,8 @@ const GROUP_LABELS = ['cluster', 'rack', 'datacenter', 'region', 'job'];
  * The topology panel's queries: instant, Format Table, one per family, refIds as the panel's contract names
  * them (src/panels/topology/prometheus/contract.ts; README, "Topology panel on Prometheus"). Three levels,
  * so no browser receives the whole fleet's per-GPU rows:
- * - fleet: the per-host recording rules and gpufleet_host_info, `host=~"$host"` (one series per host);
+ * - fleet: the per-host recording rules and gpufleet_host_info, `host=~"$host"`, one row per host with only
+ *   the labels a tile uses;
  * - host: every family `{host="${host:raw}"}`; equality, so with All (or several hosts) it matches nothing;
  * - filtered: with $model or $engine set, the engines of that filter, their ranks and the GPUs and MIG
  *   instances they sit on, across the selected hosts.
@@ -244,7 +245,12 @@ export const DETAIL_TARGETS: Array<[string, string, Scope]> = [
 
 function topologyTargets(): Array<{ refId: string; expr: string }> {
   return [
-    ...FLEET_TARGETS.map(([refId, metric]) => ({ refId, expr: `${metric}{${H}}` })),
+    // Only the labels a tile uses (host, the grouping label, the sidecar's version): a third of the bytes of
+    // the whole series on a large fleet. Without __name__ the refId says what each value is.
+    ...FLEET_TARGETS.map(([refId, metric]) => ({
+      refId,
+      expr: `max by (host, $group${refId === 'hosts' ? ', version' : ''}) (${metric}{${H}})`,
+    })),
     // Set operators keep __name__, so each row still names its family.
     ...DETAIL_TARGETS.map(([refId, metric, scope]) => ({
       refId,

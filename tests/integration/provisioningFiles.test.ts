@@ -212,8 +212,8 @@ describe('the fleet dashboard', () => {
     expect([...refIds].sort()).toEqual(MEANING_LIST.map((m) => m.refId).sort());
     for (const t of topology.targets) {
       expect({ refId: t.refId, instant: t.instant, range: t.range, format: t.format }).toEqual({ refId: t.refId, instant: true, range: false, format: 'table' });
-      // The family the refId means is what the query selects first: its rows keep that __name__.
-      expect({ refId: t.refId, first: /^\(?(gpufleet[\w:]*)\{/.exec(t.expr)?.[1] }).toEqual({ refId: t.refId, first: MEANINGS.get(t.refId)!.metric });
+      // The family the refId means is what the query selects first.
+      expect({ refId: t.refId, first: [...metricsOf(t.expr)][0] }).toEqual({ refId: t.refId, first: MEANINGS.get(t.refId)!.metric });
     }
   });
 
@@ -221,7 +221,8 @@ describe('the fleet dashboard', () => {
     for (const t of topology.targets) {
       const m = MEANINGS.get(t.refId)!;
       if (m.kind === 'host') {
-        expect({ refId: t.refId, expr: t.expr }).toEqual({ refId: t.refId, expr: `${m.metric}{host=~"$host"}` });
+        // One row per selected host, with the grouping label the panel groups tiles by.
+        expect({ refId: t.refId, expr: t.expr }).toEqual({ refId: t.refId, expr: expect.stringMatching(new RegExp(`^max by \\(host, \\$group[\\w, ]*\\) \\(${m.metric}\\{host=~"\\$host"\\}\\)$`)) });
         continue;
       }
       // `{host="${host:raw}"}` (equality: All or several hosts match nothing) unless a filter is on, or the family
