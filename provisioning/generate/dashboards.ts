@@ -148,9 +148,6 @@ function dashboard(
 
 const H = 'host=~"$host"';
 
-/** Series of the engines of the selected hosts whose model matches $model (engine series have no model label). */
-const ofModel = (expr: string) => `${expr} and on (host, engine_id) gpufleet_engine_info{${H}, model=~"$model"}`;
-
 /** Per-host rows from the recording rules: each rule one column, merged on the host's labels. */
 const HOST_COLUMNS: Array<[string, string, string?]> = [
   ['gpufleet:host_gpus:count', 'GPUs'],
@@ -169,24 +166,96 @@ const HOST_COLUMNS: Array<[string, string, string?]> = [
 // Every label the operator may group hosts by; the fleet dashboard's `group` variable offers them.
 const GROUP_LABELS = ['cluster', 'rack', 'datacenter', 'region', 'job'];
 
-/** The topology panel's families, one instant table query each (README, "Topology panel on Prometheus"). */
+/**
+ * The topology panel's queries: instant, Format Table, one per family, refIds as the panel's contract names
+ * them (src/panels/topology/prometheus/contract.ts; README, "Topology panel on Prometheus"). Three levels,
+ * so no browser receives the whole fleet's per-GPU rows:
+ * - fleet: the per-host recording rules and gpufleet_host_info, `host=~"$host"`, one row per host with only
+ *   the labels a tile uses;
+ * - host: every family `{host="${host:raw}"}`; equality, so with All (or several hosts) it matches nothing;
+ * - filtered: with $model or $engine set, the engines of that filter, their ranks and the GPUs and MIG
+ *   instances they sit on, across the selected hosts.
+ * A family's query is the host branch, empty while a filter is on, `or` the filtered branch, empty while none
+ * is: one refId per family whichever level answers.
+ */
+// Raw: Grafana regex-escapes a multi-value variable's value, and `gpu1\\.example\\.com` would never equal a host
+// name. With All (`.+`) or several hosts (`a,b`) the raw value names no host either.
+const HOST_ONE = 'host="${host:raw}"';
+// One series while $model or $engine is anything but All (whose value is `.*`), else none. A constant
+// vector labelled with the variables' values, minus the same vector labelled with the All values.
+const FILTER_LABEL = 'gpufleet_filter';
+const FILTER_ON =
+  `(label_replace(vector(1), "${FILTER_LABEL}", "$model/$engine", "", "") ` +
+  `unless on (${FILTER_LABEL}) label_replace(vector(1), "${FILTER_LABEL}", ".*/.*", "", ""))`;
+const ENGINES_OF_FILTER = `gpufleet_engine_info{${H}, model=~"$model", engine_id=~"$engine"}`;
+const RANKS_OF_FILTER = `(gpufleet_engine_gpu{${H}} and on (host, engine_id) ${ENGINES_OF_FILTER})`;
+const MIG_RANKS_OF_FILTER = `(gpufleet_engine_mig{${H}} and on (host, engine_id) ${ENGINES_OF_FILTER})`;
+
+/** How a family's filtered branch narrows it to the filter's engines: by engine, by the GPUs or MIG instances they use. */
+type Scope = 'engine' | 'gpu' | 'mig';
+const FILTERED: Record<Scope, (selector: string) => string> = {
+  engine: (s) => `${s} and on (host, engine_id) ${ENGINES_OF_FILTER}`,
+  gpu: (s) => `${s} and on (host, gpu_uuid) ${RANKS_OF_FILTER}`,
+  mig: (s) => `${s} and on (host, mig_uuid) ${MIG_RANKS_OF_FILTER}`,
+};
+
+/** Fleet level: refId → recording rule (or the host info family). */
+export const FLEET_TARGETS: Array<[string, string]> = [
+  ['hosts', 'gpufleet_host_info'],
+  ['host_gpus', 'gpufleet:host_gpus:count'],
+  ['host_gpus_free', 'gpufleet:host_gpus_free:count'],
+  ['host_mig', 'gpufleet:host_mig_instances:count'],
+  ['host_mig_free', 'gpufleet:host_mig_instances_free:count'],
+  ['host_vgpu', 'gpufleet:host_vgpu_instances:count'],
+  ['host_engines', 'gpufleet:host_engines:count'],
+  ['host_engines_up', 'gpufleet:host_engines_up:count'],
+  ['host_engines_busy', 'gpufleet:host_engines_busy:count'],
+  ['host_util', 'gpufleet:host_gpu_utilization:avg'],
+  ['host_mem', 'gpufleet:host_gpu_memory_used:ratio'],
+  ['host_alerts', 'gpufleet:host_alerts_firing:count'],
+];
+
+/** Host and filtered level: refId → family, and how the filter narrows it. */
+export const DETAIL_TARGETS: Array<[string, string, Scope]> = [
+  ['gpus', 'gpufleet_gpu_info', 'gpu'],
+  ['gpu_util', 'gpufleet_gpu_utilization_ratio', 'gpu'],
+  ['gpu_mem_used', 'gpufleet_gpu_memory_used_bytes', 'gpu'],
+  ['gpu_mem_total', 'gpufleet_gpu_memory_total_bytes', 'gpu'],
+  ['gpu_temp', 'gpufleet_gpu_temperature_celsius', 'gpu'],
+  ['gpu_power', 'gpufleet_gpu_power_watts', 'gpu'],
+  ['gpu_procs', 'gpufleet_gpu_processes', 'gpu'],
+  ['mig', 'gpufleet_mig_instance_info', 'mig'],
+  ['mig_mem_used', 'gpufleet_mig_memory_used_bytes', 'mig'],
+  ['mig_mem_total', 'gpufleet_mig_memory_total_bytes', 'mig'],
+  // Engines do not run on vGPU instances: the filtered view keeps those of the filter's GPUs.
+  ['vgpu', 'gpufleet_vgpu_instance_info', 'gpu'],
+  ['vgpu_util', 'gpufleet_vgpu_utilization_ratio', 'gpu'],
+  ['vgpu_fb_used', 'gpufleet_vgpu_framebuffer_used_bytes', 'gpu'],
+  ['vgpu_fb_total', 'gpufleet_vgpu_framebuffer_total_bytes', 'gpu'],
+  ['vgpu_active', 'gpufleet_vgpu_active', 'gpu'],
+  ['engines', 'gpufleet_engine_info', 'engine'],
+  ['engine_up', 'gpufleet_engine_up', 'engine'],
+  ['engine_kv', 'gpufleet_engine_kv_cache_usage_ratio', 'engine'],
+  ['engine_running', 'gpufleet_engine_requests_running', 'engine'],
+  ['engine_waiting', 'gpufleet_engine_requests_waiting', 'engine'],
+  ['engine_busy', 'gpufleet_engine_busy', 'engine'],
+  ['edges_gpu', 'gpufleet_engine_gpu', 'engine'],
+  ['edges_mig', 'gpufleet_engine_mig', 'engine'],
+];
+
 function topologyTargets(): Array<{ refId: string; expr: string }> {
   return [
-    { refId: 'hosts', expr: `{__name__=~"gpufleet:host_.+", ${H}}` },
-    { refId: 'gpus', expr: `gpufleet_gpu_info{${H}}` },
-    { refId: 'gpu_util', expr: `gpufleet_gpu_utilization_ratio{${H}}` },
-    { refId: 'gpu_mem_used', expr: `gpufleet_gpu_memory_used_bytes{${H}}` },
-    { refId: 'gpu_mem_total', expr: `gpufleet_gpu_memory_total_bytes{${H}}` },
-    { refId: 'mig', expr: `gpufleet_mig_instance_info{${H}}` },
-    { refId: 'mig_mem_used', expr: `gpufleet_mig_memory_used_bytes{${H}}` },
-    { refId: 'mig_mem_total', expr: `gpufleet_mig_memory_total_bytes{${H}}` },
-    { refId: 'vgpu', expr: `gpufleet_vgpu_instance_info{${H}}` },
-    { refId: 'vgpu_util', expr: `gpufleet_vgpu_utilization_ratio{${H}}` },
-    { refId: 'engines', expr: `gpufleet_engine_info{${H}, model=~"$model"}` },
-    { refId: 'engine_up', expr: ofModel(`gpufleet_engine_up{${H}}`) },
-    { refId: 'engine_kv', expr: ofModel(`gpufleet_engine_kv_cache_usage_ratio{${H}}`) },
-    { refId: 'edges_gpu', expr: ofModel(`gpufleet_engine_gpu{${H}}`) },
-    { refId: 'edges_mig', expr: ofModel(`gpufleet_engine_mig{${H}}`) },
+    // Only the labels a tile uses (host, the grouping label, the sidecar's version): a third of the bytes of
+    // the whole series on a large fleet. Without __name__ the refId says what each value is.
+    ...FLEET_TARGETS.map(([refId, metric]) => ({
+      refId,
+      expr: `max by (host, $group${refId === 'hosts' ? ', version' : ''}) (${metric}{${H}})`,
+    })),
+    // Set operators keep __name__, so each row still names its family.
+    ...DETAIL_TARGETS.map(([refId, metric, scope]) => ({
+      refId,
+      expr: `(${metric}{${HOST_ONE}} unless on () ${FILTER_ON}) or (${FILTERED[scope](`${metric}{${H}}`)} and on () ${FILTER_ON})`,
+    })),
   ];
 }
 
@@ -211,6 +280,12 @@ export function fleetOverview(): Dashboard {
       queryVariable('host', 'Host', 'label_values(gpufleet_host_info, host)', { multi: true, includeAll: true }),
       // `.*`: an engine whose model is unknown has no model label, and `.+` would leave it out.
       queryVariable('model', 'Model', 'label_values(gpufleet_engine_info{host=~"$host"}, model)', { multi: true, includeAll: true, allValue: '.*' }),
+      // Model and engine at All (`.*`) is the fleet level: the topology panel shows host tiles only then.
+      queryVariable('engine', 'Engine', 'label_values(gpufleet_engine_info{host=~"$host", model=~"$model"}, engine_id)', {
+        multi: true,
+        includeAll: true,
+        allValue: '.*',
+      }),
     ],
     [
       stat('GPUs', 'Physical GPUs of the selected hosts.', { expr: total('gpufleet:host_gpus:count') }, { size: { w: 3, h: 4 } }),
@@ -256,7 +331,7 @@ export function fleetOverview(): Dashboard {
       ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
       row('Engines'),
       promTable('Engines', 'The engines of the selected hosts and models; Up is 1 when /health answers.', [
-        { expr: `gpufleet_engine_up{${H}} * on (host, engine_id) group_left (model, type, deployment) gpufleet_engine_info{${H}, model=~"$model"}` },
+        { expr: `gpufleet_engine_up{${H}} * on (host, engine_id) group_left (model, type, deployment) gpufleet_engine_info{${H}, model=~"$model", engine_id=~"$engine"}` },
       ], { links: [engineRowLink], rename: { Value: 'Up' }, exclude: ['endpoint', 'version'], size: { w: 24, h: 8 } }),
       alertList('Firing gpufleet alerts', 'Alert rules of the gpufleet folder that are firing or pending.'),
     ],

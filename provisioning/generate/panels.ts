@@ -194,7 +194,8 @@ export function fleetTopologyPanel(title: string, description: string, targets: 
     datasource: prometheus,
     targets: promTargets(targets.map((t) => ({ ...t, instant: true, format: 'table', legend: '' }))),
     fieldConfig: { defaults: {}, overrides: [] },
-    options: { colorBy: 'load', groupBy: 'host', showWorkers: true },
+    // The dashboard's variables: tiles grouped by $group, a tile click sets $host, $model / $engine filter.
+    options: { colorBy: 'load', groupBy: 'host', showWorkers: true, fleetGroupBy: '$group', hostVariable: 'host', filterVariables: 'model,engine' },
     size: o.size ?? { w: 24, h: 14 },
   };
 }

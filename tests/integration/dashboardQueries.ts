@@ -14,11 +14,14 @@ export function loadDashboards(root: string): any[] {
   return readdirSync(join(root, DIR)).map((f) => JSON.parse(readFileSync(join(root, DIR, f), 'utf8')));
 }
 
-/** `$name` / `${name}` replaced; Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes. */
+/**
+ * `$name` / `${name}` / `${name:format}` replaced by the value given (already in the form Grafana would
+ * send); Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes.
+ */
 export function interpolate(text: string, vars: Vars): string {
   return text
     .replaceAll('$__rate_interval', '1m')
-    .replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => vars[(a ?? b) as string] ?? m);
+    .replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => vars[(a ?? b) as string] ?? m);
 }
 
 /**
@@ -51,9 +54,27 @@ export function allSelected(d: any): Vars {
 }
 
 /**
+ * Every variable at All but one, that one at each of its values (a host, a model, an engine): the levels of
+ * the fleet dashboard, whose per-GPU topology queries answer only for one host, or under a model or engine
+ * filter. A variable without All, or without values, is skipped.
+ */
+export async function oneAtATime(d: any, query: Query): Promise<Vars[]> {
+  const all = allSelected(d);
+  const out: Vars[] = [];
+  for (const v of d.templating.list) {
+    const m = /^label_values\((.*), (\w+)\)$/.exec(v.definition ?? '');
+    if (v.type !== 'query' || !v.includeAll || !m) continue;
+    const values = new Set((await query(interpolate(m[1] as string, all))).map((s) => s.metric[m[2] as string]).filter(Boolean));
+    for (const value of values) out.push({ ...all, [v.name]: value as string });
+  }
+  return out;
+}
+
+/**
  * Prometheus targets that return no series for any assignment; a query error (a failed join) throws. Every
  * target is first asked with everything selected at once (every host of the fleet in one query: where
- * joins meet duplicate series); the ones still empty then with each assignment of the variables.
+ * joins meet duplicate series); the ones still empty then with one variable at a time set (oneAtATime),
+ * then with each assignment of the variables.
  */
 export async function emptyPanels(d: any, query: Query): Promise<string[]> {
   const run = async (p: any, t: any, vars: Vars) => {
@@ -70,10 +91,19 @@ export async function emptyPanels(d: any, query: Query): Promise<string[]> {
       if (t.datasource.type === 'prometheus' && !(await run(p, t, all))) pending.push([p, t]);
     }
   }
-  const combos = await assignments(d, query);
+  const levels = pending.length ? await oneAtATime(d, query) : [];
+  let combos: Vars[] | undefined;
   const empty: string[] = [];
   for (const [p, t] of pending) {
     let found = false;
+    for (const vars of levels) {
+      if (await run(p, t, vars)) {
+        found = true;
+        break;
+      }
+    }
+    if (found) continue;
+    combos ??= await assignments(d, query);
     for (const vars of combos) {
       if (await run(p, t, vars)) {
         found = true;

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
+import { MEANING_LIST, MEANINGS } from '../../src/panels/topology/prometheus/contract.js';
 import { renderAll } from '../../provisioning/generate/render.js';
 import { ROOT } from './harness.js';
 
@@ -145,13 +146,15 @@ describe('queries at fleet scale', () => {
   // Labels that name an object. Data labels (name, model, profile, vm_name, …) can change on a live series and
   // differ between two series of one object during staleness, so a join on them breaks.
   const IDENTIFYING = new Set(['host', 'gpu_uuid', 'mig_uuid', 'vgpu_id', 'engine_id']);
+  // The fleet topology's level switch: two constant vectors labelled with the variables' values, no series.
+  const FILTER_SWITCH = 'gpufleet_filter';
 
   it('join on identifying labels only', () => {
     const bad: string[] = [];
     for (const [where, expr] of allExpressions()) {
       for (const m of expr.matchAll(/\b(?:on|ignoring)\s*\(([^)]*)\)/g)) {
         const labels = (m[1] as string).split(',').map((x) => x.trim()).filter(Boolean);
-        if (m[0].startsWith('ignoring') || labels.some((l) => !IDENTIFYING.has(l))) bad.push(`${where}: ${m[0]}`);
+        if (m[0].startsWith('ignoring') || labels.some((l) => !IDENTIFYING.has(l) && l !== FILTER_SWITCH)) bad.push(`${where}: ${m[0]}`);
       }
     }
     expect(bad).toEqual([]);
@@ -178,13 +181,18 @@ describe('the fleet dashboard', () => {
     expect(text).not.toContain('gpufleet-sidecar-datasource');
   });
 
-  it('has the grouping label, host (from gpufleet_host_info) and model variables', () => {
+  it('has the grouping label, host (from gpufleet_host_info), model and engine variables; model and engine open at All', () => {
     const vars = Object.fromEntries(fleet.templating.list.map((v: any) => [v.name, v]));
     expect(vars.group.type).toBe('custom');
     expect(vars.group.query.split(',')).toEqual(expect.arrayContaining(['cluster', 'rack', 'datacenter']));
     expect(vars.host).toMatchObject({ type: 'query', multi: true, includeAll: true });
     expect(vars.host.definition).toMatch(/gpufleet_host_info/);
     expect(vars.model.definition).toMatch(/gpufleet_engine_info.*model/);
+    expect(vars.engine.definition).toMatch(/gpufleet_engine_info.*engine_id/);
+    // The panel shows host tiles only while its filter variables are at All.
+    for (const name of ['model', 'engine']) {
+      expect({ name, ...vars[name] }).toMatchObject({ name, includeAll: true, allValue: '.*', current: { text: 'All', value: '$__all' } });
+    }
   });
 
   it('shows every fleet recording rule in the host table', () => {
@@ -193,16 +201,40 @@ describe('the fleet dashboard', () => {
     expect([...used].sort()).toEqual([...fleetRecords].sort());
   });
 
-  it('feeds the topology panel one instant table query per family, named by refId', () => {
-    const panel = fleet.panels.find((p: any) => p.type === JSON.parse(read('src/panels/topology/plugin.json')).id);
-    expect(panel.datasource.type).toBe('prometheus');
-    const byRef = Object.fromEntries(panel.targets.map((t: any) => [t.refId, t]));
-    expect(Object.keys(byRef).sort()).toEqual(['edges_gpu', 'edges_mig', 'engine_kv', 'engine_up', 'engines', 'gpu_mem_total', 'gpu_mem_used', 'gpu_util',
-      'gpus', 'hosts', 'mig', 'mig_mem_total', 'mig_mem_used', 'vgpu', 'vgpu_util'].sort());
-    for (const t of panel.targets) expect({ refId: t.refId, instant: t.instant, range: t.range, format: t.format }).toEqual({ refId: t.refId, instant: true, range: false, format: 'table' });
-    expect(byRef.gpus.expr).toMatch(/^gpufleet_gpu_info\{/);
-    expect(byRef.edges_gpu.expr).toMatch(/^gpufleet_engine_gpu\{/);
-    expect(byRef.edges_mig.expr).toMatch(/^gpufleet_engine_mig\{/);
+  const topology = fleet.panels.find((p: any) => p.type === JSON.parse(read('src/panels/topology/plugin.json')).id);
+  /** The families a PromQL expression selects by name. */
+  const metricsOf = (expr: string) => new Set(Array.from(expr.matchAll(/(gpufleet[\w:]*)\{/g), (m) => m[1]));
+
+  it('feeds the topology panel one instant table query per family of the panel\'s contract, named by its refId', () => {
+    expect(topology.datasource.type).toBe('prometheus');
+    expect(topology.options).toMatchObject({ fleetGroupBy: '$group', hostVariable: 'host', filterVariables: 'model,engine' });
+    const refIds = topology.targets.map((t: any) => t.refId);
+    expect([...refIds].sort()).toEqual(MEANING_LIST.map((m) => m.refId).sort());
+    for (const t of topology.targets) {
+      expect({ refId: t.refId, instant: t.instant, range: t.range, format: t.format }).toEqual({ refId: t.refId, instant: true, range: false, format: 'table' });
+      // The family the refId means is what the query selects first.
+      expect({ refId: t.refId, first: [...metricsOf(t.expr)][0] }).toEqual({ refId: t.refId, first: MEANINGS.get(t.refId)!.metric });
+    }
+  });
+
+  it('levels of detail: host tiles for the selected hosts; per-GPU and per-engine rows only for one host or under a model / engine filter', () => {
+    for (const t of topology.targets) {
+      const m = MEANINGS.get(t.refId)!;
+      if (m.kind === 'host') {
+        // One row per selected host, with the grouping label the panel groups tiles by.
+        expect({ refId: t.refId, expr: t.expr }).toEqual({ refId: t.refId, expr: expect.stringMatching(new RegExp(`^max by \\(host, \\$group[\\w, ]*\\) \\(${m.metric}\\{host=~"\\$host"\\}\\)$`)) });
+        continue;
+      }
+      // `{host="${host:raw}"}` (equality: All or several hosts match nothing) unless a filter is on, or the family
+      // across the selected hosts narrowed to the filter's engines, and only while a filter is on.
+      const [one, filtered] = t.expr.split(/\) or \(/);
+      expect({ refId: t.refId, one }).toEqual({ refId: t.refId, one: expect.stringMatching(new RegExp(`^\\(${m.metric}\\{host="\\$\\{host:raw\\}"\\} unless on \\(\\) \\(label_replace`)) });
+      expect({ refId: t.refId, filtered }).toEqual({
+        refId: t.refId,
+        filtered: expect.stringMatching(/^gpufleet\w+\{host=~"\$host"\} and on \([\w, ]+\) .*gpufleet_engine_info\{host=~"\$host", model=~"\$model", engine_id=~"\$engine"\}.* and on \(\) \(label_replace/),
+      });
+      expect(metricsOf(one).has(m.metric) && metricsOf(filtered).has(m.metric)).toBe(true);
+    }
   });
 });
 
