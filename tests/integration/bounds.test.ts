@@ -98,7 +98,8 @@ describe('a simulated run', () => {
   });
 
   it('serves /metrics as rendered at the last tick: the same text until the next tick, a new one after it', async () => {
-    const tick = (text: string) => /^gpufleet_collector_last_success_timestamp_seconds\{collector="gpu"\} (\S+)$/m.exec(text)?.[1];
+    // The GPU and engine loops each publish: a tick is the pair of their last-success stamps.
+    const tick = (text: string) => text.match(/^gpufleet_collector_last_success_timestamp_seconds\{.*$/gm)?.join('\n');
     const scrape = async () => (await fetch(`${s.base}/metrics`)).text();
     // Two scrapes of the same tick (a pair that straddles a tick is taken again).
     const [a, b] = await waitFor('two scrapes within one tick', async () => {
