@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, json, startSidecar, waitFor, type Running } from './harness.js';
+import { FAKE, freePort, json, startSidecar, waitFor, type Running } from './harness.js';
 
 const SECRET = `TOPSECRET-${process.pid}-${Date.now().toString(36)}`;
 const VLLM_METRICS = 'vllm:num_requests_running{engine="0",model_name="org/good"} 1\nvllm:num_requests_waiting{engine="0",model_name="org/good"} 0\n';
@@ -141,9 +141,15 @@ describe('a hostile local user cannot turn engine discovery against the host', (
     // The namespace's first process starts the hostile ones, then becomes the sidecar.
     const start = join(dir, 'start.sh');
     writeFileSync(start, `#!/bin/sh\n${launches.map((l) => `${l.map(shellQuote).join(' ')} &`).join('\n')}\nexec "$@"\n`, { mode: 0o755 });
-    s = await startSidecar(['--simulate', join(dir, 'scenario.yaml'), '--hostname', 'hostile-01', '--interval', '1s', '--docker-socket', 'none'], {}, [
-      ...OWN_PIDS, start,
-    ]);
+    // The simulator's nvidia-smi, not --simulate: a simulated host sees only its own engines, and these
+    // launches are the real host's.
+    s = await startSidecar(
+      ['--nvidia-smi', FAKE, '--hostname', 'hostile-01', '--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none'],
+      { GPUFLEET_SIM_SCENARIO: join(dir, 'scenario.yaml') },
+      [
+        ...OWN_PIDS, start,
+      ],
+    );
     sidecarPids = descendants(s.proc.pid as number);
     await waitFor('the good engine read and the leaky one tried twice', async () => {
       const list: any[] = (await json(`${s.base}/api/v1/engines`)).body.engines ?? [];
