@@ -3,7 +3,6 @@
 // level (all hosts, one host, a model filter), answer as instant queries; each answer becomes the table frame
 // Grafana's Prometheus data source hands the panel, and the panel's own transform says what a user sees.
 // What it must show is counted from the raw families, not from the dashboard's queries.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MEANINGS } from '../../src/panels/topology/prometheus/contract.js';
@@ -13,7 +12,7 @@ import { fleetWarnings, tileGroups } from '../../src/panels/topology/prometheus/
 import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../../src/panels/topology/prometheus/topology.js';
 import { tableFrames, type Sample as FrameSample } from '../../src/panels/topology/testing/prometheus.js';
 import { allSelected, emptyPanels, interpolate, loadDashboards, type Vars } from './dashboardQueries.js';
-import { CLI, ROOT, freePort, waitFor } from './harness.js';
+import { ROOT, startFleetSim, waitFor, type FleetSim } from './harness.js';
 import { startPrometheus, type Prometheus, type Sample } from './prom.js';
 
 const HOSTS = 50;
@@ -27,9 +26,8 @@ const isHostLevel = (refId: string) => MEANINGS.get(refId)?.kind === 'host';
 const grafanaRegex = (v: string) => v.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&');
 
 describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', () => {
-  let sim: ChildProcess;
+  let sim: FleetSim;
   let prom: Prometheus;
-  let out = '';
 
   /** Every topology target with these variables, as the panel receives them: answers by refId, and the fleet. */
   async function panelSees(vars: Vars): Promise<{ answers: Record<string, Sample[]>; fleet: Fleet }> {
@@ -49,18 +47,10 @@ describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', ()
   const key = (...parts: Array<string | undefined>) => parts.join('/');
 
   beforeAll(async () => {
-    const port = await freePort();
-    sim = spawn(process.execPath, [CLI, 'fleet-sim', '--hosts', String(HOSTS), '--listen', `127.0.0.1:${port}`, '--seed', '1', '--mix', 'typical'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    sim.stdout?.on('data', (d) => (out += d));
-    sim.stderr?.on('data', (d) => (out += d));
-    await waitFor('fleet-sim listening', async () => (/listening on/.test(out) ? true : undefined), 60_000).catch((err) => {
-      throw new Error(`${String(err)}\n${out}`);
-    });
+    sim = await startFleetSim(['--hosts', String(HOSTS), '--seed', '1', '--mix', 'typical']);
     prom = await startPrometheus(
       `global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\nrule_files:\n  - ${RULE_FILE}\n` +
-        `scrape_configs:\n  - job_name: gpufleet-sidecar\n    http_sd_configs:\n      - url: http://127.0.0.1:${port}/sd\n        refresh_interval: 5s\n`,
+        `scrape_configs:\n  - job_name: gpufleet-sidecar\n    http_sd_configs:\n      - url: ${sim.base}/sd\n        refresh_interval: 5s\n`,
     );
     await waitFor('every simulated host scraped', async () => {
       const up = await prom.query('up{job="gpufleet-sidecar"} == 1');
@@ -77,12 +67,7 @@ describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', ()
 
   afterAll(async () => {
     await prom?.stop();
-    if (sim && sim.exitCode === null) {
-      await new Promise((res) => {
-        sim.once('exit', res);
-        sim.kill('SIGTERM');
-      });
-    }
+    await sim?.stop();
   });
 
   it('all hosts: one tile per host with the counts of the raw families, no per-GPU rows, no warnings', async () => {

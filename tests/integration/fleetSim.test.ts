@@ -1,30 +1,21 @@
 // The fleet simulator as an operator runs it (`node sidecar/dist/cli.js fleet-sim`), scraped by a real
 // Prometheus through HTTP service discovery on /sd: every host is a target with its cluster and rack, the
 // fleet's families join at fleet scale, and promtool accepts a host's exposition.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { CLI, freePort, json, waitFor } from './harness.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, json, startFleetSim, waitFor, type FleetSim } from './harness.js';
 import { startPrometheus, type Prometheus } from './prom.js';
 
 const HOSTS = 50;
 
 describe('fleet-sim scraped by Prometheus', () => {
-  let sim: ChildProcess;
+  let sim: FleetSim;
   let base: string;
   let prom: Prometheus;
-  let out = '';
 
   beforeAll(async () => {
-    const port = await freePort();
     // all-mig for half the story (MIG joins), typical's whole and vGPU hosts come from a second run below.
-    sim = spawn(process.execPath, [CLI, 'fleet-sim', '--hosts', String(HOSTS), '--listen', `127.0.0.1:${port}`, '--seed', '2', '--mix', 'all-mig'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    sim.stdout?.on('data', (d) => (out += d));
-    sim.stderr?.on('data', (d) => (out += d));
-    base = `http://127.0.0.1:${port}`;
-    await waitFor('fleet-sim listening', async () => (/listening on/.test(out) ? true : undefined), 60_000).catch((err) => {
-      throw new Error(`${String(err)}\n${out}`);
-    });
+    sim = await startFleetSim(['--hosts', String(HOSTS), '--seed', '2', '--mix', 'all-mig']);
+    base = sim.base;
     prom = await startPrometheus(
       `global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n  - job_name: gpufleet-sidecar\n    http_sd_configs:\n      - url: ${base}/sd\n        refresh_interval: 5s\n`,
     );
@@ -32,12 +23,7 @@ describe('fleet-sim scraped by Prometheus', () => {
 
   afterAll(async () => {
     await prom?.stop();
-    if (sim && sim.exitCode === null) {
-      await new Promise((res) => {
-        sim.once('exit', res);
-        sim.kill('SIGTERM');
-      });
-    }
+    await sim?.stop();
   });
 
   it('every simulated host is a target, up, with the instance, cluster and rack the SD list gives it', async () => {

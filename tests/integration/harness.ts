@@ -99,3 +99,30 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+export interface FleetSim {
+  base: string;
+  stop: () => Promise<void>;
+}
+
+/** `gpufleet-sidecar fleet-sim --hosts N …` on a free loopback port, once it says it listens. */
+export async function startFleetSim(args: string[]): Promise<FleetSim> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [CLI, 'fleet-sim', ...args, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  const stop = () =>
+    new Promise<void>((res) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return res();
+      proc.once('exit', () => res());
+      proc.kill('SIGTERM');
+    });
+  try {
+    await waitFor('fleet-sim listening', async () => (/listening on/.test(out) ? true : undefined), 60_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${String(err)}\n${out}`);
+  }
+  return { base: `http://127.0.0.1:${port}`, stop };
+}
