@@ -139,6 +139,13 @@ async function main(): Promise<void> {
   }
 
   const simHost = config.simulate ? startSimHost(env, logger) : null;
+  // Until the full shutdown below is in place, a stop signal still takes the simulated engines with it
+  // (the default action would end this process alone and leave them holding their ports).
+  const early = () => void stopChild(simHost).then(() => process.exit(0));
+  if (simHost) {
+    process.once('SIGTERM', early);
+    process.once('SIGINT', early);
+  }
   // The sidecar turns container discovery off when its socket is absent at start: wait for simHost's.
   if (simDockerSocket && !(await waitForPath(simDockerSocket, 10_000))) {
     logger.warn(`simHost did not open its Docker API at ${simDockerSocket} within 10 s`);
@@ -235,6 +242,8 @@ async function main(): Promise<void> {
     server.closeAllConnections();
     void Promise.all([sidecar.stop(), stopChild(simHost)]).then(() => process.exit(0));
   };
+  process.off('SIGTERM', early);
+  process.off('SIGINT', early);
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
