@@ -390,7 +390,9 @@ export function toConfig(opts: RawOptions): Config {
 
 /** Parses argv (as process.argv) into a Config. Exits with usage on --help/--version or bad input. */
 export function parseConfig(argv: string[]): Config {
-  const program = buildProgram();
+  // What commander itself refuses (an unknown option, a value its parser rejects) is bad configuration
+  // too, and exits 2 like the checks below; --help and --version still end with 0.
+  const program = buildProgram().exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(argv);
   try {
     return toConfig(program.opts<RawOptions>());

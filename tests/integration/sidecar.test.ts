@@ -206,9 +206,11 @@ describe('the command line', () => {
   });
 
   it('bad configuration exits 2 with a message naming the option', () => {
-    const r = spawnSync(process.execPath, [CLI, '--interval', 'often'], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--interval/);
+    for (const [args, named] of [[['--interval', 'often'], /--interval/], [['--max-series', '0'], /--max-series/], [['--bogus'], /--bogus/]] as const) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      expect({ args, status: r.status }).toEqual({ args, status: 2 });
+      expect(r.stderr).toMatch(named);
+    }
   });
 
   it('an empty token file is refused at start', () => {
