@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { SourceTracker } from '../collectors/sourceTracker.js';
 import type { Gpu, Snapshot } from '../model.js';
 import { Store } from '../store/store.js';
 import { createApp } from './app.js';
 import { SidecarMetrics } from './metrics.js';
+import { listenLoopback } from '../testing/listenLoopback.js';
 
 const MiB = 1024 * 1024;
 
@@ -105,10 +105,8 @@ async function start(token: string | null = null, fill = true): Promise<Ctx> {
     sources.success('vgpu');
   }
   const app = createApp({ store, sources, metrics, version: '9.9.9', startedAt: performance.now() - 5000, token });
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, store, sources };
+  const { server, base } = await listenLoopback(app);
+  return { server, base, store, sources };
 }
 
 async function getJson(url: string, init?: RequestInit) {

@@ -1,9 +1,9 @@
 import { hashSync } from 'bcryptjs';
 import express from 'express';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Authenticator, parseBasic, sameSecret, type Credentials } from './auth.js';
 import { errorHandler } from './errors.js';
+import { listenLoopback } from '../testing/listenLoopback.js';
 
 // Cost 4: the lowest bcrypt allows, so the tests stay fast; the code path is the same.
 const ALICE = hashSync('alice-pass', 4);
@@ -13,10 +13,8 @@ async function serve(creds: () => Credentials): Promise<{ base: string; server: 
   app.use(new Authenticator(creds).middleware());
   app.get('/x', (_req, res) => res.send('ok'));
   app.use(errorHandler);
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, server };
+  const { server, base } = await listenLoopback(app);
+  return { base: `${base}/x`, server };
 }
 
 const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });

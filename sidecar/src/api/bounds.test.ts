@@ -4,7 +4,6 @@
 import { FakeClock } from '../testing/fakeClock.js';
 import { jest } from '@jest/globals';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { SourceTracker } from '../collectors/sourceTracker.js';
 import type { FleetEvent, Snapshot } from '../model.js';
@@ -13,6 +12,7 @@ import { Store } from '../store/store.js';
 import { createApp } from './app.js';
 import { SidecarMetrics } from './metrics.js';
 import { DEFAULT_MAX_DATA_POINTS, POINT_BUDGET } from './query.js';
+import { listenLoopback } from '../testing/listenLoopback.js';
 
 const SERIES = 400;
 const TICKS = 1500;
@@ -64,10 +64,8 @@ beforeAll(async () => {
   const metrics = new SidecarMetrics({ maxSeries: 5000 });
   metrics.update(snapshot(10), []);
   const app = createApp({ store, sources, metrics, version: 'test', startedAt: performance.now(), token: null });
-  const server = await new Promise<Server>((res) => {
-    const s = app.listen(0, '127.0.0.1', () => res(s));
-  });
-  ctx = { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, store, metrics };
+  const { server, base } = await listenLoopback(app);
+  ctx = { base, server, store, metrics };
 }, 60_000);
 
 afterAll(() => {

@@ -14,6 +14,7 @@ import type { Engine, Snapshot } from '../model.js';
 import { Store } from '../store/store.js';
 import { createApp } from './app.js';
 import { SidecarMetrics, sanitizeLabel } from './metrics.js';
+import { listenLoopback } from '../testing/listenLoopback.js';
 
 const NASTY_ROOT = 'org/evil",engine_id="h:1"} 1\ngpufleet_engine_up{engine_id="x"} 1,\u001b[31mred\u001b[0m\u0007';
 const NASTY_ARGV = 'org/other\\"} 1\n# HELP x\r\u001b]0;title\u0007';
@@ -76,10 +77,7 @@ describe('hostile engine text through /metrics and the SD endpoint', () => {
     const metrics = new SidecarMetrics({ maxSeries: 1000, defaultMetrics: false });
     metrics.update(snap, []);
     const app = createApp({ store, sources: new SourceTracker(60_000), metrics, version: 't', startedAt: performance.now(), token: null });
-    api = await new Promise<Server>((r) => {
-      const s = app.listen(0, '127.0.0.1', () => r(s));
-    });
-    base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    ({ server: api, base } = await listenLoopback(app));
   });
 
   afterAll(() => {

@@ -13,6 +13,7 @@ import type { Engine, Snapshot } from '../model.js';
 import { Store } from '../store/store.js';
 import { createApp } from './app.js';
 import { SidecarMetrics } from './metrics.js';
+import { listenLoopback } from '../testing/listenLoopback.js';
 
 function writeProc(root: string, pid: number, argv: string[]) {
   const dir = join(root, String(pid));
@@ -70,10 +71,7 @@ describe('GET /api/v1/sd/engines', () => {
     const store = new Store({ capacity: 10, maxSeries: 1000 });
     store.record(snap, true);
     const app = createApp({ store, sources: new SourceTracker(60_000), metrics: new SidecarMetrics({ maxSeries: 1000, defaultMetrics: false }), version: 't', startedAt: now, token: null });
-    api = await new Promise<Server>((r) => {
-      const s = app.listen(0, '127.0.0.1', () => r(s));
-    });
-    base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    ({ server: api, base } = await listenLoopback(app));
   });
 
   afterAll(() => {
