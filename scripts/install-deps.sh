@@ -2,7 +2,8 @@
 # Installs what the tests need beyond npm: Debian's Prometheus (prometheus, promtool) and Podman
 # (a real Docker-compatible engine for container discovery: podman, runc, slirp4netns).
 # Also Debian's Chromium for the browser tests (they drive /usr/bin/chromium; no browser is downloaded),
-# and Debian's docker-compose, the real compose parser that checks docker-compose.yml.
+# and Debian's docker-compose, the real compose parser that checks docker-compose.yml; VictoriaMetrics
+# (server, vmagent, vmalert), node_exporter and python3-prometheus-client for scale-out tests and the bench.
 # Run as root (CI is); otherwise it prints what to install.
 set -euo pipefail
 need=()
@@ -12,6 +13,11 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+# The scale-out tests run VictoriaMetrics, vmagent and vmalert; the bench compares with node_exporter
+# and Python's prometheus_client parser.
+command -v vmagent >/dev/null 2>&1 || need+=(victoria-metrics)
+command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "The tests need these Debian packages: ${need[*]}. Install them with: sudo apt-get install -y ${need[*]}" >&2
