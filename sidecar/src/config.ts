@@ -20,6 +20,8 @@ export interface Config {
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeoutMs: number;
+  /** How often `nvidia-smi vgpu -q` is read on vGPU hosts (at once when a VM attaches or detaches). */
+  vgpuIntervalMs: number;
   procPath: string;
   dockerSocket: string | null;
   kmsg: string | null;
@@ -165,6 +167,14 @@ export function buildProgram(): Command {
         .default('10s'),
     )
     .addOption(
+      new Option(
+        '--vgpu-interval <duration>',
+        'vGPU hosts: how often `nvidia-smi vgpu -q` is read (VM attach/detach is seen at once; per-vGPU utilization is this old at most)',
+      )
+        .env('GPUFLEET_VGPU_INTERVAL')
+        .default('30s'),
+    )
+    .addOption(
       new Option('--proc <path>', 'procfs to scan for vLLM processes (the host\'s /proc when run in a container with pid: host)')
         .env('GPUFLEET_PROC')
         .default('/proc'),
@@ -285,6 +295,7 @@ interface RawOptions {
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeout: string;
+  vgpuInterval: string;
   proc: string;
   dockerSocket: string;
   kmsg: string;
@@ -371,6 +382,7 @@ export function toConfig(opts: RawOptions): Config {
     nvidiaSmi: opts.nvidiaSmi,
     nvidiaSmiMode: opts.nvidiaSmiMode,
     nvidiaSmiTimeoutMs: duration('--nvidia-smi-timeout')(opts.nvidiaSmiTimeout),
+    vgpuIntervalMs: duration('--vgpu-interval')(opts.vgpuInterval),
     procPath: opts.proc,
     dockerSocket: opts.dockerSocket === 'none' || opts.dockerSocket === '' ? null : opts.dockerSocket,
     kmsg: opts.kmsg === 'none' || opts.kmsg === '' ? null : opts.kmsg,

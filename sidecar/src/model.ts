@@ -91,7 +91,8 @@ export interface Gpu {
   eccUncorrectedVolatile: number | null;
 }
 
-export type SourceState = 'ok' | 'stale' | 'failed' | 'disabled';
+/** `starting`: the source has not had its first chance to publish yet (e.g. nvidia-smi's first document). */
+export type SourceState = 'starting' | 'ok' | 'stale' | 'failed' | 'disabled';
 
 export interface SourceStatus {
   status: SourceState;

@@ -70,6 +70,9 @@ export class Sidecar {
     this.store = new Store({ capacity: Math.max(1, Math.ceil(config.historyMs / config.intervalMs)), maxSeries: config.maxSeries, clock: this.clock });
     // Three missed intervals (plus the nvidia-smi deadline) before fresh data counts as stale.
     this.sources = new SourceTracker(3 * config.intervalMs + config.nvidiaSmiTimeoutMs, this.clock);
+    // vgpu -q is read every --vgpu-interval (or at a VM change), not every tick.
+    const vgpuEvery = Math.max(config.intervalMs, config.vgpuIntervalMs);
+    this.sources.setStaleAfter('vgpu', 3 * vgpuEvery + config.nvidiaSmiTimeoutMs);
     // The default socket is absent on hosts without Docker: that turns container discovery off, it
     // is not a failure. A socket that exists but does not answer is one.
     let dockerSocket = config.dockerSocket;
@@ -102,6 +105,7 @@ export class Sidecar {
       mode: config.nvidiaSmiMode,
       intervalMs: config.intervalMs,
       timeoutMs: config.nvidiaSmiTimeoutMs,
+      vgpuIntervalMs: config.vgpuIntervalMs,
       host: config.hostname,
       env: deps.nvidiaSmiEnv,
       onLog: (level, msg) => logger[level]({ collector: 'gpu' }, msg),
@@ -125,8 +129,13 @@ export class Sidecar {
         this.deps.logger.warn({ collector: 'xid' }, why);
       }
     }
-    // In loop mode the first document takes a moment; give it one short head start.
-    this.gpuLoop.start(this.deps.config.nvidiaSmiMode === 'loop' ? Math.min(1500, this.deps.config.intervalMs) : 0);
+    // The first GPU tick runs as soon as the first document is in (loop mode), not after a fixed head
+    // start: GPUs show up as early as nvidia-smi can print them, and until then the source is
+    // `starting`, not failed. A child that exits or stays silent past its deadline fails that tick.
+    const { intervalMs, nvidiaSmiTimeoutMs } = this.deps.config;
+    void this.gpu.firstDocument(intervalMs + nvidiaSmiTimeoutMs).then(() => {
+      if (!this.stopped) this.gpuLoop.start(0);
+    });
     this.engineLoop.start(0);
   }
 
@@ -144,6 +153,8 @@ export class Sidecar {
       this.sources.disable(name, 'no GPU on this host is in vGPU host mode');
       return;
     }
+    // Not read this tick (vGPU between its reads): its state and age stay those of the last read.
+    if (o.skipped) return;
     const prev = this.sources.status(name).status;
     if (o.ok) {
       this.sources.success(name);

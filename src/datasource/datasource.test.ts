@@ -293,6 +293,19 @@ describe('Save & test (recorded health answers)', () => {
     expect((await makeDs().testDatasource()).status).toBe('error');
   });
 
+  it('a sidecar that has just started is a warning naming the sources still starting, not a failure', async () => {
+    const health = loadFixture<any>('health-ok.json');
+    health.status = 'starting';
+    health.sources.gpu = { status: 'starting', error: 'first collection not finished yet' };
+    health.sources.vgpu = { status: 'starting', error: 'first collection not finished yet' };
+    setBackendSrv(fakeBackend(() => fetchOk(health)).srv);
+    const result = await makeDs().testDatasource();
+    expect(result.status).toBe('warning');
+    expect(result.message).toContain('is starting.');
+    expect(result.message).toContain('Starting: gpu, vgpu (first collection not finished');
+    expect(result.message).not.toContain('Problems');
+  });
+
   it('lists a source the plugin does not know yet', async () => {
     const health = loadFixture<any>('health-ok.json');
     health.sources.k8s = { status: 'failed', error: 'no kubeconfig' };

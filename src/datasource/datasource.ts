@@ -367,11 +367,14 @@ export function healthToTestResult(health: SidecarHealth): TestDataSourceRespons
   }
   const working = names.filter((n) => health.sources[n]?.status === 'ok');
   const disabled = names.filter((n) => health.sources[n]?.status === 'disabled');
+  // Just after the sidecar started: not a problem, but nothing to show yet for these.
+  const starting = names.filter((n) => health.sources[n]?.status === 'starting');
   const on = health.host ? ` on ${health.host}` : '';
   const head = `gpufleet sidecar ${health.version}${on} (up ${formatUptime(health.uptimeSeconds)}) is ${health.status}.`;
   const summary = [
     working.length ? `Working: ${working.join(', ')}.` : 'No source works.',
     problems.length ? `Problems: ${problems.join('; ')}.` : '',
+    starting.length ? `Starting: ${starting.join(', ')} (first collection not finished; test again in a few seconds).` : '',
     disabled.length ? `Disabled: ${disabled.join(', ')}.` : '',
   ]
     .filter(Boolean)
@@ -379,7 +382,11 @@ export function healthToTestResult(health: SidecarHealth): TestDataSourceRespons
   // Without GPU readings nothing the plugin shows is current, whatever the other sources say.
   const gpuFailed = health.sources.gpu?.status === 'failed';
   const status =
-    health.status === 'failing' || gpuFailed ? 'error' : health.status === 'degraded' ? 'warning' : 'success';
+    health.status === 'failing' || gpuFailed
+      ? 'error'
+      : health.status === 'degraded' || health.status === 'starting'
+        ? 'warning'
+        : 'success';
   return {
     status,
     message: `${head} ${summary}`,

@@ -142,7 +142,8 @@ export interface SidecarErrorBody {
   error: { code: string; message: string; field?: string };
 }
 
-export type SourceState = 'ok' | 'stale' | 'failed' | 'disabled';
+/** `starting`: not had its first chance to collect yet (just after the sidecar started). */
+export type SourceState = 'starting' | 'ok' | 'stale' | 'failed' | 'disabled';
 export interface SourceStatus {
   status: SourceState;
   error?: string;
@@ -154,7 +155,7 @@ export const SOURCE_NAMES = ['gpu', 'vgpu', 'xid', 'engines', 'docker'] as const
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
 export interface SidecarHealth {
-  status: 'ok' | 'degraded' | 'failing';
+  status: 'ok' | 'starting' | 'degraded' | 'failing';
   version: string;
   uptimeSeconds: number;
   /** The host the sidecar collects (null before its first collection). */

@@ -1,15 +1,16 @@
 // The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
 import express, { type Request } from 'express';
 import { z } from 'zod';
-import type { SourceTracker } from '../collectors/sourceTracker.js';
-import type { Gpu, Snapshot } from '../model.js';
+import { SOURCE_NAMES, type SourceTracker } from '../collectors/sourceTracker.js';
+import type { Gpu, Snapshot, SourceName } from '../model.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRICS } from '../store/samples.js';
 import { Authenticator } from './auth.js';
 import { limitConcurrency } from './concurrency.js';
 import { ApiError, errorHandler, validate } from './errors.js';
 import { sanitizeLabel, type SidecarMetrics } from './metrics.js';
-import { TimeSchema, filterSet, gpuMatches, planQueries } from './query.js';
+import { TimeSchema, answerKey, filterSet, gpuMatches, planQueries } from './query.js';
+import { PublishedAnswers } from './publishedAnswers.js';
 import { writeQueryAnswer } from './queryAnswer.js';
 import { buildTopology } from './topology.js';
 
@@ -48,6 +49,14 @@ const EventsQuery = z.object({
 const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
 
 export const DEFAULT_MAX_HEAVY_REQUESTS = 32;
+
+/** Query answers up to this size are kept for the rest of the tick; larger ones are only streamed. */
+const KEEP_QUERY_ANSWER_BYTES = 1024 * 1024;
+
+/** A JSON answer from a part built per request (ages of sources) and a part kept per publication. */
+function sendJson(res: express.Response, head: string, tail: Buffer): void {
+  res.status(200).type('application/json').end(Buffer.concat([Buffer.from(head), tail]));
+}
 
 function findGpu(snap: Snapshot, id: string): Gpu | undefined {
   const want = new Set([id]);
@@ -97,11 +106,17 @@ export function createApp(deps: AppDeps) {
   if (auth) app.use(auth.middleware());
   const heavy = limitConcurrency(deps.maxHeavyRequests ?? DEFAULT_MAX_HEAVY_REQUESTS, '--web.max-heavy-requests');
 
-  const snapshot = (): Snapshot => {
+  const published = (): Snapshot => {
     if (!store.latest) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
-    // Source ages are computed now, not at collection time, so a stuck collector shows its real age.
-    return { ...store.latest, host: { ...store.latest.host, sources: sources.all() } };
+    return store.latest;
   };
+  const snapshot = (): Snapshot => {
+    const latest = published();
+    // Source ages are computed now, not at collection time, so a stuck collector shows its real age.
+    return { ...latest, host: { ...latest.host, sources: sources.all() } };
+  };
+  // The big parts of the snapshot answers, serialised once per publication (ages stay per request).
+  const answers = new PublishedAnswers();
 
   app.get('/api/v1/health', (_req, res) => {
     res.json({
@@ -115,13 +130,16 @@ export function createApp(deps: AppDeps) {
   });
 
   app.get('/api/v1/snapshot', heavy, (_req, res) => {
-    const s = snapshot();
-    res.json({ host: s.host, gpus: s.gpus, engines: s.engines });
+    const s = published();
+    const tail = answers.get(s, 'snapshot', () => `,"gpus":${JSON.stringify(s.gpus)},"engines":${JSON.stringify(s.engines)}}`);
+    sendJson(res, `{"host":${JSON.stringify({ ...s.host, sources: sources.all() })}`, tail);
   });
 
   app.get('/api/v1/gpus', (_req, res) => {
-    const s = snapshot();
-    res.json({ host: s.host.hostname, sources: { gpu: s.host.sources.gpu, vgpu: s.host.sources.vgpu }, gpus: s.gpus });
+    const s = published();
+    const tail = answers.get(s, 'gpus', () => `,"gpus":${JSON.stringify(s.gpus)}}`);
+    const head = { host: s.host.hostname, sources: { gpu: sources.status('gpu'), vgpu: sources.status('vgpu') } };
+    sendJson(res, JSON.stringify(head).slice(0, -1), tail);
   });
 
   app.get('/api/v1/gpus/:uuid', (req, res) => {
@@ -149,20 +167,32 @@ export function createApp(deps: AppDeps) {
     res.json(buildTopology(snapshot()));
   });
 
+  const notices = (names: SourceName[]) =>
+    names.flatMap((name) => {
+      const st = sources.status(name);
+      if (st.status !== 'failed' && st.status !== 'stale') return [];
+      const age = st.ageSeconds !== undefined ? `; data is ${Math.round(st.ageSeconds)} s old` : '';
+      return [{ severity: st.status === 'failed' ? ('error' as const) : ('warning' as const), text: `${name} source ${st.status}: ${st.error ?? 'no detail'}${age}` }];
+    });
   app.post('/api/v1/query', heavy, express.json({ limit: '256kb' }), async (req, res) => {
     const now = Date.now();
+    const latest = published();
+    // The same request within one tick gets the same answer: dashboards viewed by several people, or
+    // several panels asking alike. Only requests that name their time range are kept (a default range
+    // moves with the clock), keyed with the notices they would carry.
+    const key = answerKey(req.body, () => JSON.stringify(notices(SOURCE_NAMES)));
+    const kept = key === null ? undefined : answers.peek(latest, key);
+    if (kept) {
+      res.status(200).type('application/json').end(kept);
+      return;
+    }
     // Planned (and refused when over the point budget) before anything is written; then written in slices.
-    await writeQueryAnswer(
-      res,
-      planQueries(store, req.body, now, (names) =>
-        names.flatMap((name) => {
-          const st = sources.status(name);
-          if (st.status !== 'failed' && st.status !== 'stale') return [];
-          const age = st.ageSeconds !== undefined ? `; data is ${Math.round(st.ageSeconds)} s old` : '';
-          return [{ severity: st.status === 'failed' ? ('error' as const) : ('warning' as const), text: `${name} source ${st.status}: ${st.error ?? 'no detail'}${age}` }];
-        }),
-      ),
-    );
+    await writeQueryAnswer(res, planQueries(store, req.body, now, notices), {
+      keepUpTo: key === null ? 0 : KEEP_QUERY_ANSWER_BYTES,
+      onKept: (text) => {
+        if (key !== null) answers.keep(latest, key, text);
+      },
+    });
   });
 
   app.get('/api/v1/events', heavy, (req, res) => {

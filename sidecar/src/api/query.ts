@@ -287,6 +287,21 @@ function timeseriesPlan(store: Store, snap: Snapshot, q: Query, now: number): { 
   return { points: selected.length * perSeries, series: selected.length, frames };
 }
 
+/**
+ * What identifies a request's answer within one publication, or null when the answer also depends on
+ * the clock (a timeseries query without both ends of its range). `extra` is only read when it is not.
+ */
+export function answerKey(body: unknown, extra: () => string): string | null {
+  const queries = (body as { queries?: unknown } | null)?.queries;
+  if (!Array.isArray(queries)) return null;
+  for (const q of queries as unknown[]) {
+    const x = q as { kind?: unknown; from?: unknown; to?: unknown } | null;
+    if (x === null || typeof x !== 'object') return null;
+    if (x.kind === 'timeseries' && (x.from === undefined || x.to === undefined)) return null;
+  }
+  return `${JSON.stringify(body)}\n${extra()}`;
+}
+
 export interface Notice {
   severity: 'info' | 'warning' | 'error';
   text: string;

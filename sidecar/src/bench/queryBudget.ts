@@ -36,7 +36,7 @@ export async function queryBudgetBench(line: (label: string, value: string, targ
     const t = performance.now();
     const planned = planQueries(store, req.body);
     const planMs = performance.now() - t;
-    const stats = await writeQueryAnswer(res, planned);
+    const stats = await writeQueryAnswer(res, planned, { measureCpu: true });
     runs.push({ planMs, totalMs: performance.now() - t, stats });
   });
   const server = app.listen(0, '127.0.0.1');

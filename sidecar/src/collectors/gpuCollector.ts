@@ -1,12 +1,16 @@
 // The `gpu` and `vgpu` sources: nvidia-smi -q -x (GPUs, MIG devices, processes), -L (GPU index, MIG
 // UUIDs and profiles, which the XML lacks) and vgpu -q (host-side vGPU instances). A failed call keeps
 // the last good reading, which the API serves marked with the source's failure and age.
+//
+// `nvidia-smi vgpu -q` has no millisecond loop like -q -x -lms, and a spawn re-initialises NVML (the
+// bulk of a call's cost), so it is not run every tick: every vgpuIntervalMs, and at once when the
+// XML shows a VM attach or detach (each running vGPU is a `vgpu` process of its GPU in the XML).
 import type { Gpu } from '../model.js';
 import { buildGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList, type ListedGpu } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml, type SmiXmlLog } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery, type VgpuHostGpu } from '../parsers/vgpuQuery.js';
-import type { Clock } from '../util/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { NvidiaSmiLoop } from './nvidiaSmiLoop.js';
 import { runNvidiaSmi } from './nvidiaSmiRunner.js';
 import { SourceError } from './sourceError.js';
@@ -16,16 +20,22 @@ export interface GpuCollectorOptions {
   mode: 'loop' | 'spawn';
   intervalMs: number;
   timeoutMs: number;
+  /** How often vgpu -q is read when the XML shows no VM change (default DEFAULT_VGPU_INTERVAL_MS). */
+  vgpuIntervalMs?: number;
   host: string;
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn', msg: string) => void;
   clock?: Clock;
 }
 
+export const DEFAULT_VGPU_INTERVAL_MS = 30_000;
+
 export interface SourceOutcome {
   ok: boolean;
   /** false when the source does not apply to this host (no vGPU host GPU). */
   enabled: boolean;
+  /** true when the source was not read this tick (vGPU between its reads): nothing new to report. */
+  skipped?: boolean;
   error?: SourceError;
   durationSeconds: number;
 }
@@ -54,8 +64,20 @@ function layoutSignature(log: SmiXmlLog): string {
     .join(';');
 }
 
+function isVgpuHostGpu(g: SmiXmlLog['gpus'][number]): boolean {
+  return g.hostVgpuMode !== 'none' || /host\s*vgpu/i.test(g.virtualizationMode ?? '');
+}
+
 function isVgpuHost(log: SmiXmlLog): boolean {
-  return log.gpus.some((g) => g.hostVgpuMode !== 'none' || /host\s*vgpu/i.test(g.virtualizationMode ?? ''));
+  return log.gpus.some(isVgpuHostGpu);
+}
+
+/** What changes when a VM attaches or detaches: the processes (one per running vGPU) of vGPU host GPUs. */
+export function vgpuSignature(log: SmiXmlLog): string {
+  return log.gpus
+    .filter(isVgpuHostGpu)
+    .map((g) => `${g.uuid}:${g.processes.map((p) => p.pid).sort((a, b) => a - b).join(',')}`)
+    .join(';');
 }
 
 export class GpuCollector {
@@ -63,9 +85,13 @@ export class GpuCollector {
   private list: ListedGpu[] | null = null;
   private listSignature: string | null = null;
   private vgpu: VgpuHostGpu[] | null = null;
+  /** The XML's vGPU signature and the monotonic ms at the last vgpu -q attempt. */
+  private vgpuRead: { signature: string; at: number; ok: boolean } | null = null;
   private last: { log: SmiXmlLog; gpus: Gpu[] } | null = null;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: GpuCollectorOptions) {
+    this.clock = opts.clock ?? systemClock;
     this.loop =
       opts.mode === 'loop'
         ? new NvidiaSmiLoop({ path: opts.nvidiaSmi, intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs, env: opts.env, onLog: opts.onLog, clock: opts.clock })
@@ -78,6 +104,11 @@ export class GpuCollector {
 
   stop(): void {
     this.loop?.stop();
+  }
+
+  /** Loop mode: resolves once the first document had its chance (see NvidiaSmiLoop.firstDocument). */
+  firstDocument(ms: number): Promise<void> {
+    return this.loop ? this.loop.firstDocument(ms) : Promise.resolve();
   }
 
   private run(args: string[]): Promise<string> {
@@ -108,34 +139,14 @@ export class GpuCollector {
       };
     }
 
-    // -L is only needed again when GPUs or MIG devices changed (or the last read failed).
+    // -L is only needed again when GPUs or MIG devices changed (or the last read failed). It and
+    // vgpu -q run side by side: the first reading after start needs both.
     const signature = layoutSignature(log);
-    if (this.list === null || signature !== this.listSignature) {
-      try {
-        this.list = parseNvidiaSmiList(await this.run(['-L']));
-        this.listSignature = signature;
-      } catch (err) {
-        this.list = null;
-        this.opts.onLog?.('warn', `nvidia-smi -L failed, GPU indexes and MIG UUIDs unknown this tick: ${asSourceError(err).message}`);
-      }
-    }
+    const listing = this.list === null || signature !== this.listSignature ? this.readList(signature) : null;
+    const vgpuReading = this.readVgpu(log);
+    await listing;
     const gpuDuration = (performance.now() - t0) / 1000;
-
-    const t1 = performance.now();
-    let vgpuOutcome: SourceOutcome;
-    if (isVgpuHost(log)) {
-      try {
-        this.vgpu = parseVgpuQuery(await this.run(['vgpu', '-q']));
-        vgpuOutcome = { ok: true, enabled: true, durationSeconds: (performance.now() - t1) / 1000 };
-      } catch (err) {
-        // Keep the last good vGPU instances: the VMs are most likely still there.
-        vgpuOutcome = { ok: false, enabled: true, error: asSourceError(err), durationSeconds: (performance.now() - t1) / 1000 };
-      }
-    } else {
-      this.vgpu = null;
-      vgpuOutcome = { ok: true, enabled: false, durationSeconds: 0 };
-    }
-
+    const vgpuOutcome = await vgpuReading;
     const gpus = buildGpus(this.opts.host, log, this.list, this.vgpu);
     this.last = { log, gpus };
     return {
@@ -146,5 +157,39 @@ export class GpuCollector {
       gpu: { ok: true, enabled: true, durationSeconds: gpuDuration },
       vgpu: vgpuOutcome,
     };
+  }
+
+  private async readList(signature: string): Promise<void> {
+    try {
+      this.list = parseNvidiaSmiList(await this.run(['-L']));
+      this.listSignature = signature;
+    } catch (err) {
+      this.list = null;
+      this.opts.onLog?.('warn', `nvidia-smi -L failed, GPU indexes and MIG UUIDs unknown this tick: ${asSourceError(err).message}`);
+    }
+  }
+
+  /** vgpu -q when due: first time, after a failed read, on a VM change, or every vgpuIntervalMs. */
+  private async readVgpu(log: SmiXmlLog): Promise<SourceOutcome> {
+    if (!isVgpuHost(log)) {
+      this.vgpu = null;
+      this.vgpuRead = null;
+      return { ok: true, enabled: false, durationSeconds: 0 };
+    }
+    const signature = vgpuSignature(log);
+    const now = this.clock.monoMs();
+    const every = this.opts.vgpuIntervalMs ?? DEFAULT_VGPU_INTERVAL_MS;
+    const r = this.vgpuRead;
+    if (r && r.ok && r.signature === signature && now - r.at < every) return { ok: true, enabled: true, skipped: true, durationSeconds: 0 };
+    const t1 = performance.now();
+    try {
+      this.vgpu = parseVgpuQuery(await this.run(['vgpu', '-q']));
+      this.vgpuRead = { signature, at: now, ok: true };
+      return { ok: true, enabled: true, durationSeconds: (performance.now() - t1) / 1000 };
+    } catch (err) {
+      // Keep the last good vGPU instances: the VMs are most likely still there. Tried again next tick.
+      this.vgpuRead = { signature, at: now, ok: false };
+      return { ok: false, enabled: true, error: asSourceError(err), durationSeconds: (performance.now() - t1) / 1000 };
+    }
   }
 }

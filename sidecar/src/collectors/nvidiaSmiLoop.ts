@@ -28,11 +28,27 @@ export class NvidiaSmiLoop {
   private restartTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private stderrTail = '';
+  /** Settles at the first document, or when the first child is gone or stopped: its chance is over. */
+  private settleFirst!: () => void;
+  private readonly firstChance = new Promise<void>((resolve) => (this.settleFirst = resolve));
 
   private readonly clock: Clock;
 
   constructor(private readonly opts: LoopOptions) {
     this.clock = opts.clock ?? systemClock;
+  }
+
+  /**
+   * Resolves when the first document is in, when the child exits before printing one, or after `ms`
+   * (a hung start), whichever comes first: the first tick then has a document or a reason.
+   */
+  firstDocument(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    });
+    return Promise.race([this.firstChance, deadline]).finally(() => clearTimeout(timer));
   }
 
   start(): void {
@@ -57,6 +73,7 @@ export class NvidiaSmiLoop {
       if (last !== undefined) {
         this.latestDoc = { text: last, at: this.clock.monoMs() };
         this.restarts = 0;
+        this.settleFirst();
       }
     });
     child.stderr?.setEncoding('utf8');
@@ -77,6 +94,7 @@ export class NvidiaSmiLoop {
 
   /** The child is gone (or never started): say why, and start another after a backoff. */
   private exited(error: SourceError): void {
+    this.settleFirst();
     if (this.stopped) return;
     this.lastError = error;
     this.opts.onLog?.('warn', error.message);
@@ -103,6 +121,7 @@ export class NvidiaSmiLoop {
 
   stop(): void {
     this.stopped = true;
+    this.settleFirst();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.child?.kill('SIGKILL');
     this.child = null;

@@ -27,3 +27,37 @@ describe('SourceTracker across wall-clock steps', () => {
     expect(t.status('gpu')).toMatchObject({ status: 'ok', ageSeconds: 0.2 });
   });
 });
+
+describe('SourceTracker before the first collection', () => {
+  it('reports sources as starting (not failed or stale) until they publish, and the whole as starting', () => {
+    const t = new SourceTracker(3000, new FakeClock());
+    expect(t.status('gpu')).toMatchObject({ status: 'starting' });
+    expect(t.overall()).toBe('starting');
+    t.disable('docker', 'turned off');
+    t.success('xid');
+    expect(t.overall()).toBe('starting');
+    for (const n of ['gpu', 'vgpu', 'engines'] as const) t.success(n);
+    expect(t.overall()).toBe('ok');
+  });
+
+  it('a failure while others are still starting is no longer "starting"', () => {
+    const t = new SourceTracker(3000, new FakeClock());
+    t.failure('gpu', 'nvidia-smi exited with code 9');
+    expect(t.overall()).toBe('failing');
+    t.success('engines');
+    expect(t.overall()).toBe('degraded');
+  });
+
+  it('a source read less often than every tick goes stale only past its own limit', () => {
+    const clock = new FakeClock();
+    const t = new SourceTracker(3000, clock);
+    t.setStaleAfter('vgpu', 95_000);
+    t.success('vgpu');
+    t.success('gpu');
+    clock.advance(30_000);
+    expect(t.status('vgpu')).toMatchObject({ status: 'ok', ageSeconds: 30 });
+    expect(t.status('gpu').status).toBe('stale');
+    clock.advance(70_000);
+    expect(t.status('vgpu').status).toBe('stale');
+  });
+});

@@ -1,5 +1,7 @@
-// The state of each data source as /api/v1/health reports it. A failed source keeps its last good data
-// in the snapshot; its status says so, with the error and the age of what is served. A source is
+// The state of each data source as /api/v1/health reports it. A source is `starting` until its first
+// collection has had its chance (nvidia-smi's first document, the first engine run): a slow start is
+// not a failure. A failed source keeps its last good data in the snapshot; its status says so, with the
+// error and the age of what is served. A source is
 // stamped when its data is published, on the monotonic clock: a wall-clock step neither makes old
 // data look fresh nor fresh data look old.
 import type { SourceName, SourceStatus } from '../model.js';
@@ -16,6 +18,8 @@ export const SOURCE_NAMES: SourceName[] = ['gpu', 'vgpu', 'xid', 'engines', 'doc
 
 export class SourceTracker {
   private readonly states = new Map<SourceName, State>();
+  /** Sources read less often than every tick (vGPU) go stale later. */
+  private readonly staleAfter = new Map<SourceName, number>();
 
   /** @param staleAfterMs an ok source whose last success is older than this is reported stale. */
   constructor(
@@ -23,6 +27,11 @@ export class SourceTracker {
     private readonly clock: Clock = systemClock,
   ) {
     for (const n of SOURCE_NAMES) this.states.set(n, { status: 'pending' });
+  }
+
+  /** `name` is read every `ms` at most: it is stale only past this. */
+  setStaleAfter(name: SourceName, ms: number): void {
+    this.staleAfter.set(name, ms);
   }
 
   /** Good data of `name` was published now. */
@@ -54,13 +63,13 @@ export class SourceTracker {
     };
     switch (s.status) {
       case 'pending':
-        return { status: 'stale', error: 'first collection not finished yet' };
+        return { status: 'starting', error: 'first collection not finished yet' };
       case 'disabled':
         return { status: 'disabled', ...base };
       case 'failed':
         return { status: 'failed', ...base };
       case 'ok':
-        return now - (s.lastSuccessAt ?? now) > this.staleAfterMs
+        return now - (s.lastSuccessAt ?? now) > (this.staleAfter.get(name) ?? this.staleAfterMs)
           ? { status: 'stale', error: 'no fresh data: collection is late', ...base }
           : { status: 'ok', ...base };
     }
@@ -70,12 +79,16 @@ export class SourceTracker {
     return Object.fromEntries(SOURCE_NAMES.map((n) => [n, this.status(n)])) as Record<SourceName, SourceStatus>;
   }
 
-  /** ok when every enabled source is ok, failing when none is, degraded otherwise. */
-  overall(): 'ok' | 'degraded' | 'failing' {
+  /**
+   * ok when every enabled source is ok; starting while none has failed or gone stale but some have not
+   * had their first chance yet; failing when none is ok, degraded otherwise.
+   */
+  overall(): 'ok' | 'starting' | 'degraded' | 'failing' {
     const enabled = Object.values(this.all()).filter((s) => s.status !== 'disabled');
-    if (enabled.length === 0) return 'ok';
     const good = enabled.filter((s) => s.status === 'ok').length;
+    const starting = enabled.filter((s) => s.status === 'starting').length;
     if (good === enabled.length) return 'ok';
+    if (good + starting === enabled.length) return 'starting';
     return good === 0 ? 'failing' : 'degraded';
   }
 }

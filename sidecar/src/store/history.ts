@@ -124,23 +124,18 @@ export class History {
     const off = this.offset();
     const slots = this.slotsIn(fromMs - off, toMs - off);
     const out: SeriesRange[] = [];
+    // The tick times and their buckets are the same for every series: worked out once per call, and
+    // the answer's series share one times array (it is read, never changed).
+    let times: number[] | null = null;
+    let buckets: Buckets | null = null;
     for (const s of this.series.values()) {
       if (!filter(s)) continue;
-      let times: number[] = [];
-      let values: (number | null)[] = [];
-      let any = false;
-      for (const slot of slots) {
-        const v = s.values[slot] as number;
-        times.push(Math.round((this.times[slot] as number) + off));
-        if (Number.isNaN(v)) values.push(null);
-        else {
-          values.push(v);
-          any = true;
-        }
+      if (!times) {
+        times = slots.map((slot) => Math.round((this.times[slot] as number) + off));
+        if (maxPoints !== undefined && times.length > maxPoints) buckets = bucketsOf(times, maxPoints);
       }
-      if (!any) continue;
-      if (maxPoints !== undefined && times.length > maxPoints) ({ times, values } = downsample(times, values, maxPoints));
-      out.push({ metric: s.metric, labels: s.labels, times, values });
+      const values = buckets ? downsample(s.values, slots, buckets) : readValues(s.values, slots);
+      if (values) out.push({ metric: s.metric, labels: s.labels, times: buckets ? buckets.times : times, values });
     }
     return out;
   }
@@ -170,32 +165,67 @@ export class History {
   }
 }
 
-function downsample(
-  times: number[],
-  values: (number | null)[],
-  maxPoints: number,
-): { times: number[]; values: (number | null)[] } {
+/** Ticks averaged into at most maxPoints equal-width buckets (Grafana's maxDataPoints). */
+interface Buckets {
+  /** Bucket of each tick in the range. */
+  of: Uint32Array;
+  /** Start of each bucket that holds a tick: the answer's times. */
+  times: number[];
+  /** Index into `times` of each bucket, or -1 when it holds no tick. */
+  index: Int32Array;
+}
+
+function bucketsOf(times: number[], maxPoints: number): Buckets {
   const from = times[0] as number;
   const to = times[times.length - 1] as number;
   const width = (to - from) / maxPoints || 1;
-  const sums = new Float64Array(maxPoints);
-  const counts = new Uint32Array(maxPoints);
-  const seen = new Uint8Array(maxPoints);
+  const of = new Uint32Array(times.length);
+  const index = new Int32Array(maxPoints).fill(-1);
   for (let i = 0; i < times.length; i++) {
     const b = Math.min(maxPoints - 1, Math.floor(((times[i] as number) - from) / width));
-    seen[b] = 1;
-    const v = values[i];
-    if (v !== null && v !== undefined) {
-      sums[b] = (sums[b] as number) + v;
-      counts[b] = (counts[b] as number) + 1;
+    of[i] = b;
+    index[b] = 0;
+  }
+  const out: number[] = [];
+  for (let b = 0; b < maxPoints; b++) {
+    if (index[b] === -1) continue;
+    index[b] = out.length;
+    out.push(Math.round(from + b * width));
+  }
+  return { of, times: out, index };
+}
+
+/** A series' values at the slots (null where it has none), or null when it has none at all. */
+function readValues(values: Float32Array, slots: number[]): (number | null)[] | null {
+  const out: (number | null)[] = new Array(slots.length);
+  let any = false;
+  for (let i = 0; i < slots.length; i++) {
+    const v = values[slots[i] as number] as number;
+    if (Number.isNaN(v)) out[i] = null;
+    else {
+      out[i] = v;
+      any = true;
     }
   }
-  const outT: number[] = [];
-  const outV: (number | null)[] = [];
-  for (let b = 0; b < maxPoints; b++) {
-    if (!seen[b]) continue;
-    outT.push(Math.round(from + b * width));
-    outV.push(counts[b] ? (sums[b] as number) / (counts[b] as number) : null);
+  return any ? out : null;
+}
+
+/** A series' bucket averages (null for a bucket without a value), or null when it has no value at all. */
+function downsample(values: Float32Array, slots: number[], buckets: Buckets): (number | null)[] | null {
+  const n = buckets.times.length;
+  const sums = new Float64Array(n);
+  const counts = new Uint32Array(n);
+  let any = false;
+  for (let i = 0; i < slots.length; i++) {
+    const v = values[slots[i] as number] as number;
+    if (Number.isNaN(v)) continue;
+    const k = buckets.index[buckets.of[i] as number] as number;
+    sums[k] = (sums[k] as number) + v;
+    counts[k] = (counts[k] as number) + 1;
+    any = true;
   }
-  return { times: outT, values: outV };
+  if (!any) return null;
+  const out: (number | null)[] = new Array(n);
+  for (let k = 0; k < n; k++) out[k] = counts[k] ? (sums[k] as number) / (counts[k] as number) : null;
+  return out;
 }

@@ -17,6 +17,7 @@ export class Cadence {
   ) {}
 
   start(firstDelayMs: number): void {
+    if (this.stopped) return;
     this.timer = setTimeout(() => void this.run(), firstDelayMs);
   }
 
