@@ -86,6 +86,14 @@ describe('configuration', () => {
     expect(() => parse([], { GPUFLEET_MAX_ENGINES: 'many' })).toThrow(/--max-engines/);
   });
 
+  it('reads vGPU hosts\' vgpu -q interval from --vgpu-interval or GPUFLEET_VGPU_INTERVAL (30s unless told), refusing a bad one', () => {
+    expect(parse([]).vgpuIntervalMs).toBe(30_000);
+    expect(parse([], { GPUFLEET_VGPU_INTERVAL: '1m' }).vgpuIntervalMs).toBe(60_000);
+    expect(parse(['--vgpu-interval', '5s'], { GPUFLEET_VGPU_INTERVAL: '1m' }).vgpuIntervalMs).toBe(5000);
+    expect(() => parse(['--vgpu-interval', 'often'])).toThrow(/--vgpu-interval/);
+    expect(buildProgram().helpInformation()).toContain('GPUFLEET_VGPU_INTERVAL');
+  });
+
   it('prints help that explains every option and its variable', () => {
     const help = buildProgram().helpInformation();
     for (const flag of ['--listen', '--interval', '--history', '--nvidia-smi', '--proc', '--docker-socket', '--engine',

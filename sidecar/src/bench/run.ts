@@ -21,6 +21,7 @@ import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
+import { startupBench } from './startup.js';
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
   await engineBench();
   await fleetBench();
   await queryBudgetBench(line);
+  await startupBench(line);
   console.log('');
 }
 
