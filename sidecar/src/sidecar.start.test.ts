@@ -1,6 +1,6 @@
 // The first moments of a sidecar: until nvidia-smi's first document had its chance, the GPU source is
 // `starting`, never `failed`, and the first GPU tick runs as soon as that document is in.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -20,11 +20,18 @@ beforeAll(() => {
   writeFileSync(join(dir, 'slow-smi'), `#!/bin/sh
 case "$*" in
   *-lms*) sleep 1.2; while :; do cat "${dir}/q.xml"; sleep 0.1; done ;;
-  -L) echo "GPU 0: NVIDIA GeForce RTX 3060 (UUID: GPU-d6889ff6-2523-9142-ca3c-1ca3f396a625)" ;;
+  -L) echo L >> "${dir}/slow-calls"; echo "GPU 0: NVIDIA GeForce RTX 3060 (UUID: GPU-d6889ff6-2523-9142-ca3c-1ca3f396a625)" ;;
+esac
+`);
+  // Its first -L (read while the loop starts) lists no GPU yet, as a driver still enumerating them might.
+  writeFileSync(join(dir, 'late-list-smi'), `#!/bin/sh
+case "$*" in
+  *-lms*) sleep 0.5; while :; do cat "${dir}/q.xml"; sleep 0.1; done ;;
+  -L) echo L >> "${dir}/late-calls"; [ "$(wc -l < "${dir}/late-calls")" -gt 1 ] && echo "GPU 0: NVIDIA GeForce RTX 3060 (UUID: GPU-d6889ff6-2523-9142-ca3c-1ca3f396a625)"; exit 0 ;;
 esac
 `);
   writeFileSync(join(dir, 'broken-smi'), '#!/bin/sh\necho "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver."\nexit 9\n');
-  for (const f of ['slow-smi', 'broken-smi']) chmodSync(join(dir, f), 0o755);
+  for (const f of ['slow-smi', 'broken-smi', 'late-list-smi']) chmodSync(join(dir, f), 0o755);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,6 +68,21 @@ describe('sidecar start-up', () => {
       // The very first publication is a fresh reading, not an empty "failed" one.
       expect(sidecar.store.latest?.gpus.map((g) => g.uuid)).toEqual(['GPU-d6889ff6-2523-9142-ca3c-1ca3f396a625']);
       expect(sidecar.store.latest?.host.sources.gpu.status).toBe('ok');
+      // -L was read while the loop started, once, and gave the GPU its index.
+      expect(readFileSync(join(dir, 'slow-calls'), 'utf8')).toBe('L\n');
+      expect(sidecar.store.latest?.gpus[0]?.index).toBe(0);
+    } finally {
+      await sidecar.stop();
+    }
+  }, 20_000);
+
+  it('a -L read at start that does not list the document\'s GPUs is read again for the first tick', async () => {
+    const sidecar = sidecarWith('late-list-smi');
+    sidecar.start();
+    try {
+      await watchGpuSource(sidecar, () => sidecar.ticks >= 1);
+      expect(readFileSync(join(dir, 'late-calls'), 'utf8')).toBe('L\nL\n');
+      expect(sidecar.store.latest?.gpus[0]?.index).toBe(0);
     } finally {
       await sidecar.stop();
     }

@@ -289,8 +289,16 @@ export function createApp(deps: AppDeps) {
     res.json(groups);
   });
 
+  // The text changes once per tick: its bytes are made once per tick too, not per scrape.
+  let metricsText: string | null = null;
+  let metricsBytes = Buffer.alloc(0);
   app.get('/metrics', async (_req, res) => {
-    res.set('content-type', metrics.contentType).send(await metrics.render());
+    const text = await metrics.render();
+    if (text !== metricsText) {
+      metricsText = text;
+      metricsBytes = Buffer.from(text);
+    }
+    res.status(200).set('content-type', metrics.contentType).end(metricsBytes);
   });
 
   app.use((req, _res, next) => {

@@ -64,6 +64,12 @@ function layoutSignature(log: SmiXmlLog): string {
     .join(';');
 }
 
+/** Whether a -L listing names the GPUs of an XML document and as many MIG devices on each. */
+function listMatches(listed: ListedGpu[], log: SmiXmlLog): boolean {
+  const byUuid = new Map(listed.map((g) => [g.uuid, g]));
+  return listed.length === log.gpus.length && log.gpus.every((g) => byUuid.get(g.uuid)?.migDevices.length === g.migDevices.length);
+}
+
 function isVgpuHostGpu(g: SmiXmlLog['gpus'][number]): boolean {
   return g.hostVgpuMode !== 'none' || /host\s*vgpu/i.test(g.virtualizationMode ?? '');
 }
@@ -84,6 +90,8 @@ export class GpuCollector {
   private readonly loop: NvidiaSmiLoop | null;
   private list: ListedGpu[] | null = null;
   private listSignature: string | null = null;
+  /** -L read at start, used by the first tick if it lists the GPUs and MIG devices of its document. */
+  private prefetchedList: Promise<ListedGpu[] | null> | null = null;
   private vgpu: VgpuHostGpu[] | null = null;
   /** The XML's vGPU signature and the monotonic ms at the last vgpu -q attempt. */
   private vgpuRead: { signature: string; at: number; ok: boolean } | null = null;
@@ -100,6 +108,8 @@ export class GpuCollector {
 
   start(): void {
     this.loop?.start();
+    // -L is needed with the first document: read it while nvidia-smi's loop starts, not after.
+    if (this.loop && this.list === null) this.prefetchedList = this.run(['-L']).then(parseNvidiaSmiList, () => null);
   }
 
   stop(): void {
@@ -142,7 +152,7 @@ export class GpuCollector {
     // -L is only needed again when GPUs or MIG devices changed (or the last read failed). It and
     // vgpu -q run side by side: the first reading after start needs both.
     const signature = layoutSignature(log);
-    const listing = this.list === null || signature !== this.listSignature ? this.readList(signature) : null;
+    const listing = this.list === null || signature !== this.listSignature ? this.readList(signature, log) : null;
     const vgpuReading = this.readVgpu(log);
     await listing;
     const gpuDuration = (performance.now() - t0) / 1000;
@@ -159,7 +169,15 @@ export class GpuCollector {
     };
   }
 
-  private async readList(signature: string): Promise<void> {
+  private async readList(signature: string, log: SmiXmlLog): Promise<void> {
+    const early = this.prefetchedList;
+    this.prefetchedList = null;
+    const listed = early ? await early : null;
+    if (listed && listMatches(listed, log)) {
+      this.list = listed;
+      this.listSignature = signature;
+      return;
+    }
     try {
       this.list = parseNvidiaSmiList(await this.run(['-L']));
       this.listSignature = signature;
