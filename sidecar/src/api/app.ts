@@ -190,7 +190,8 @@ export function createApp(deps: AppDeps) {
     await writeQueryAnswer(res, planQueries(store, req.body, now, notices), {
       keepUpTo: key === null ? 0 : KEEP_QUERY_ANSWER_BYTES,
       onKept: (text) => {
-        if (key !== null) answers.keep(latest, key, text);
+        // An answer written across a publication (it yields while writing) is not kept for either.
+        if (key !== null && store.latest === latest) answers.keep(latest, key, text);
       },
     });
   });

@@ -90,11 +90,11 @@ export async function startupBench(line: (label: string, value: string, target?:
   }
 }
 
-// Run on its own: node sidecar/dist/bench/startup.js [runs]
+// Run on its own: node sidecar/dist/bench/startup.js [runs] [timeout ms]
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const runs = Number(process.argv[2] ?? 3);
   for (let i = 0; i < runs; i++) {
-    const f = await startupFigures();
+    const f = await startupFigures({ timeoutMs: Number(process.argv[3] ?? 30_000) });
     console.log(JSON.stringify({ ...f, firstGpuMs: Math.round(f.firstGpuMs), apiUpMs: Math.round(f.apiUpMs), rssMB: Number(f.rssMB.toFixed(1)) }));
   }
 }
