@@ -9,6 +9,7 @@ import type { Gpu } from '../model.js';
 import { buildGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList, type ListedGpu } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml, type SmiXmlLog } from '../parsers/nvidiaSmiXml.js';
+import { normalizePciBusId } from '../parsers/values.js';
 import { parseVgpuQuery, type VgpuHostGpu } from '../parsers/vgpuQuery.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { NvidiaSmiLoop } from './nvidiaSmiLoop.js';
@@ -70,6 +71,12 @@ function listMatches(listed: ListedGpu[], log: SmiXmlLog): boolean {
   return listed.length === log.gpus.length && log.gpus.every((g) => byUuid.get(g.uuid)?.migDevices.length === g.migDevices.length);
 }
 
+/** Whether a vgpu -q reading has, on each vGPU host GPU of an XML document, one instance per VM process. */
+function vgpuMatches(read: VgpuHostGpu[], log: SmiXmlLog): boolean {
+  const byBus = new Map(read.map((g) => [normalizePciBusId(g.pciBusId), g.instances.length]));
+  return log.gpus.filter(isVgpuHostGpu).every((g) => (byBus.get(normalizePciBusId(g.pciBusId)) ?? 0) === g.processes.length);
+}
+
 function isVgpuHostGpu(g: SmiXmlLog['gpus'][number]): boolean {
   return g.hostVgpuMode !== 'none' || /host\s*vgpu/i.test(g.virtualizationMode ?? '');
 }
@@ -92,6 +99,8 @@ export class GpuCollector {
   private listSignature: string | null = null;
   /** -L read at start, used by the first tick if it lists the GPUs and MIG devices of its document. */
   private prefetchedList: Promise<ListedGpu[] | null> | null = null;
+  /** vgpu -q read at start, used by the first tick if it has as many instances per GPU as VMs in its document. */
+  private prefetchedVgpu: Promise<VgpuHostGpu[] | null> | null = null;
   private vgpu: VgpuHostGpu[] | null = null;
   /** The XML's vGPU signature and the monotonic ms at the last vgpu -q attempt. */
   private vgpuRead: { signature: string; at: number; ok: boolean } | null = null;
@@ -108,8 +117,12 @@ export class GpuCollector {
 
   start(): void {
     this.loop?.start();
-    // -L is needed with the first document: read it while nvidia-smi's loop starts, not after.
-    if (this.loop && this.list === null) this.prefetchedList = this.run(['-L']).then(parseNvidiaSmiList, () => null);
+    // -L (and vgpu -q on a vGPU host) are needed with the first document: read them while nvidia-smi's
+    // loop starts, not one after the other after it. On a host without vGPUs the vgpu -q is wasted once.
+    if (this.loop && this.list === null) {
+      this.prefetchedList = this.run(['-L']).then(parseNvidiaSmiList, () => null);
+      this.prefetchedVgpu = this.run(['vgpu', '-q']).then(parseVgpuQuery, () => null);
+    }
   }
 
   stop(): void {
@@ -192,6 +205,7 @@ export class GpuCollector {
     if (!isVgpuHost(log)) {
       this.vgpu = null;
       this.vgpuRead = null;
+      this.prefetchedVgpu = null;
       return { ok: true, enabled: false, durationSeconds: 0 };
     }
     const signature = vgpuSignature(log);
@@ -200,6 +214,14 @@ export class GpuCollector {
     const r = this.vgpuRead;
     if (r && r.ok && r.signature === signature && now - r.at < every) return { ok: true, enabled: true, skipped: true, durationSeconds: 0 };
     const t1 = performance.now();
+    const early = this.prefetchedVgpu;
+    this.prefetchedVgpu = null;
+    const prefetched = early ? await early : null;
+    if (prefetched && vgpuMatches(prefetched, log)) {
+      this.vgpu = prefetched;
+      this.vgpuRead = { signature, at: now, ok: true };
+      return { ok: true, enabled: true, durationSeconds: (performance.now() - t1) / 1000 };
+    }
     try {
       this.vgpu = parseVgpuQuery(await this.run(['vgpu', '-q']));
       this.vgpuRead = { signature, at: now, ok: true };

@@ -34,12 +34,14 @@ beforeEach(() => {
   writeFileSync(join(dir, 'list.txt'), 'GPU 0: NVIDIA GeForce RTX 3060 (UUID: GPU-d6889ff6-2523-9142-ca3c-1ca3f396a625)\n');
   writeFileSync(join(dir, 'q.xml'), hostXml([4101, 4102]));
   smi = join(dir, 'nvidia-smi');
+  // Each call is logged once answered (so a test knows what an earlier call printed).
   writeFileSync(smi, `#!/bin/sh
-echo "$*" >> "${dir}/calls"
+trap 'echo "$*" >> "${dir}/calls"' EXIT
 case "$*" in
   "vgpu -q") if [ -e "${dir}/vgpu-fails" ]; then echo "Unable to determine the device handle for GPU 00000001:C8:00.0: Unknown Error"; exit 255; fi; cat "${dir}/vgpu.txt" ;;
   "-L") cat "${dir}/list.txt" ;;
   "-q -x") cat "${dir}/q.xml" ;;
+  "-q -x -lms 200") while :; do cat "${dir}/q.xml"; sleep 0.2; done ;;
   *) exit 2 ;;
 esac
 `);
@@ -118,5 +120,43 @@ describe('vGPU state on a vGPU host', () => {
       clock.advance(1000);
     }
     expect(vgpuCalls()).toBe(3);
+  });
+});
+
+describe('vGPU state at start in loop mode', () => {
+  const loopCollector = () =>
+    new GpuCollector({ nvidiaSmi: smi, mode: 'loop', intervalMs: 200, timeoutMs: 10_000, vgpuIntervalMs: 30_000, host: 'h' });
+
+  it('is read while the loop starts, so the first tick spawns nothing more', async () => {
+    const c = loopCollector();
+    c.start();
+    try {
+      await c.firstDocument(10_000);
+      const r = await c.collect();
+      expect(r.gpu.ok).toBe(true);
+      expect(r.gpus[0]?.vgpu.instances).toHaveLength(2);
+      expect(vgpuCalls()).toBe(1);
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('is read again when what was read at start does not match the first document\'s VMs', async () => {
+    // Two vGPUs when read at start; by the first document one VM has gone.
+    writeFileSync(join(dir, 'q.xml'), hostXml([4101]));
+    const c = loopCollector();
+    c.start();
+    try {
+      while (vgpuCalls() < 1) await new Promise((r) => setTimeout(r, 20));
+      await c.firstDocument(10_000);
+      const vgpu = fx.read('vgpu-q_rtx-pro-6000-blackwell-dc_2-vgpus_580.105.06.txt');
+      const second = vgpu.indexOf('    vGPU ID', vgpu.indexOf('    vGPU ID') + 1);
+      writeFileSync(join(dir, 'vgpu.txt'), vgpu.slice(0, second).replace(/Active vGPUs(\s+): 2/, 'Active vGPUs$1: 1'));
+      const r = await c.collect();
+      expect(r.gpus[0]?.vgpu.instances).toHaveLength(1);
+      expect(vgpuCalls()).toBe(2);
+    } finally {
+      c.stop();
+    }
   });
 });
