@@ -5,6 +5,7 @@
 // The 16 engines are real HTTP servers in one child process answering the real 0.10.1 capture, and
 // the process table is a procfs laid out in a temp dir with real vLLM command lines and titles.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { start } from './children.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +23,10 @@ const SERVERS = `
 const http = require('node:http');
 const fs = require('node:fs');
 const metrics = fs.readFileSync(process.argv[1], 'utf8');
+const count = Number(process.argv[2]);
 const ports = [];
-let left = ${ENGINES};
-for (let i = 0; i < ${ENGINES}; i++) {
+let left = count;
+for (let i = 0; i < count; i++) {
   const s = http.createServer((q, r) => {
     if (q.url === '/metrics') r.end(metrics);
     else if (q.url === '/version') r.end('{"version":"0.10.1"}');
@@ -43,8 +45,8 @@ function writeProc(root: string, pid: number, ppid: number, argv: string[]) {
   writeFileSync(join(dir, 'environ'), 'CUDA_VISIBLE_DEVICES=0\0');
 }
 
-/** A procfs with 16 engines (API server + EngineCore each) and 300 unrelated processes. */
-function fakeProc(ports: number[]): string {
+/** A procfs with one engine per port (API server + EngineCore each) and 300 unrelated processes. */
+export function fakeProc(ports: number[]): string {
   const root = mkdtempSync(join(tmpdir(), 'bench-proc-'));
   writeFileSync(join(root, 'uptime'), '100000.00 1.00\n');
   ports.forEach((port, i) => {
@@ -60,6 +62,13 @@ function procCpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** `count` vLLM stand-ins in one child process, each answering the real 0.10.1 capture; their ports. */
+export async function startEngineStandIns(count: number): Promise<{ servers: ChildProcess; ports: number[] }> {
+  const servers = start(process.execPath, ['-e', SERVERS, largestMetricsFixture(), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = await new Promise<number[]>((resolve) => servers.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+  return { servers, ports };
+}
+
 export async function engineBench(): Promise<void> {
   const fixture = largestMetricsFixture();
   const t = measurePromTextThroughput(readFileSync(fixture, 'utf8'));
@@ -67,8 +76,7 @@ export async function engineBench(): Promise<void> {
   line('CPU time', `${t.cpuMBps.toFixed(1)} MB/s`, '> 50 MB/s');
   line('wall clock', `${t.wallMBps.toFixed(1)} MB/s`);
 
-  const servers: ChildProcess = spawn(process.execPath, ['-e', SERVERS, fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ports = await new Promise<number[]>((resolve) => servers.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+  const { servers, ports } = await startEngineStandIns(ENGINES);
   const proc = fakeProc(ports);
   try {
     const collector = new EngineCollector({

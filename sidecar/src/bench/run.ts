@@ -10,6 +10,7 @@
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SidecarMetrics } from '../api/metrics.js';
 import { GpuCollector } from '../collectors/gpuCollector.js';
@@ -21,10 +22,14 @@ import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
+import { growthBench } from './growth.js';
+import { HELP, parseBenchArgs, SECTIONS, type BenchOptions, type Section } from './options.js';
+import { nodeExporterBench } from './peers/nodeExporter.js';
+import { parserPeersBench } from './peers/parsers.js';
+import { prometheusBench } from './peers/prometheus.js';
+import { line } from './print.js';
+import { soakBench } from './soak.js';
+import { quantile } from './stats.js';
 
 function timeIt(n: number, fn: () => unknown): number[] {
   const out: number[] = [];
@@ -37,10 +42,6 @@ function timeIt(n: number, fn: () => unknown): number[] {
 }
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
-
-function line(label: string, value: string, target?: string): void {
-  console.log(`  ${label.padEnd(52)} ${value.padStart(14)}${target ? `   (target ${target})` : ''}`);
-}
 
 async function parseBench(): Promise<void> {
   const env = demoEnv();
@@ -169,22 +170,50 @@ async function modeBench(scenario: string): Promise<void> {
   }
 }
 
+const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
+  parse: parseBench,
+  api: apiBench,
+  memory: async () => memoryBench(),
+  'nvidia-smi': async () => {
+    console.log('\n   The fake nvidia-smi is a Node program: its start-up stands in for NVML initialisation.');
+    console.log('   On vGPU hosts both modes also run `nvidia-smi vgpu -q` once per tick.');
+    await modeBench('small');
+    await modeBench('demo');
+  },
+  engines: engineBench,
+  fleet: fleetBench,
+  'query-budget': () => queryBudgetBench(line),
+  'node-exporter': () => nodeExporterBench(8),
+  prometheus: () => prometheusBench(10),
+  parsers: parserPeersBench,
+  growth: growthBench,
+  soak: (o) => soakBench(o.soakMs, o.soakRate),
+};
+
 async function main(): Promise<void> {
-  console.log('gpufleet sidecar benchmark (simulated demo host)');
-  await parseBench();
-  await apiBench();
-  memoryBench();
-  console.log('\n   The fake nvidia-smi is a Node program: its start-up stands in for NVML initialisation.');
-  console.log('   On vGPU hosts both modes also run `nvidia-smi vgpu -q` once per tick.');
-  await modeBench('small');
-  await modeBench('demo');
-  await engineBench();
-  await fleetBench();
-  await queryBudgetBench(line);
-  console.log('');
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const t0 = performance.now();
+  console.log(`gpufleet sidecar benchmark (simulated demo host; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  for (const section of SECTIONS) {
+    if (opts.sections.has(section)) await SECTION_RUNS[section](opts);
+  }
+  console.log(`\n(${((performance.now() - t0) / 1000).toFixed(0)} s; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,105 @@
+// An open-loop HTTP load at a fixed rate over keep-alive connections, with each request's latency
+// kept to the microsecond (autocannon rounds to whole milliseconds, too coarse beside node_exporter).
+// Requests are sent on schedule whether or not earlier ones have answered; beyond `connections`
+// in flight they wait for a socket, and that wait counts in their latency, as it would for a client.
+import http from 'node:http';
+import { createServer } from 'node:net';
+
+export interface Target {
+  label: string;
+  url: string;
+  method?: 'GET' | 'POST';
+  body?: string;
+  /** Share of the requests, relative to the other targets' (default 1). */
+  weight?: number;
+}
+
+export interface TargetResult {
+  /** Latencies in ms, ascending. */
+  latencies: number[];
+  ok: number;
+  errors: number;
+}
+
+export interface LoadOptions {
+  rate: number;
+  seconds: number;
+  connections?: number;
+}
+
+/** Round-robin by weight: the order requests go out in, for `targets` with integer weights. */
+export function weightedOrder(targets: readonly { weight?: number }[]): number[] {
+  const order: number[] = [];
+  const w = targets.map((t) => Math.max(0, Math.round(t.weight ?? 1)));
+  const max = Math.max(0, ...w);
+  for (let round = 0; round < max; round++) w.forEach((wi, i) => wi > round && order.push(i));
+  if (order.length === 0) throw new Error('no target has a positive weight');
+  return order;
+}
+
+export async function runLoad(targets: Target[], opts: LoadOptions): Promise<Map<string, TargetResult>> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? 16 });
+  const order = weightedOrder(targets);
+  const results = new Map<string, TargetResult>(targets.map((t) => [t.label, { latencies: [], ok: 0, errors: 0 }]));
+  const total = Math.round(opts.rate * opts.seconds);
+  let sent = 0;
+  let done = 0;
+  const start = performance.now();
+  await new Promise<void>((finish) => {
+    const send = (t: Target) => {
+      const r = results.get(t.label) as TargetResult;
+      const t0 = performance.now();
+      const end = (ok: boolean) => {
+        if (ok) {
+          r.ok++;
+          r.latencies.push(performance.now() - t0);
+        } else r.errors++;
+        if (++done === total) finish();
+      };
+      const req = http.request(t.url, { method: t.method ?? 'GET', agent, headers: t.body ? { 'content-type': 'application/json' } : {} }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => end((res.statusCode ?? 0) < 400));
+        res.on('error', () => end(false));
+      });
+      req.on('error', () => end(false));
+      req.end(t.body);
+    };
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * opts.rate));
+      for (; sent < due; sent++) send(targets[order[sent % order.length] as number] as Target);
+      if (sent >= total) clearInterval(timer);
+    }, 2);
+    if (total === 0) finish();
+  });
+  agent.destroy();
+  for (const r of results.values()) r.latencies.sort((a, b) => a - b);
+  return results;
+}
+
+/** A TCP port free on 127.0.0.1 now, for a peer program that must be told its port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 2xx or `timeoutMs` passes. */
+export async function waitReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > until) throw new Error(`${url} not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

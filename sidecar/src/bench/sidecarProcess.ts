@@ -1,0 +1,29 @@
+// The sidecar as an operator runs it, in its own process on a simulated host, for the figures that
+// need the whole program (peers, soak, cost growth).
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { lastStderr, start, stop } from './children.js';
+import { freePort, waitReady } from './load.js';
+
+export interface RunningSidecar {
+  child: ChildProcess;
+  pid: number;
+  base: string;
+  stop: () => Promise<void>;
+}
+
+export async function startSidecar(scenario: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningSidecar> {
+  const port = await freePort();
+  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+  const child = start(process.execPath, [cli, '--simulate', scenario, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extraArgs], {
+    env: { ...process.env, ...env },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitReady(`${base}/healthz`);
+  } catch (err) {
+    await stop(child);
+    throw new Error(`sidecar did not start: ${(err as Error).message}; stderr: ${lastStderr(child)}`);
+  }
+  return { child, pid: child.pid as number, base, stop: () => stop(child) };
+}
