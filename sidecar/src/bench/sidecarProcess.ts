@@ -21,6 +21,12 @@ export async function startSidecar(scenario: string, extraArgs: string[] = [], e
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitReady(`${base}/healthz`);
+    // Figures are of a sidecar with its GPUs read: wait for them in /metrics (the first reading takes a tick or two).
+    const until = performance.now() + 30_000;
+    while (!(await (await fetch(`${base}/metrics`)).text()).includes('gpu_uuid="')) {
+      if (performance.now() > until) throw new Error('no GPU in /metrics after 30 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
   } catch (err) {
     await stop(child);
     throw new Error(`sidecar did not start: ${(err as Error).message}; stderr: ${lastStderr(child)}`);
