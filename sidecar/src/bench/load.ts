@@ -15,16 +15,21 @@ export interface Target {
 }
 
 export interface TargetResult {
-  /** Latencies in ms, ascending. */
+  /** Latencies in ms, ascending; a request still unanswered when the run is cut off counts as Infinity. */
   latencies: number[];
   ok: number;
   errors: number;
+  /** Requests cut off unanswered `drainMs` after the last was sent. */
+  cutOff: number;
 }
 
 export interface LoadOptions {
   rate: number;
   seconds: number;
   connections?: number;
+  /** How long after the last request is sent the run waits for answers (default 10 s): a saturated
+   * server must not hold the bench for minutes. */
+  drainMs?: number;
 }
 
 /** Round-robin by weight: the order requests go out in, for `targets` with integer weights. */
@@ -40,7 +45,10 @@ export function weightedOrder(targets: readonly { weight?: number }[]): number[]
 export async function runLoad(targets: Target[], opts: LoadOptions): Promise<Map<string, TargetResult>> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? 16 });
   const order = weightedOrder(targets);
-  const results = new Map<string, TargetResult>(targets.map((t) => [t.label, { latencies: [], ok: 0, errors: 0 }]));
+  const results = new Map<string, TargetResult>(targets.map((t) => [t.label, { latencies: [], ok: 0, errors: 0, cutOff: 0 }]));
+  /** Unanswered requests, each with what cutting it off records. */
+  const inFlight = new Map<http.ClientRequest, () => void>();
+  let cutTimer: NodeJS.Timeout | undefined;
   const total = Math.round(opts.rate * opts.seconds);
   let sent = 0;
   let done = 0;
@@ -49,7 +57,11 @@ export async function runLoad(targets: Target[], opts: LoadOptions): Promise<Map
     const send = (t: Target) => {
       const r = results.get(t.label) as TargetResult;
       const t0 = performance.now();
+      let ended = false;
       const end = (ok: boolean) => {
+        if (ended) return;
+        ended = true;
+        inFlight.delete(req);
         if (ok) {
           r.ok++;
           r.latencies.push(performance.now() - t0);
@@ -61,16 +73,32 @@ export async function runLoad(targets: Target[], opts: LoadOptions): Promise<Map
         res.on('end', () => end((res.statusCode ?? 0) < 400));
         res.on('error', () => end(false));
       });
+      inFlight.set(req, () => {
+        ended = true;
+        r.cutOff++;
+        r.latencies.push(Infinity);
+      });
       req.on('error', () => end(false));
       req.end(t.body);
     };
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * opts.rate));
       for (; sent < due; sent++) send(targets[order[sent % order.length] as number] as Target);
-      if (sent >= total) clearInterval(timer);
+      if (sent >= total) {
+        clearInterval(timer);
+        cutTimer = setTimeout(() => {
+          for (const [req, cut] of inFlight) {
+            cut();
+            req.destroy();
+          }
+          inFlight.clear();
+          finish();
+        }, opts.drainMs ?? 10_000);
+      }
     }, 2);
     if (total === 0) finish();
   });
+  clearTimeout(cutTimer);
   agent.destroy();
   for (const r of results.values()) r.latencies.sort((a, b) => a - b);
   return results;

@@ -54,7 +54,7 @@ export async function soakBench(durationMs: number, rate: number): Promise<void>
       const r = results.get(t.label);
       if (!r) continue;
       line(`${t.label}: p50 / p99`, `${formatMs(quantile(r.latencies, 0.5))} / ${formatMs(quantile(r.latencies, 0.99))}`, t.label === 'GET /metrics' ? '< 5 ms' : undefined);
-      line(`${t.label}: answered / failed`, `${r.ok} / ${r.errors}`);
+      line(`${t.label}: answered / failed / cut off`, `${r.ok} / ${r.errors} / ${r.cutOff}`);
     }
   } finally {
     await sidecar.stop();

@@ -1,4 +1,4 @@
-import { formatMs, formatRatio, linearFit, median, quantile, ratio, statCpuSeconds, statusRssMB } from './stats.js';
+import { formatMs, formatRatio, linearFit, median, quantile, ratio, statChildrenCpuSeconds, statCpuSeconds, statParentPid, statusRssMB } from './stats.js';
 
 describe('quantile (nearest rank)', () => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
@@ -22,6 +22,10 @@ describe('/proc parsing', () => {
     // fields 14 and 15 (utime, stime) are 250 and 50 clock ticks: 3 s
     const stat = '4242 (node (bench) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 300 1000 2000';
     expect(statCpuSeconds(stat)).toBe(3);
+    // cutime, cstime (fields 16, 17): the children already waited for
+    expect(statChildrenCpuSeconds(stat)).toBe(0);
+    expect(statChildrenCpuSeconds(stat.replace(' 250 50 0 0 ', ' 250 50 120 30 '))).toBe(1.5);
+    expect(statParentPid(stat)).toBe(1);
   });
   it('refuses text that is not a stat line', () => {
     expect(() => statCpuSeconds('garbage')).toThrow(/not a \/proc\/PID\/stat/);
@@ -50,6 +54,7 @@ describe('ratio beside the peer', () => {
     expect(formatMs(12.345)).toBe('12.35 ms');
     expect(formatMs(118.2)).toBe('118 ms');
     expect(formatMs(NaN)).toBe('n/a');
+    expect(formatMs(Infinity)).toBe('cut off');
   });
 });
 

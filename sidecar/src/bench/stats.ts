@@ -20,12 +20,32 @@ export const USER_HZ = 100;
  * is in parentheses and may hold spaces and parentheses itself, so fields are counted after the last ')'.
  */
 export function statCpuSeconds(stat: string): number {
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('not a /proc/PID/stat line');
-  return (utime + stime) / USER_HZ;
+  // After the name, field 3 (state) comes first; utime and stime are fields 14 and 15.
+  return statSeconds(stat, 11, 12);
+}
+
+/** CPU seconds of the children a process has waited for (cutime + cstime, fields 16 and 17). */
+export function statChildrenCpuSeconds(stat: string): number {
+  return statSeconds(stat, 13, 14);
+}
+
+/** The parent pid (field 4). */
+export function statParentPid(stat: string): number {
+  const ppid = Number(statFields(stat)[1]);
+  if (!Number.isInteger(ppid)) throw new Error('not a /proc/PID/stat line');
+  return ppid;
+}
+
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function statSeconds(stat: string, a: number, b: number): number {
+  const f = statFields(stat);
+  const x = Number(f[a]);
+  const y = Number(f[b]);
+  if (f.length < 15 || !Number.isFinite(x) || !Number.isFinite(y)) throw new Error('not a /proc/PID/stat line');
+  return (x + y) / USER_HZ;
 }
 
 /** Resident memory in MB (10^6 bytes) from the text of /proc/PID/status (its VmRSS line, in kB). */
@@ -51,6 +71,7 @@ export function formatRatio(r: number | null): string {
 
 /** Milliseconds with a precision that suits them: 0.042 ms, 1.25 ms, 118 ms. */
 export function formatMs(ms: number): string {
+  if (ms === Infinity) return 'cut off';
   if (!Number.isFinite(ms)) return 'n/a';
   return ms < 1 ? `${ms.toFixed(3)} ms` : ms < 100 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`;
 }

@@ -9,6 +9,7 @@ export interface ServerFigures {
   p99: number;
   ok: number;
   errors: number;
+  cutOff: number;
   /** ms of the server's CPU per answered request, idle work subtracted. */
   cpuPerRequestMs: number;
 }
@@ -31,6 +32,7 @@ export async function measureServer(pid: number, target: Target, rate: number, s
     p99: quantile(r.latencies, 0.99),
     ok: r.ok,
     errors: r.errors,
+    cutOff: r.cutOff,
     cpuPerRequestMs: r.ok > 0 ? (Math.max(0, busy) * 1000) / r.ok : NaN,
   };
 }

@@ -41,7 +41,7 @@ export async function nodeExporterBench(seconds: number): Promise<void> {
       compare(`${rate} req/s: p50`, ours.p50, theirs.p50, formatMs);
       compare(`${rate} req/s: p99`, ours.p99, theirs.p99, formatMs, rate === 200 ? '< 5 ms, ≤ 1×' : '≤ 1×');
       compare(`${rate} req/s: server CPU per scrape`, ours.cpuPerRequestMs, theirs.cpuPerRequestMs, formatMs, '≤ 1×');
-      line(`${rate} req/s: answered / failed (ours; node_exporter)`, `${ours.ok}/${ours.errors}; ${theirs.ok}/${theirs.errors}`);
+      line(`${rate} req/s: answered/failed/cut off (ours; node_exporter)`, `${ours.ok}/${ours.errors}/${ours.cutOff}; ${theirs.ok}/${theirs.errors}/${theirs.cutOff}`);
     }
   } finally {
     await Promise.all([stop(ne), sidecar.stop()]);

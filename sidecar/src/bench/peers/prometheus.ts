@@ -74,7 +74,7 @@ export async function prometheusBench(seconds: number): Promise<void> {
     compare('200 req/s: p50', ours.p50, theirs.p50, formatMs);
     compare('200 req/s: p99', ours.p99, theirs.p99, formatMs, '< 10 ms, ≤ 1×');
     compare('200 req/s: server CPU per query', ours.cpuPerRequestMs, theirs.cpuPerRequestMs, formatMs, '≤ 1×');
-    line('answered / failed (ours; Prometheus)', `${ours.ok}/${ours.errors}; ${theirs.ok}/${theirs.errors}`);
+    line('answered/failed/cut off (ours; Prometheus)', `${ours.ok}/${ours.errors}/${ours.cutOff}; ${theirs.ok}/${theirs.errors}/${theirs.cutOff}`);
   } finally {
     if (prom) await stop(prom);
     await stop(server);
