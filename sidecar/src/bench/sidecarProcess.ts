@@ -20,11 +20,11 @@ export async function startSidecar(scenario: string, extraArgs: string[] = [], e
   });
   const base = `http://127.0.0.1:${port}`;
   try {
-    await waitReady(`${base}/healthz`);
+    await waitReady(`${base}/healthz`, 60_000);
     // Figures are of a sidecar with its GPUs read: wait for them in /metrics (the first reading takes a tick or two).
-    const until = performance.now() + 30_000;
+    const until = performance.now() + 90_000;
     while (!(await (await fetch(`${base}/metrics`)).text()).includes('gpu_uuid="')) {
-      if (performance.now() > until) throw new Error('no GPU in /metrics after 30 s');
+      if (performance.now() > until) throw new Error('no GPU in /metrics after 90 s');
       await new Promise((r) => setTimeout(r, 250));
     }
   } catch (err) {
