@@ -36,7 +36,7 @@ export function gpuScenario(n: number): string {
     'cudaVersion: "12.8"',
     `description: ${n} whole H100s, no engines (bench)`,
     'gpus:',
-    ...Array.from({ length: n }, () => '  - model: H100'),
+    ...Array.from({ length: n }, () => '  - model: H100-SXM5-80GB'),
     '',
   ].join('\n');
 }

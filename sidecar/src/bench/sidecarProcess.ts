@@ -28,8 +28,9 @@ export async function startSidecar(scenario: string, extraArgs: string[] = [], e
       await new Promise((r) => setTimeout(r, 250));
     }
   } catch (err) {
+    const health = await fetch(`${base}/api/v1/health`).then((r) => r.text(), () => 'no answer');
     await stop(child);
-    throw new Error(`sidecar did not start: ${(err as Error).message}; stderr: ${lastStderr(child)}`);
+    throw new Error(`sidecar did not start: ${(err as Error).message}; /api/v1/health: ${health.slice(0, 600)}; stderr: ${lastStderr(child)}`);
   }
   return { child, pid: child.pid as number, base, stop: () => stop(child) };
 }

@@ -84,5 +84,10 @@ export async function nvidiaSmiPeerBench(): Promise<void> {
   console.log('    The fake nvidia-smi is a Node program printing the real formats: its start-up stands in for');
   console.log('    nvidia-smi\'s. On real hardware the driver initialisation dominates a spawn (NVML init per process,');
   console.log('    worse without persistence mode); the loop pays it once. On vGPU hosts `vgpu -q` is read as well.');
+  // The floor of any spawn, without nvidia-smi's or NVML's work: what a spawn per tick costs at best.
+  const t = await ticks(async () => {
+    await run('/bin/true', []);
+  });
+  line('floor: spawning /bin/true, wall / CPU per spawn', `${formatMs(t.wallMs)} / ${formatMs(t.smiCpuMs)}`);
   for (const s of ['small', 'demo']) await scenarioRows(s);
 }
