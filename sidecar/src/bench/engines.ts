@@ -4,12 +4,12 @@
 //   8. the sidecar's CPU share at a 1 s interval on that host (target under 2 % of one core)
 // The 16 engines are real HTTP servers in one child process answering the real 0.10.1 capture, and
 // the process table is a procfs laid out in a temp dir with real vLLM command lines and titles.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { start } from './children.js';
+import type { ChildProcess } from 'node:child_process';
+import { start, stop } from './children.js';
+import { startHostSidecar } from './sidecarProcess.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EngineCollector } from '../engines/engineCollector.js';
 import { largestMetricsFixture, measurePromTextThroughput } from '../engines/promTextBench.js';
 
@@ -102,21 +102,23 @@ export async function engineBench(): Promise<void> {
     line('sidecar CPU per cycle, median', `${(cpu[10] as number).toFixed(1)} ms`, '< 100 ms');
     line('wall per cycle, median', `${(wall[10] as number).toFixed(1)} ms`);
 
-    // The whole sidecar on that host, as an operator runs it (nvidia-smi simulated: one GPU).
-    const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-    const sidecar = spawn(process.execPath, [cli, '--simulate', 'small', '--proc', proc, '--interval', '1s', '--listen', '127.0.0.1:0',
-      '--docker-socket', 'none', '--kmsg', 'none', '--log-level', 'warn'], { stdio: 'ignore', env: { ...process.env, GPUFLEET_SIM_ENGINES: 'off' } });
-    await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
-    const pid = sidecar.pid as number;
-    const c0 = procCpuSeconds(pid);
-    const seconds = 30;
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const share = ((procCpuSeconds(pid) - c0) / seconds) * 100;
-    sidecar.kill('SIGTERM');
-    console.log(`\n8. Sidecar CPU share at a 1 s interval on that host (${seconds} s, sidecar process only; the fake nvidia-smi is another process)`);
-    line('CPU share of one core', `${share.toFixed(2)} %`, '< 2 %');
+    // The whole sidecar on that host, as an operator runs it (nvidia-smi simulated: one GPU). Not in
+    // simulate mode, which would watch only the simulator's own engines and none of these.
+    const sidecar = await startHostSidecar('small', ['--proc', proc, '--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none']);
+    try {
+      await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
+      const c0 = procCpuSeconds(sidecar.pid);
+      const seconds = 30;
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const share = ((procCpuSeconds(sidecar.pid) - c0) / seconds) * 100;
+      const seen = ((await (await fetch(`${sidecar.base}/api/v1/engines`)).json()) as { engines: { health: string }[] }).engines;
+      console.log(`\n8. Sidecar CPU share at a 1 s interval on that host (${seconds} s, sidecar process only; the fake nvidia-smi is another process)`);
+      line(`CPU share of one core (${seen.filter((e) => e.health === 'up').length} of ${ENGINES} engines up)`, `${share.toFixed(2)} %`, '< 2 %');
+    } finally {
+      await sidecar.stop();
+    }
   } finally {
-    servers.kill();
+    await stop(servers);
     rmSync(proc, { recursive: true, force: true });
   }
 }

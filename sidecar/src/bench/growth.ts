@@ -12,7 +12,7 @@ import { stop } from './children.js';
 import { fakeProc, startEngineStandIns } from './engines.js';
 import { heading, line } from './print.js';
 import { cpuSeconds, rssMB } from './proc.js';
-import { startSidecar } from './sidecarProcess.js';
+import { startHostSidecar, startSidecar, type RunningSidecar } from './sidecarProcess.js';
 import { linearFit } from './stats.js';
 
 const WARMUP_S = 5;
@@ -41,8 +41,17 @@ export function gpuScenario(n: number): string {
   ].join('\n');
 }
 
-async function sidecarCost(scenario: string, extraArgs: string[]): Promise<Cost> {
-  const s = await startSidecar(scenario, ['--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none', ...extraArgs], { GPUFLEET_SIM_ENGINES: 'off' });
+interface EngineCount {
+  up: number;
+  total: number;
+}
+
+async function enginesUp(base: string): Promise<EngineCount> {
+  const r = (await (await fetch(`${base}/api/v1/engines`)).json()) as { engines: { health: string }[] };
+  return { up: r.engines.filter((e) => e.health === 'up').length, total: r.engines.length };
+}
+
+async function measure(s: RunningSidecar): Promise<Cost & { engines: EngineCount }> {
   try {
     await sleep(WARMUP_S * 1000);
     const c0 = cpuSeconds(s.pid);
@@ -50,11 +59,13 @@ async function sidecarCost(scenario: string, extraArgs: string[]): Promise<Cost>
     await sleep(MEASURE_S * 1000);
     const seconds = (performance.now() - t0) / 1000;
     // One tick a second: CPU ms per second is CPU ms per tick, idle work between ticks included.
-    return { cpuMsPerTick: ((cpuSeconds(s.pid) - c0) * 1000) / seconds, rssMB: rssMB(s.pid) };
+    return { cpuMsPerTick: ((cpuSeconds(s.pid) - c0) * 1000) / seconds, rssMB: rssMB(s.pid), engines: await enginesUp(s.base) };
   } finally {
     await s.stop();
   }
 }
+
+const COMMON = ['--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none'];
 
 function fitLine(what: string, xs: number[], costs: Cost[], unit: string): void {
   const cpu = linearFit(xs, costs.map((c) => c.cpuMsPerTick));
@@ -73,21 +84,26 @@ export async function growthBench(): Promise<void> {
     for (const n of GPU_COUNTS) {
       const file = join(dir, `gpus-${n}.yaml`);
       writeFileSync(file, gpuScenario(n));
-      const c = await sidecarCost(file, []);
+      const c = await measure(await startSidecar(file, COMMON, { GPUFLEET_SIM_ENGINES: 'off' }));
       gpuCosts.push(c);
       line(`${String(n).padStart(3)} GPUs: CPU per tick / RSS`, `${c.cpuMsPerTick.toFixed(1)} ms / ${c.rssMB.toFixed(0)} MB`);
     }
     fitLine('GPU', GPU_COUNTS, gpuCosts, 'GPUs');
 
-    console.log('    engines: one L40S (small) and N vLLM stand-ins answering the 0.10.1 capture (47 KiB of /metrics each)');
+    console.log('    engines: one L40S (the small scenario\'s nvidia-smi) and N vLLM stand-ins answering the 0.10.1 capture');
+    console.log('    (47 KiB of /metrics each), found in a laid-out procfs with 300 other processes (--proc)');
     const engineCosts: Cost[] = [];
     for (const n of ENGINE_COUNTS) {
       const { servers, ports } = await startEngineStandIns(n);
       const proc = fakeProc(ports);
       try {
-        const c = await sidecarCost('small', ['--proc', proc]);
+        const c = await measure(await startHostSidecar('small', [...COMMON, '--proc', proc]));
         engineCosts.push(c);
-        line(`${String(n).padStart(3)} engines: CPU per tick / RSS`, `${c.cpuMsPerTick.toFixed(1)} ms / ${c.rssMB.toFixed(0)} MB`, n === 16 ? '< 20 ms (2 % of a core)' : undefined);
+        line(
+          `${String(n).padStart(3)} engines (${c.engines.up} up): CPU per tick / RSS`,
+          `${c.cpuMsPerTick.toFixed(1)} ms / ${c.rssMB.toFixed(0)} MB`,
+          n === 16 ? '< 20 ms (2 % of a core)' : undefined,
+        );
       } finally {
         await stop(servers);
         rmSync(proc, { recursive: true, force: true });
@@ -96,7 +112,7 @@ export async function growthBench(): Promise<void> {
     fitLine('engine', ENGINE_COUNTS, engineCosts, 'engines');
 
     console.log('    history: demo readings recorded into a Store of each length at 1 s (fresh process each; full ring)');
-    const hist: { ticks: number; rssMB: number; recordMsMedian: number; series: number; baselineRssMB: number }[] = [];
+    const hist: { ticks: number; rssMB: number; heapMB: number; arrayBuffersMB: number; recordMsMedian: number; series: number }[] = [];
     const script = fileURLToPath(new URL('./growthHistory.js', import.meta.url));
     for (const ticks of HISTORY_TICKS) {
       const r = spawnSync(process.execPath, ['--expose-gc', script, String(ticks)], { encoding: 'utf8' });
@@ -107,11 +123,15 @@ export async function growthBench(): Promise<void> {
       }
       const m = JSON.parse(r.stdout) as (typeof hist)[number];
       hist.push(m);
-      line(`${(ticks / 3600).toFixed(ticks < 3600 ? 2 : 0)} h (${ticks} ticks, ${m.series} series): RSS / record a tick`, `${m.rssMB.toFixed(0)} MB / ${m.recordMsMedian.toFixed(2)} ms`);
+      const hours = (ticks / 3600).toFixed(ticks < 3600 ? 2 : 0);
+      line(`${hours} h (${ticks} ticks, ${m.series} series): RSS / JS heap + buffers`, `${m.rssMB.toFixed(0)} / ${(m.heapMB + m.arrayBuffersMB).toFixed(1)} MB`);
+      line(`${hours} h: CPU to record one more tick, median`, `${m.recordMsMedian.toFixed(3)} ms`);
     }
     if (hist.length >= 2) {
-      const fit = linearFit(hist.map((h) => h.ticks / 3600), hist.map((h) => h.rssMB));
-      line('per hour of history at 1 s (demo host): memory', `${fit.slope.toFixed(1)} MB`);
+      const hours = hist.map((h) => h.ticks / 3600);
+      // RSS keeps the pages the fill's garbage once took; heap + buffers is what the store holds.
+      line('per hour of history at 1 s (demo host): held (heap + buffers)', `${linearFit(hours, hist.map((h) => h.heapMB + h.arrayBuffersMB)).slope.toFixed(1)} MB`);
+      line('per hour of history at 1 s (demo host): RSS', `${linearFit(hours, hist.map((h) => h.rssMB)).slope.toFixed(1)} MB`);
       const s = hist[0]?.series ?? 0;
       line(`the store's arithmetic: 3600 × (8 + 4 × ${s}) bytes`, `${((3600 * (8 + 4 * s)) / 1e6).toFixed(1)} MB`);
     }

@@ -12,10 +12,24 @@ export interface RunningSidecar {
   stop: () => Promise<void>;
 }
 
+/** The sidecar on a simulated host (`--simulate`): the scenario's engines only, none of the machine's. */
 export async function startSidecar(scenario: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningSidecar> {
+  return startSidecarWith(['--simulate', scenario, ...extraArgs], env);
+}
+
+/**
+ * The sidecar as on a real host, with the fake nvidia-smi as its nvidia-smi (fed `scenario`) and
+ * whatever --proc and --engine say: simulate mode would hide engines that are not the simulator's.
+ */
+export async function startHostSidecar(scenario: string, extraArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningSidecar> {
+  const fake = fileURLToPath(new URL('../sim/fakeNvidiaSmi.js', import.meta.url));
+  return startSidecarWith(['--nvidia-smi', fake, '--hostname', 'bench', ...extraArgs], { GPUFLEET_SIM_SCENARIO: scenario, GPUFLEET_SIM_CONTROL: '', ...env });
+}
+
+async function startSidecarWith(args: string[], env: NodeJS.ProcessEnv): Promise<RunningSidecar> {
   const port = await freePort();
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-  const child = start(process.execPath, [cli, '--simulate', scenario, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extraArgs], {
+  const child = start(process.execPath, [cli, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
     env: { ...process.env, ...env },
   });
   const base = `http://127.0.0.1:${port}`;
