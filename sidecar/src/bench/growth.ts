@@ -15,8 +15,8 @@ import { cpuSeconds, rssMB } from './proc.js';
 import { startHostSidecar, startSidecar, type RunningSidecar } from './sidecarProcess.js';
 import { linearFit } from './stats.js';
 
-const WARMUP_S = 5;
-const MEASURE_S = 12;
+const WARMUP_S = 4;
+const MEASURE_S = 10;
 export const GPU_COUNTS = [1, 8, 32];
 export const ENGINE_COUNTS = [1, 16, 128];
 export const HISTORY_TICKS = [600, 3600, 21_600];

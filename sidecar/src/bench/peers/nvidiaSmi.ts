@@ -11,7 +11,7 @@ import { childPids, cpuSeconds, reapedChildrenCpuSeconds } from '../proc.js';
 import { formatMs, median } from '../stats.js';
 
 const run = promisify(execFile);
-const TICKS = 8;
+const TICKS = 6;
 const INTERVAL_MS = 1000;
 
 /** The fields nvidia_gpu_exporter asks for by default, as far as they are simulated. */
