@@ -4,11 +4,12 @@
 //   8. the sidecar's CPU share at a 1 s interval on that host (target under 2 % of one core)
 // The 16 engines are real HTTP servers in one child process answering the real 0.10.1 capture, and
 // the process table is a procfs laid out in a temp dir with real vLLM command lines and titles.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { start, stop } from './children.js';
+import { startHostSidecar } from './sidecarProcess.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EngineCollector } from '../engines/engineCollector.js';
 import { largestMetricsFixture, measurePromTextThroughput } from '../engines/promTextBench.js';
 
@@ -22,9 +23,10 @@ const SERVERS = `
 const http = require('node:http');
 const fs = require('node:fs');
 const metrics = fs.readFileSync(process.argv[1], 'utf8');
+const count = Number(process.argv[2]);
 const ports = [];
-let left = ${ENGINES};
-for (let i = 0; i < ${ENGINES}; i++) {
+let left = count;
+for (let i = 0; i < count; i++) {
   const s = http.createServer((q, r) => {
     if (q.url === '/metrics') r.end(metrics);
     else if (q.url === '/version') r.end('{"version":"0.10.1"}');
@@ -43,8 +45,8 @@ function writeProc(root: string, pid: number, ppid: number, argv: string[]) {
   writeFileSync(join(dir, 'environ'), 'CUDA_VISIBLE_DEVICES=0\0');
 }
 
-/** A procfs with 16 engines (API server + EngineCore each) and 300 unrelated processes. */
-function fakeProc(ports: number[]): string {
+/** A procfs with one engine per port (API server + EngineCore each) and 300 unrelated processes. */
+export function fakeProc(ports: number[]): string {
   const root = mkdtempSync(join(tmpdir(), 'bench-proc-'));
   writeFileSync(join(root, 'uptime'), '100000.00 1.00\n');
   ports.forEach((port, i) => {
@@ -60,6 +62,13 @@ function procCpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** `count` vLLM stand-ins in one child process, each answering the real 0.10.1 capture; their ports. */
+export async function startEngineStandIns(count: number): Promise<{ servers: ChildProcess; ports: number[] }> {
+  const servers = start(process.execPath, ['-e', SERVERS, largestMetricsFixture(), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = await new Promise<number[]>((resolve) => servers.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+  return { servers, ports };
+}
+
 export async function engineBench(): Promise<void> {
   const fixture = largestMetricsFixture();
   const t = measurePromTextThroughput(readFileSync(fixture, 'utf8'));
@@ -67,8 +76,7 @@ export async function engineBench(): Promise<void> {
   line('CPU time', `${t.cpuMBps.toFixed(1)} MB/s`, '> 50 MB/s');
   line('wall clock', `${t.wallMBps.toFixed(1)} MB/s`);
 
-  const servers: ChildProcess = spawn(process.execPath, ['-e', SERVERS, fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ports = await new Promise<number[]>((resolve) => servers.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+  const { servers, ports } = await startEngineStandIns(ENGINES);
   const proc = fakeProc(ports);
   try {
     const collector = new EngineCollector({
@@ -94,21 +102,23 @@ export async function engineBench(): Promise<void> {
     line('sidecar CPU per cycle, median', `${(cpu[10] as number).toFixed(1)} ms`, '< 100 ms');
     line('wall per cycle, median', `${(wall[10] as number).toFixed(1)} ms`);
 
-    // The whole sidecar on that host, as an operator runs it (nvidia-smi simulated: one GPU).
-    const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-    const sidecar = spawn(process.execPath, [cli, '--simulate', 'small', '--proc', proc, '--interval', '1s', '--listen', '127.0.0.1:0',
-      '--docker-socket', 'none', '--kmsg', 'none', '--log-level', 'warn'], { stdio: 'ignore', env: { ...process.env, GPUFLEET_SIM_ENGINES: 'off' } });
-    await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
-    const pid = sidecar.pid as number;
-    const c0 = procCpuSeconds(pid);
-    const seconds = 30;
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const share = ((procCpuSeconds(pid) - c0) / seconds) * 100;
-    sidecar.kill('SIGTERM');
-    console.log(`\n8. Sidecar CPU share at a 1 s interval on that host (${seconds} s, sidecar process only; the fake nvidia-smi is another process)`);
-    line('CPU share of one core', `${share.toFixed(2)} %`, '< 2 %');
+    // The whole sidecar on that host, as an operator runs it (nvidia-smi simulated: one GPU). Not in
+    // simulate mode, which would watch only the simulator's own engines and none of these.
+    const sidecar = await startHostSidecar('small', ['--proc', proc, '--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none']);
+    try {
+      await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
+      const c0 = procCpuSeconds(sidecar.pid);
+      const seconds = 30;
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const share = ((procCpuSeconds(sidecar.pid) - c0) / seconds) * 100;
+      const seen = ((await (await fetch(`${sidecar.base}/api/v1/engines`)).json()) as { engines: { health: string }[] }).engines;
+      console.log(`\n8. Sidecar CPU share at a 1 s interval on that host (${seconds} s, sidecar process only; the fake nvidia-smi is another process)`);
+      line(`CPU share of one core (${seen.filter((e) => e.health === 'up').length} of ${ENGINES} engines up)`, `${share.toFixed(2)} %`, '< 2 %');
+    } finally {
+      await sidecar.stop();
+    }
   } finally {
-    servers.kill();
+    await stop(servers);
     rmSync(proc, { recursive: true, force: true });
   }
 }

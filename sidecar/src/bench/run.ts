@@ -3,16 +3,19 @@
 //   2. API latency at 200 requests/s for /api/v1/snapshot and a one-hour timeseries query (p99 under 20 ms)
 //   3. /metrics render time (once per tick) and GET /metrics p99 at 500 requests/s (served from the cached text)
 //   4. resident memory with a full hour of history at a 1 s interval (under 150 MB)
-//   5. nvidia-smi loop mode against one spawn per tick (latency per tick and CPU spent by nvidia-smi)
+//   5. nvidia-smi: a spawn per tick (exporter-style --query-gpu) against spawn and loop modes (peers/nvidiaSmi.ts)
 //   6-8. engines: /metrics parse throughput, a 16-engine cycle, the sidecar's CPU share (engines.ts)
 //   9. fleet-sim at 1,000 hosts, typical and all-mig: series per host and in total, render cost, CPU (fleet.ts)
 //   9. the worst /api/v1/query the point budget allows: loop blocking and answer size (queryBudget.ts)
+//  10-12. side by side: /metrics against node_exporter, the 1 h query against Prometheus, the vLLM parser
+//         against Python's prometheus_client (peers/)
+//  13. cost growth against GPUs, engines and history length (growth.ts)
+//  14. the mixed-route soak (soak.ts; --soak for 10 minutes)
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SidecarMetrics } from '../api/metrics.js';
-import { GpuCollector } from '../collectors/gpuCollector.js';
 import { buildGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml } from '../parsers/nvidiaSmiXml.js';
@@ -21,11 +24,16 @@ import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
+import { growthBench } from './growth.js';
+import { HELP, parseBenchArgs, SECTIONS, type BenchOptions, type Section } from './options.js';
+import { nodeExporterBench } from './peers/nodeExporter.js';
+import { nvidiaSmiPeerBench } from './peers/nvidiaSmi.js';
+import { parserPeersBench } from './peers/parsers.js';
+import { prometheusBench } from './peers/prometheus.js';
+import { line } from './print.js';
+import { soakBench } from './soak.js';
+import { quantile } from './stats.js';
 import { startupBench } from './startup.js';
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
 
 function timeIt(n: number, fn: () => unknown): number[] {
   const out: number[] = [];
@@ -38,10 +46,6 @@ function timeIt(n: number, fn: () => unknown): number[] {
 }
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
-
-function line(label: string, value: string, target?: string): void {
-  console.log(`  ${label.padEnd(52)} ${value.padStart(14)}${target ? `   (target ${target})` : ''}`);
-}
 
 async function parseBench(): Promise<void> {
   const env = demoEnv();
@@ -127,66 +131,46 @@ function memoryBench(): void {
   line('same process before filling the store', `${m.baselineRssMB.toFixed(1)} MB`);
 }
 
-function procCpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks
-  } catch {
-    return 0;
-  }
-}
-
-function childrenCpuSeconds(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[13]) + Number(f[14])) / 100; // cutime + cstime: children already waited for
-}
-
-async function modeBench(scenario: string): Promise<void> {
-  const ticks = 10;
-  const interval = 1000;
-  console.log(`\n5. nvidia-smi: loop (-q -x -lms) against a spawn per tick, ${scenario} host, ${ticks} ticks at 1 s`);
-  for (const mode of ['spawn', 'loop'] as const) {
-    const env = { ...demoEnv(), GPUFLEET_SIM_SCENARIO: scenario };
-    const c = new GpuCollector({ nvidiaSmi: FAKE, mode, intervalMs: interval, timeoutMs: 10_000, host: 'bench', env });
-    c.start();
-    if (mode === 'loop') await new Promise((r) => setTimeout(r, 1500));
-    const cpu0 = childrenCpuSeconds();
-    const loopPid = (c as unknown as { loop: { child: { pid?: number } | null } | null }).loop?.child?.pid;
-    const loopCpu0 = loopPid ? procCpuSeconds(loopPid) : 0;
-    const lat: number[] = [];
-    for (let i = 0; i < ticks; i++) {
-      const t = performance.now();
-      const r = await c.collect();
-      lat.push(performance.now() - t);
-      if (!r.gpu.ok) console.log(`  ${mode}: tick failed: ${r.gpu.error?.message}`);
-      await new Promise((res) => setTimeout(res, Math.max(0, interval - (performance.now() - t))));
-    }
-    const loopCpu = loopPid ? procCpuSeconds(loopPid) - loopCpu0 : 0;
-    c.stop();
-    const spent = childrenCpuSeconds() - cpu0 + loopCpu;
-    lat.sort((a, b) => a - b);
-    line(`${mode}: collect() latency per tick, median`, fmt(quantile(lat, 0.5)));
-    line(`${mode}: nvidia-smi CPU per tick`, fmt((spent * 1000) / ticks));
-  }
-}
+const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
+  parse: parseBench,
+  api: apiBench,
+  memory: async () => memoryBench(),
+  'nvidia-smi': nvidiaSmiPeerBench,
+  engines: engineBench,
+  fleet: fleetBench,
+  'query-budget': () => queryBudgetBench(line),
+  'node-exporter': () => nodeExporterBench(8),
+  prometheus: () => prometheusBench(10),
+  parsers: parserPeersBench,
+  growth: growthBench,
+  soak: (o) => soakBench(o.soakMs, o.soakRate),
+  startup: () => startupBench(line),
+};
 
 async function main(): Promise<void> {
-  console.log('gpufleet sidecar benchmark (simulated demo host)');
-  await parseBench();
-  await apiBench();
-  memoryBench();
-  console.log('\n   The fake nvidia-smi is a Node program: its start-up stands in for NVML initialisation.');
-  console.log('   On vGPU hosts both modes also run `nvidia-smi vgpu -q` once per tick.');
-  await modeBench('small');
-  await modeBench('demo');
-  await engineBench();
-  await fleetBench();
-  await queryBudgetBench(line);
-  await startupBench(line);
-  console.log('');
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const t0 = performance.now();
+  console.log(`gpufleet sidecar benchmark (simulated demo host; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  for (const section of SECTIONS) {
+    if (opts.sections.has(section)) await SECTION_RUNS[section](opts);
+  }
+  console.log(`\n(${((performance.now() - t0) / 1000).toFixed(0)} s; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -6,6 +6,7 @@
 // inside the container, which are useless for matching nvidia-smi's processes.
 import Docker from 'dockerode';
 import { capText } from '../util/capText.js';
+import { DockerBadAnswer } from './dockerError.js';
 import type { ProcInfo } from './procScan.js';
 import { localEndpoint, parseVllmCmdline, DEFAULT_VLLM_PORT, type VllmLaunch } from './vllmCmdline.js';
 
@@ -100,10 +101,14 @@ export class DockerDiscovery {
    * its answer a byte at a time is never silent.
    */
   async list(procs: ProcInfo[], signal?: AbortSignal): Promise<ContainerEngine[]> {
-    const containers = await this.docker.listContainers({ abortSignal: signal });
+    const containers: unknown = await this.docker.listContainers({ abortSignal: signal });
+    // dockerode hands back whatever parsed (or the raw bytes): only a list of objects is an answer.
+    if (!Array.isArray(containers) || !containers.every((c) => typeof c === 'object' && c !== null && typeof (c as { Id?: unknown }).Id === 'string')) {
+      throw new DockerBadAnswer('the container list is not a JSON array of containers');
+    }
     const out: ContainerEngine[] = [];
     const live = new Map<string, Docker.ContainerInspectInfo>();
-    for (const c of containers) {
+    for (const c of containers as Docker.ContainerInfo[]) {
       const image = c.Image ?? '';
       const command = c.Command ?? '';
       if (!VLLM_IMAGE.test(image) && !/\bvllm\b/.test(command)) continue;

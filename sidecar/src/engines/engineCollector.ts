@@ -8,6 +8,7 @@ import { SourceError } from '../collectors/sourceError.js';
 import { systemClock, wallAt, type Clock } from '../util/clock.js';
 import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
+import { describeDockerFailure } from './dockerError.js';
 import { EndpointGate } from './endpointGate.js';
 import { parseAllowList, type VllmPath } from './endpointPolicy.js';
 import { httpGet } from './httpGet.js';
@@ -234,10 +235,9 @@ export class EngineCollector {
         containers = await this.docker.list(procs, dockerSignal);
         docker = { ok: true, durationSeconds: (performance.now() - td) / 1000 };
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        const error = dockerSignal.aborted
-          ? new SourceError('timeout', `Docker API at ${this.docker.socketPath}: no full answer within ${dockerMs ?? 0} ms (aborted)`)
-          : new SourceError('http', `Docker API at ${this.docker.socketPath}: ${e.code ?? e.message}`);
+        // Say what was wrong, never what was said: the answer's text is not ours to publish.
+        const f = describeDockerFailure(err, this.docker.socketPath, dockerSignal.aborted, dockerMs);
+        const error = new SourceError(f.reason, f.message);
         docker = { ok: false, error, durationSeconds: (performance.now() - td) / 1000 };
       }
     }

@@ -1,0 +1,38 @@
+// Latency and CPU per request of one HTTP server process under an open-loop load: the process's own
+// CPU (from /proc) beyond what it spends idle in the same time, divided by the requests it answered.
+import { cpuSeconds } from '../proc.js';
+import { runLoad, type Target } from '../load.js';
+import { quantile } from '../stats.js';
+
+export interface ServerFigures {
+  p50: number;
+  p99: number;
+  ok: number;
+  errors: number;
+  cutOff: number;
+  /** ms of the server's CPU per answered request, idle work subtracted. */
+  cpuPerRequestMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function measureServer(pid: number, target: Target, rate: number, seconds: number, idleSeconds = 3): Promise<ServerFigures> {
+  const i0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(idleSeconds * 1000);
+  const idlePerSecond = (cpuSeconds(pid) - i0) / ((performance.now() - t0) / 1000);
+  const c0 = cpuSeconds(pid);
+  const l0 = performance.now();
+  const r = (await runLoad([target], { rate, seconds })).get(target.label);
+  const elapsed = (performance.now() - l0) / 1000;
+  const busy = cpuSeconds(pid) - c0 - idlePerSecond * elapsed;
+  if (!r) throw new Error('no result');
+  return {
+    p50: quantile(r.latencies, 0.5),
+    p99: quantile(r.latencies, 0.99),
+    ok: r.ok,
+    errors: r.errors,
+    cutOff: r.cutOff,
+    cpuPerRequestMs: r.ok > 0 ? (Math.max(0, busy) * 1000) / r.ok : NaN,
+  };
+}
