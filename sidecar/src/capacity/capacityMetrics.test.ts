@@ -13,7 +13,7 @@ const snap = (s: Omit<Snapshot, 'host'>): Snapshot => ({
   ...s,
 });
 
-async function rows(m: SidecarMetrics, name: string) {
+async function rows(m: SidecarMetrics, name: string): Promise<Array<Record<string, string | number>>> {
   const text = await m.render();
   return (parsePromText(text).byName.get(name) ?? []).map((s) => ({ ...s.labels, value: s.value }));
 }
