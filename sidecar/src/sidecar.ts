@@ -13,6 +13,7 @@ import type { SidecarMetrics } from './api/metrics.js';
 import { CapacityTracker } from './capacity/tracker.js';
 import type { CapacityAnswer } from './capacity/types.js';
 import { GpuCollector, type GpuReading, type SourceOutcome } from './collectors/gpuCollector.js';
+import { MigProfilesReader } from './collectors/migProfilesReader.js';
 import { SourceTracker } from './collectors/sourceTracker.js';
 import { XidWatcher } from './collectors/xidWatcher.js';
 import { EngineCollector, type EngineReading } from './engines/engineCollector.js';
@@ -65,6 +66,7 @@ export class Sidecar {
   private engineRuns = 0;
   private readonly capacityTracker: CapacityTracker;
   private readonly energy: EnergyMeter;
+  private readonly migProfiles: MigProfilesReader;
   /** The capacity answer of the last publication (GET /api/v1/capacity); null before the first GPU tick. */
   capacity: CapacityAnswer | null = null;
   private stopped = false;
@@ -120,6 +122,14 @@ export class Sidecar {
     );
     // Gaps past five intervals (nvidia-smi hung or failing) are left out of the energy, not bridged.
     this.energy = new EnergyMeter({ maxGapMs: Math.max(5 * config.intervalMs, 5000) }, this.clock);
+    this.migProfiles = new MigProfilesReader({
+      nvidiaSmi: config.nvidiaSmi,
+      env: deps.nvidiaSmiEnv,
+      timeoutMs: config.nvidiaSmiTimeoutMs,
+      refreshMs: 60_000,
+      clock: this.clock,
+      onLog: (level, msg) => logger[level]({ collector: 'gpu' }, msg),
+    });
     const failed = (loop: string) => (err: unknown) => logger.error({ err }, `${loop} tick failed`);
     this.gpuLoop = new Cadence(config.intervalMs, () => this.gpuTick(), failed('GPU collection'), this.clock);
     this.engineLoop = new Cadence(config.intervalMs, () => this.engineTick(), failed('engine collection'), this.clock);
@@ -220,7 +230,9 @@ export class Sidecar {
   private exportMetrics(snap: Snapshot): void {
     const g = this.gpuReading;
     const fresh = g !== null && g.reading.fresh && this.clock.monoMs() - g.at <= 2 * this.deps.config.intervalMs;
-    const capacity = this.capacityTracker.update({ snap, lost: this.store.lostGpus.values(), busyThreshold: this.deps.config.busyThreshold });
+    const capacity = this.capacityTracker.update({
+      snap, lost: this.store.lostGpus.values(), busyThreshold: this.deps.config.busyThreshold, migAvailability: this.migProfiles.current(snap.gpus),
+    });
     this.capacity = capacity;
     this.deps.metrics.update(fresh ? snap : { ...snap, gpus: [] }, this.store.lostGpus.values(), {
       capacity: fresh ? capacity : { ...capacity, gpus: capacity.gpus.filter((x) => x.state === 'unavailable'), mig: [] },
@@ -242,7 +254,10 @@ export class Sidecar {
     const events = this.store.record(snap, reading.fresh);
     // Only what the event log kept as new entries is logged: a flap or an Xid storm is one line, capped.
     events.push(...this.store.addEvents(this.readXids(reading.gpus)));
-    if (reading.fresh) this.energy.record(reading.gpus, snap.engines);
+    if (reading.fresh) {
+      this.energy.record(reading.gpus, snap.engines);
+      void this.migProfiles.poke(reading.gpus);
+    }
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     this.exportMetrics(snap);
     this.ticks++;

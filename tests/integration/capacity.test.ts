@@ -33,7 +33,8 @@ function agrees(cap: any, gpus: any[], engines: any[]): void {
         if (m.processes.some(isCompute) || engineMigs.has(m.uuid)) r.used++;
         else r.free++;
       }
-      const got = Object.fromEntries(cap.mig.filter((m: any) => m.gpuUuid === g.uuid).map((m: any) => [m.profile, { free: m.free, used: m.used }]));
+      // Profiles with no instance are there only for what `mig -lgip` says could be created.
+      const got = Object.fromEntries(cap.mig.filter((m: any) => m.gpuUuid === g.uuid && m.free + m.used > 0).map((m: any) => [m.profile, { free: m.free, used: m.used }]));
       expect({ gpu: g.index, mig: got }).toEqual({ gpu: g.index, mig: want });
     }
   }
@@ -91,16 +92,17 @@ describe('capacity on the capacity scenario', () => {
   });
 
   it('puts each GPU in the scenario\'s state and agrees with /api/v1/gpus and /api/v1/engines', async () => {
-    const { cap, gpus, engines } = await consistentRead(s, (c) => c.models?.length === 3 && c.gpus.length === 6 && stateOf(c, 1) === 'idle-held');
+    const { cap, gpus, engines } = await consistentRead(s, (c) =>
+      c.models?.length === 3 && c.gpus.length === 6 && stateOf(c, 1) === 'idle-held' && c.mig.some((m: any) => m.creatable !== undefined));
     expect(cap.gpus.map((g: any) => [g.index, g.state])).toEqual([[0, 'free'], [1, 'idle-held'], [2, 'busy'], [3, 'busy'], [4, 'busy'], [5, 'unavailable']]);
     expect(cap.summary).toEqual({ free: 1, 'idle-held': 1, busy: 3, unavailable: 1 });
     expect(cap.gpus[5].reason).toMatch(/^Xid 48 \d+[sm] ago/);
     expect(cap.gpus[1].reason).toMatch(/^held by engine sim-capacity:\d+; no request running or waiting, utilization \d %; idle for \d+s$/);
-    // GPU 4: 3g.40gb + 3×1g.10gb, two engines on two of the 1g.10gb.
+    // GPU 4: 3g.40gb + 3×1g.10gb, two engines on two of the 1g.10gb; room for one more 1g.10gb (mig -lgip).
     const g4 = gpus.find((g) => g.index === 4);
+    const row = (profile: string, free: number, used: number, creatable: number) => ({ gpuUuid: g4.uuid, gpuIndex: 4, profile, free, used, creatable });
     expect(cap.mig).toEqual([
-      { gpuUuid: g4.uuid, gpuIndex: 4, profile: '1g.10gb', free: 1, used: 2 },
-      { gpuUuid: g4.uuid, gpuIndex: 4, profile: '3g.40gb', free: 1, used: 0 },
+      row('1g.10gb', 1, 2, 1), row('1g.20gb', 0, 0, 0), row('2g.20gb', 0, 0, 0), row('3g.40gb', 1, 0, 0), row('4g.40gb', 0, 0, 0), row('7g.80gb', 0, 0, 0),
     ]);
     const byModel = Object.fromEntries(cap.models.map((m: any) => [m.model, m]));
     expect(byModel['meta-llama/Llama-3.1-8B-Instruct']).toMatchObject({ allBusy: true, engineCount: 2, busyCount: 2 });
@@ -135,7 +137,9 @@ describe('capacity on the capacity scenario', () => {
       allBusy: cap.models.filter((m: any) => m.allBusy).length,
     });
     expect(counts).toEqual({ idleHeld: 1, free3g: 1, free1g: 1, allBusy: 1 });
-    // Energy counters grow with the GPUs' power.
+    // Creatable slices, as nvidia-smi mig -lgip tells them.
+    expect(await value('gpufleet_mig_profile_creatable{host="sim-capacity",profile="1g.10gb"}')).toBe(1);
+    // Energy counters, one per GPU.
     const e1 = await prom.query('gpufleet_gpu_energy_joules_total{host="sim-capacity"}');
     expect(e1).toHaveLength(6);
   }, 120_000);
@@ -184,7 +188,7 @@ describe('capacity on the demo scenario', () => {
   it('agrees with the API: MIG slices free and used, vGPU hosts held, no GPU free', async () => {
     const { cap } = await consistentRead(s, (c) => c.gpus.length === 8 && c.models.length >= 9);
     expect(cap.gpus.filter((g: any) => g.state === 'free')).toEqual([]);
-    expect(cap.mig.map((m: any) => [m.gpuIndex, m.profile, m.used + m.free])).toEqual([
+    expect(cap.mig.filter((m: any) => m.used + m.free > 0).map((m: any) => [m.gpuIndex, m.profile, m.used + m.free])).toEqual([
       [1, '1g.10gb', 2], [1, '2g.20gb', 1], [1, '3g.40gb', 1], [2, '1g.10gb', 7],
     ]);
   }, 180_000);
