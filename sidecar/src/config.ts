@@ -245,7 +245,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--simulate <scenario>',
-        'run against the simulated host instead of real GPUs: a shipped scenario (demo, small, faults) or a YAML file',
+        'run against the simulated host instead of real GPUs: a shipped scenario (demo, small, faults, capacity) or a YAML file',
       ).env('GPUFLEET_SIMULATE'),
     )
     .addOption(
