@@ -19,6 +19,7 @@ import { parseNvidiaSmiXml } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
 import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
+import { capacityBench } from './capacity.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
 
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
   await engineBench();
   await fleetBench();
   await queryBudgetBench(line);
+  await capacityBench(line);
   console.log('');
 }
 
