@@ -325,7 +325,7 @@ function render(inv: Invocation, state: SimHostState, first: boolean): string {
       // In loop mode the real tool prints the header once.
       return renderQueryGpuCsv(state, inv.fields, { ...inv.csv, noheader: inv.csv.noheader || !first }, sel);
     case 'mig':
-      return renderMigProfiles(state, sel);
+      return renderMigProfiles(sel);
     case 'compute-apps':
       return renderComputeAppsCsv(state, inv.fields, { ...inv.csv, noheader: inv.csv.noheader || !first }, sel);
     default:

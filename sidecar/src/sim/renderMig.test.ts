@@ -14,7 +14,7 @@ const load = (name: string) => loadScenarioFile(join(here, 'scenarios', `${name}
 describe('fake nvidia-smi mig -lgip', () => {
   it('prints the two-line table 79 columns wide, and the parser reads back what is left to create', () => {
     const state = hostStateAt(load('capacity'), 10);
-    const text = renderMigProfiles(state, { gpus: state.gpus });
+    const text = renderMigProfiles({ gpus: state.gpus });
     for (const line of text.trimEnd().split('\n')) expect(line).toHaveLength(79);
     expect(text).toContain('|   4  MIG 1g.10gb       19     1/7        9.75       No     16     1     0   |');
     // 3g.40gb + 3×1g.10gb use 6 of 7 compute slices and 7 of 8 memory slices: one more 1g.10gb fits, nothing else.
@@ -27,7 +27,7 @@ describe('fake nvidia-smi mig -lgip', () => {
     const demo = load('demo');
     const rows = (t: number) => {
       const s = hostStateAt(demo, t);
-      return parseMigProfiles(renderMigProfiles(s, { gpus: s.gpus })).filter((r) => r.free > 0);
+      return parseMigProfiles(renderMigProfiles({ gpus: s.gpus })).filter((r) => r.free > 0);
     };
     expect(rows(100)).toEqual([]);
     expect(rows(400)).toEqual([]);
@@ -35,7 +35,7 @@ describe('fake nvidia-smi mig -lgip', () => {
 
   it('says so when no GPU has MIG on; parses `mig -lgip [-i N]` and refuses other mig commands', () => {
     const small = hostStateAt(load('small'), 0);
-    expect(renderMigProfiles(small, { gpus: small.gpus })).toBe('No MIG-enabled devices found.\n');
+    expect(renderMigProfiles({ gpus: small.gpus })).toBe('No MIG-enabled devices found.\n');
     expect(parseArgs(['mig', '-lgip', '-i', '4'])).toMatchObject({ command: 'mig', ids: ['4'] });
     expect(() => parseArgs(['mig', '-cgi', '9'])).toThrow();
   });

@@ -2,7 +2,7 @@
 // instances of each could be created next to the ones that exist (Free) and at most (Total), in the layout
 // of drivers 525+ (two lines per profile, P2P column), as printed on an H100 by real users.
 import type { MigProfileInfo } from './catalog.js';
-import type { SimGpu, SimHostState } from './state.js';
+import type { SimGpu } from './state.js';
 
 const RULE = `+${'-'.repeat(77)}+`;
 const HEADER = [
@@ -54,7 +54,7 @@ function row(gpu: number, name: string, id: number, free: number, total: number,
   return [first, second, RULE];
 }
 
-export function renderMigProfiles(state: SimHostState, sel: { gpus: SimGpu[] }): string {
+export function renderMigProfiles(sel: { gpus: SimGpu[] }): string {
   const gpus = sel.gpus.filter((g) => g.mig.enabled);
   if (gpus.length === 0) return 'No MIG-enabled devices found.\n';
   const lines = [...HEADER];
@@ -65,7 +65,6 @@ export function renderMigProfiles(state: SimHostState, sel: { gpus: SimGpu[] }):
       lines.push(...row(g.index, p.name, id, creatable(g, p), p.starts.length, p));
     }
   }
-  // The last profile's closing rule is the table's.
-  void state;
+  // Each profile ends with a rule line, the last one closing the table.
   return `${lines.join('\n')}\n`;
 }
