@@ -14,6 +14,9 @@ export const OBJECT_LABELS = {
   vgpu: ['gpu_uuid', 'vgpu_id', 'vgpu_uuid', 'vgpu_type', 'vm_id', 'vm_name'],
   engine: ['engine_id', 'type', 'model', 'endpoint', 'deployment', 'version'],
   engineValue: ['engine_id'],
+  capacityState: ['gpu_uuid', 'gpu_index', 'state'],
+  migProfile: ['gpu_uuid', 'state'],
+  model: ['model'],
 } as const;
 
 const without = (labels: readonly string[]) => `without (${labels.join(', ')})`;
@@ -79,6 +82,25 @@ export const FLEET_RULES: readonly RecordingRuleSpec[] = [
     record: 'gpufleet:host_engines_busy:count',
     expr: zeroFilled(`count ${without(OBJECT_LABELS.engineValue)} (gpufleet_engine_busy == 1)`),
     what: 'engines above --busy-threshold KV-cache use',
+  },
+  {
+    record: 'gpufleet:host_gpus_idle_held:count',
+    expr: zeroFilled(`count ${without(OBJECT_LABELS.capacityState)} (gpufleet_gpu_capacity_state{state="idle-held"} == 1)`),
+    what: 'GPUs held by an engine or process but idle for --idle-held-after (capacity model)',
+  },
+  {
+    record: 'gpufleet:host_mig_profile_free:count',
+    // Per profile, so not zero-filled from gpufleet_host_info (that series would have no profile): a host has a
+    // row for each profile it has instances of (0 when all are used) and none without MIG instances.
+    expr: `sum ${without(OBJECT_LABELS.migProfile)} (gpufleet_mig_profile_instances{state="free"})`,
+    what: 'MIG instances with no compute process or engine rank, by `profile` (kept); no row for a host without MIG',
+  },
+  {
+    record: 'gpufleet:host_models_all_busy:count',
+    expr: zeroFilled(
+      `count ${without(OBJECT_LABELS.model)} (\n  (gpufleet_model_engines_busy == gpufleet_model_engines)\n  and (gpufleet_model_engines > 0)\n)`,
+    ),
+    what: 'models every one of whose engines on the host is busy (a router would refuse them)',
   },
   {
     record: 'gpufleet:host_gpu_utilization:avg',

@@ -159,6 +159,7 @@ async function main(): Promise<void> {
   const app = createApp({
     store: sidecar.store,
     sources: sidecar.sources,
+    capacity: () => sidecar.capacity,
     metrics,
     version: VERSION,
     startedAt: performance.now(),

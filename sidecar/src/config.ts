@@ -31,6 +31,11 @@ export interface Config {
   maxEngines: number;
   busyThreshold: number;
   engineGraceMs: number;
+  /** Capacity model: a held GPU idle this long is idle-held; idle means utilization under idleUtilization (0..1). */
+  idleHeldAfterMs: number;
+  idleUtilization: number;
+  /** A GPU is unavailable this long after an Xid. */
+  unavailableAfterXidMs: number;
   tokenFile: string | null;
   simulate: string | null;
   logLevel: LogLevel;
@@ -76,6 +81,14 @@ function parseRatio(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) {
     throw new InvalidArgumentError(`--busy-threshold: "${value}" must be a number from 0 to 1 (a KV-cache usage ratio)`);
+  }
+  return n;
+}
+
+function parseIdleUtilization(value: string): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) {
+    throw new InvalidArgumentError(`--idle-utilization: "${value}" must be a number above 0 and at most 1 (a utilization ratio; 0.05 = 5 %)`);
   }
   return n;
 }
@@ -215,6 +228,22 @@ export function buildProgram(): Command {
         .default(0.9),
     )
     .addOption(
+      new Option('--idle-held-after <duration>', 'a GPU held by an engine or process but idle this long is "idle-held" in the capacity model')
+        .env('GPUFLEET_IDLE_HELD_AFTER')
+        .default('15m'),
+    )
+    .addOption(
+      new Option('--idle-utilization <ratio>', 'a held GPU counts as idle under this utilization (0..1) with no request running or waiting')
+        .env('GPUFLEET_IDLE_UTILIZATION')
+        .argParser(parseIdleUtilization)
+        .default(0.05),
+    )
+    .addOption(
+      new Option('--unavailable-after-xid <duration>', 'a GPU is "unavailable" in the capacity model for this long after an Xid error')
+        .env('GPUFLEET_UNAVAILABLE_AFTER_XID')
+        .default('10m'),
+    )
+    .addOption(
       new Option('--engine-grace <duration>', 'a down engine that discovery no longer finds is forgotten after this long')
         .env('GPUFLEET_ENGINE_GRACE')
         .default('5m'),
@@ -226,7 +255,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--simulate <scenario>',
-        'run against the simulated host instead of real GPUs: a shipped scenario (demo, small, faults) or a YAML file',
+        'run against the simulated host instead of real GPUs: a shipped scenario (demo, small, faults, capacity) or a YAML file',
       ).env('GPUFLEET_SIMULATE'),
     )
     .addOption(
@@ -304,6 +333,9 @@ interface RawOptions {
   maxEngines: number | string;
   busyThreshold: number | string;
   engineGrace: string;
+  idleHeldAfter: string;
+  idleUtilization: number | string;
+  unavailableAfterXid: string;
   tokenFile?: string;
   simulate?: string;
   hostname: string;
@@ -391,6 +423,9 @@ export function toConfig(opts: RawOptions): Config {
     maxEngines: typeof opts.maxEngines === 'number' ? opts.maxEngines : parsePositiveInt('--max-engines')(opts.maxEngines),
     busyThreshold: typeof opts.busyThreshold === 'number' ? opts.busyThreshold : parseRatio(opts.busyThreshold),
     engineGraceMs: duration('--engine-grace')(opts.engineGrace),
+    idleHeldAfterMs: duration('--idle-held-after')(opts.idleHeldAfter),
+    idleUtilization: typeof opts.idleUtilization === 'number' ? opts.idleUtilization : parseIdleUtilization(opts.idleUtilization),
+    unavailableAfterXidMs: duration('--unavailable-after-xid')(opts.unavailableAfterXid),
     tokenFile: opts.tokenFile ?? null,
     simulate: opts.simulate ?? null,
     logLevel: opts.logLevel,

@@ -75,6 +75,8 @@ export interface Gpu {
   utilization: Utilization;
   temperatureC: number | null;
   powerW: number | null;
+  /** The 1 s average power nvidia-smi reports (what energy is integrated from); absent or null when not reported. */
+  powerAverageW?: number | null;
   powerLimitW: number | null;
   clocks: { smMHz: number | null; memMHz: number | null };
   mig: { mode: MigMode; pendingMode: MigMode | null; instances: MigInstance[] };

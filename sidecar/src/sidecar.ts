@@ -10,11 +10,15 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './api/metrics.js';
+import { CapacityTracker } from './capacity/tracker.js';
+import type { CapacityAnswer } from './capacity/types.js';
 import { GpuCollector, type GpuReading, type SourceOutcome } from './collectors/gpuCollector.js';
+import { MigProfilesReader } from './collectors/migProfilesReader.js';
 import { SourceTracker } from './collectors/sourceTracker.js';
 import { XidWatcher } from './collectors/xidWatcher.js';
 import { EngineCollector, type EngineReading } from './engines/engineCollector.js';
 import type { Config } from './config.js';
+import { EnergyMeter } from './energy/energyMeter.js';
 import type { FleetEvent, Gpu, Snapshot, SourceName } from './model.js';
 import { normalizePciBusId } from './parsers/values.js';
 import { Store } from './store/store.js';
@@ -60,6 +64,11 @@ export class Sidecar {
   private firstGpu!: () => void;
   private readonly firstGpuPublished = new Promise<void>((resolve) => (this.firstGpu = resolve));
   private engineRuns = 0;
+  private readonly capacityTracker: CapacityTracker;
+  private readonly energy: EnergyMeter;
+  private readonly migProfiles: MigProfilesReader;
+  /** The capacity answer of the last publication (GET /api/v1/capacity); null before the first GPU tick. */
+  capacity: CapacityAnswer | null = null;
   private stopped = false;
   /** GPU ticks published. */
   ticks = 0;
@@ -110,6 +119,20 @@ export class Sidecar {
       env: deps.nvidiaSmiEnv,
       onLog: (level, msg) => logger[level]({ collector: 'gpu' }, msg),
       clock: this.clock,
+    });
+    this.capacityTracker = new CapacityTracker(
+      { idleHeldAfterMs: config.idleHeldAfterMs, idleUtilization: config.idleUtilization, unavailableAfterXidMs: config.unavailableAfterXidMs },
+      this.clock,
+    );
+    // Gaps past five intervals (nvidia-smi hung or failing) are left out of the energy, not bridged.
+    this.energy = new EnergyMeter({ maxGapMs: Math.max(5 * config.intervalMs, 5000) }, this.clock);
+    this.migProfiles = new MigProfilesReader({
+      nvidiaSmi: config.nvidiaSmi,
+      env: deps.nvidiaSmiEnv,
+      timeoutMs: config.nvidiaSmiTimeoutMs,
+      refreshMs: 60_000,
+      clock: this.clock,
+      onLog: (level, msg) => logger[level]({ collector: 'gpu' }, msg),
     });
     const failed = (loop: string) => (err: unknown) => logger.error({ err }, `${loop} tick failed`);
     this.gpuLoop = new Cadence(config.intervalMs, () => this.gpuTick(), failed('GPU collection'), this.clock);
@@ -187,6 +210,7 @@ export class Sidecar {
       const g = byBus.get(normalizePciBusId(x.pciBusId));
       // Records replayed from before the sidecar started are history, not new errors to count.
       if (x.time >= this.startedAt) this.deps.metrics.recordXid(host, g?.uuid ?? x.pciBusId, g?.index ?? null, x.xid);
+      if (g) this.capacityTracker.noteXid(g.uuid, x.xid, x.time);
       const who = g ? `GPU ${g.index ?? '?'} ${g.name} (${g.uuid})` : `GPU at PCI ${x.pciBusId}`;
       const proc = x.pid !== null ? ` [pid ${x.pid}${x.processName ? ` ${x.processName}` : ''}]` : '';
       return { time: new Date(x.time).toISOString(), host, kind: 'xid', subject: g?.uuid ?? x.pciBusId, text: `Xid ${x.xid} on ${who}: ${x.detail}${proc}` };
@@ -217,7 +241,14 @@ export class Sidecar {
   private exportMetrics(snap: Snapshot): void {
     const g = this.gpuReading;
     const fresh = g !== null && g.reading.fresh && this.clock.monoMs() - g.at <= 2 * this.deps.config.intervalMs;
-    this.deps.metrics.update(fresh ? snap : { ...snap, gpus: [] }, this.store.lostGpus.values());
+    const capacity = this.capacityTracker.update({
+      snap, lost: this.store.lostGpus.values(), busyThreshold: this.deps.config.busyThreshold, migAvailability: this.migProfiles.current(snap.gpus),
+    });
+    this.capacity = capacity;
+    this.deps.metrics.update(fresh ? snap : { ...snap, gpus: [] }, this.store.lostGpus.values(), {
+      capacity: fresh ? capacity : { ...capacity, gpus: capacity.gpus.filter((x) => x.state === 'unavailable'), mig: [] },
+      energy: this.energy.reading(),
+    });
   }
 
   /** One GPU tick: read, publish (store, history, /metrics). */
@@ -234,6 +265,10 @@ export class Sidecar {
     const events = this.store.record(snap, reading.fresh);
     // Only what the event log kept as new entries is logged: a flap or an Xid storm is one line, capped.
     events.push(...this.store.addEvents(this.readXids(reading.gpus)));
+    if (reading.fresh) {
+      this.energy.record(reading.gpus, snap.engines);
+      void this.migProfiles.poke(reading.gpus);
+    }
     for (const e of events) this.deps.logger.info({ event: e.kind, subject: e.subject }, e.text);
     this.exportMetrics(snap);
     this.ticks++;

@@ -76,6 +76,25 @@ const SERIES: Array<[string, string]> = [
   ]),
   s('gpu-vgpu', 'gpufleet_vgpu_instance_info', { gpu_uuid: 'GPU-v0', vgpu_id: '1', vgpu_uuid: 'u-1', vgpu_type: 'H100XM-80C', vm_id: 'vm-1', vm_name: 'tenant' }),
 
+  // Capacity (what the sidecar's capacity model exports): w0 busy, w1 idle-held, w2 free; m0 busy; the vGPU
+  // host's GPUs busy. A series per state, 1 for the current one.
+  ...([['gpu-whole', 'GPU-w0', 0, 'busy'], ['gpu-whole', 'GPU-w1', 1, 'idle-held'], ['gpu-whole', 'GPU-w2', 2, 'free'], ['gpu-mig', 'GPU-m0', 0, 'busy'],
+    ['gpu-vgpu', 'GPU-v0', 0, 'busy'], ['gpu-vgpu', 'GPU-v1', 1, 'free']] as const).flatMap(([host, uuid, index, state]) =>
+    ['free', 'idle-held', 'busy', 'unavailable'].map((st) =>
+      s(host, 'gpufleet_gpu_capacity_state', { gpu_uuid: uuid, gpu_index: String(index), state: st }, st === state ? 1 : 0))),
+  // MIG slices by profile on a second MIG GPU of the MIG host's model: 3g.40gb one free one used; 1g.10gb all used.
+  ...([['3g.40gb', 'free', 1], ['3g.40gb', 'used', 1], ['1g.10gb', 'free', 0], ['1g.10gb', 'used', 2]] as const).map(([profile, state, n]) =>
+    s('gpu-mig', 'gpufleet_mig_profile_instances', { gpu_uuid: 'GPU-m0', profile, state }, n)),
+  s('gpu-mig', 'gpufleet_mig_profile_instances', { gpu_uuid: 'GPU-m1', profile: '3g.40gb', state: 'free' }, 2),
+  // Models: on gpu-whole, m's one up engine is busy (all busy) and n has no engine up (not "all busy");
+  // on gpu-mig, m has one engine, not busy.
+  s('gpu-whole', 'gpufleet_model_engines', { model: 'm' }, 1),
+  s('gpu-whole', 'gpufleet_model_engines_busy', { model: 'm' }, 1),
+  s('gpu-whole', 'gpufleet_model_engines', { model: 'n' }, 0),
+  s('gpu-whole', 'gpufleet_model_engines_busy', { model: 'n' }, 0),
+  s('gpu-mig', 'gpufleet_model_engines', { model: 'm' }, 1),
+  s('gpu-mig', 'gpufleet_model_engines_busy', { model: 'm' }, 0),
+
   // Alerts as Prometheus records them: firing ones about a host count, pending ones and host-less ones not.
   [selector('ALERTS', { alertname: 'GpuTemperatureHigh', alertstate: 'firing', severity: 'warning', source: 'gpufleet', ...hostLabels('gpu-whole'), gpu_uuid: 'GPU-w0', gpu_index: '0' }), '1x5'],
   // The TTFT rule aggregates vLLM's series: only host, engine_id and model are left on its alerts.
@@ -94,9 +113,16 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
   'gpufleet:host_engines:count': { 'gpu-whole': 2, 'gpu-mig': 1, 'gpu-vgpu': 0, 'no-gpus': 0 },
   'gpufleet:host_engines_up:count': { 'gpu-whole': 1, 'gpu-mig': 1, 'gpu-vgpu': 0, 'no-gpus': 0 },
   'gpufleet:host_engines_busy:count': { 'gpu-whole': 1, 'gpu-mig': 0, 'gpu-vgpu': 0, 'no-gpus': 0 },
+  'gpufleet:host_gpus_idle_held:count': { 'gpu-whole': 1, 'gpu-mig': 0, 'gpu-vgpu': 0, 'no-gpus': 0 },
+  'gpufleet:host_models_all_busy:count': { 'gpu-whole': 1, 'gpu-mig': 0, 'gpu-vgpu': 0, 'no-gpus': 0 },
   'gpufleet:host_gpu_utilization:avg': { 'gpu-whole': 0.25, 'gpu-mig': null, 'gpu-vgpu': 0.4, 'no-gpus': null },
   'gpufleet:host_gpu_memory_used:ratio': { 'gpu-whole': 0.25, 'gpu-mig': 0.125, 'gpu-vgpu': 0.5, 'no-gpus': null },
   'gpufleet:host_alerts_firing:count': { 'gpu-whole': 1, 'gpu-mig': 1, 'gpu-vgpu': 0, 'no-gpus': 0 },
+};
+
+// Per host and profile (the profile label is kept; hosts without MIG instances have no row).
+const EXPECTED_BY_PROFILE: Record<string, Record<string, Record<string, number>>> = {
+  'gpufleet:host_mig_profile_free:count': { 'gpu-mig': { '3g.40gb': 3, '1g.10gb': 0 } },
 };
 
 function testFile(): string {
@@ -113,7 +139,12 @@ function testFile(): string {
         exp_samples: Object.entries(perHost)
           .filter(([, v]) => v !== null)
           .map(([host, value]) => ({ labels: selector(record, hostLabels(host)), value })),
-      })),
+      })).concat(Object.entries(EXPECTED_BY_PROFILE).map(([record, perHost]) => ({
+        expr: record,
+        eval_time: '2m',
+        exp_samples: Object.entries(perHost).flatMap(([host, perProfile]) =>
+          Object.entries(perProfile).map(([profile, value]) => ({ labels: selector(record, { ...hostLabels(host), profile }), value }))),
+      }))),
     }],
   });
 }
@@ -121,7 +152,7 @@ function testFile(): string {
 describe('fleet recording rules (promtool)', () => {
   it('the rule file is valid and holds exactly the contract\'s rules', () => {
     expect(promtool(['check', 'rules', RULE_FILE])).toMatch(new RegExp(`SUCCESS: ${records.length} rules found`));
-    expect([...records].sort()).toEqual(Object.keys(EXPECTED).sort());
+    expect([...records].sort()).toEqual([...Object.keys(EXPECTED), ...Object.keys(EXPECTED_BY_PROFILE)].sort());
   });
 
   it('give one series per host with its operator labels: whole-GPU, MIG, vGPU and GPU-less hosts, free and held GPUs and slices', () => {

@@ -1,6 +1,7 @@
 // The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
 import express, { type Request } from 'express';
 import { z } from 'zod';
+import type { CapacityAnswer } from '../capacity/types.js';
 import { SOURCE_NAMES, type SourceTracker } from '../collectors/sourceTracker.js';
 import type { Gpu, Snapshot, SourceName } from '../model.js';
 import type { Store } from '../store/store.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** Requests in progress at once on the heavy routes (query, snapshot, topology, events). */
   maxHeavyRequests?: number;
   onError?: (err: unknown, req: Request) => void;
+  /** The capacity answer of the last publication (the sidecar computes it once per tick). */
+  capacity?: () => CapacityAnswer | null;
 }
 
 /** Events per answer: by default, and at most (`?limit=`); the newest ones are kept. */
@@ -161,6 +164,15 @@ export function createApp(deps: AppDeps) {
     const e = s.engines.find((x) => x.id === id);
     if (!e) throw new ApiError(404, 'not-found', `no engine ${id} on ${s.host.hostname}`, 'id');
     res.json(e);
+  });
+
+  // The capacity model: computed once per tick, served as is (a router may poll it). ?model= keeps one model's
+  // engines (GPUs and MIG profiles stay: placement does not depend on the model).
+  app.get('/api/v1/capacity', (req, res) => {
+    const q = validate(z.object({ model: z.string().min(1).max(512).optional() }), req.query);
+    const c = deps.capacity?.() ?? null;
+    if (!c) throw new ApiError(503, 'not-ready', 'the first collection has not finished yet; retry in a few seconds');
+    res.json(q.model === undefined ? c : { ...c, models: c.models.filter((m) => m.model === q.model) });
   });
 
   app.get('/api/v1/topology', heavy, (_req, res) => {

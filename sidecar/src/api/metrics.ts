@@ -3,6 +3,8 @@
 // cached string, so scrapes cost the same at 1 or 1,000 per second. Label values are sanitised and each
 // family is capped at maxSeries so hostile names or a huge host cannot blow up Prometheus.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { GPU_CAPACITY_STATES, type CapacityAnswer } from '../capacity/types.js';
+import type { EnergyReading } from '../energy/energyMeter.js';
 import type { Gpu, Snapshot, SourceName } from '../model.js';
 import type { LostGpu } from '../store/store.js';
 
@@ -75,6 +77,15 @@ export class SidecarMetrics {
   private readonly xidErrors;
   private readonly xidSeries = new Set<string>();
   private readonly droppedSeries;
+  private readonly capacityState;
+  private readonly capacitySince;
+  private readonly migProfileInstances;
+  private readonly migProfileCreatable;
+  private readonly modelEngines;
+  private readonly modelEnginesBusy;
+  private readonly gpuEnergy;
+  private readonly engineEnergy;
+  private readonly enginePowerShare;
   /** The text scrapes get: rendered by refresh() after each update. */
   private cached: string | null = null;
   private rendering: Promise<string> | null = null;
@@ -177,6 +188,34 @@ export class SidecarMetrics {
       help: 'Series left out of /metrics because a family reached --max-series',
       registers: r,
     });
+    this.capacityState = gauge('gpufleet_gpu_capacity_state',
+      'GPU capacity state: 1 for the current one of free, idle-held, busy, unavailable, 0 for the others (GET /api/v1/capacity says why)',
+      ['host', 'gpu_uuid', 'gpu_index', 'state']);
+    this.capacitySince = gauge('gpufleet_gpu_capacity_state_since_timestamp_seconds',
+      'Unix time the GPU entered its capacity state (at the latest, when the sidecar started)', gpu);
+    this.migProfileInstances = gauge('gpufleet_mig_profile_instances',
+      'MIG instances per GPU and profile, used (a compute process or engine rank on it) or free', ['host', 'gpu_uuid', 'profile', 'state']);
+    this.migProfileCreatable = gauge('gpufleet_mig_profile_creatable',
+      'More MIG instances of the profile that could be created on the GPU now (nvidia-smi mig -lgip Free; only when it answers)',
+      ['host', 'gpu_uuid', 'profile']);
+    this.modelEngines = gauge('gpufleet_model_engines', 'Engines up and serving the model (by the model label of gpufleet_engine_info)', ['host', 'model']);
+    this.modelEnginesBusy = gauge('gpufleet_model_engines_busy',
+      'Engines of the model that are busy; every engine of the model is busy when this equals gpufleet_model_engines > 0', ['host', 'model']);
+    this.enginePowerShare = gauge('gpufleet_engine_power_share_ratio',
+      "Share 0..1 of the GPU's power charged to the engine: a MIG instance's compute slices, a shared whole GPU by its processes' memory",
+      ['host', 'engine_id', 'gpu_uuid']);
+    this.gpuEnergy = new Counter({
+      name: 'gpufleet_gpu_energy_joules_total',
+      help: "GPU energy since the sidecar started: nvidia-smi's 1 s average power integrated over time (trapezoids between ticks; gaps over 5 intervals are left out)",
+      labelNames: ['host', 'gpu_uuid', 'gpu_index'],
+      registers: r,
+    });
+    this.engineEnergy = new Counter({
+      name: 'gpufleet_engine_energy_joules_total',
+      help: "The engine's share of its GPUs' energy since the sidecar started (see gpufleet_engine_power_share_ratio)",
+      labelNames: ['host', 'engine_id'],
+      registers: r,
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     if (this.host) this.setHostInfo(this.host, null, null);
   }
@@ -198,8 +237,11 @@ export class SidecarMetrics {
     g.set(clean as LabelValues<L>, value);
   }
 
-  /** Rewrites every snapshot family from one tick's snapshot. */
-  update(snap: Snapshot, lost: Iterable<LostGpu>): void {
+  /**
+   * Rewrites every snapshot family from one tick's snapshot, with the capacity answer and the energy totals
+   * when given (the fleet simulator has no energy meter).
+   */
+  update(snap: Snapshot, lost: Iterable<LostGpu>, derived: { capacity?: CapacityAnswer | null; energy?: EnergyReading | null } = {}): void {
     for (const f of this.families) f.reset();
     this.setCounts.clear();
     const host = snap.host.hostname;
@@ -259,8 +301,52 @@ export class SidecarMetrics {
     for (const g of lost) {
       this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
     }
+    if (derived.capacity) this.setCapacity(host, derived.capacity);
+    if (derived.energy) this.setEnergy(host, derived.energy);
     // Counters and collector gauges recorded before this update land in the same text.
     this.refresh().catch(() => undefined);
+  }
+
+  private setCapacity(host: string, c: CapacityAnswer): void {
+    for (const g of c.gpus) {
+      const l = { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index) };
+      for (const state of GPU_CAPACITY_STATES) this.set(this.capacityState, { ...l, state }, g.state === state ? 1 : 0);
+      this.set(this.capacitySince, l, Date.parse(g.since) / 1000);
+    }
+    for (const m of c.mig) {
+      const l = { host, gpu_uuid: m.gpuUuid, profile: m.profile };
+      this.set(this.migProfileInstances, { ...l, state: 'free' }, m.free);
+      this.set(this.migProfileInstances, { ...l, state: 'used' }, m.used);
+      if (m.creatable !== undefined) this.set(this.migProfileCreatable, l, m.creatable);
+    }
+    for (const m of c.models) {
+      this.set(this.modelEngines, { host, model: m.model }, m.engineCount);
+      this.set(this.modelEnginesBusy, { host, model: m.model }, m.busyCount);
+    }
+  }
+
+  /** Counters from the meter's totals: reset and set again, so GPUs and engines that left go with them. */
+  private setEnergy(rawHost: string, e: EnergyReading): void {
+    const host = sanitizeLabel(rawHost);
+    this.gpuEnergy.reset();
+    this.engineEnergy.reset();
+    let n = 0;
+    for (const g of e.gpus) {
+      if (n++ >= this.maxSeries) {
+        this.droppedSeries.inc();
+        continue;
+      }
+      this.gpuEnergy.inc({ host, gpu_uuid: sanitizeLabel(g.uuid), gpu_index: g.index === null ? '' : String(g.index) }, g.joules);
+    }
+    n = 0;
+    for (const x of e.engines) {
+      if (n++ >= this.maxSeries) {
+        this.droppedSeries.inc();
+        continue;
+      }
+      this.engineEnergy.inc({ host, engine_id: sanitizeLabel(x.id) }, x.joules);
+      for (const s of x.shares) this.set(this.enginePowerShare, { host, engine_id: x.id, gpu_uuid: s.gpuUuid }, s.ratio);
+    }
   }
 
   /**

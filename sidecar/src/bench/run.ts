@@ -22,6 +22,7 @@ import { parseNvidiaSmiXml } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
 import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
+import { capacityBench } from './capacity.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
 import { growthBench } from './growth.js';
@@ -145,6 +146,7 @@ const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
   growth: growthBench,
   soak: (o) => soakBench(o.soakMs, o.soakRate),
   startup: () => startupBench(line),
+  capacity: () => capacityBench(line),
 };
 
 async function main(): Promise<void> {

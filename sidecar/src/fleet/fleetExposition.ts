@@ -3,9 +3,13 @@
 // nothing until scraped, and a rendering is reused for `cacheMs` (a scrape and its retry, or two
 // Prometheus replicas, share one).
 import { SidecarMetrics } from '../api/metrics.js';
+import { CapacityTracker } from '../capacity/tracker.js';
 import { hashUnit } from '../sim/util.js';
 import type { FleetHost } from './fleetModel.js';
-import { hostCollectors, hostSnapshotAt, prepareHost, type PreparedHost } from './hostSnapshot.js';
+import { BUSY_THRESHOLD, hostCollectors, hostSnapshotAt, prepareHost, type PreparedHost } from './hostSnapshot.js';
+
+/** The sidecar's defaults, but idle-held at once (see render). */
+const FLEET_CAPACITY = { idleHeldAfterMs: 0, idleUtilization: 0.05, unavailableAfterXidMs: 600_000 };
 
 export interface TargetGroup {
   targets: string[];
@@ -82,7 +86,10 @@ export class FleetExposition {
     const t = Math.max(0, (nowMs - this.opts.epochMs) / 1000);
     const snap = hostSnapshotAt(p, t, this.opts.epochMs);
     const m = new SidecarMetrics({ maxSeries: this.opts.maxSeries, host: host.name, version: this.opts.version, defaultMetrics: false });
-    m.update(snap, []);
+    // A simulated host's idle engines have been idle since the scenario began: idle-held at once, no timer to
+    // carry between renderings. No energy families: a rendering has no previous reading to integrate from.
+    const capacity = new CapacityTracker(FLEET_CAPACITY, { wallMs: () => nowMs, monoMs: () => nowMs }).update({ snap, lost: [], busyThreshold: BUSY_THRESHOLD });
+    m.update(snap, [], { capacity });
     for (const c of hostCollectors(p)) {
       // A collector run takes tens of milliseconds on a real host; the number only has to look alive.
       m.recordCollector(c, true, 0.02 + 0.08 * hashUnit('fleet-collector', host.key, c, Math.floor(t)), undefined, nowMs);

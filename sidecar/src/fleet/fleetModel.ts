@@ -101,6 +101,9 @@ function wholeHost(seed: number, i: number, model: string): HostDraft {
     let tp = pick([1, 1, 1, 2, 2, 4, 8], draw(seed, i, 'tp', pos));
     while (tp > left) tp /= 2;
     const dp = tp * 2 <= left && draw(seed, i, 'dp', pos) < 0.1 ? 2 : 1;
+    // About one single-GPU engine in twelve serves nothing at all: its GPU is idle-held in the capacity model.
+    const idle = tp * dp === 1 && draw(seed, i, 'idle', pos) < 0.08;
+    if (idle) (gpus[pos] as Record<string, unknown>).load = { base: 0.01, amplitude: 0, noise: 0 };
     engines.push({
       name: `engine-${e}`,
       model: pick(MODELS[tp] as string[], draw(seed, i, 'model', pos)),
@@ -109,7 +112,7 @@ function wholeHost(seed: number, i: number, model: string): HostDraft {
       tensorParallel: tp,
       dataParallel: dp,
       gpus: Array.from({ length: tp * dp }, (_, k) => pos + k),
-      load: engineLoad(seed, i, e),
+      load: idle ? { base: 0, amplitude: 0, noise: 0 } : engineLoad(seed, i, e),
       downtime: downtime(seed, i, e),
     });
     pos += tp * dp;

@@ -96,6 +96,7 @@ function buildGpu(
     utilization: { ...x.utilization },
     temperatureC: x.temperatureC,
     powerW: x.powerW,
+    powerAverageW: x.powerAverageW,
     powerLimitW: x.powerLimitW,
     clocks: { ...x.clocks },
     mig: { mode: x.migMode, pendingMode: x.pendingMigMode, instances },

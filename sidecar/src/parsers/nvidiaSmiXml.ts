@@ -55,6 +55,8 @@ export interface SmiXmlGpu {
   utilization: Utilization;
   temperatureC: number | null;
   powerW: number | null;
+  /** The 1 s average (`average_power_draw`, R570+; `power_draw` before, which is that average on Ampere and newer). */
+  powerAverageW: number | null;
   powerLimitW: number | null;
   clocks: { smMHz: number | null; memMHz: number | null };
   migMode: MigMode;
@@ -394,6 +396,7 @@ function toGpu(v: unknown): SmiXmlGpu | null {
       parseWatts(text(power?.['power_draw'])),
       parseWatts(text(power?.['average_power_draw']))
     ),
+    powerAverageW: firstNonNull(parseWatts(text(power?.['average_power_draw'])), parseWatts(text(power?.['power_draw']))),
     powerLimitW: firstNonNull(
       parseWatts(text(power?.['current_power_limit'])),
       parseWatts(text(power?.['enforced_power_limit'])),

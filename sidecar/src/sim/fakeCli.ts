@@ -16,6 +16,7 @@ import {
 } from './render.js';
 import { engineLoadAt } from './engineMetrics.js';
 import { appendXids } from './kmsg.js';
+import { renderMigProfiles } from './renderMig.js';
 import { loadScenarioFile, type CommandName, type Scenario } from './scenario.js';
 import {
   commandFaults,
@@ -46,7 +47,7 @@ function notRecognized(opt: string): SimCliError {
 /** Valid nvidia-smi usage that the simulator does not produce: say so on stderr, answer like a bad combination. */
 function notSimulated(what: string): SimCliError {
   process.stderr.write(
-    `${PROG}: ${what} is not simulated (supported: -q -x, -L, vgpu -q, --query-gpu, --query-compute-apps)\n`
+    `${PROG}: ${what} is not simulated (supported: -q -x, -L, vgpu -q, mig -lgip, --query-gpu, --query-compute-apps)\n`
   );
   return new SimCliError(INVALID, 2);
 }
@@ -54,6 +55,20 @@ function notSimulated(what: string): SimCliError {
 export function parseArgs(argv: string[]): Invocation {
   const args = [...argv];
   let vgpu = false;
+  if (args[0] === 'mig') {
+    // Only the profile listing (`mig -lgip`, optionally with -i): the sidecar's capacity model reads it.
+    const rest = args.slice(1);
+    let ids: string[] | null = null;
+    let lgip = false;
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i] ?? '';
+      if (a === '-lgip' || a === '--list-gpu-instance-profiles') lgip = true;
+      else if ((a === '-i' || a === '--id') && rest[i + 1] !== undefined) ids = (rest[++i] as string).split(',');
+      else throw notSimulated(`"mig ${a}"`);
+    }
+    if (!lgip) throw notSimulated('"mig" without -lgip');
+    return { command: 'mig', ids, loopMs: null, fields: [], csv: { noheader: false, nounits: false } };
+  }
   if (args[0] === 'vgpu') {
     vgpu = true;
     args.shift();
@@ -309,6 +324,8 @@ function render(inv: Invocation, state: SimHostState, first: boolean): string {
     case 'query-gpu':
       // In loop mode the real tool prints the header once.
       return renderQueryGpuCsv(state, inv.fields, { ...inv.csv, noheader: inv.csv.noheader || !first }, sel);
+    case 'mig':
+      return renderMigProfiles(sel);
     case 'compute-apps':
       return renderComputeAppsCsv(state, inv.fields, { ...inv.csv, noheader: inv.csv.noheader || !first }, sel);
     default:

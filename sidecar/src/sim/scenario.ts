@@ -103,7 +103,7 @@ export interface ChangeSpec {
 
 export const FAULT_KINDS = ['hang', 'garbage', 'exit-error', 'gpu-lost', 'xid', 'slow', 'hot'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-export const COMMANDS = ['xml', 'list', 'vgpu', 'query-gpu', 'compute-apps'] as const;
+export const COMMANDS = ['xml', 'list', 'vgpu', 'query-gpu', 'compute-apps', 'mig'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 export const EXIT_MESSAGES = ['mismatch', 'unknown', 'lost', 'no-driver'] as const;
 export type ExitMessage = (typeof EXIT_MESSAGES)[number];
