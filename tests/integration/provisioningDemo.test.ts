@@ -4,6 +4,7 @@
 // dashboard's variables, and no alert rule fires on a healthy host.
 import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
 import { FLEET_RULES } from '../../provisioning/generate/fleetRules.js';
+import { SLO_RULES } from '../../provisioning/generate/sloRules.js';
 import { assignments, emptyPanelsSettled, interpolate, loadDashboards, type Vars } from './dashboardQueries.js';
 import { evaluateGrafanaRule, loadGrafanaRules } from './grafanaRules.js';
 import { json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
@@ -85,8 +86,8 @@ describe('provisioned dashboards and rules on the demo host', () => {
   it('Prometheus\' own evaluation of the rule file has nothing pending or firing', async () => {
     const rules = await json(`${prom.url}/api/v1/rules`);
     const groups = rules.body.data.groups;
-    // The alert rules and the fleet recording rules.
-    expect(groups.flatMap((g: any) => g.rules).length).toBe(ALERT_RULES.length + FLEET_RULES.length);
+    // The alert rules, the fleet and the SLO recording rules.
+    expect(groups.flatMap((g: any) => g.rules).length).toBe(ALERT_RULES.length + FLEET_RULES.length + SLO_RULES.length);
     // Several evaluation rounds since the data arrived.
     await new Promise((r) => setTimeout(r, 3000));
     for (const g of (await json(`${prom.url}/api/v1/rules`)).body.data.groups) {

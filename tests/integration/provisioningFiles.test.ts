@@ -129,14 +129,14 @@ describe('dashboards', () => {
   });
 });
 
-/** Every PromQL expression of the dashboards (panel targets, variables) and both rule files, with where it is. */
+/** Every PromQL expression of the dashboards (panel targets, variables) and the rule files, with where it is. */
 function allExpressions(): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const d of dashboards) {
     for (const p of d.panels) for (const t of p.targets ?? []) if (t.expr) out.push([`${d.uid} / ${p.title} [${t.refId}]`, t.expr]);
     for (const v of d.templating.list) if (v.type === 'query') out.push([`${d.uid} / $${v.name}`, v.definition]);
   }
-  for (const f of ['prometheus/rules/gpufleet.rules.yml', 'prometheus/rules/gpufleet-fleet.rules.yml']) {
+  for (const f of ['prometheus/rules/gpufleet.rules.yml', 'prometheus/rules/gpufleet-fleet.rules.yml', 'prometheus/rules/gpufleet-slo.rules.yml']) {
     for (const r of yamlFile(f).groups.flatMap((g: any) => g.rules)) out.push([`${f} / ${r.alert ?? r.record}`, r.expr]);
   }
   return out;
