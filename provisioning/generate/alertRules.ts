@@ -3,6 +3,7 @@
 // (prometheus/rules/gpufleet.rules.yml: `expr op threshold` with `for`). Each rule's `expr` gives the
 // measured value per series, never a comparison, so the two forms compare the same number.
 import { JOBS } from './ids.js';
+import { gpusInStateExpr } from './capacityQueries.js';
 import { OBJECTIVES, RECORD, SLO_TARGET } from './sloRules.js';
 
 export type Severity = 'critical' | 'warning';
@@ -324,19 +325,7 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
     group: 'capacity',
     // Seconds in the idle-held state, one series per engine holding the GPU (labels engine_id, model), or
     // one for the GPU when a process that is no engine holds it; `holder` names either ("engine ID (model)").
-    expr:
-      'label_replace(label_join(\n' +
-      '  (time() - gpufleet_gpu_capacity_state_since_timestamp_seconds and on (host, gpu_uuid) (gpufleet_gpu_capacity_state{state="idle-held"} == 1))\n' +
-      '  * on (host, gpu_uuid) group_right (gpu_index)\n' +
-      '  (max without (rank) (gpufleet_engine_gpu) * on (host, engine_id) group_left (model) gpufleet_engine_info),\n' +
-      '  "holder", " (", "engine_id", "model"),\n' +
-      '  "holder", "engine $1)", "holder", "(.+)"\n' +
-      ')\n' +
-      'or on (host, gpu_uuid)\n' +
-      'label_replace(\n' +
-      '  time() - gpufleet_gpu_capacity_state_since_timestamp_seconds and on (host, gpu_uuid) (gpufleet_gpu_capacity_state{state="idle-held"} == 1),\n' +
-      '  "holder", "a process that is no engine", "", ""\n' +
-      ')',
+    expr: gpusInStateExpr('idle-held'),
     op: 'gt',
     threshold: 3600,
     for: '0s',
@@ -399,7 +388,7 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
 
 export const GROUP_TITLES: Record<AlertRuleSpec['group'], string> = {
   gpu: 'gpufleet GPUs',
-  capacity: 'gpufleet capacity',
   engines: 'gpufleet engines',
+  capacity: 'gpufleet capacity',
   sidecar: 'gpufleet sidecar',
 };

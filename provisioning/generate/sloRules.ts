@@ -132,8 +132,8 @@ export const SLO_RULES: readonly RecordingRule[] = [
     record: RECORD.gpuShare,
     // How much GPU the engine holds, in GPUs: the shares the energy attribution uses (1 per whole GPU, a MIG
     // slice's fraction, a shared GPU's memory share). What a rented GPU-hour is split by.
-    expr: 'sum without (gpu_uuid) (gpufleet_engine_power_share_ratio)',
-    what: 'GPUs the engine holds (sum of `gpufleet_engine_power_share_ratio`), for $/GPU-hour',
+    expr: 'sum without (gpu_uuid) (gpufleet_engine_power_share_ratio) * on (host, engine_id) group_left (model) gpufleet_engine_info',
+    what: 'GPUs the engine holds (sum of `gpufleet_engine_power_share_ratio`), for $/GPU-hour, with `model`',
   },
   {
     record: RECORD.gpuType,

@@ -16,11 +16,13 @@ export function loadDashboards(root: string): any[] {
 
 /**
  * `$name` / `${name}` / `${name:format}` replaced by the value given (already in the form Grafana would
- * send); Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes.
+ * send); Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes, `$__range` (the
+ * dashboard's time range) the last few minutes.
  */
 export function interpolate(text: string, vars: Vars): string {
   return text
     .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__range', '5m')
     .replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => vars[(a ?? b) as string] ?? m);
 }
 
@@ -34,6 +36,9 @@ export async function assignments(d: any, query: Query): Promise<Vars[]> {
     const next: Vars[] = [];
     if (v.type === 'custom') {
       for (const a of out) for (const value of String(v.query).split(',')) next.push({ ...a, [v.name]: value.trim() });
+    } else if (v.type === 'textbox') {
+      // A value the operator types (a price): its default.
+      for (const a of out) next.push({ ...a, [v.name]: String(v.query) });
     } else {
       const m = /^label_values\((.*), (\w+)\)$/.exec(v.definition);
       if (!m) throw new Error(`${d.uid}: variable ${v.name}: unexpected query ${v.definition}`);
@@ -48,9 +53,10 @@ export async function assignments(d: any, query: Query): Promise<Vars[]> {
   return out;
 }
 
-/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice. */
+/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice, a textbox at its default. */
 export function allSelected(d: any): Vars {
-  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, v.type === 'custom' ? String(v.query).split(',')[0] : (v.allValue ?? '.+')]));
+  const value = (v: any) => (v.type === 'custom' ? String(v.query).split(',')[0] : v.type === 'textbox' ? String(v.query) : (v.allValue ?? '.+'));
+  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, value(v)]));
 }
 
 /**

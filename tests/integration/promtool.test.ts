@@ -190,10 +190,10 @@ const CASES: Case[] = [
     ],
     checks: [
       ['50m', []],
-      ['65m', [{ labels: { host: 'h1', gpu_uuid: 'GPU-a', gpu_index: '0', engine_id: 'h1:8001', model: 'm', holder: 'engine h1:8001 (m)' }, value: '1h 5m 0s' }]],
+      ['65m', [{ labels: { host: 'h1', gpu_uuid: 'GPU-a', gpu_index: '0', engine_id: 'h1:8001', model: 'm', holder: 'engine h1:8001 (m)', state: 'idle-held' }, value: '1h 5m 0s' }]],
       ['75m', [
-        { labels: { host: 'h1', gpu_uuid: 'GPU-a', gpu_index: '0', engine_id: 'h1:8001', model: 'm', holder: 'engine h1:8001 (m)' }, value: '1h 15m 0s' },
-        { labels: { host: 'h1', gpu_uuid: 'GPU-b', gpu_index: '1', holder: 'a process that is no engine' }, value: '1h 5m 0s' },
+        { labels: { host: 'h1', gpu_uuid: 'GPU-a', gpu_index: '0', engine_id: 'h1:8001', model: 'm', holder: 'engine h1:8001 (m)', state: 'idle-held' }, value: '1h 15m 0s' },
+        { labels: { host: 'h1', gpu_uuid: 'GPU-b', gpu_index: '1', holder: 'a process that is no engine', state: 'idle-held' }, value: '1h 5m 0s' },
       ]],
     ],
   },

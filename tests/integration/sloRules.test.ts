@@ -76,7 +76,7 @@ const EXPECTS: Expect[] = [
   { expr: RECORD.generationPerJoule, samples: [[`${RECORD.generationPerJoule}{${out('e1')}}`, 0.1]] },
   { expr: RECORD.tokensPerJoule, samples: [[`${RECORD.tokensPerJoule}{${out('e1')}}`, 0.2]] },
   { expr: RECORD.watts, samples: [[`${RECORD.watts}{host="h1", engine_id="e1", job="gpufleet-sidecar", instance="h1:9740", model="m-e1"}`, 200]] },
-  { expr: RECORD.gpuShare, samples: [[`${RECORD.gpuShare}{host="h1", engine_id="e1", job="gpufleet-sidecar", instance="h1:9740"}`, 1.5]] },
+  { expr: RECORD.gpuShare, samples: [[`${RECORD.gpuShare}{host="h1", engine_id="e1", job="gpufleet-sidecar", instance="h1:9740", model="m-e1"}`, 1.5]] },
   { expr: RECORD.gpuType, samples: [[`${RECORD.gpuType}{host="h1", engine_id="e1", gpu_type="NVIDIA H100 80GB HBM3"}`, 1]] },
 ];
 
