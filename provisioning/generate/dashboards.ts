@@ -226,6 +226,9 @@ export const DETAIL_TARGETS: Array<[string, string, Scope]> = [
   ['gpu_temp', 'gpufleet_gpu_temperature_celsius', 'gpu'],
   ['gpu_power', 'gpufleet_gpu_power_watts', 'gpu'],
   ['gpu_procs', 'gpufleet_gpu_processes', 'gpu'],
+  // The capacity model's state per GPU (one series per state, the current one 1): the GPU's chip.
+  ['gpu_capacity', 'gpufleet_gpu_capacity_state', 'gpu'],
+  ['gpu_capacity_since', 'gpufleet_gpu_capacity_state_since_timestamp_seconds', 'gpu'],
   ['mig', 'gpufleet_mig_instance_info', 'mig'],
   ['mig_mem_used', 'gpufleet_mig_memory_used_bytes', 'mig'],
   ['mig_mem_total', 'gpufleet_mig_memory_total_bytes', 'mig'],
