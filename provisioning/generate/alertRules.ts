@@ -4,7 +4,7 @@
 // measured value per series, never a comparison, so the two forms compare the same number.
 import { JOBS } from './ids.js';
 import { gpusInStateExpr } from './capacityQueries.js';
-import { OBJECTIVES, RECORD, SLO_TARGET } from './sloRules.js';
+import { OBJECTIVES, RECORD, SLO_MIN_REQUESTS, SLO_TARGET } from './sloRules.js';
 
 export type Severity = 'critical' | 'warning';
 export type Op = 'gt' | 'lt';
@@ -275,8 +275,9 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
     group: 'engines',
     // From the SLO recording rules (prometheus/rules/gpufleet-slo.rules.yml): one series per engine and
     // objective (`slo`), the share of the last five minutes' requests within the default threshold (`le`).
-    // An engine without requests has no series, so an idle engine never alerts.
-    expr: RECORD.attainment,
+    // An engine without requests has no series, and one with fewer than SLO_MIN_REQUESTS in the window is left
+    // out: a share of a handful of requests swings by tens of percent.
+    expr: `${RECORD.attainment} and on (host, engine_id) ${RECORD.requests} >= ${SLO_MIN_REQUESTS}`,
     op: 'lt',
     threshold: SLO_TARGET,
     for: '10m',
@@ -288,7 +289,7 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
       `For 10 minutes, fewer than ${SLO_TARGET * 100} % of the requests to engine {{ $labels.engine_id }} ({{ $labels.model }}) on ` +
       '{{ $labels.host }} had a {{ $labels.slo }} within {{ $labels.le }} s (' +
       OBJECTIVES.map((o) => `${o.key}: ${o.title.toLowerCase()}`).join(', ') +
-      '; thresholds are bucket bounds of vLLM\'s histograms).',
+      `; thresholds are bucket bounds of vLLM\'s histograms; engines with fewer than ${SLO_MIN_REQUESTS} requests in 5 minutes are left out).`,
     runbook:
       'Open the GPU fleet overview\'s SLO row for the model (attainment per engine, goodput) and the Engine detail dashboard ' +
       'for its latency quantiles, queue and KV cache: ttft misses mean queueing or long prompts (add replicas, enable chunked ' +

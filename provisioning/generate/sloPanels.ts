@@ -3,7 +3,7 @@
 // joule, joules per token and cost per million tokens by model and GPU type.
 import type { VariableModel } from '@grafana/schema';
 import { promTable, row, stat, timeseries, type Unplaced } from './panels.js';
-import { OBJECTIVES, RECORD, type Objective } from './sloRules.js';
+import { OBJECTIVES, RECORD, brokenHistogramExpr, type Objective } from './sloRules.js';
 
 /** A threshold variable: the objective's bucket bounds only, so the attainment is exact, never interpolated. */
 function boundVariable(o: Objective): VariableModel {
@@ -62,9 +62,10 @@ function sel(o: { engines?: boolean } = {}): string {
   return `host=~"$host", model=~"$model"${o.engines ? ', engine_id=~"$engine"' : ''}`;
 }
 
-/** Share within the variable's threshold, summed by `by` (model, or host + engine). */
+/** Share within the variable's threshold, summed by `by` (model, or host + engine); engines with broken buckets left out. */
 function attainment(o: Objective, by: string, s: string): string {
-  return `sum by (${by}) (${o.record}{le="$slo_${o.key}", ${s}}) / (sum by (${by}) (${o.record}{le="+Inf", ${s}}) > 0)`;
+  const valid = (le: string) => `${o.record}{le="${le}", ${s}} unless on (host, engine_id) ${brokenHistogramExpr(o, s)}`;
+  return `sum by (${by}) (${valid(`$slo_${o.key}`)}) / (sum by (${by}) (${valid('+Inf')}) > 0)`;
 }
 
 /** The lowest attainment of the three objectives, by `by`. */

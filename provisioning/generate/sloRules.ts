@@ -57,6 +57,8 @@ export const OBJECTIVES: readonly Objective[] = [
 
 /** The attainment the alert asks for (share of requests within each default threshold). */
 export const SLO_TARGET = 0.9;
+/** Requests an engine must have finished in the 5 minutes for the alert: one miss in a handful is no trend. */
+export const SLO_MIN_REQUESTS = 100;
 
 const E = `job="${JOBS.engines}"`;
 const PER_ENGINE = 'without (engine, model_name)';
@@ -72,12 +74,25 @@ export const RECORD = {
   generationPerJoule: 'gpufleet:engine_generation_tokens_per_joule:ratio5m',
   tokensPerJoule: 'gpufleet:engine_tokens_per_joule:ratio5m',
   attainment: 'gpufleet:engine_slo_attainment:ratio5m',
+  requests: 'gpufleet:engine_requests:increase5m',
 } as const;
 
-/** Bound `le` of an objective's recorded buckets over its +Inf bucket; engines without requests are left out. */
+/**
+ * Engines whose recorded buckets are no histogram: a bucket growing faster than +Inf (by more than rate()'s
+ * extrapolation can make it) means counts that fall as `le` grows, and any share from them is garbage.
+ */
+export function brokenHistogramExpr(o: Objective, sel = ''): string {
+  const s = sel ? `, ${sel}` : '';
+  return `(${o.record}{le!="+Inf"${s}} > on (host, engine_id) group_left () 1.01 * ${o.record}{le="+Inf"${s}})`;
+}
+
+/** Bound `le` of an objective's recorded buckets over its +Inf bucket; engines without requests, or with broken buckets, are left out. */
 export function attainmentExpr(o: Objective, le: string, sel = ''): string {
   const s = sel ? `, ${sel}` : '';
-  return `${o.record}{le="${le}"${s}} / on (host, engine_id) group_left () (${o.record}{le="+Inf"${s}} > 0)`;
+  return (
+    `(${o.record}{le="${le}"${s}} / on (host, engine_id) group_left () (${o.record}{le="+Inf"${s}} > 0)` +
+    ` unless on (host, engine_id) ${brokenHistogramExpr(o, sel)})`
+  );
 }
 
 const [TTFT, ITL, E2E] = OBJECTIVES as [Objective, Objective, Objective];
@@ -110,6 +125,13 @@ export const SLO_RULES: readonly RecordingRule[] = [
     // five minutes' requests within each. `or` across objectives: each has its own `slo` label.
     expr: OBJECTIVES.map((o) => `label_replace(${attainmentExpr(o, o.default)}, "slo", "${o.key}", "", "")`).join('\nor\n'),
     what: `share of requests within the default thresholds (${OBJECTIVES.map((o) => `${o.key} ≤ ${o.default} s`).join(', ')}), label \`slo\``,
+  },
+  {
+    record: RECORD.requests,
+    // Requests finished in the window, as counted (increase() extrapolates to the window's edges by half a
+    // scrape at most, unlike a rate × 300 on a few seconds of data).
+    expr: `sum ${PER_ENGINE} (increase(vllm:e2e_request_latency_seconds_count{${E}}[5m]))`,
+    what: 'requests finished in the last 5 minutes per engine (the alert\'s minimum volume)',
   },
   {
     record: RECORD.generation,

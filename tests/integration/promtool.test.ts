@@ -146,15 +146,25 @@ const CASES: Case[] = [
   {
     alert: 'EngineSloAttainmentLow',
     series: [
-      // Through the SLO recording rules: twenty requests a minute, half of them with a first token within
+      // Through the SLO recording rules: thirty requests a minute, half of them with a first token within
       // 2.5 s (the default threshold): 50 % against a 90 % target.
-      ...['1.0', '2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8001",le="${le}"}`, '0+10x30']),
-      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8001",le="${le}"}`, '0+20x30']),
+      ...['1.0', '2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8001",le="${le}"}`, '0+15x30']),
+      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8001",le="${le}"}`, '0+30x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8001"}`, '0+30x30'],
       // Healthy: 19 of 20 within (95 %).
-      ...['2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8002",le="${le}"}`, '0+19x30']),
-      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8002",le="${le}"}`, '0+20x30']),
+      ...['2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8002",le="${le}"}`, '0+57x30']),
+      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8002",le="${le}"}`, '0+60x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8002"}`, '0+60x30'],
       // Idle: no requests, no attainment, no alert.
       ...['2.5', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8003",le="${le}"}`, '7x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8003"}`, '7x30'],
+      // Two requests a minute, none within: 0 %, but ten requests in five minutes are no trend.
+      ...['2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8004",le="${le}"}`, '0x30']),
+      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8004",le="${le}"}`, '0+2x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8004"}`, '0+2x30'],
+      // Broken buckets (counts falling as le grows, +Inf below the others): no share, no alert.
+      ...([['1.0', '0+40x30'], ['2.5', '0+35x30'], ['+Inf', '0+20x30']] as const).map(([le, v]): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8005",le="${le}"}`, v]),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8005"}`, '0+40x30'],
     ],
     // Below target from the first rate: pending for 10 minutes, then firing.
     checks: [['6m', []], ['16m', [{ labels: { job: 'vllm-engines', host: 'h1', engine_id: 'h1:8001', model: 'm', le: '2.5', slo: 'ttft' }, value: '50%' }]]],

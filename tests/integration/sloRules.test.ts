@@ -26,6 +26,9 @@ const SERIES: Array<[string, string]> = [
   ...hist('vllm:inter_token_latency_seconds', V('e1'), ['0.1', '+Inf'], [100, 4000]),
   ...hist('vllm:time_per_output_token_seconds', V('e1'), ['0.1', '+Inf'], [100, 4000]),
   ...hist('vllm:e2e_request_latency_seconds', V('e1'), ['30.0', '+Inf'], [19, 20]),
+  [`vllm:e2e_request_latency_seconds_count{${V('e1')}}`, '0+20x20'],
+  // e4: broken buckets (they fall as le grows, +Inf below the others): no attainment at all.
+  ...hist('vllm:time_to_first_token_seconds', V('e4'), ['0.5', '2.5', '+Inf'], [30, 25, 10]),
   // e2, vLLM 0.10.1: only the old per-token histogram.
   ...hist('vllm:time_per_output_token_seconds', V('e2'), ['0.1', '+Inf'], [3000, 4000]),
   // e3, vLLM 0.12: the new per-token name and the deprecated one, the same data.
@@ -65,7 +68,7 @@ const EXPECTS: Expect[] = [
   },
   {
     // A threshold the dashboard picks: the bound's bucket over +Inf, summed over the ranks first.
-    expr: `sum by (engine_id) (${OBJECTIVES[0]?.record}{le="0.5"}) / sum by (engine_id) (${OBJECTIVES[0]?.record}{le="+Inf"})`,
+    expr: `sum by (engine_id) (${OBJECTIVES[0]?.record}{le="0.5", engine_id="e1"}) / sum by (engine_id) (${OBJECTIVES[0]?.record}{le="+Inf", engine_id="e1"})`,
     samples: [['{engine_id="e1"}', 0.4]],
   },
   {
@@ -73,6 +76,8 @@ const EXPECTS: Expect[] = [
     expr: `count by (engine_id, basis) (${OBJECTIVES[1]?.record})`,
     samples: [['{engine_id="e1", basis="request"}', 2], ['{engine_id="e2", basis="token"}', 2], ['{engine_id="e3", basis="token"}', 2]],
   },
+  // Requests finished in the five minutes before 10m, as counted.
+  { expr: RECORD.requests, samples: [[`${RECORD.requests}{${out('e1')}}`, 100]] },
   { expr: RECORD.generationPerJoule, samples: [[`${RECORD.generationPerJoule}{${out('e1')}}`, 0.1]] },
   { expr: RECORD.tokensPerJoule, samples: [[`${RECORD.tokensPerJoule}{${out('e1')}}`, 0.2]] },
   { expr: RECORD.watts, samples: [[`${RECORD.watts}{host="h1", engine_id="e1", job="gpufleet-sidecar", instance="h1:9740", model="m-e1"}`, 200]] },
