@@ -3,6 +3,8 @@
 // (prometheus/rules/gpufleet.rules.yml: `expr op threshold` with `for`). Each rule's `expr` gives the
 // measured value per series, never a comparison, so the two forms compare the same number.
 import { JOBS } from './ids.js';
+import { gpusInStateExpr } from './capacityQueries.js';
+import { OBJECTIVES, RECORD, SLO_MIN_REQUESTS, SLO_TARGET } from './sloRules.js';
 
 export type Severity = 'critical' | 'warning';
 export type Op = 'gt' | 'lt';
@@ -12,7 +14,7 @@ export interface AlertRuleSpec {
   /** Prometheus alert name (CamelCase) and the base of the Grafana title. */
   alert: string;
   title: string;
-  group: 'gpu' | 'engines' | 'sidecar';
+  group: 'gpu' | 'capacity' | 'engines' | 'sidecar';
   /** PromQL giving the measured value per series (labels say what it is about). */
   expr: string;
   op: Op;
@@ -267,6 +269,80 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
     valueFormat: 'seconds',
   },
   {
+    uid: 'gpufleet-engine-slo-attainment-low',
+    alert: 'EngineSloAttainmentLow',
+    title: 'vLLM SLO attainment below target',
+    group: 'engines',
+    // From the SLO recording rules (prometheus/rules/gpufleet-slo.rules.yml): one series per engine and
+    // objective (`slo`), the share of the last five minutes' requests within the default threshold (`le`).
+    // An engine without requests has no series, and one with fewer than SLO_MIN_REQUESTS in the window is left
+    // out: a share of a handful of requests swings by tens of percent.
+    expr: `${RECORD.attainment} and on (host, engine_id) ${RECORD.requests} >= ${SLO_MIN_REQUESTS}`,
+    op: 'lt',
+    threshold: SLO_TARGET,
+    for: '10m',
+    severity: 'warning',
+    noDataState: 'OK',
+    execErrState: 'Error',
+    summary: '{{value}} of requests to {{ $labels.engine_id }} ({{ $labels.model }}) on {{ $labels.host }} met the {{ $labels.slo }} SLO',
+    description:
+      `For 10 minutes, fewer than ${SLO_TARGET * 100} % of the requests to engine {{ $labels.engine_id }} ({{ $labels.model }}) on ` +
+      '{{ $labels.host }} had a {{ $labels.slo }} within {{ $labels.le }} s (' +
+      OBJECTIVES.map((o) => `${o.key}: ${o.title.toLowerCase()}`).join(', ') +
+      `; thresholds are bucket bounds of vLLM\'s histograms; engines with fewer than ${SLO_MIN_REQUESTS} requests in 5 minutes are left out).`,
+    runbook:
+      'Open the GPU fleet overview\'s SLO row for the model (attainment per engine, goodput) and the Engine detail dashboard ' +
+      'for its latency quantiles, queue and KV cache: ttft misses mean queueing or long prompts (add replicas, enable chunked ' +
+      'prefill), itl misses mean too large a batch (lower --max-num-seqs), e2e misses follow either or very long outputs.',
+    valueFormat: 'percent',
+  },
+  {
+    uid: 'gpufleet-model-all-engines-busy',
+    alert: 'ModelAllEnginesBusy',
+    title: 'Every engine of a model busy',
+    group: 'capacity',
+    // Per host, as the sidecar counts them: busy engines of the model where that is all of them (the
+    // comparison keeps only those, with the busy count as the value).
+    expr: 'gpufleet_model_engines_busy == gpufleet_model_engines',
+    op: 'gt',
+    threshold: 0,
+    for: '5m',
+    severity: 'warning',
+    noDataState: 'OK',
+    execErrState: 'Error',
+    summary: 'All {{value}} engines of {{ $labels.model }} on {{ $labels.host }} are busy',
+    description:
+      'Every engine serving {{ $labels.model }} on {{ $labels.host }} has been busy (KV cache above the sidecar\'s ' +
+      '--busy-threshold) for 5 minutes: a router has no engine of this model left to send new requests to on this host.',
+    runbook:
+      'Add a replica of the model (the fleet overview\'s capacity row lists free GPUs and MIG slices by profile), move ' +
+      'traffic to another host serving it, or rate-limit. GET /api/v1/capacity on the sidecar lists the engines and their headroom.',
+    valueFormat: 'number',
+  },
+  {
+    uid: 'gpufleet-gpu-idle-held',
+    alert: 'GpuIdleHeld',
+    title: 'GPU idle-held for over an hour',
+    group: 'capacity',
+    // Seconds in the idle-held state, one series per engine holding the GPU (labels engine_id, model), or
+    // one for the GPU when a process that is no engine holds it; `holder` names either ("engine ID (model)").
+    expr: gpusInStateExpr('idle-held'),
+    op: 'gt',
+    threshold: 3600,
+    for: '0s',
+    severity: 'warning',
+    noDataState: 'OK',
+    execErrState: 'Error',
+    summary: 'GPU {{ $labels.gpu_index }} on {{ $labels.host }} held idle by {{ $labels.holder }} for {{value}}',
+    description:
+      'GPU {{ $labels.gpu_uuid }} (index {{ $labels.gpu_index }}) on {{ $labels.host }} has been idle-held for over an hour: ' +
+      '{{ $labels.holder }} keeps its memory but serves nothing (no running or waiting requests, low utilization).',
+    runbook:
+      'Ask the owner whether the engine is still needed, scale it to zero or move it to a smaller MIG slice; the fleet ' +
+      'overview\'s capacity row lists every idle-held GPU with its engine and since when.',
+    valueFormat: 'seconds',
+  },
+  {
     uid: 'gpufleet-collector-failing',
     alert: 'GpufleetCollectorFailing',
     title: 'gpufleet collector failing',
@@ -314,5 +390,6 @@ export const ALERT_RULES: readonly AlertRuleSpec[] = [
 export const GROUP_TITLES: Record<AlertRuleSpec['group'], string> = {
   gpu: 'gpufleet GPUs',
   engines: 'gpufleet engines',
+  capacity: 'gpufleet capacity',
   sidecar: 'gpufleet sidecar',
 };

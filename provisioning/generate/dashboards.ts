@@ -4,6 +4,7 @@
 // gpufleet sidecar data source stays for what only a live sidecar has (processes, events, the instance
 // drill-down) and for installs without Prometheus. Links carry host / gpu / engine between them.
 import type { AnnotationQuery, Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
+import { fleetCapacityRow, gpuCapacityRow } from './capacityPanels.js';
 import { DASHBOARDS, DS, TAG } from './ids.js';
 import {
   alertList,
@@ -18,6 +19,7 @@ import {
   type DataLinkSpec,
   type Unplaced,
 } from './panels.js';
+import { efficiencyRow, sloRow, sloVariables } from './sloPanels.js';
 
 const prometheus = { type: DS.prometheus.type, uid: DS.prometheus.uid };
 const sidecar = { type: DS.sidecar.type, uid: DS.sidecar.uid };
@@ -224,6 +226,9 @@ export const DETAIL_TARGETS: Array<[string, string, Scope]> = [
   ['gpu_temp', 'gpufleet_gpu_temperature_celsius', 'gpu'],
   ['gpu_power', 'gpufleet_gpu_power_watts', 'gpu'],
   ['gpu_procs', 'gpufleet_gpu_processes', 'gpu'],
+  // The capacity model's state per GPU (one series per state, the current one 1): the GPU's chip.
+  ['gpu_capacity', 'gpufleet_gpu_capacity_state', 'gpu'],
+  ['gpu_capacity_since', 'gpufleet_gpu_capacity_state_since_timestamp_seconds', 'gpu'],
   ['mig', 'gpufleet_mig_instance_info', 'mig'],
   ['mig_mem_used', 'gpufleet_mig_memory_used_bytes', 'mig'],
   ['mig_mem_total', 'gpufleet_mig_memory_total_bytes', 'mig'],
@@ -286,6 +291,7 @@ export function fleetOverview(): Dashboard {
         includeAll: true,
         allValue: '.*',
       }),
+      ...sloVariables(),
     ],
     [
       stat('GPUs', 'Physical GPUs of the selected hosts.', { expr: total('gpufleet:host_gpus:count') }, { size: { w: 3, h: 4 } }),
@@ -329,6 +335,9 @@ export function fleetOverview(): Dashboard {
         { expr: perGroup('sum', 'gpufleet:host_engines_busy:count'), legend: `{{$group}} busy engines` },
         { expr: perGroup('sum', 'gpufleet:host_alerts_firing:count'), legend: `{{$group}} alerts` },
       ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
+      ...fleetCapacityRow(),
+      ...sloRow(),
+      ...efficiencyRow(),
       row('Engines'),
       promTable('Engines', 'The engines of the selected hosts and models; Up is 1 when /health answers.', [
         { expr: `gpufleet_engine_up{${H}} * on (host, engine_id) group_left (model, type, deployment) gpufleet_engine_info{${H}, model=~"$model", engine_id=~"$engine"}` },
@@ -390,6 +399,7 @@ export function gpuDetail(): Dashboard {
         kind: 'gpu',
         filters: { host: '$host', gpu: '$gpu' },
       }, { size: { w: 24, h: 8 } }),
+      ...gpuCapacityRow(G, 'host=~"$host"'),
       row('MIG instances'),
       timeseries('MIG instance memory used', 'Memory used per MIG instance (nvidia-smi reports no per-instance utilization).', [
         {

@@ -16,24 +16,34 @@ export function loadDashboards(root: string): any[] {
 
 /**
  * `$name` / `${name}` / `${name:format}` replaced by the value given (already in the form Grafana would
- * send); Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes.
+ * send); Grafana's `$__rate_interval` becomes a window that holds a few 1 s scrapes, `$__range` (the
+ * dashboard's time range) the last few minutes.
  */
 export function interpolate(text: string, vars: Vars): string {
   return text
     .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__range', '5m')
     .replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => vars[(a ?? b) as string] ?? m);
 }
 
 /**
  * Every assignment of the dashboard's variables: a query variable's values from its own Prometheus query,
- * a custom one's from its list. Throws naming a variable that has no value.
+ * a custom one's from its list. With `vary`, only those variables take each of their values, the others stay
+ * as allSelected has them (the fleet dashboard's SLO thresholds alone make a thousand combinations). Throws
+ * naming a variable that has no value.
  */
-export async function assignments(d: any, query: Query): Promise<Vars[]> {
+export async function assignments(d: any, query: Query, vary?: Set<string>): Promise<Vars[]> {
+  const fixed = allSelected(d);
   let out: Vars[] = [{}];
   for (const v of d.templating.list) {
     const next: Vars[] = [];
-    if (v.type === 'custom') {
+    if (vary && !vary.has(v.name)) {
+      for (const a of out) next.push({ ...a, [v.name]: fixed[v.name] as string });
+    } else if (v.type === 'custom') {
       for (const a of out) for (const value of String(v.query).split(',')) next.push({ ...a, [v.name]: value.trim() });
+    } else if (v.type === 'textbox') {
+      // A value the operator types (a price): its default.
+      for (const a of out) next.push({ ...a, [v.name]: String(v.query) });
     } else {
       const m = /^label_values\((.*), (\w+)\)$/.exec(v.definition);
       if (!m) throw new Error(`${d.uid}: variable ${v.name}: unexpected query ${v.definition}`);
@@ -48,9 +58,10 @@ export async function assignments(d: any, query: Query): Promise<Vars[]> {
   return out;
 }
 
-/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice. */
+/** Every query variable at "All" (its allValue, else `.+`: every value selected), a custom one at its first choice, a textbox at its default. */
 export function allSelected(d: any): Vars {
-  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, v.type === 'custom' ? String(v.query).split(',')[0] : (v.allValue ?? '.+')]));
+  const value = (v: any) => (v.type === 'custom' ? String(v.query).split(',')[0] : v.type === 'textbox' ? String(v.query) : (v.allValue ?? '.+'));
+  return Object.fromEntries(d.templating.list.map((v: any) => [v.name, value(v)]));
 }
 
 /**
@@ -92,7 +103,8 @@ export async function emptyPanels(d: any, query: Query): Promise<string[]> {
     }
   }
   const levels = pending.length ? await oneAtATime(d, query) : [];
-  let combos: Vars[] | undefined;
+  // Per set of variables a target names (and those their own queries name): only those vary.
+  const combos = new Map<string, Vars[]>();
   const empty: string[] = [];
   for (const [p, t] of pending) {
     let found = false;
@@ -103,8 +115,10 @@ export async function emptyPanels(d: any, query: Query): Promise<string[]> {
       }
     }
     if (found) continue;
-    combos ??= await assignments(d, query);
-    for (const vars of combos) {
+    const names = referenced(d, t.expr);
+    const key = [...names].sort().join(',');
+    if (!combos.has(key)) combos.set(key, await assignments(d, query, names));
+    for (const vars of combos.get(key) as Vars[]) {
       if (await run(p, t, vars)) {
         found = true;
         break;
@@ -113,6 +127,22 @@ export async function emptyPanels(d: any, query: Query): Promise<string[]> {
     if (!found) empty.push(`${p.title} [${t.refId}]: ${t.expr}`);
   }
   return empty;
+}
+
+/** The variables an expression names, with the ones their own queries name (an engine's list depends on $host). */
+function referenced(d: any, expr: string): Set<string> {
+  const byName = new Map<string, any>(d.templating.list.map((v: any) => [v.name, v]));
+  const names = new Set<string>();
+  const visit = (text: string) => {
+    for (const m of text.matchAll(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g)) {
+      const name = (m[1] ?? m[2]) as string;
+      if (!byName.has(name) || names.has(name)) continue;
+      names.add(name);
+      visit(String(byName.get(name).definition ?? ''));
+    }
+  };
+  visit(expr);
+  return names;
 }
 
 /** emptyPanels, asked again for a while: on a loaded machine a scrape can skip a beat. */

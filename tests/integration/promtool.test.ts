@@ -9,6 +9,8 @@ import { ROOT } from './harness.js';
 import { promtool } from './promtool.js';
 
 const RULE_FILE = join(ROOT, 'prometheus/rules/gpufleet.rules.yml');
+// The SLO alert reads the SLO recording rules, so the unit tests load both files.
+const SLO_FILE = join(ROOT, 'prometheus/rules/gpufleet-slo.rules.yml');
 
 interface Expected {
   labels: Record<string, string>;
@@ -24,6 +26,8 @@ interface Case {
 }
 
 const H = 'host="h1"';
+/** vLLM's labels as scraped through the sidecar's service discovery (`engine` is vLLM's DP rank). */
+const VLLM = 'job="vllm-engines",host="h1",model="m",engine="0",model_name="m"';
 const CASES: Case[] = [
   {
     alert: 'GpuTemperatureHigh',
@@ -140,6 +144,70 @@ const CASES: Case[] = [
     checks: [['12m', [{ labels: { host: 'h1', engine_id: 'h1:8001', model: 'm' }, value: '4.875s' }]]],
   },
   {
+    alert: 'EngineSloAttainmentLow',
+    series: [
+      // Through the SLO recording rules: thirty requests a minute, half of them with a first token within
+      // 2.5 s (the default threshold): 50 % against a 90 % target.
+      ...['1.0', '2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8001",le="${le}"}`, '0+15x30']),
+      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8001",le="${le}"}`, '0+30x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8001"}`, '0+30x30'],
+      // Healthy: 19 of 20 within (95 %).
+      ...['2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8002",le="${le}"}`, '0+57x30']),
+      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8002",le="${le}"}`, '0+60x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8002"}`, '0+60x30'],
+      // Idle: no requests, no attainment, no alert.
+      ...['2.5', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8003",le="${le}"}`, '7x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8003"}`, '7x30'],
+      // Two requests a minute, none within: 0 %, but ten requests in five minutes are no trend.
+      ...['2.5'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8004",le="${le}"}`, '0x30']),
+      ...['5.0', '+Inf'].map((le): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8004",le="${le}"}`, '0+2x30']),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8004"}`, '0+2x30'],
+      // Broken buckets (counts falling as le grows, +Inf below the others): no share, no alert.
+      ...([['1.0', '0+40x30'], ['2.5', '0+35x30'], ['+Inf', '0+20x30']] as const).map(([le, v]): [string, string] => [`vllm:time_to_first_token_seconds_bucket{${VLLM},engine_id="h1:8005",le="${le}"}`, v]),
+      [`vllm:e2e_request_latency_seconds_count{${VLLM},engine_id="h1:8005"}`, '0+40x30'],
+    ],
+    // Below target from the first rate: pending for 10 minutes, then firing.
+    checks: [['6m', []], ['16m', [{ labels: { job: 'vllm-engines', host: 'h1', engine_id: 'h1:8001', model: 'm', le: '2.5', slo: 'ttft' }, value: '50%' }]]],
+  },
+  {
+    alert: 'ModelAllEnginesBusy',
+    series: [
+      // Model a: both engines busy from minute 2.
+      [`gpufleet_model_engines{${H},model="a"}`, '2x12'],
+      [`gpufleet_model_engines_busy{${H},model="a"}`, '0 1 2x10'],
+      // Model b: one of two busy; model c: no engine at all (0 == 0 is not "all busy").
+      [`gpufleet_model_engines{${H},model="b"}`, '2x12'],
+      [`gpufleet_model_engines_busy{${H},model="b"}`, '1x12'],
+      [`gpufleet_model_engines{${H},model="c"}`, '0x12'],
+      [`gpufleet_model_engines_busy{${H},model="c"}`, '0x12'],
+    ],
+    checks: [['5m', []], ['8m', [{ labels: { host: 'h1', model: 'a' }, value: '2' }]]],
+  },
+  {
+    alert: 'GpuIdleHeld',
+    series: [
+      // GPU-a: idle-held by an engine since the epoch (eval time 0); GPU-b: by a process that is no engine since
+      // minute 10; GPU-c: busy since the epoch.
+      [`gpufleet_gpu_capacity_state{${H},gpu_uuid="GPU-a",gpu_index="0",state="idle-held"}`, '1x90'],
+      [`gpufleet_gpu_capacity_state_since_timestamp_seconds{${H},gpu_uuid="GPU-a",gpu_index="0"}`, '0x90'],
+      [`gpufleet_engine_gpu{${H},engine_id="h1:8001",rank="0",gpu_uuid="GPU-a"}`, '1x90'],
+      [`gpufleet_engine_info{${H},engine_id="h1:8001",type="vllm",model="m",endpoint="http://127.0.0.1:8001",deployment="native",version="0.11.0"}`, '1x90'],
+      [`gpufleet_gpu_capacity_state{${H},gpu_uuid="GPU-b",gpu_index="1",state="idle-held"}`, '1x90'],
+      [`gpufleet_gpu_capacity_state_since_timestamp_seconds{${H},gpu_uuid="GPU-b",gpu_index="1"}`, '600x90'],
+      [`gpufleet_gpu_capacity_state{${H},gpu_uuid="GPU-c",gpu_index="2",state="idle-held"}`, '0x90'],
+      [`gpufleet_gpu_capacity_state{${H},gpu_uuid="GPU-c",gpu_index="2",state="busy"}`, '1x90'],
+      [`gpufleet_gpu_capacity_state_since_timestamp_seconds{${H},gpu_uuid="GPU-c",gpu_index="2"}`, '0x90'],
+    ],
+    checks: [
+      ['50m', []],
+      ['65m', [{ labels: { host: 'h1', gpu_uuid: 'GPU-a', gpu_index: '0', engine_id: 'h1:8001', model: 'm', holder: 'engine h1:8001 (m)', state: 'idle-held' }, value: '1h 5m 0s' }]],
+      ['75m', [
+        { labels: { host: 'h1', gpu_uuid: 'GPU-a', gpu_index: '0', engine_id: 'h1:8001', model: 'm', holder: 'engine h1:8001 (m)', state: 'idle-held' }, value: '1h 15m 0s' },
+        { labels: { host: 'h1', gpu_uuid: 'GPU-b', gpu_index: '1', holder: 'a process that is no engine', state: 'idle-held' }, value: '1h 5m 0s' },
+      ]],
+    ],
+  },
+  {
     alert: 'GpufleetCollectorFailing',
     series: [
       ['gpufleet_collector_up{collector="gpu",instance="h1:9740",job="gpufleet-sidecar"}', '1 0x10'],
@@ -169,7 +237,7 @@ function expand(template: string, labels: Record<string, string>, value: string)
 
 function testFile(): string {
   return stringify({
-    rule_files: [RULE_FILE],
+    rule_files: [RULE_FILE, SLO_FILE],
     evaluation_interval: '1m',
     tests: CASES.map((c) => {
       const rule = rulesByName.get(c.alert);
@@ -193,7 +261,7 @@ function testFile(): string {
 describe('Prometheus config and rule file (promtool)', () => {
   it('prometheus.yml is valid and loads the alert and the fleet rule files', () => {
     const out = promtool(['check', 'config', join(ROOT, 'prometheus/prometheus.yml')]);
-    expect(out).toMatch(/SUCCESS: 2 rule files found/);
+    expect(out).toMatch(/SUCCESS: 3 rule files found/);
     expect(out).toMatch(/is valid prometheus config file/);
   });
 

@@ -4,6 +4,7 @@
 // dashboard's variables, and no alert rule fires on a healthy host.
 import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
 import { FLEET_RULES } from '../../provisioning/generate/fleetRules.js';
+import { SLO_RULES } from '../../provisioning/generate/sloRules.js';
 import { assignments, emptyPanelsSettled, interpolate, loadDashboards, type Vars } from './dashboardQueries.js';
 import { evaluateGrafanaRule, loadGrafanaRules } from './grafanaRules.js';
 import { json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
@@ -33,9 +34,11 @@ describe('provisioned dashboards and rules on the demo host', () => {
     await sidecar?.stop();
   });
 
+  // The fleet overview runs over 100 queries a round (capacity, SLO and efficiency rows included), and a round
+  // repeats while one is empty: more than the default minute on a loaded machine.
   it.each(dashboards.map((d) => [d.title, d]))('%s: every Prometheus panel query returns data', async (_t, d: any) => {
     expect(await emptyPanelsSettled(d, prom.query)).toEqual([]);
-  });
+  }, 300_000);
 
   it.each(dashboards.map((d) => [d.title, d]))('%s: every gpufleet panel query is answered with rows by the sidecar', async (_t, d: any) => {
     const combos = await assignments(d, prom.query);
@@ -85,8 +88,8 @@ describe('provisioned dashboards and rules on the demo host', () => {
   it('Prometheus\' own evaluation of the rule file has nothing pending or firing', async () => {
     const rules = await json(`${prom.url}/api/v1/rules`);
     const groups = rules.body.data.groups;
-    // The alert rules and the fleet recording rules.
-    expect(groups.flatMap((g: any) => g.rules).length).toBe(ALERT_RULES.length + FLEET_RULES.length);
+    // The alert rules, the fleet and the SLO recording rules.
+    expect(groups.flatMap((g: any) => g.rules).length).toBe(ALERT_RULES.length + FLEET_RULES.length + SLO_RULES.length);
     // Several evaluation rounds since the data arrived.
     await new Promise((r) => setTimeout(r, 3000));
     for (const g of (await json(`${prom.url}/api/v1/rules`)).body.data.groups) {

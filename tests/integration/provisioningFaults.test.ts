@@ -102,6 +102,15 @@ describe('alert rules on the faults scenario', () => {
       await promAlert('EngineTimeToFirstTokenHigh');
     });
 
+    it('SLO attainment below target: the overloaded engine\'s time to first token only, through the SLO recording rules', async () => {
+      const e = await firing('gpufleet-engine-slo-attainment-low', 120_000);
+      // Its prompts wait ten times longer (slow-prefill): few first tokens within 2.5 s. Its inter-token and
+      // end-to-end latencies meet theirs, and the engine with broken histograms is not taken for a slow one.
+      expect(e.alerting.map((a) => [a.labels.engine_id, a.labels.slo])).toEqual([[expect.stringMatching(/:18105$/), 'ttft']]);
+      expect(e.alerting[0]?.value).toBeLessThan(0.5);
+      await promAlert('EngineSloAttainmentLow');
+    });
+
     it('the rules about other faults stay quiet', async () => {
       for (const uid of ['gpufleet-gpu-xid-errors', 'gpufleet-gpu-lost', 'gpufleet-collector-failing', 'gpufleet-sidecar-down']) {
         expect({ uid, state: (await evaluateGrafanaRule(rule(uid), prom)).state }).toEqual({ uid, state: 'Normal' });

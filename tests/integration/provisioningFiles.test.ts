@@ -87,7 +87,7 @@ describe('dashboards', () => {
           expect({ panel: p.title, uid: ds.uid, known: dsUids.has(ds.uid) }).toEqual({ panel: p.title, uid: ds.uid, known: true });
         }
       }
-      for (const v of d.templating.list.filter((x: any) => x.type !== 'custom')) expect(dsUids.has(v.datasource.uid)).toBe(true);
+      for (const v of d.templating.list.filter((x: any) => x.type === 'query')) expect(dsUids.has(v.datasource.uid)).toBe(true);
       for (const a of d.annotations.list.filter((x: any) => !x.builtIn)) expect(dsUids.has(a.datasource.uid)).toBe(true);
     }
   });
@@ -129,14 +129,14 @@ describe('dashboards', () => {
   });
 });
 
-/** Every PromQL expression of the dashboards (panel targets, variables) and both rule files, with where it is. */
+/** Every PromQL expression of the dashboards (panel targets, variables) and the rule files, with where it is. */
 function allExpressions(): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const d of dashboards) {
     for (const p of d.panels) for (const t of p.targets ?? []) if (t.expr) out.push([`${d.uid} / ${p.title} [${t.refId}]`, t.expr]);
     for (const v of d.templating.list) if (v.type === 'query') out.push([`${d.uid} / $${v.name}`, v.definition]);
   }
-  for (const f of ['prometheus/rules/gpufleet.rules.yml', 'prometheus/rules/gpufleet-fleet.rules.yml']) {
+  for (const f of ['prometheus/rules/gpufleet.rules.yml', 'prometheus/rules/gpufleet-fleet.rules.yml', 'prometheus/rules/gpufleet-slo.rules.yml']) {
     for (const r of yamlFile(f).groups.flatMap((g: any) => g.rules)) out.push([`${f} / ${r.alert ?? r.record}`, r.expr]);
   }
   return out;
@@ -247,7 +247,8 @@ describe('alert rules', () => {
   it('cover every alert the issue asks for, in both forms', () => {
     const titles = grafanaRules.map((r: any) => r.title);
     for (const want of [/temperature/i, /memory nearly full/i, /xid/i, /GPU lost/i, /vGPU instance saturated/i, /MIG instance memory/i,
-      /engine down/i, /KV cache/i, /requests waiting/i, /time to first token/i, /collector failing/i]) {
+      /engine down/i, /KV cache/i, /requests waiting/i, /time to first token/i, /collector failing/i,
+      /every engine of a model busy/i, /idle-held for over an hour/i, /SLO attainment below target/i]) {
       expect(titles.some((t: string) => want.test(t))).toBe(true);
     }
     expect(promRules.map((r: any) => r.alert)).toEqual(ALERT_RULES.map((r) => r.alert));
@@ -282,7 +283,7 @@ describe('alert rules', () => {
       const evaluator = g.data[2].model.conditions[0].evaluator;
       const op = evaluator.type === 'gt' ? '>' : '<';
       expect(g.data[0].model.expr).toBe(spec.expr);
-      expect(p.expr.replace(/^\((.*)\)( [<>] [\d.]+)$/, '$1$2')).toBe(`${spec.expr} ${op} ${evaluator.params[0]}`);
+      expect(p.expr.replace(/^\((.*)\)( [<>] [\d.]+)$/s, '$1$2')).toBe(`${spec.expr} ${op} ${evaluator.params[0]}`);
       expect(p.for ?? '0s').toBe(g.for);
       expect(p.labels.severity).toBe(g.labels.severity);
     }

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
+import { SLO_RULES } from '../../provisioning/generate/sloRules.js';
 import { FLEET_RULES } from '../../provisioning/generate/fleetRules.js';
 import { emptyPanelsSettled, loadDashboards } from './dashboardQueries.js';
 import { CLI, freePort, json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
@@ -147,7 +148,7 @@ describe('scale-out store: two Prometheus shards → VictoriaMetrics, rules in v
     // vmalert's Prometheus-compatible rules API.
     const groups = (await json(`${vmalert.url}/api/v1/rules`)).body.data.groups;
     const rules = groups.flatMap((g: any) => g.rules);
-    expect(rules.length).toBe(ALERT_RULES.length + FLEET_RULES.length);
+    expect(rules.length).toBe(ALERT_RULES.length + FLEET_RULES.length + SLO_RULES.length);
     for (const r of rules) {
       expect({ rule: r.name, health: r.health, lastError: r.lastError ?? '' }).toEqual({ rule: r.name, health: 'ok', lastError: '' });
     }

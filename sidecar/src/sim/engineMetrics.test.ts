@@ -7,7 +7,7 @@ import { parsePromText } from '../engines/promText.js';
 import { parseVllmMetrics, type EngineScrape } from '../engines/vllmMetrics.js';
 import { deriveLoad } from '../engines/vllmLoad.js';
 import { parseVllmModels, parseVllmVersion } from '../engines/vllmApi.js';
-import { buckets125, EngineMetricsModel, HttpStats, modelsBody, reasonCounts, versionBody } from './engineMetrics.js';
+import { BUCKETS, buckets125, EngineMetricsModel, Hist, HttpStats, latencyAt, modelsBody, reasonCounts, shareWithin, versionBody } from './engineMetrics.js';
 import { promFloat, pyRepr } from './promFormat.js';
 import { validateScenario } from './scenario.js';
 import type { EngineSpec } from './engineScenario.js';
@@ -232,5 +232,66 @@ describe('/v1/models and /version', () => {
       expect(c.stop >= prev.stop && c.length >= prev.length && c.abort >= prev.abort).toBe(true);
       prev = c;
     }
+  });
+});
+
+describe('a known SLO attainment from the load profile', () => {
+  // Constant load: every request of every second draws from one lognormal, so the share of requests within a
+  // bucket bound over any window is that distribution's CDF at the bound.
+  const steady = () => engine({ load: { base: 0.8, amplitude: 0, noise: 0 }, tensorParallel: 2, gpus: [0, 1] });
+
+  it('keeps each bucket within one request of n·CDF(le), however few requests a second', () => {
+    const h = new Hist(BUCKETS.ttftV1);
+    // 1.4 requests a second on average (1 or 2 at a time): rounding each second's share went wrong here.
+    let n = 0;
+    for (let k = 0; k < 500; k++) {
+      const add = k % 5 < 2 ? 2 : 1;
+      h.observe(add, 0.2, 0.55);
+      n += add;
+    }
+    BUCKETS.ttftV1.forEach((le, i) => {
+      const expected = n * shareWithin({ median: 0.2, sigma: 0.55 }, le);
+      expect({ le, diff: Math.abs((h.counts[i] as number) - expected) < 1 }).toEqual({ le, diff: true });
+    });
+    expect(h.count).toBe(n);
+  });
+
+  it('gives buckets that grow with le and with time', () => {
+    const h = new Hist(BUCKETS.itlV1);
+    let before = [...h.counts];
+    for (let k = 0; k < 50; k++) {
+      h.observe(3, 0.03 + 0.001 * k, 0.25);
+      h.counts.forEach((c, i) => {
+        expect(c).toBeGreaterThanOrEqual(before[i] as number);
+        if (i > 0) expect(c).toBeGreaterThanOrEqual(h.counts[i - 1] as number);
+      });
+      before = [...h.counts];
+    }
+  });
+
+  it('reports, between two scrapes, the attainment latencyAt predicts at every TTFT, ITL and e2e bound', () => {
+    const spec = steady();
+    const l = latencyAt(spec, 0, 100);
+    // The distribution follows the load: λ = 0.8 on two GPUs.
+    expect(l.ttft.median).toBeCloseTo(0.035 + 0.45 * 0.8 ** 3, 10);
+    expect(latencyAt(spec, 0, 250)).toEqual(l);
+    const a = scrape(render(spec, 0, 100));
+    const b = scrape(render(spec, 0, 400));
+    const check = (key: 'ttft' | 'itl' | 'e2e', d: { median: number; sigma: number }) => {
+      const ha = a.histograms[key];
+      const hb = b.histograms[key];
+      const total = (hb?.count as number) - (ha?.count as number);
+      expect(total).toBeGreaterThan(500);
+      hb?.buckets.forEach((bk, i) => {
+        if (!Number.isFinite(bk.le)) return;
+        const share = (bk.count - (ha?.buckets[i]?.count as number)) / total;
+        // Two floors (one per scrape): within two requests of the window's expectation.
+        expect({ key, le: bk.le, near: Math.abs(share - shareWithin(d, bk.le)) <= 2 / total }).toEqual({ key, le: bk.le, near: true });
+      });
+    };
+    check('ttft', l.ttft);
+    check('e2e', l.e2e);
+    // The parser reads vLLM 0.11's inter_token_latency (per token gap) as `itl`.
+    check('itl', l.itlPerToken);
   });
 });

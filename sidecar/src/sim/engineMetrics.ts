@@ -4,8 +4,10 @@
 // Load model (per data-parallel rank, from the scenario's `load`): λ(t) ∈ 0..1 = base + amplitude·sin(2π(t/period +
 // phase)) + per-second noise. Requests arrive at λ·3 req/s per GPU of the rank and take P ≈ 500 prompt and
 // G ≈ 200 generation tokens; TTFT, inter-token latency and the request phases get slower as λ grows (lognormal
-// around a λ-dependent median). Gauges come from λ(t) now; counters and histograms integrate every whole second
-// since the engine (re)started, so they grow with time and reset on a restart, as vLLM's do.
+// around a λ-dependent median, `latencyAt`: the latencies depend on the load only, so a constant load gives one
+// known distribution and SLO attainment at a bucket bound is its CDF there). Gauges come from λ(t) now; counters
+// and histograms integrate every whole second since the engine (re)started, so they grow with time and reset on
+// a restart, as vLLM's do.
 import type { EngineSpec } from './engineScenario.js';
 import { engineFaultsAt, servedNames } from './engineScenario.js';
 import { PromWriter, pyRepr, type Labels } from './promFormat.js';
@@ -73,30 +75,65 @@ interface Moment {
   decode: number;
 }
 
-function moment(spec: EngineSpec, dp: number, t: number): Moment {
+/** A lognormal latency: `median` seconds, log-space spread `sigma` (0: every request at the median). */
+export interface LatencyDistribution {
+  median: number;
+  sigma: number;
+}
+
+/** Generation tokens of a mean request: what the decode time is made of. */
+const MEAN_GENERATION_TOKENS = 200;
+
+/**
+ * The latency distributions of requests finishing on rank dp at t: a function of the load λ (and the
+ * `slow-prefill` fault) only, so an engine under constant load has a fixed, known distribution.
+ * `itlPerToken` is what vLLM's inter-token histogram sees (each gap between tokens), `itlPerRequest` a request's
+ * mean time per output token (vLLM 0.11's request_time_per_output_token).
+ */
+export function latencyAt(spec: EngineSpec, dp: number, t: number): Record<'ttft' | 'itlPerToken' | 'itlPerRequest' | 'e2e' | 'queue' | 'prefill' | 'decode', LatencyDistribution> {
   const lambda = engineLoadAt(spec, dp, t);
   const gpus = spec.tensorParallel * spec.pipelineParallel;
-  const k = Math.floor(t);
-  const promptTokens = 500 * (0.9 + 0.2 * hashUnit('vllm-p', spec.name, dp, k));
-  const generationTokens = 200 * (0.85 + 0.3 * hashUnit('vllm-g', spec.name, dp, k));
   // `slow-prefill`: prompts wait ten times longer for their first token (what a TTFT alert is about).
   const prefillScale = engineFaultsAt(spec, t).has('slow-prefill') ? 10 : 1;
   const ttft = (0.035 + 0.45 * lambda ** 3) * prefillScale;
   const itl = (0.012 + 0.028 * lambda ** 2) / Math.sqrt(gpus);
   const queue = 0.002 + 1.5 * lambda ** 4;
   const prefill = 0.8 * ttft;
-  const decode = generationTokens * itl;
+  const decode = MEAN_GENERATION_TOKENS * itl;
+  return {
+    ttft: { median: ttft, sigma: 0.55 },
+    itlPerToken: { median: itl, sigma: 0.25 },
+    itlPerRequest: { median: itl, sigma: 0.2 },
+    e2e: { median: queue + prefill + decode, sigma: 0.45 },
+    queue: { median: queue, sigma: 0.9 },
+    prefill: { median: prefill, sigma: 0.5 },
+    decode: { median: decode, sigma: 0.45 },
+  };
+}
+
+/** The share of requests of a distribution that take at most `bound` seconds: the SLO attainment there. */
+export function shareWithin(d: LatencyDistribution, bound: number): number {
+  return lognormalCdf(bound, d.median, d.sigma);
+}
+
+function moment(spec: EngineSpec, dp: number, t: number): Moment {
+  const lambda = engineLoadAt(spec, dp, t);
+  const gpus = spec.tensorParallel * spec.pipelineParallel;
+  const k = Math.floor(t);
+  const promptTokens = 500 * (0.9 + 0.2 * hashUnit('vllm-p', spec.name, dp, k));
+  const generationTokens = MEAN_GENERATION_TOKENS * (0.85 + 0.3 * hashUnit('vllm-g', spec.name, dp, k));
+  const l = latencyAt(spec, dp, t);
   return {
     lambda,
     rate: 3 * gpus * lambda,
     promptTokens,
     generationTokens,
-    ttft,
-    itl,
-    e2e: queue + prefill + decode,
-    queue,
-    prefill,
-    decode,
+    ttft: l.ttft.median,
+    itl: l.itlPerToken.median,
+    e2e: l.e2e.median,
+    queue: l.queue.median,
+    prefill: l.prefill.median,
+    decode: l.decode.median,
   };
 }
 
@@ -139,17 +176,28 @@ function lognormalCdf(x: number, median: number, sigma: number): number {
 export class Hist {
   /** Cumulative counts per bound, then +Inf. */
   readonly counts: number[];
+  /** Expected cumulative counts per bound (fractional); `counts` are their floors. */
+  private readonly expected: number[];
   sum = 0;
 
   constructor(readonly bounds: readonly number[]) {
     this.counts = new Array<number>(bounds.length + 1).fill(0);
+    this.expected = new Array<number>(bounds.length).fill(0);
   }
 
-  /** `n` observations around `median` (lognormal σ): integer, cumulative, monotonic in le. */
+  /**
+   * `n` observations around `median` (lognormal σ): integer, cumulative, monotonic in le and in time. Each
+   * bucket is the floor of its expected count so far, never a per-call rounding: rounding a second's one or
+   * two requests at a time biased a bucket by up to half a request a second, and the attainment the SLO rules
+   * read from the buckets with it. Now any window's increase is n·CDF(le) to within one request.
+   */
   observe(n: number, median: number, sigma: number): void {
     if (n <= 0) return;
     this.bounds.forEach((le, i) => {
-      this.counts[i] = (this.counts[i] ?? 0) + Math.round(n * lognormalCdf(le, median, sigma));
+      const e = (this.expected[i] ?? 0) + n * lognormalCdf(le, median, sigma);
+      this.expected[i] = e;
+      // The epsilon keeps 2.9999999999 (sums of CDFs of 1) from flooring to 2.
+      this.counts[i] = Math.floor(e + 1e-9);
     });
     const last = this.bounds.length;
     this.counts[last] = (this.counts[last] ?? 0) + n;
@@ -251,13 +299,15 @@ export class RankAccumulator {
       h.maxTokens?.observe(n, maxTokens, 0.4);
       h.paramsN?.observe(n, 1, 0);
       h.bestOf?.observe(n, 1, 0);
-      h.ttft?.observe(n, m.ttft, 0.55);
-      h.itl?.observe(Math.max(0, generation - n), m.itl, 0.25);
-      h.requestTpot?.observe(n, m.itl, 0.2);
-      h.e2e?.observe(n, m.e2e, 0.45);
-      h.queue?.observe(n, m.queue, 0.9);
-      h.prefill?.observe(n, m.prefill, 0.5);
-      h.decode?.observe(n, m.decode, 0.45);
+      const l = latencyAt(spec, this.dp, this.next);
+      const at = (key: string, count: number, d: LatencyDistribution) => h[key]?.observe(count, d.median, d.sigma);
+      at('ttft', n, l.ttft);
+      at('itl', Math.max(0, generation - n), l.itlPerToken);
+      at('requestTpot', n, l.itlPerRequest);
+      at('e2e', n, l.e2e);
+      at('queue', n, l.queue);
+      at('prefill', n, l.prefill);
+      at('decode', n, l.decode);
       h.inference?.observe(n, m.prefill + m.decode, 0.45);
     }
   }

@@ -27,6 +27,8 @@ export const DETAIL_KEYS = {
     'powerW',
     'migMode',
     'vgpuHostMode',
+    'capacityState',
+    'capacitySince',
   ],
   mig: ['uuid', 'gpuUuid', 'profile', 'gpuInstanceId', 'computeInstanceId', 'memoryUsedBytes', 'memoryTotalBytes'],
   vgpu: [

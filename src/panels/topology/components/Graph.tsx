@@ -2,6 +2,7 @@ import React, { memo, useMemo } from 'react';
 import { cx } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 
+import { CAPACITY_TEXT, type CapacityState, capacityStateOf } from '../capacity';
 import { formatPercent } from '../format';
 import { type Box, type Layout, SIZES } from '../layout';
 import { type TopoNode, ratioPercent } from '../model';
@@ -78,6 +79,18 @@ const NodeView = memo(function NodeView({
   );
 });
 
+/** free / idle-held / busy / unavailable beside a GPU's title, when the capacity model said (Prometheus or the sidecar). */
+function CapacityChip({ state, styles }: { state: CapacityState | undefined; styles: Styles }) {
+  if (!state) {
+    return null;
+  }
+  return (
+    <span className={cx(styles.capacity, styles.capacityState[state])} title={CAPACITY_TEXT[state]}>
+      {state}
+    </span>
+  );
+}
+
 function NodeContent({ node, styles }: { node: TopoNode; styles: Styles }) {
   switch (node.kind) {
     case 'engine':
@@ -94,6 +107,7 @@ function NodeContent({ node, styles }: { node: TopoNode; styles: Styles }) {
         <div className={styles.gpuHead}>
           <span className={styles.nodeTitle}>
             {node.title}
+            <CapacityChip state={capacityStateOf(node)} styles={styles} />
             {node.subtitle && <span className={styles.gpuSubtitle}>{node.subtitle}</span>}
           </span>
           <span className={styles.nodeSub}>

@@ -38,6 +38,9 @@ export function tooltipLines(topo: Topology, node: TopoNode): Array<[string, str
         ['Power', formatNumber(d.powerW, 'W')],
         ['MIG / vGPU', `${text(d.migMode)} / ${text(d.vgpuHostMode)}`],
         ['Instances', String((topo.instancesByGpu.get(node.id) ?? []).length)],
+        ...(d.capacityState
+          ? ([['Capacity', capacityLine(d.capacityState, d.capacitySince)]] as Array<[string, string]>)
+          : []),
       ];
     case 'mig':
       return [
@@ -53,6 +56,12 @@ export function tooltipLines(topo: Topology, node: TopoNode): Array<[string, str
         ['Framebuffer', `${formatBytes(d.framebufferUsedBytes)} / ${formatBytes(d.framebufferTotalBytes)}`],
       ];
   }
+}
+
+/** "idle-held since 14:02" (the since timestamp is seconds since the epoch). */
+function capacityLine(state: unknown, since: unknown): string {
+  const s = typeof since === 'number' && since > 0 ? new Date(since * 1000) : undefined;
+  return s ? `${text(state)} since ${s.toLocaleString()}` : text(state);
 }
 
 /** Beside the node when there is room on its right, else on its left. */

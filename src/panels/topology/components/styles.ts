@@ -122,6 +122,22 @@ export const getTopologyStyles = (theme: GrafanaTheme2) => ({
     zIndex: 1,
   }),
   vgpuChip: css({ borderStyle: 'dashed', borderLeftStyle: 'solid' }),
+  capacity: css({
+    marginLeft: theme.spacing(0.75),
+    padding: '0 4px',
+    borderRadius: 3,
+    fontSize: 10,
+    lineHeight: '14px',
+    fontWeight: theme.typography.fontWeightRegular,
+    border: '1px solid',
+  }),
+  // Free is the good news (capacity to place work on), idle-held the capacity to reclaim.
+  capacityState: {
+    free: css({ color: theme.colors.success.text, borderColor: theme.colors.success.border }),
+    'idle-held': css({ color: theme.colors.warning.text, borderColor: theme.colors.warning.border }),
+    busy: css({ color: theme.colors.info.text, borderColor: theme.colors.info.border }),
+    unavailable: css({ color: theme.colors.error.text, borderColor: theme.colors.error.border }),
+  },
   more: css({
     position: 'absolute',
     zIndex: 1,

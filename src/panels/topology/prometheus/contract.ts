@@ -41,14 +41,20 @@ export interface Meaning {
   what: string;
   /** Info series: the value is 1 and the data labels are what counts. */
   info?: boolean;
+  /**
+   * One series per value of a label (`state`), 1 for the current one and 0 for the others: rows of 0 are
+   * skipped, and the row kept says the value by that label.
+   */
+  oneHot?: boolean;
 }
 
-const m = (refId: string, kind: RowKind, metric: string, what: string, info = false): Meaning => ({
+const m = (refId: string, kind: RowKind, metric: string, what: string, info = false, oneHot = false): Meaning => ({
   refId,
   kind,
   metric,
   what,
   info,
+  ...(oneHot ? { oneHot } : {}),
 });
 
 export const MEANING_LIST: Meaning[] = [
@@ -73,6 +79,9 @@ export const MEANING_LIST: Meaning[] = [
   m('gpu_temp', 'gpu', 'gpufleet_gpu_temperature_celsius', 'GPU temperature'),
   m('gpu_power', 'gpu', 'gpufleet_gpu_power_watts', 'GPU power'),
   m('gpu_procs', 'gpu', 'gpufleet_gpu_processes', 'GPU compute processes'),
+  // The capacity model: label `state` (free, idle-held, busy, unavailable) of the series that is 1.
+  m('gpu_capacity', 'gpu', 'gpufleet_gpu_capacity_state', 'GPU capacity state', false, true),
+  m('gpu_capacity_since', 'gpu', 'gpufleet_gpu_capacity_state_since_timestamp_seconds', 'GPU capacity state since'),
   m('mig', 'mig', 'gpufleet_mig_instance_info', 'MIG instance info', true),
   m('mig_mem_used', 'mig', 'gpufleet_mig_memory_used_bytes', 'MIG memory used'),
   m('mig_mem_total', 'mig', 'gpufleet_mig_memory_total_bytes', 'MIG memory total'),

@@ -225,6 +225,10 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
       }
       entity = e;
     }
+    if (meaning.oneHot && row.value !== 1) {
+      // Another state's series (0): not a second value for the same thing.
+      continue;
+    }
     const sample: Sample = { value: row.value, time: row.time ?? 0, labels: l };
     if (meaning.info) {
       if (entity.info) {
