@@ -1,5 +1,5 @@
-import { EXIT, ReportError } from './errors';
-import { engineMatchers, gpuMatchers, matcher, promString, regexLiteral, splitList } from './selectors';
+import { EXIT, ReportError } from './errors.js';
+import { engineMatchers, gpuMatchers, matcher, promString, regexLiteral, splitList } from './selectors.js';
 
 describe('report selectors', () => {
   it('repeatable flags and comma lists give one list without repeats', () => {

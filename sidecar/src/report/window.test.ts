@@ -1,5 +1,5 @@
-import { EXIT, ReportError } from './errors';
-import { parseTime, promRange, resolveWindow } from './window';
+import { EXIT, ReportError } from './errors.js';
+import { parseTime, promRange, resolveWindow } from './window.js';
 
 const NOW = Date.parse('2026-12-02T22:00:00Z');
 const none = () => undefined;
@@ -8,7 +8,7 @@ function code(fn: () => unknown): number | undefined {
   try {
     fn();
   } catch (err) {
-    return err instanceof ReportError ? err.code : -1;
+    return err instanceof ReportError ? (err.code as number) : -1;
   }
   return undefined;
 }
