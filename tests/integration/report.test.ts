@@ -272,9 +272,10 @@ describe('gpufleet-report', () => {
       return;
     }
     const daemon = vm;
+    // Prometheus has been writing to it all along: both engines' series at the window's end.
     await waitFor('VictoriaMetrics has the window', async () => {
-      const r = await json(`${daemon.url}/api/v1/query?query=${encodeURIComponent(`count_over_time(vllm:generation_tokens_total[${WINDOW_S}s])`)}&time=${to / 1000}`);
-      return r.body.data?.result?.length === 2 && Number(r.body.data.result[0].value[1]) >= WINDOW_S - 5 ? true : undefined;
+      const r = await json(`${daemon.url}/api/v1/query?query=${encodeURIComponent('vllm:generation_tokens_total')}&time=${to / 1000}`);
+      return r.body.data?.result?.length === 2 ? true : undefined;
     }, 60_000);
     const a = join(dir, 'vm');
     const b = join(dir, 'prom');
@@ -294,5 +295,5 @@ describe('gpufleet-report', () => {
         else expect(Math.abs(v / p - 1)).toBeLessThan(0.05);
       }
     }
-  });
+  }, 180_000);
 });

@@ -16,7 +16,7 @@ describe('report columns', () => {
   it('quantiles: histogram_quantile of bucket increases over the whole window, grouped per row level with le', () => {
     const c = col('ttft_p99_seconds');
     expect(c.promql('engine', ctx())).toBe(
-      'histogram_quantile(0.99, sum by (le, host, engine_id, model) (increase(vllm:time_to_first_token_seconds_bucket{}[10m])))',
+      'histogram_quantile(0.99, sum by (le, host, engine_id, model) (increase(vllm:time_to_first_token_seconds_bucket[10m])))',
     );
     expect(c.promql('model', ctx())).toContain('sum by (le, model) (');
     expect(c.promql('total', ctx())).toContain('sum by (le) (');
@@ -25,7 +25,7 @@ describe('report columns', () => {
 
   it('inter-token latency falls back to the old family per engine', () => {
     expect(col('itl_p50_seconds').promql('engine', ctx())).toContain(
-      'increase(vllm:inter_token_latency_seconds_bucket{}[10m]) or increase(vllm:time_per_output_token_seconds_bucket{}[10m])',
+      'increase(vllm:inter_token_latency_seconds_bucket[10m]) or increase(vllm:time_per_output_token_seconds_bucket[10m])',
     );
   });
 
@@ -38,10 +38,10 @@ describe('report columns', () => {
 
   it('GPU gauges: mean and max over a subquery at the step; GPU rows follow --model through gpufleet_engine_gpu', () => {
     expect(col('gpu_utilization_mean_ratio').promql('gpu', ctx())).toBe(
-      'avg by (host, gpu_uuid, gpu_index) (avg_over_time(gpufleet_gpu_utilization_ratio{}[10m:15s]))',
+      'avg by (host, gpu_uuid, gpu_index) (avg_over_time(gpufleet_gpu_utilization_ratio[10m:15s]))',
     );
     const q = col('gpu_power_max_watts').promql('gpu', ctx({ models: ['m'] }));
-    expect(q).toContain('and on (host, gpu_uuid) max by (host, gpu_uuid) (max_over_time(gpufleet_engine_gpu{}[10m])');
+    expect(q).toContain('and on (host, gpu_uuid) max by (host, gpu_uuid) (max_over_time(gpufleet_engine_gpu[10m])');
     expect(q).toContain('gpufleet_engine_info{model="m"}');
     // --gpu given: the GPU rows are those GPUs, whatever runs on them.
     expect(col('gpu_power_max_watts').promql('gpu', ctx({ models: ['m'], gpus: ['1'] }))).not.toContain('gpufleet_engine_gpu');
@@ -49,7 +49,7 @@ describe('report columns', () => {
 
   it('energy: the counter where present, else mean power times the window', () => {
     expect(gpuEnergyExpr('gpu', ctx())).toBe(
-      'sum by (host, gpu_uuid, gpu_index) ((increase(gpufleet_gpu_energy_joules_total{}[10m]) or avg_over_time(gpufleet_gpu_power_watts{}[10m:15s]) * 600))',
+      'sum by (host, gpu_uuid, gpu_index) ((increase(gpufleet_gpu_energy_joules_total[10m]) or avg_over_time(gpufleet_gpu_power_watts[10m:15s]) * 600))',
     );
   });
 });

@@ -3,7 +3,7 @@
 // numbers are over exactly the window: quantiles from histogram bucket increases over the whole window (not
 // an average of quantiles), totals and rates from counter increases (Prometheus handles counter resets), gauges
 // as mean and max over a subquery at the report's step.
-import { promString } from './selectors.js';
+import { promString, series } from './selectors.js';
 
 /** Row levels: an engine, a model (its engines together), everything selected, a GPU. */
 export type Level = 'engine' | 'model' | 'total' | 'gpu';
@@ -52,7 +52,7 @@ export interface Column {
 }
 
 const by = (level: Level) => `by (${GROUP_BY[level].join(', ')})`;
-const sel = (name: string, matchers: string) => `${name}{${matchers}}`;
+const sel = series;
 const joinSel = (...ms: string[]) => ms.filter(Boolean).join(', ');
 
 /** A histogram's bucket increases over the window, summed per row; `fallback` is an older family name. */
@@ -229,7 +229,7 @@ export function header(): string[] {
 
 /** The rows a report has: engines and GPUs present in the window under the selectors. */
 export function engineRowsQuery(ctx: QueryContext): string {
-  return `count ${by('engine')} (last_over_time({__name__=~${promString('vllm:(generation_tokens_total|num_requests_running)')}${ctx.engineSel ? `, ${ctx.engineSel}` : ''}}[${ctx.range}]))`;
+  return `count ${by('engine')} (last_over_time({${joinSel(`__name__=~${promString('vllm:(generation_tokens_total|num_requests_running)')}`, ctx.engineSel)}}[${ctx.range}]))`;
 }
 
 export function gpuRowsQuery(ctx: QueryContext): string {

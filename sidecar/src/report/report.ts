@@ -19,7 +19,7 @@ import { EXIT, ReportError } from './errors.js';
 import { buildManifest, type Manifest, type ManifestColumn } from './manifest.js';
 import { QueryError, type PromClient, type Sample } from './promClient.js';
 import { buildRows, countRows, type Answers, type Row } from './rows.js';
-import { describeSelection, engineMatchers, gpuMatchers, gpusFollowEngines, gpuSeriesMatchers, joinMatchers, matcher, type Selection } from './selectors.js';
+import { describeSelection, engineMatchers, gpuMatchers, gpusFollowEngines, gpuSeriesMatchers, joinMatchers, matcher, series, type Selection } from './selectors.js';
 import { coverageWarnings, fewObservationWarnings, resetWarnings, type ReportWarning } from './warnings.js';
 import { iso, promRange, type Window } from './window.js';
 import { formatDuration } from '../util/duration.js';
@@ -165,34 +165,36 @@ export async function runReport(opts: ReportOptions, deps: ReportDeps): Promise<
     checks.push({ name, promql });
     jobs.push({ name, promql, onAnswer });
   };
-  const slackMs = 2 * w.stepMs;
+  // Scrapes, remote-write lag and subquery alignment move first/last samples by a step or so: only gaps
+  // larger than that are worth a warning.
+  const slackMs = Math.max(3 * w.stepMs, 30_000);
   const engineBy = `by (${ENGINE_KEY.join(', ')})`;
   const gpuBy = `by (${GPU_KEY.join(', ')})`;
   const tsRange = (sel: string, fn: 'min' | 'max') => `${fn}_over_time(timestamp(${sel})[${ctx.range}:${ctx.step}])`;
-  const engineRef = `vllm:generation_tokens_total{${ctx.engineSel}}`;
-  const gpuRef = `gpufleet_gpu_info{${ctx.gpuSel}}`;
+  const engineRef = series('vllm:generation_tokens_total', ctx.engineSel);
+  const gpuRef = series('gpufleet_gpu_info', ctx.gpuSel);
   const coverage = { engine: { first: [] as Sample[], last: [] as Sample[] }, gpu: { first: [] as Sample[], last: [] as Sample[] } };
   check('engine data coverage: first sample', `min ${engineBy} (${tsRange(engineRef, 'min')})`, (s) => (coverage.engine.first = s));
   check('engine data coverage: last sample', `max ${engineBy} (${tsRange(engineRef, 'max')})`, (s) => (coverage.engine.last = s));
   check('GPU data coverage: first sample', `min ${gpuBy} (${gpuScope(tsRange(gpuRef, 'min'), ctx)})`, (s) => (coverage.gpu.first = s));
   check('GPU data coverage: last sample', `max ${gpuBy} (${gpuScope(tsRange(gpuRef, 'max'), ctx)})`, (s) => (coverage.gpu.last = s));
   for (const family of ['vllm:request_success_total', 'vllm:generation_tokens_total', 'vllm:prompt_tokens_total']) {
-    check(`counter resets: ${family}`, `sum ${engineBy} (resets(${family}{${ctx.engineSel}}[${ctx.range}])) > 0`, (s) =>
+    check(`counter resets: ${family}`, `sum ${engineBy} (resets(${series(family, ctx.engineSel)}[${ctx.range}])) > 0`, (s) =>
       warnings.push(...resetWarnings(family, ENGINE_KEY, s)),
     );
   }
   check(
     'counter resets: gpufleet_gpu_energy_joules_total',
-    `sum ${gpuBy} (${gpuScope(`resets(gpufleet_gpu_energy_joules_total{${ctx.gpuSel}}[${ctx.range}])`, ctx)}) > 0`,
+    `sum ${gpuBy} (${gpuScope(`resets(${series('gpufleet_gpu_energy_joules_total', ctx.gpuSel)}[${ctx.range}])`, ctx)}) > 0`,
     (s) => warnings.push(...resetWarnings('gpufleet_gpu_energy_joules_total', GPU_KEY, s)),
   );
   check(
     'counter resets: gpufleet_engine_energy_joules_total',
-    `sum by (host, engine_id) (resets(gpufleet_engine_energy_joules_total{${ctx.engineIdSel}}[${ctx.range}])) > 0`,
+    `sum by (host, engine_id) (resets(${series('gpufleet_engine_energy_joules_total', ctx.engineIdSel)}[${ctx.range}])) > 0`,
     (s) => warnings.push(...resetWarnings('gpufleet_engine_energy_joules_total', ['host', 'engine_id'], s)),
   );
   for (const [family, fallback] of HISTOGRAMS) {
-    const inc = (f: string) => `increase(${f}_count{${ctx.engineSel}}[${ctx.range}])`;
+    const inc = (f: string) => `increase(${series(`${f}_count`, ctx.engineSel)}[${ctx.range}])`;
     const inner = fallback ? `${inc(family)} or ${inc(fallback)}` : inc(family);
     check(`observations: ${family}`, `sum ${engineBy} (${inner})`, (s) => warnings.push(...fewObservationWarnings(family, ENGINE_KEY, s)));
   }
@@ -201,7 +203,7 @@ export async function runReport(opts: ReportOptions, deps: ReportDeps): Promise<
   check('GPUs with an energy counter', gpuEnergyCounterPresence(ctx), (s) => (energyCounterGpus = s));
   check(
     'engines with an energy counter',
-    `count (last_over_time(gpufleet_engine_energy_joules_total{${ctx.engineIdSel}}[${ctx.range}]))`,
+    `count (last_over_time(${series('gpufleet_engine_energy_joules_total', ctx.engineIdSel)}[${ctx.range}]))`,
     (s) => (engineEnergySeries = Number(s[0]?.value[1] ?? 0)),
   );
 

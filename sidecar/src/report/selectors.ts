@@ -52,6 +52,11 @@ export function gpuMatchers(gpus: readonly string[]): string[] {
   return [matcher('gpu_index', indexes), matcher('gpu_uuid', uuids)].filter((m): m is string => m !== null);
 }
 
+/** `name{matchers}`, or the bare name: VictoriaMetrics reads `name{}[5m:15s]` as nothing. */
+export function series(name: string, matchers: string): string {
+  return matchers ? `${name}{${matchers}}` : name;
+}
+
 export function joinMatchers(ms: ReadonlyArray<string | null>): string {
   return ms.filter((m): m is string => m !== null).join(', ');
 }
