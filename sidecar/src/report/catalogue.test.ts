@@ -38,7 +38,7 @@ describe('report columns', () => {
 
   it('GPU gauges: mean and max over a subquery at the step; GPU rows follow --model through gpufleet_engine_gpu', () => {
     expect(col('gpu_utilization_mean_ratio').promql('gpu', ctx())).toBe(
-      'avg by (host, gpu_uuid, gpu_index) (avg_over_time(gpufleet_gpu_utilization_ratio[10m:15s]))',
+      'avg by (host, gpu_uuid) (avg_over_time(gpufleet_gpu_utilization_ratio[10m:15s]))',
     );
     const q = col('gpu_power_max_watts').promql('gpu', ctx({ models: ['m'] }));
     expect(q).toContain('and on (host, gpu_uuid) max by (host, gpu_uuid) (max_over_time(gpufleet_engine_gpu[10m])');
@@ -49,7 +49,7 @@ describe('report columns', () => {
 
   it('energy: the counter where present, else mean power times the window', () => {
     expect(gpuEnergyExpr('gpu', ctx())).toBe(
-      'sum by (host, gpu_uuid, gpu_index) ((increase(gpufleet_gpu_energy_joules_total[10m]) or avg_over_time(gpufleet_gpu_power_watts[10m:15s]) * 600))',
+      'sum by (host, gpu_uuid) ((increase(gpufleet_gpu_energy_joules_total[10m]) or avg_over_time(gpufleet_gpu_power_watts[10m:15s]) * 600))',
     );
   });
 });

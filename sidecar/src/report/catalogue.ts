@@ -16,7 +16,8 @@ export const GROUP_BY: Record<Level, readonly string[]> = {
   engine: ENGINE_KEY,
   model: ['model'],
   total: [],
-  gpu: GPU_KEY,
+  // Not gpu_index: a GPU that falls off the bus loses its index (nvidia-smi answers N/A), and one GPU must stay one row.
+  gpu: ['host', 'gpu_uuid'],
 };
 
 export interface QueryContext {

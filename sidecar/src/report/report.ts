@@ -169,7 +169,7 @@ export async function runReport(opts: ReportOptions, deps: ReportDeps): Promise<
   // larger than that are worth a warning.
   const slackMs = Math.max(3 * w.stepMs, 30_000);
   const engineBy = `by (${ENGINE_KEY.join(', ')})`;
-  const gpuBy = `by (${GPU_KEY.join(', ')})`;
+  const gpuBy = 'by (host, gpu_uuid)';
   const tsRange = (sel: string, fn: 'min' | 'max') => `${fn}_over_time(timestamp(${sel})[${ctx.range}:${ctx.step}])`;
   const engineRef = series('vllm:generation_tokens_total', ctx.engineSel);
   const gpuRef = series('gpufleet_gpu_info', ctx.gpuSel);
@@ -186,7 +186,7 @@ export async function runReport(opts: ReportOptions, deps: ReportDeps): Promise<
   check(
     'counter resets: gpufleet_gpu_energy_joules_total',
     `sum ${gpuBy} (${gpuScope(`resets(${series('gpufleet_gpu_energy_joules_total', ctx.gpuSel)}[${ctx.range}])`, ctx)}) > 0`,
-    (s) => warnings.push(...resetWarnings('gpufleet_gpu_energy_joules_total', GPU_KEY, s)),
+    (s) => warnings.push(...resetWarnings('gpufleet_gpu_energy_joules_total', ['host', 'gpu_uuid'], s)),
   );
   check(
     'counter resets: gpufleet_engine_energy_joules_total',
@@ -210,7 +210,7 @@ export async function runReport(opts: ReportOptions, deps: ReportDeps): Promise<
   await runJobs(jobs, opts, deps, warnings);
 
   warnings.push(...coverageWarnings('engine', ENGINE_KEY, coverage.engine.first, coverage.engine.last, w, slackMs));
-  warnings.push(...coverageWarnings('GPU', GPU_KEY, coverage.gpu.first, coverage.gpu.last, w, slackMs));
+  warnings.push(...coverageWarnings('GPU', ['host', 'gpu_uuid'], coverage.gpu.first, coverage.gpu.last, w, slackMs));
   if (w.source.includes('still open')) warnings.push({ kind: 'window-open', message: `${w.source}: reported up to ${iso(w.endMs)}` });
 
   const rows = buildRows(engineKeys, gpuKeys, answers, energyCounterGpus);

@@ -17,7 +17,8 @@ describe('report rows', () => {
       // An answer for a row the discovery did not find is not a row.
       ['generation_tokens', { engine: [s({ host: 'x', engine_id: 'x:1', model: 'm9' }, '5')] }],
     ]);
-    const rows = buildRows([s(A, '1'), s(B, '1')], [s(G10, '1'), s(G0, '1')], answers, [s(G0, '1')]);
+    // GPU 0 also without its index (it fell off the bus in the window): still one row.
+    const rows = buildRows([s(A, '1'), s(B, '1')], [s(G10, '1'), s({ host: 'h', gpu_uuid: 'GPU-0' }, '1'), s(G0, '1')], answers, [s(G0, '1')]);
     expect(rows.map((r) => `${r.scope}:${r.engine_id ?? r.model ?? r.gpu_index ?? ''}`)).toEqual([
       'engine:h:8000',
       'engine:h:8001',

@@ -44,7 +44,9 @@ export function buildRows(engineKeys: Sample[], gpuKeys: Sample[], answers: Answ
   const gpus = new Map<string, Row>();
   for (const s of gpuKeys) {
     const labels = Object.fromEntries(GPU_KEY.map((k) => [k, s.metric[k] ?? '']));
-    gpus.set(rowKey('gpu', labels), emptyRow('gpu', labels));
+    // The same GPU with and without an index in the window (it fell off the bus): one row, with the index.
+    const key = rowKey('gpu', labels);
+    if (!gpus.get(key)?.gpu_index) gpus.set(key, emptyRow('gpu', labels));
   }
   const total = emptyRow('total', {});
   const rowsAt: Record<Level, Map<string, Row>> = { engine: engines, model: models, gpu: gpus, total: new Map([[rowKey('total', {}), total]]) };
