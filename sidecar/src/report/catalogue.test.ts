@@ -1,4 +1,4 @@
-import { COLUMNS, gpuEnergyExpr, header, type QueryContext } from './catalogue.js';
+import { COLUMNS, gpuEnergyExpr, gpuRowsQuery, header, type QueryContext } from './catalogue.js';
 import { queryContext } from './report.js';
 
 const W = { startMs: 0, endMs: 600_000, stepMs: 15_000, source: '--last 10m' };
@@ -45,6 +45,10 @@ describe('report columns', () => {
     expect(q).toContain('gpufleet_engine_info{model="m"}');
     // --gpu given: the GPU rows are those GPUs, whatever runs on them.
     expect(col('gpu_power_max_watts').promql('gpu', ctx({ models: ['m'], gpus: ['1'] }))).not.toContain('gpufleet_engine_gpu');
+  });
+
+  it('GPU rows are found with their index', () => {
+    expect(gpuRowsQuery(ctx())).toBe('count by (host, gpu_uuid, gpu_index) (last_over_time(gpufleet_gpu_info[10m]))');
   });
 
   it('energy: the counter where present, else mean power times the window', () => {

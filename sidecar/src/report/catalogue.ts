@@ -234,5 +234,6 @@ export function engineRowsQuery(ctx: QueryContext): string {
 }
 
 export function gpuRowsQuery(ctx: QueryContext): string {
-  return `count ${by('gpu')} (${gpuScope(`last_over_time(${sel('gpufleet_gpu_info', ctx.gpuSel)}[${ctx.range}])`, ctx)})`;
+  // With gpu_index: the rows show it (a GPU seen with and without one is one row, see rows.ts).
+  return `count by (${GPU_KEY.join(', ')}) (${gpuScope(`last_over_time(${sel('gpufleet_gpu_info', ctx.gpuSel)}[${ctx.range}])`, ctx)})`;
 }

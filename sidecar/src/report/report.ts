@@ -7,7 +7,6 @@ import {
   COLUMNS,
   ENGINE_KEY,
   engineRowsQuery,
-  GPU_KEY,
   gpuEnergyCounterPresence,
   gpuRowsQuery,
   gpuScope,
