@@ -177,19 +177,20 @@ export async function runReport(opts: ReportOptions, deps: ReportDeps): Promise<
   check('engine data coverage: last sample', `max ${engineBy} (${tsRange(engineRef, 'max')})`, (s) => (coverage.engine.last = s));
   check('GPU data coverage: first sample', `min ${gpuBy} (${gpuScope(tsRange(gpuRef, 'min'), ctx)})`, (s) => (coverage.gpu.first = s));
   check('GPU data coverage: last sample', `max ${gpuBy} (${gpuScope(tsRange(gpuRef, 'max'), ctx)})`, (s) => (coverage.gpu.last = s));
+  // max, not sum: request_success_total has a series per finish reason, each resetting at a restart.
   for (const family of ['vllm:request_success_total', 'vllm:generation_tokens_total', 'vllm:prompt_tokens_total']) {
-    check(`counter resets: ${family}`, `sum ${engineBy} (resets(${series(family, ctx.engineSel)}[${ctx.range}])) > 0`, (s) =>
+    check(`counter resets: ${family}`, `max ${engineBy} (resets(${series(family, ctx.engineSel)}[${ctx.range}])) > 0`, (s) =>
       warnings.push(...resetWarnings(family, ENGINE_KEY, s)),
     );
   }
   check(
     'counter resets: gpufleet_gpu_energy_joules_total',
-    `sum ${gpuBy} (${gpuScope(`resets(${series('gpufleet_gpu_energy_joules_total', ctx.gpuSel)}[${ctx.range}])`, ctx)}) > 0`,
+    `max ${gpuBy} (${gpuScope(`resets(${series('gpufleet_gpu_energy_joules_total', ctx.gpuSel)}[${ctx.range}])`, ctx)}) > 0`,
     (s) => warnings.push(...resetWarnings('gpufleet_gpu_energy_joules_total', ['host', 'gpu_uuid'], s)),
   );
   check(
     'counter resets: gpufleet_engine_energy_joules_total',
-    `sum by (host, engine_id) (resets(${series('gpufleet_engine_energy_joules_total', ctx.engineIdSel)}[${ctx.range}])) > 0`,
+    `max by (host, engine_id) (resets(${series('gpufleet_engine_energy_joules_total', ctx.engineIdSel)}[${ctx.range}])) > 0`,
     (s) => warnings.push(...resetWarnings('gpufleet_engine_energy_joules_total', ['host', 'engine_id'], s)),
   );
   for (const [family, fallback] of HISTOGRAMS) {
