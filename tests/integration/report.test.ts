@@ -187,8 +187,11 @@ describe('gpufleet-report', () => {
     const scenario = parseScenario(SCENARIO);
     let all = 0;
     for (const spec of scenario.engines) {
-      // The fake engine adds each whole second's requests; the same code counts the window's seconds here.
-      const acc = new RankAccumulator(spec, 0, (from - epochMs) / 1000);
+      // The fake engine adds each whole scenario second k once k + 1 has passed, so the counter's growth
+      // over [from, to] is the seconds k with from < k + 1 ≤ to: the same code counts them here (starting
+      // a second early). Prometheus sees the counter only at scrapes, so each edge may still be off by up
+      // to a second's tokens (under 1 % of 120 s).
+      const acc = new RankAccumulator(spec, 0, (from - epochMs) / 1000 - 1);
       acc.advanceTo((to - epochMs) / 1000);
       const expected = acc.generationTokens / WINDOW_S;
       all += expected;
