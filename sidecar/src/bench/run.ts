@@ -7,6 +7,7 @@
 //   6-8. engines: /metrics parse throughput, a 16-engine cycle, the sidecar's CPU share (engines.ts)
 //   9. fleet-sim at 1,000 hosts, typical and all-mig: series per host and in total, render cost, CPU (fleet.ts)
 //   9. the worst /api/v1/query the point budget allows: loop blocking and answer size (queryBudget.ts)
+//   10. release sizes: plugin archive, npm package, container image when built here (packaging.ts)
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
+import { packagingBench } from './packaging.js';
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -181,6 +183,7 @@ async function main(): Promise<void> {
   await engineBench();
   await fleetBench();
   await queryBudgetBench(line);
+  packagingBench(line);
   console.log('');
 }
 
