@@ -1,7 +1,7 @@
 // sidecar/Dockerfile read by a Dockerfile parser (dockerfile-ast, the one behind VS Code's Docker
 // language server): stages, what the runtime stage keeps, user, health check, labels. Building the image
 // needs base images from a registry, which this machine cannot reach; the build itself is checked where
-// it can run (scripts/image-size.sh, and the bench prints the size when the image exists).
+// it can run (scripts/build-image-local.sh builds and runs it from Debian packages; the bench prints its size).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
