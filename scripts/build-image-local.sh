@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 version=$(node -p 'require("./package.json").version')
 base=localhost/gpufleet-base
 work=$(mktemp -d)
-trap 'rm -rf "$work"; [ -n "${ctr:-}" ] && podman rm -f "$ctr" >/dev/null 2>&1 || true' EXIT
+ctr=gpufleet-image-check-$$
+trap 'podman rm -f "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 # Podman as this machine allows it: no systemd, a capped open-files limit.
-printf '[containers]\ndefault_ulimits = ["nofile=16384:16384"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$work/containers.conf"
+printf '[containers]\ndefault_ulimits = ["nofile=16384:16384","nproc=16384:16384"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$work/containers.conf"
 export CONTAINERS_CONF=$work/containers.conf
 
 if ! podman image exists $base/debian:bookworm-slim; then
@@ -29,18 +30,29 @@ if ! podman image exists "$node_tag"; then
   cp "$(command -v node)" "$work/node/usr/local/bin/node"
   cp -r "$(npm root -g)/npm" "$work/node/usr/local/lib/node_modules/"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/node/usr/local/bin/npm"
+  # npm in the build stage trusts what this machine's npm trusts (a proxy's CA, where npm has a cafile);
+  # only the build stage's base gets it, never the runtime image.
+  cafile=$(npm config get cafile)
+  if [ "$cafile" != null ] && [ -f "$cafile" ]; then
+    mkdir -p "$work/node/usr/local/etc"
+    cp "$cafile" "$work/node/usr/local/etc/npm-ca.crt"
+    echo 'cafile=/usr/local/etc/npm-ca.crt' > "$work/node/usr/local/etc/npmrc"
+  fi
   printf 'FROM %s\nCOPY usr/local /usr/local/\n' $base/debian:bookworm-slim > "$work/node/Containerfile"
   podman build -q -t "$node_tag" "$work/node"
 fi
 
-podman build -f sidecar/Dockerfile -t "gpufleet-sidecar:$version" \
+# Docker's image format: the OCI one has no HEALTHCHECK.
+podman build --format docker -f sidecar/Dockerfile -t "gpufleet-sidecar:$version" \
   --build-arg NODE_IMAGE="$node_tag" --build-arg RUNTIME_IMAGE=$base/debian:bookworm-slim \
   --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 
 # The check: the simulated demo host in the image, as uid 10001, healthy by its own HEALTHCHECK.
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-ctr=$(podman run -d --network host "gpufleet-sidecar:$version" --simulate demo --listen "127.0.0.1:$port" --docker-socket none)
+# The image's default listen address (its HEALTHCHECK asks :9740), published on a free loopback port.
+podman run -d --name "$ctr" --network slirp4netns -p "127.0.0.1:$port:9740" "gpufleet-sidecar:$version" \
+  --simulate demo --docker-socket none >/dev/null
 for _ in $(seq 60); do
   if podman healthcheck run "$ctr" >/dev/null 2>&1; then healthy=1; break; fi
   sleep 1
@@ -48,7 +60,12 @@ done
 [ "${healthy:-0}" = 1 ] || { podman logs "$ctr" | tail -20; echo "image check: not healthy after 60 s" >&2; exit 1; }
 uid=$(podman exec "$ctr" node -p 'process.getuid()')
 [ "$uid" = 10001 ] || { echo "image check: runs as uid $uid, not 10001" >&2; exit 1; }
-gpus=$(curl -fsS "http://127.0.0.1:$port/api/v1/gpus" | node -p 'JSON.parse(require("fs").readFileSync(0)).gpus.length')
+# /api/v1/gpus answers 503 until the first GPU reading.
+for _ in $(seq 60); do
+  gpus=$(curl -fsS "http://127.0.0.1:$port/api/v1/gpus" 2>/dev/null | node -p 'JSON.parse(require("fs").readFileSync(0)).gpus.length' 2>/dev/null) && break
+  sleep 1
+done
+[ -n "${gpus:-}" ] || { podman logs "$ctr" | tail -20; echo "image check: no GPU reading after 60 s" >&2; exit 1; }
 echo "gpufleet-sidecar:$version: healthy, uid $uid, $gpus GPUs on the simulated host," \
   "$(podman image inspect --format '{{.Size}}' "gpufleet-sidecar:$version" | awk '{printf "%.1f MB", $1/1e6}')," \
   "version label $(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}}' "gpufleet-sidecar:$version")"

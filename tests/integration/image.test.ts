@@ -2,7 +2,9 @@
 // language server): stages, what the runtime stage keeps, user, health check, labels. Building the image
 // needs base images from a registry, which this machine cannot reach; the build itself is checked where
 // it can run (scripts/build-image-local.sh builds and runs it from Debian packages; the bench prints its size).
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { ROOT } from './harness.js';
@@ -68,5 +70,34 @@ describe('sidecar/Dockerfile', () => {
     const versionArg = dockerfile.getARGs().find((a) => a.getProperty()?.getName() === 'VERSION');
     expect(versionArg?.getProperty()?.getValue()).toBe(VERSION);
     expect(props['org.opencontainers.image.version']).toBe('${VERSION}');
+  });
+});
+
+describe('sidecar/scripts/prune-production.mjs (the image keeps run-time dependencies only)', () => {
+  it('keeps the dependency closure Node would load and removes dev-only packages, hoisted or nested', () => {
+    const root = mkdtempSync(join(tmpdir(), 'gpufleet-prune-'));
+    try {
+      const pkg = (dir: string, body: Record<string, unknown>) => {
+        mkdirSync(join(root, dir), { recursive: true });
+        writeFileSync(join(root, dir, 'package.json'), JSON.stringify(body));
+      };
+      pkg('sidecar', { name: '@gpufleet/sidecar', dependencies: { express: '*' }, devDependencies: { typescript: '*' } });
+      pkg('node_modules/express', { name: 'express', dependencies: { qs: '*', debug: '*' }, peerDependencies: { 'opt-peer': '*' }, peerDependenciesMeta: { 'opt-peer': { optional: true } } });
+      pkg('node_modules/qs', { name: 'qs', optionalDependencies: { '@scope/native': '*' } });
+      pkg('node_modules/@scope/native', { name: '@scope/native' });
+      // A second version nested under express wins over the hoisted one for express only.
+      pkg('node_modules/express/node_modules/debug', { name: 'debug' });
+      pkg('node_modules/express/node_modules/unused', { name: 'unused' });
+      pkg('node_modules/typescript', { name: 'typescript' });
+      pkg('node_modules/@babel/core', { name: '@babel/core' });
+      pkg('node_modules/opt-peer', { name: 'opt-peer' }); // an optional peer nothing else needs
+      mkdirSync(join(root, 'node_modules/.bin'));
+      execFileSync(process.execPath, [join(ROOT, 'sidecar/scripts/prune-production.mjs'), root, join(root, 'sidecar/package.json')], { stdio: 'pipe' });
+      const present = (p: string) => existsSync(join(root, 'node_modules', p));
+      expect(['express', 'qs', '@scope/native', 'express/node_modules/debug'].filter((p) => !present(p))).toEqual([]);
+      expect(['typescript', '@babel', 'opt-peer', 'express/node_modules/unused', '.bin'].filter(present)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
