@@ -60,9 +60,10 @@ done
 [ "${healthy:-0}" = 1 ] || { podman logs "$ctr" | tail -20; echo "image check: not healthy after 60 s" >&2; exit 1; }
 uid=$(podman exec "$ctr" node -p 'process.getuid()')
 [ "$uid" = 10001 ] || { echo "image check: runs as uid $uid, not 10001" >&2; exit 1; }
-# /api/v1/gpus answers 503 until the first GPU reading.
+# /api/v1/gpus answers 503, then no GPUs, until the first GPU reading.
 for _ in $(seq 60); do
-  gpus=$(curl -fsS "http://127.0.0.1:$port/api/v1/gpus" 2>/dev/null | node -p 'JSON.parse(require("fs").readFileSync(0)).gpus.length' 2>/dev/null) && break
+  gpus=$(curl -fsS "http://127.0.0.1:$port/api/v1/gpus" 2>/dev/null | node -p 'JSON.parse(require("fs").readFileSync(0)).gpus.length || ""' 2>/dev/null)
+  [ -n "$gpus" ] && break
   sleep 1
 done
 [ -n "${gpus:-}" ] || { podman logs "$ctr" | tail -20; echo "image check: no GPU reading after 60 s" >&2; exit 1; }
