@@ -13,6 +13,10 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+# The packaging tests unpack the plugin archive with Debian's unzip (another implementation than the
+# one that packs it) and check the systemd unit with systemd-analyze.
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # The scale-out tests run VictoriaMetrics, vmagent and vmalert; the bench compares with node_exporter
 # and Python's prometheus_client parser.
 command -v vmagent >/dev/null 2>&1 || need+=(victoria-metrics)

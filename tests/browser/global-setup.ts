@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ROOT, startHarnessServer } from './server.mjs';
+import { PLUGIN_DIR, startHarnessServer } from './server.mjs';
 import { startSidecar } from './sidecars.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -17,9 +17,9 @@ const TOKEN = 'browser-test-token';
  * What the specs need goes to them through GPUFLEET_BROWSER_* variables. Returns the teardown.
  */
 export default async function globalSetup() {
-  for (const f of ['dist/datasource/module.js', 'dist/panels/topology/module.js', 'dist/module.js']) {
-    if (!existsSync(join(ROOT, f))) {
-      throw new Error(`${f} is missing: build the plugin first (npm run build)`);
+  for (const f of ['datasource/module.js', 'panels/topology/module.js', 'module.js']) {
+    if (!existsSync(join(PLUGIN_DIR, f))) {
+      throw new Error(`${join(PLUGIN_DIR, f)} is missing: build the plugin first (npm run build)`);
     }
   }
   execFileSync('bash', [join(HERE, 'setup.sh')], { stdio: 'inherit' });

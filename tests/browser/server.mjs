@@ -1,7 +1,8 @@
 // The browser tests' web server, shaped like the parts of Grafana's server the plugin meets:
 //   GET  /?set=grafana12|grafana13&view=…      the host page (boot data, host bundle, then SystemJS)
 //   GET  /host/<set>/…                          the host bundle, SystemJS, CSS (tests/browser/hosts/<set>/dist)
-//   GET  /public/plugins/gpufleet-observability-app/…   the built plugin (dist/), nested module.js files included
+//   GET  /public/plugins/gpufleet-observability-app/…   the built plugin (dist/, or the folder named by
+//        GPUFLEET_BROWSER_PLUGIN_DIR, e.g. the plugin archive unpacked), nested module.js files included
 //   GET  /public/build/img/icons/…              @grafana/ui's icons
 //   GET  /api/datasources/uid/:uid              data source settings (secureJsonData never returned,
 //   PUT  /api/datasources/uid/:uid              only secureJsonFields), saved on PUT as Grafana does
@@ -18,7 +19,13 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, '../..');
 export const APP_ID = 'gpufleet-observability-app';
 export const DS_TYPE = 'gpufleet-sidecar-datasource';
-const PLUGIN_DIST = join(ROOT, 'dist');
+/**
+ * The plugin folder served as /public/plugins/<app id>/: dist/ by default; GPUFLEET_BROWSER_PLUGIN_DIR
+ * names another (the archive from `npm run package` unpacked into a plugins folder, as Grafana has it).
+ */
+export const PLUGIN_DIR = process.env.GPUFLEET_BROWSER_PLUGIN_DIR
+  ? resolve(process.env.GPUFLEET_BROWSER_PLUGIN_DIR)
+  : join(ROOT, 'dist');
 const HOSTS = join(HERE, 'hosts');
 
 const TYPES = {
@@ -128,12 +135,18 @@ function interpolate(template, ds) {
 }
 
 /**
- * Starts the server. `datasources` are the saved data sources ({uid, name, url, secureJsonData?}).
+ * Starts the server. `datasources` are the saved data sources ({uid, name, url, secureJsonData?});
+ * `pluginDir` the plugin folder it serves (PLUGIN_DIR unless given).
  * Returns {url, close, datasources, proxyLog}: proxyLog records what went upstream (path and whether
  * an Authorization header was added), for the tests that check the token stays on the server.
  */
-export async function startHarnessServer({ port = 0, datasources = [], upstreamTimeoutMs = 30_000 } = {}) {
-  const manifest = JSON.parse(readFileSync(join(PLUGIN_DIST, 'datasource/plugin.json'), 'utf8'));
+export async function startHarnessServer({
+  port = 0,
+  datasources = [],
+  upstreamTimeoutMs = 30_000,
+  pluginDir = PLUGIN_DIR,
+} = {}) {
+  const manifest = JSON.parse(readFileSync(join(pluginDir, 'datasource/plugin.json'), 'utf8'));
   const routes = manifest.routes ?? [];
   const store = new Map();
   let nextId = 1;
@@ -237,7 +250,7 @@ export async function startHarnessServer({ port = 0, datasources = [], upstreamT
       } else if ((m = /^\/host\/([\w-]+)\/(.+)$/.exec(p))) {
         sendFile(req, res, join(HOSTS, m[1], 'dist'), m[2], true);
       } else if ((m = /^\/public\/plugins\/([\w-]+)\/(.+)$/.exec(p)) && m[1] === APP_ID) {
-        sendFile(req, res, PLUGIN_DIST, m[2]);
+        sendFile(req, res, pluginDir, m[2]);
       } else if ((m = /^\/public\/build\/img\/icons\/(.+)$/.exec(p))) {
         // Icons are the same in both sets; grafana12's copy serves either page.
         const set = existsSync(join(HOSTS, 'grafana12/dist/icons')) ? 'grafana12' : 'grafana13';

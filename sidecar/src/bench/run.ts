@@ -11,6 +11,7 @@
 //         against Python's prometheus_client (peers/)
 //  13. cost growth against GPUs, engines and history length (growth.ts)
 //  14. the mixed-route soak (soak.ts; --soak for 10 minutes)
+//   15. release sizes: plugin archive, npm package, container image when built here (packaging.ts)
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -35,6 +36,7 @@ import { line } from './print.js';
 import { soakBench } from './soak.js';
 import { quantile } from './stats.js';
 import { startupBench } from './startup.js';
+import { packagingBench } from './packaging.js';
 
 function timeIt(n: number, fn: () => unknown): number[] {
   const out: number[] = [];
@@ -147,6 +149,7 @@ const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
   soak: (o) => soakBench(o.soakMs, o.soakRate),
   startup: () => startupBench(line),
   capacity: () => capacityBench(line),
+  packaging: async () => packagingBench(line),
 };
 
 async function main(): Promise<void> {
