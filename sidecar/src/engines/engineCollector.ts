@@ -13,7 +13,7 @@ import { readFormat, type ExpositionFormat } from './expositionFormat.js';
 import { parseAllowList, type VllmPath } from './endpointPolicy.js';
 import { httpGet } from './httpGet.js';
 import { mapEngineGpus } from './mapping.js';
-import { ProcScanner, type ProcInfo } from './procScan.js';
+import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
 import { engineBusy, isBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
 import { keepReadFamilies, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
@@ -244,7 +244,9 @@ export class EngineCollector {
         docker = { ok: false, error, durationSeconds: (performance.now() - td) / 1000 };
       }
     }
-    const candidates = await this.gate.admit(this.withinCap(discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers)));
+    const candidates = await this.gate.admit(this.withinCap(discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers, {
+      listenAddress: (pid, fd) => this.scanner.listenAddress(pid, fd),
+    })));
     if (this.overCap > 0 && !scanError) {
       scanError = new SourceError('other', `${this.overCap} engine candidates over --max-engines ${this.opts.maxEngines ?? DEFAULT_MAX_ENGINES} are not watched`);
     }
@@ -467,10 +469,10 @@ export class EngineCollector {
 
   private toEngine(s: EngineState, procs: Map<number, ProcInfo>, gpus: Gpu[], _now: number): Engine {
     const c = s.candidate;
-    const env = new Map<number, string | null>();
+    const env = new Map<number, EnvState>();
     for (const pid of c.pids) {
       const role = procs.get(pid);
-      if (role) env.set(pid, this.scanner.env(pid, 'CUDA_VISIBLE_DEVICES'));
+      if (role) env.set(pid, this.scanner.envState(pid, 'CUDA_VISIBLE_DEVICES'));
     }
     const mapping = mapEngineGpus(c, procs, gpus, env);
 
