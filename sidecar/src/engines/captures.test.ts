@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import type { Engine } from '../model.js';
 import { EngineCollector } from './engineCollector.js';
 import { metricsFixtureNames, readVllmFixture } from './__tests__/fixtures.js';
+// The simulator's rendition of the Rust frontend's format (from vLLM's rust/ sources; see that file).
+import { toRustOpenMetrics } from '../sim/rustFrontend.js';
 
 // A separate process, as an engine is: it serves one file at /metrics with the content type given.
 const SERVER = `
@@ -65,17 +67,6 @@ async function engineAt(url: string): Promise<Engine> {
   return e;
 }
 
-/** Prometheus text 0.0.4 → OpenMetrics as prometheus-client (Rust) writes it: a counter's # TYPE and # HELP name the family, `_created` dropped, `# EOF`. */
-function toOpenMetrics(text: string): string {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const meta = /^# (HELP|TYPE) (\S+?)_total( .*)?$/.exec(line);
-    if (meta && (meta[1] === 'HELP' || meta[3] === ' counter')) out.push(`# ${meta[1]} ${meta[2]}${meta[3] ?? ''}`);
-    else if (!/^\S+_created[{ ]/.test(line) && !/^# (HELP|TYPE) \S+_created /.test(line) && line.length > 0) out.push(line);
-  }
-  return `${out.join('\n')}\n# EOF\n`;
-}
-
 /** One engine="0" scrape → two ranks behind one API server, labelled `first` and `first + 1`, with their own KV usage and queues. */
 function twoRanks(text: string, first: number, kv: [number, number], running: [number, number], waiting: [number, number]): string {
   const out: string[] = [];
@@ -126,7 +117,7 @@ describe('every vLLM /metrics capture, served by an engine process', () => {
 
   it('reads the 0.10.1 capture as the Rust frontend would write it (OpenMetrics, # EOF, labelled so)', async () => {
     const name = 'metrics_0.10.1_ngc-25.09_qwen3-4b-fp8_tp1_6-requests.txt';
-    const om = toOpenMetrics(readVllmFixture(name));
+    const om = toRustOpenMetrics(readVllmFixture(name));
     expect(om).toMatch(/^# TYPE vllm:prompt_tokens counter$/m);
     const e = await engineAt(await serve('om.txt', om, OPENMETRICS));
     expect(e).toMatchObject({ health: 'up', metricsFormat: 'openmetrics', lastError: null, model: 'Qwen/Qwen3-4B-Instruct-2507-FP8' });
@@ -136,7 +127,7 @@ describe('every vLLM /metrics capture, served by an engine process', () => {
   });
 
   it('refuses the same OpenMetrics answer cut short, under either content type, and says why', async () => {
-    const om = toOpenMetrics(readVllmFixture('metrics_0.10.1_ngc-25.09_qwen3-4b-fp8_tp1_6-requests.txt'));
+    const om = toRustOpenMetrics(readVllmFixture('metrics_0.10.1_ngc-25.09_qwen3-4b-fp8_tp1_6-requests.txt'));
     const cut = om.slice(0, om.indexOf('vllm:time_to_first_token_seconds_bucket') + 60);
     for (const ct of [OPENMETRICS, PROMETHEUS_TEXT]) {
       const e = await engineAt(await serve(`cut-${ct.length}.txt`, cut, ct));
@@ -147,7 +138,7 @@ describe('every vLLM /metrics capture, served by an engine process', () => {
   });
 
   it('reads OpenMetrics by its content when it comes labelled text/plain (a relabelling proxy)', async () => {
-    const om = toOpenMetrics(readVllmFixture('metrics_0.11.0_qwen1.5-0.5b-chat_tp1_idle.txt'));
+    const om = toRustOpenMetrics(readVllmFixture('metrics_0.11.0_qwen1.5-0.5b-chat_tp1_idle.txt'));
     const e = await engineAt(await serve('om-as-text.txt', om, PROMETHEUS_TEXT));
     expect(e).toMatchObject({ metricsFormat: 'openmetrics', lastError: null });
   });
