@@ -105,6 +105,18 @@ describe('SidecarMetrics fleet families', () => {
     expect(await rows(m, 'gpufleet_engine_kv_cache_usage_ratio')).toEqual([{ ...el, value: 1 }]);
   });
 
+  it('two GPUs with one UUID: two rows apart by gpu_index, and the duplicate counted', async () => {
+    const m = new SidecarMetrics({ maxSeries: 100, host: 'h1', defaultMetrics: false });
+    expect(await rows(m, 'gpufleet_gpu_duplicate_uuid_total')).toEqual([{ host: 'h1', value: 0 }]);
+    m.update(snapshot([wholeGpu('GPU-same', 0, []), wholeGpu('GPU-same', 1, [])], []), []);
+    m.recordDuplicateUuids(1);
+    expect((await rows(m, 'gpufleet_gpu_memory_total_bytes')).map((r) => [r.gpu_uuid, r.gpu_index])).toEqual([
+      ['GPU-same', '0'],
+      ['GPU-same', '1'],
+    ]);
+    expect(await rows(m, 'gpufleet_gpu_duplicate_uuid_total')).toEqual([{ host: 'h1', value: 1 }]);
+  });
+
   it('collector families carry the host', async () => {
     const m = new SidecarMetrics({ maxSeries: 100, host: 'h1', defaultMetrics: false });
     m.recordCollector('gpu', false, 0.5, 'timeout', 1_700_000_000_000);

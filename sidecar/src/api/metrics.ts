@@ -79,6 +79,7 @@ export class SidecarMetrics {
   private readonly xidErrors;
   private readonly xidSeries = new Set<string>();
   private readonly droppedSeries;
+  private readonly duplicateUuids;
   /** The text scrapes get: rendered by refresh() after each update. */
   private cached: string | null = null;
   private rendering: Promise<string> | null = null;
@@ -185,11 +186,19 @@ export class SidecarMetrics {
       labelNames: ['host', 'gpu_uuid', 'gpu_index', 'xid'],
       registers: r,
     });
+    this.duplicateUuids = new Counter({
+      name: 'gpufleet_gpu_duplicate_uuid_total',
+      help: 'GPUs found reporting the UUID of another GPU of this host (masked capture, broken board), each counted once; they stay apart by gpu_index',
+      labelNames: ['host'],
+      registers: r,
+    });
     this.droppedSeries = new Counter({
       name: 'gpufleet_metrics_dropped_series_total',
       help: 'Series left out of /metrics because a family reached --max-series',
       registers: r,
     });
+    // From the start, so that increase() sees the first duplicate.
+    if (this.host) this.duplicateUuids.inc({ host: this.host }, 0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     if (this.host) this.setHostInfo(this.host, null, null);
   }
@@ -313,6 +322,11 @@ export class SidecarMetrics {
     }
     this.xidSeries.add(key);
     this.xidErrors.inc(labels);
+  }
+
+  /** GPUs newly seen sharing another GPU's UUID (GpuReading.newDuplicateUuids). */
+  recordDuplicateUuids(count: number): void {
+    if (count > 0) this.duplicateUuids.inc({ host: this.host }, count);
   }
 
   recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string, at = Date.now()): void {

@@ -2,7 +2,7 @@
 // UUIDs and profiles, which the XML lacks) and vgpu -q (host-side vGPU instances). A failed call keeps
 // the last good reading, which the API serves marked with the source's failure and age.
 import type { Gpu } from '../model.js';
-import { buildGpus } from '../parsers/gpuSnapshot.js';
+import { buildGpus, duplicateUuidGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList, type ListedGpu } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml, type SmiXmlLog } from '../parsers/nvidiaSmiXml.js';
 import { parseVgpuQuery, type VgpuHostGpu } from '../parsers/vgpuQuery.js';
@@ -38,6 +38,8 @@ export interface GpuReading {
   fresh: boolean;
   gpu: SourceOutcome;
   vgpu: SourceOutcome;
+  /** GPUs seen for the first time reporting another GPU's UUID (each GPU counted once while the sidecar runs). */
+  newDuplicateUuids?: number;
 }
 
 function asSourceError(err: unknown): SourceError {
@@ -59,6 +61,8 @@ function isVgpuHost(log: SmiXmlLog): boolean {
 }
 
 export class GpuCollector {
+  /** GPUs already reported as sharing a UUID (`uuid|index|bus`): said once, counted once. */
+  private readonly duplicatesSeen = new Set<string>();
   private readonly loop: NvidiaSmiLoop | null;
   private list: ListedGpu[] | null = null;
   private listSignature: string | null = null;
@@ -138,7 +142,9 @@ export class GpuCollector {
 
     const gpus = buildGpus(this.opts.host, log, this.list, this.vgpu);
     this.last = { log, gpus };
+    const newDuplicateUuids = this.noteDuplicates(gpus);
     return {
+      ...(newDuplicateUuids > 0 ? { newDuplicateUuids } : {}),
       gpus,
       driverVersion: log.driverVersion,
       cudaVersion: log.cudaVersion,
@@ -146,5 +152,26 @@ export class GpuCollector {
       gpu: { ok: true, enabled: true, durationSeconds: gpuDuration },
       vgpu: vgpuOutcome,
     };
+  }
+
+  /**
+   * Two GPUs reporting one UUID (a masked capture, a broken board) would be one GPU wherever the UUID is the
+   * key: each such GPU is logged once and counted, and keeps its own index (gpufleet_gpu_* rows stay apart).
+   */
+  private noteDuplicates(gpus: Gpu[]): number {
+    let fresh = 0;
+    for (const g of duplicateUuidGpus(gpus)) {
+      const key = `${g.uuid}|${g.index ?? ''}|${g.pciBusId}`;
+      if (this.duplicatesSeen.has(key) || this.duplicatesSeen.size >= 1024) continue;
+      this.duplicatesSeen.add(key);
+      fresh++;
+      const first = gpus.find((x) => x.uuid === g.uuid);
+      this.opts.onLog?.(
+        'warn',
+        `GPU ${g.index ?? '?'} (PCI ${g.pciBusId}) reports the UUID ${g.uuid} of GPU ${first?.index ?? '?'} (PCI ${first?.pciBusId ?? '?'}): ` +
+          'kept apart by index on /metrics (gpufleet_gpu_duplicate_uuid_total); anything keyed by the UUID alone (MIG, engine and topology rows) sees one GPU'
+      );
+    }
+    return fresh;
   }
 }
