@@ -40,19 +40,25 @@ function endsWithEof(body: string): boolean {
 }
 
 // Marks only OpenMetrics has. A 0.0.4 counter's `# TYPE` names the samples (`x_total`); an OpenMetrics
-// one names the family (`x`) and its samples add `_total`. Looked for in the first 64 KiB only: the
-// families' headers come first in every exposition vLLM writes, and a scrape can be megabytes.
-const OM_COUNTER_TYPE = /^# TYPE (\S+) counter[ \t]*$/gm;
-const OM_ONLY = /^# UNIT \S+ \S|^[^#\n][^\n]* # \{/m;
-const SNIFF_CHARS = 64 * 1024;
+// one names the family (`x`) and its samples add `_total`. Looked for in the first 8 KiB only, with
+// native scans: this runs on every scrape of every engine, and the first counter family comes early
+// in what both frontends write (python_gc_* in 0.0.4, the prefix-cache counters in the Rust one).
+const SNIFF_CHARS = 8 * 1024;
 
 function hasOpenMetricsMarks(body: string): boolean {
   const head = body.length > SNIFF_CHARS ? body.slice(0, SNIFF_CHARS) : body;
-  if (OM_ONLY.test(head)) return true;
-  OM_COUNTER_TYPE.lastIndex = 0;
-  for (let m = OM_COUNTER_TYPE.exec(head); m !== null; m = OM_COUNTER_TYPE.exec(head)) {
-    const name = m[1] as string;
-    if (!name.endsWith('_total') && (head.includes(`\n${name}_total{`) || head.includes(`\n${name}_total `))) return true;
+  if (head.startsWith('# UNIT ') || head.includes('\n# UNIT ')) return true;
+  // An exemplar: ` # {` after a sample's value, on a line that is not a comment.
+  for (let at = head.indexOf(' # {'); at >= 0; at = head.indexOf(' # {', at + 4)) {
+    if (head.charCodeAt(head.lastIndexOf('\n', at) + 1) !== 35 /* # */) return true;
+  }
+  for (let at = head.indexOf(' counter'); at >= 0; at = head.indexOf(' counter', at + 8)) {
+    const lineStart = head.lastIndexOf('\n', at) + 1;
+    const after = head.charCodeAt(at + 8);
+    if (!head.startsWith('# TYPE ', lineStart) || !(Number.isNaN(after) || after === 10 || after === 13 || after === 32)) continue;
+    // The first counter family decides.
+    const name = head.slice(lineStart + 7, at);
+    return !name.endsWith('_total') && (head.includes(`\n${name}_total{`, at) || head.includes(`\n${name}_total `, at));
   }
   return false;
 }
