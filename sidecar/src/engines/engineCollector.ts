@@ -15,7 +15,7 @@ import { httpGet } from './httpGet.js';
 import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
-import { engineBusy, isBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
+import { engineBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
 import { keepReadFamilies, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
@@ -490,17 +490,14 @@ export class EngineCollector {
         // Data-parallel ranks behind one API server: one engine, its figures added up.
         const d = s.merged.derive(this.opts.busyThreshold);
         load = { ...d.load, prefixCacheHitRatio: d.prefixCacheHitRatio, requestsPerSec: d.requestsPerSec };
-        busy = engineBusy(per.map((x) => isBusy(x.load.kvCacheUsage, this.opts.busyThreshold)));
+        busy = engineBusy(per.map((x) => x.busy));
       }
       // Ranks by their global index; an `engine` label that is no number has no rank to be listed by.
-      rankLoads = [];
-      ranks.forEach((w, i) => {
-        const rank = w.last?.scrape.rank ?? null;
-        const d = per[i];
-        if (rank === null || !d) return;
-        rankLoads?.push({ rank, running: d.load.running, waiting: d.load.waiting, kvCacheUsage: d.load.kvCacheUsage, busy: d.busy });
-      });
-      rankLoads.sort((a, b) => a.rank - b.rank);
+      rankLoads = per
+        .map((d, i) => ({ rank: ranks[i]?.last?.scrape.rank ?? null, d }))
+        .filter((x): x is { rank: number; d: (typeof per)[number] } => x.rank !== null)
+        .map(({ rank, d }) => ({ rank, running: d.load.running, waiting: d.load.waiting, kvCacheUsage: d.load.kvCacheUsage, busy: d.busy }))
+        .sort((a, b) => a.rank - b.rank);
     }
 
     const lastScrape: EngineScrape | undefined = ranks[0]?.last?.scrape;
