@@ -510,7 +510,10 @@ export function engineDetail(): Dashboard {
         { expr: `gpufleet_engine_requests_running{${E}}`, legend: '{{engine_id}} running' },
         { expr: `gpufleet_engine_requests_waiting{${E}}`, legend: '{{engine_id}} waiting' },
       ], { unit: 'short', min: 0, size: { w: 8, h: 8 } }),
-      timeseries('KV-cache usage', 'Share of the KV cache in use.', [{ expr: `gpufleet_engine_kv_cache_usage_ratio{${E}}`, legend: '{{engine_id}}' }], {
+      timeseries('KV-cache usage', 'Share of the KV cache in use: the engine (its fullest data-parallel rank) and each rank by its global DP rank.', [
+        { expr: `gpufleet_engine_kv_cache_usage_ratio{${E}}`, legend: '{{engine_id}}' },
+        { expr: `gpufleet_engine_rank_kv_cache_usage_ratio{${E}} and on (host, engine_id) (count by (host, engine_id) (gpufleet_engine_rank_kv_cache_usage_ratio{${E}}) > 1)`, legend: '{{engine_id}} rank {{rank}}' },
+      ], {
         unit: 'percentunit',
         min: 0,
         max: 1,

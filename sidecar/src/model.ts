@@ -146,6 +146,20 @@ export interface EngineLoad {
   requestsPerSec?: number | null;
 }
 
+/**
+ * One data-parallel rank of an engine, as its own series of the engine's /metrics say (the `engine`
+ * label). KV usage, running and waiting are the rank's own; `busy` is its KV usage above
+ * --busy-threshold.
+ */
+export interface EngineRank {
+  /** The global DP rank (with hybrid load balancing a node's ranks start at its start rank). */
+  rank: number;
+  running: number | null;
+  waiting: number | null;
+  kvCacheUsage: Ratio | null;
+  busy: boolean;
+}
+
 export interface Engine {
   host: string;
   id: string;
@@ -165,8 +179,20 @@ export interface Engine {
   workers: EngineWorker[];
   /** Whether every rank's GPU was found; when not, why (shown to the user). */
   gpuMapping: { status: 'resolved' | 'partial' | 'unresolved'; reason: string | null };
+  /**
+   * The engine's figures over all its data-parallel ranks: running and waiting and the rates add up,
+   * KV usage is the highest rank's.
+   */
   load: EngineLoad;
+  /**
+   * Every data-parallel rank is busy (KV usage above --busy-threshold), as Dynamo's worker monitor
+   * decides: a router can still send work to an engine with one free rank. With one rank: that rank.
+   */
   busy: boolean;
+  /** Per data-parallel rank, by global rank, when the engine's /metrics was read; absent before. */
+  ranks?: EngineRank[];
+  /** The text format of the engine's last /metrics answer (the Rust frontend speaks only OpenMetrics). */
+  metricsFormat?: 'openmetrics' | 'prometheus-text' | null;
   /** How the engine was found: the process scan, Docker, or --engine. */
   discoveredBy: 'proc' | 'docker' | 'flag';
   /** The last problem talking to the engine (scrape failed, bad /metrics…), null when none. */

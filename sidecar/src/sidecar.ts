@@ -258,6 +258,7 @@ export class Sidecar {
     if (this.stopped && this.store.latest) return this.store.latest;
     this.outcome('gpu', reading.gpu);
     this.outcome('vgpu', reading.vgpu);
+    this.deps.metrics.recordDuplicateUuids(reading.newDuplicateUuids ?? 0);
     this.gpuReading = { reading, at: this.clock.monoMs() };
     if (reading.fresh) this.lastGoodGpus = reading.gpus;
     this.firstGpu();

@@ -84,6 +84,39 @@ describe('SidecarMetrics fleet families', () => {
     expect(byGpu).toEqual({ 'GPU-a': 1, 'GPU-b': 2, 'GPU-mig': 2, 'GPU-free': 0, 'GPU-x': 1 });
   });
 
+  it('gpufleet_engine_rank_*: one row per data-parallel rank by global rank, beside the engine\'s aggregate', async () => {
+    const m = new SidecarMetrics({ maxSeries: 100, host: 'h1', defaultMetrics: false });
+    const dp: Engine = {
+      ...engine('h1:8002', []),
+      load: { ...tp2.load, running: 10, waiting: 4, kvCacheUsage: 1 },
+      busy: false,
+      ranks: [
+        { rank: 2, running: 7, waiting: 4, kvCacheUsage: 1, busy: true },
+        { rank: 3, running: 3, waiting: 0, kvCacheUsage: 0.85, busy: false },
+      ],
+    };
+    m.update(snapshot([], [dp]), []);
+    const el = { host: 'h1', engine_id: 'h1:8002' };
+    expect(await rows(m, 'gpufleet_engine_rank_kv_cache_usage_ratio')).toEqual([{ ...el, rank: '2', value: 1 }, { ...el, rank: '3', value: 0.85 }]);
+    expect(await rows(m, 'gpufleet_engine_rank_requests_running')).toEqual([{ ...el, rank: '2', value: 7 }, { ...el, rank: '3', value: 3 }]);
+    expect(await rows(m, 'gpufleet_engine_rank_requests_waiting')).toEqual([{ ...el, rank: '2', value: 4 }, { ...el, rank: '3', value: 0 }]);
+    expect(await rows(m, 'gpufleet_engine_rank_busy')).toEqual([{ ...el, rank: '2', value: 1 }, { ...el, rank: '3', value: 0 }]);
+    expect(await rows(m, 'gpufleet_engine_busy')).toEqual([{ ...el, value: 0 }]);
+    expect(await rows(m, 'gpufleet_engine_kv_cache_usage_ratio')).toEqual([{ ...el, value: 1 }]);
+  });
+
+  it('two GPUs with one UUID: two rows apart by gpu_index, and the duplicate counted', async () => {
+    const m = new SidecarMetrics({ maxSeries: 100, host: 'h1', defaultMetrics: false });
+    expect(await rows(m, 'gpufleet_gpu_duplicate_uuid_total')).toEqual([{ host: 'h1', value: 0 }]);
+    m.update(snapshot([wholeGpu('GPU-same', 0, []), wholeGpu('GPU-same', 1, [])], []), []);
+    m.recordDuplicateUuids(1);
+    expect((await rows(m, 'gpufleet_gpu_memory_total_bytes')).map((r) => [r.gpu_uuid, r.gpu_index])).toEqual([
+      ['GPU-same', '0'],
+      ['GPU-same', '1'],
+    ]);
+    expect(await rows(m, 'gpufleet_gpu_duplicate_uuid_total')).toEqual([{ host: 'h1', value: 1 }]);
+  });
+
   it('collector families carry the host', async () => {
     const m = new SidecarMetrics({ maxSeries: 100, host: 'h1', defaultMetrics: false });
     m.recordCollector('gpu', false, 0.5, 'timeout', 1_700_000_000_000);

@@ -70,6 +70,10 @@ export class SidecarMetrics {
   private readonly engineBusy;
   private readonly engineGenTps;
   private readonly enginePromptTps;
+  private readonly rankKv;
+  private readonly rankRunning;
+  private readonly rankWaiting;
+  private readonly rankBusy;
   private readonly collectorDuration;
   private readonly collectorUp;
   private readonly collectorLastSuccess;
@@ -86,6 +90,7 @@ export class SidecarMetrics {
   private readonly gpuEnergy;
   private readonly engineEnergy;
   private readonly enginePowerShare;
+  private readonly duplicateUuids;
   /** The text scrapes get: rendered by refresh() after each update. */
   private cached: string | null = null;
   private rendering: Promise<string> | null = null;
@@ -147,10 +152,19 @@ export class SidecarMetrics {
     this.engineMig = gauge('gpufleet_engine_mig', 'An engine rank on a MIG instance (value 1): join on (host, mig_uuid) with gpufleet_mig_instance_info', [
       'host', 'engine_id', 'rank', 'gpu_uuid', 'mig_uuid',
     ]);
-    this.engineKv = gauge('gpufleet_engine_kv_cache_usage_ratio', 'KV-cache usage 0..1', eng);
-    this.engineRunning = gauge('gpufleet_engine_requests_running', 'Requests being processed', eng);
-    this.engineWaiting = gauge('gpufleet_engine_requests_waiting', 'Requests waiting in the queue', eng);
-    this.engineBusy = gauge('gpufleet_engine_busy', 'KV-cache usage above --busy-threshold (1) or not (0)', eng);
+    this.engineKv = gauge('gpufleet_engine_kv_cache_usage_ratio', 'KV-cache usage 0..1; with data-parallel ranks, the fullest rank\'s', eng);
+    this.engineRunning = gauge('gpufleet_engine_requests_running', 'Requests being processed, all data-parallel ranks together', eng);
+    this.engineWaiting = gauge('gpufleet_engine_requests_waiting', 'Requests waiting in the queue, all data-parallel ranks together', eng);
+    this.engineBusy = gauge(
+      'gpufleet_engine_busy',
+      'Every data-parallel rank\'s KV-cache usage is above --busy-threshold (1) or not (0); one rank: its own (Dynamo\'s worker rule)',
+      eng,
+    );
+    const rank = ['host', 'engine_id', 'rank'] as const;
+    this.rankKv = gauge('gpufleet_engine_rank_kv_cache_usage_ratio', 'KV-cache usage 0..1 of one data-parallel rank (rank: the global DP rank)', rank);
+    this.rankRunning = gauge('gpufleet_engine_rank_requests_running', 'Requests being processed by one data-parallel rank', rank);
+    this.rankWaiting = gauge('gpufleet_engine_rank_requests_waiting', 'Requests waiting for one data-parallel rank', rank);
+    this.rankBusy = gauge('gpufleet_engine_rank_busy', 'One data-parallel rank\'s KV-cache usage is above --busy-threshold (1) or not (0)', rank);
     this.engineGenTps = gauge('gpufleet_engine_generation_tokens_per_second', 'Generated tokens per second over the load window', eng);
     this.enginePromptTps = gauge('gpufleet_engine_prompt_tokens_per_second', 'Prompt tokens per second over the load window', eng);
     this.collectorDuration = new Gauge({
@@ -181,6 +195,12 @@ export class SidecarMetrics {
       name: 'gpufleet_gpu_xid_errors_total',
       help: 'Xid errors the NVIDIA driver logged for each GPU since the sidecar started, by Xid code',
       labelNames: ['host', 'gpu_uuid', 'gpu_index', 'xid'],
+      registers: r,
+    });
+    this.duplicateUuids = new Counter({
+      name: 'gpufleet_gpu_duplicate_uuid_total',
+      help: 'GPUs found reporting the UUID of another GPU of this host (masked capture, broken board), each counted once; they stay apart by gpu_index',
+      labelNames: ['host'],
       registers: r,
     });
     this.droppedSeries = new Counter({
@@ -216,6 +236,8 @@ export class SidecarMetrics {
       labelNames: ['host', 'engine_id'],
       registers: r,
     });
+    // From the start, so that increase() sees the first duplicate.
+    if (this.host) this.duplicateUuids.inc({ host: this.host }, 0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     if (this.host) this.setHostInfo(this.host, null, null);
   }
@@ -297,6 +319,13 @@ export class SidecarMetrics {
       this.set(this.engineBusy, el, e.busy ? 1 : 0);
       this.set(this.engineGenTps, el, e.load.generationTokensPerSec);
       this.set(this.enginePromptTps, el, e.load.promptTokensPerSec);
+      for (const r of e.ranks ?? []) {
+        const rl = { ...el, rank: String(r.rank) };
+        this.set(this.rankKv, rl, r.kvCacheUsage);
+        this.set(this.rankRunning, rl, r.running);
+        this.set(this.rankWaiting, rl, r.waiting);
+        this.set(this.rankBusy, rl, r.busy ? 1 : 0);
+      }
     }
     for (const g of lost) {
       this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
@@ -379,6 +408,11 @@ export class SidecarMetrics {
     }
     this.xidSeries.add(key);
     this.xidErrors.inc(labels);
+  }
+
+  /** GPUs newly seen sharing another GPU's UUID (GpuReading.newDuplicateUuids). */
+  recordDuplicateUuids(count: number): void {
+    if (count > 0) this.duplicateUuids.inc({ host: this.host }, count);
   }
 
   recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string, at = Date.now()): void {

@@ -6,7 +6,7 @@
 // bulk of a call's cost), so it is not run every tick: every vgpuIntervalMs, and at once when the
 // XML shows a VM attach or detach (each running vGPU is a `vgpu` process of its GPU in the XML).
 import type { Gpu } from '../model.js';
-import { buildGpus } from '../parsers/gpuSnapshot.js';
+import { buildGpus, duplicateUuidGpus } from '../parsers/gpuSnapshot.js';
 import { parseNvidiaSmiList, type ListedGpu } from '../parsers/nvidiaSmiList.js';
 import { parseNvidiaSmiXml, type SmiXmlLog } from '../parsers/nvidiaSmiXml.js';
 import { normalizePciBusId } from '../parsers/values.js';
@@ -49,6 +49,8 @@ export interface GpuReading {
   fresh: boolean;
   gpu: SourceOutcome;
   vgpu: SourceOutcome;
+  /** GPUs seen for the first time reporting another GPU's UUID (each GPU counted once while the sidecar runs). */
+  newDuplicateUuids?: number;
 }
 
 function asSourceError(err: unknown): SourceError {
@@ -94,6 +96,8 @@ export function vgpuSignature(log: SmiXmlLog): string {
 }
 
 export class GpuCollector {
+  /** GPUs already reported as sharing a UUID (`uuid|index|bus`): said once, counted once. */
+  private readonly duplicatesSeen = new Set<string>();
   private readonly loop: NvidiaSmiLoop | null;
   private list: ListedGpu[] | null = null;
   private listSignature: string | null = null;
@@ -172,7 +176,9 @@ export class GpuCollector {
     const vgpuOutcome = await vgpuReading;
     const gpus = buildGpus(this.opts.host, log, this.list, this.vgpu);
     this.last = { log, gpus };
+    const newDuplicateUuids = this.noteDuplicates(gpus);
     return {
+      ...(newDuplicateUuids > 0 ? { newDuplicateUuids } : {}),
       gpus,
       driverVersion: log.driverVersion,
       cudaVersion: log.cudaVersion,
@@ -231,5 +237,26 @@ export class GpuCollector {
       this.vgpuRead = { signature, at: now, ok: false };
       return { ok: false, enabled: true, error: asSourceError(err), durationSeconds: (performance.now() - t1) / 1000 };
     }
+  }
+
+  /**
+   * Two GPUs reporting one UUID (a masked capture, a broken board) would be one GPU wherever the UUID is the
+   * key: each such GPU is logged once and counted, and keeps its own index (gpufleet_gpu_* rows stay apart).
+   */
+  private noteDuplicates(gpus: Gpu[]): number {
+    let fresh = 0;
+    for (const g of duplicateUuidGpus(gpus)) {
+      const key = `${g.uuid}|${g.index ?? ''}|${g.pciBusId}`;
+      if (this.duplicatesSeen.has(key) || this.duplicatesSeen.size >= 1024) continue;
+      this.duplicatesSeen.add(key);
+      fresh++;
+      const first = gpus.find((x) => x.uuid === g.uuid);
+      this.opts.onLog?.(
+        'warn',
+        `GPU ${g.index ?? '?'} (PCI ${g.pciBusId}) reports the UUID ${g.uuid} of GPU ${first?.index ?? '?'} (PCI ${first?.pciBusId ?? '?'}): ` +
+          'kept apart by index on /metrics (gpufleet_gpu_duplicate_uuid_total); anything keyed by the UUID alone (MIG, engine and topology rows) sees one GPU'
+      );
+    }
+    return fresh;
   }
 }

@@ -3,8 +3,14 @@
 // EngineCore/Worker children are one engine. A process inside a container is left to the Docker
 // layer: its port is the container's, not necessarily reachable from the host.
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
+import type { ListenAddress } from './listenSocket.js';
 import type { ProcInfo } from './procScan.js';
-import { localEndpoint, parseVllmCmdline, type VllmLaunch } from './vllmCmdline.js';
+import { localEndpoint, parseVllmCmdline, type LocalEndpoint, type VllmLaunch } from './vllmCmdline.js';
+
+export interface DiscoveryOptions {
+  /** Where descriptor `fd` of process `pid` listens (procfs); the Rust frontend's port is its inherited socket's. */
+  listenAddress?: (pid: number, fd: number) => ListenAddress | null;
+}
 
 export interface EngineCandidate {
   /** Stable id: "<host>:<port>" for local engines, the URL's host:port for --engine ones. */
@@ -54,8 +60,47 @@ export function endpointKey(url: string): string {
   }
 }
 
-export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname: string, containers: ContainerEngine[] = []): EngineCandidate[] {
+/**
+ * Where each launch is reached. A Rust frontend (`vllm-rs frontend --listen-fd N`) serves on the socket
+ * it inherited, whatever its options say: read from procfs, that socket's address is the engine's, and
+ * its parent `vllm serve` process (whose own --port may be absent or overridden by a --config file) is
+ * reached there too. A Rust frontend whose socket cannot be read joins its parent's engine, or falls back
+ * to the options in its --args-json.
+ */
+function launchEndpoints(procs: ProcInfo[], byPid: Map<number, ProcInfo>, opts: DiscoveryOptions): Map<number, LocalEndpoint> {
+  const out = new Map<number, LocalEndpoint>();
+  const launchOf = (p: ProcInfo | undefined) => (p && !p.containerId ? parseVllmCmdline(p.argv) : null);
+  for (const p of procs) {
+    const launch = launchOf(p);
+    if (launch?.entrypoint !== 'rust-frontend' || launch.listenFd === null || !opts.listenAddress) continue;
+    const addr = opts.listenAddress(p.pid, launch.listenFd);
+    if (!addr) continue;
+    const ep = localEndpoint({ ...launch, host: addr.host, port: addr.port, uds: null });
+    out.set(p.pid, ep);
+    const parent = launchOf(byPid.get(p.ppid));
+    if (parent && parent.entrypoint !== 'rust-frontend') out.set(p.ppid, ep);
+  }
+  for (const p of procs) {
+    const launch = launchOf(p);
+    if (!launch || out.has(p.pid)) continue;
+    const parent = byPid.get(p.ppid);
+    const parentLaunch = launchOf(parent);
+    if (launch.entrypoint === 'rust-frontend' && !launch.portGiven && parentLaunch) {
+      out.set(p.pid, out.get(p.ppid) ?? localEndpoint(parentLaunch));
+    } else out.set(p.pid, localEndpoint(launch));
+  }
+  return out;
+}
+
+export function discoverEngines(
+  procs: ProcInfo[],
+  flagUrls: string[],
+  hostname: string,
+  containers: ContainerEngine[] = [],
+  opts: DiscoveryOptions = {},
+): EngineCandidate[] {
   const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const endpoints = launchEndpoints(procs, byPid, opts);
   const children = new Map<number, number[]>();
   for (const p of procs) {
     const list = children.get(p.ppid);
@@ -68,13 +113,16 @@ export function discoverEngines(procs: ProcInfo[], flagUrls: string[], hostname:
     if (p.containerId) continue;
     const launch = parseVllmCmdline(p.argv);
     if (!launch || launch.headless) continue;
-    const ep = localEndpoint(launch);
+    const ep = endpoints.get(p.pid) ?? localEndpoint(launch);
     // An invalid --host is shown (with why) but never turned into a URL.
     const url = ep.kind === 'tcp' ? ep.url : ep.kind === 'unix' ? `http://localhost` : '';
     const key = ep.kind === 'tcp' ? endpointKey(ep.url) : ep.kind === 'unix' ? `unix:${ep.socketPath}` : `invalid:${ep.port}`;
     const g = groups.get(key);
-    if (g) g.members.push(p);
-    else {
+    if (g) {
+      g.members.push(p);
+      // The `vllm serve` process's own command line says more (parallel sizes, served names) than its Rust frontend's JSON.
+      if (g.launch.entrypoint === 'rust-frontend' && launch.entrypoint !== 'rust-frontend') g.launch = launch;
+    } else {
       groups.set(key, {
         launch, url, socketPath: ep.kind === 'unix' ? ep.socketPath : null, port: ep.kind === 'unix' ? null : ep.port,
         problem: ep.kind === 'invalid' ? ep.problem : null, members: [p],

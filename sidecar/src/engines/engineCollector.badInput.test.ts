@@ -319,9 +319,18 @@ describe('EngineCollector: bad input from one engine stays with that engine', ()
     expect(bad.health).toBe('up');
     expect(bad.workers).toEqual([{ rank: 0, pid: 201, gpuUuids: [], migUuids: [] }]);
     expect(bad.gpuMapping.status).toBe('unresolved');
-    expect(bad.gpuMapping.reason).toMatch(/rank 0 \(pid 201\) and CUDA_VISIBLE_DEVICES is not readable/);
+    expect(bad.gpuMapping.reason).toMatch(/rank 0 \(pid 201\) and their environment is not readable .*pid: host/);
+    expect(bad.gpuMapping.reason).not.toMatch(/not set/);
     expect(g.workers).toEqual([{ rank: 0, pid: 101, gpuUuids: ['GPU-good'], migUuids: [] }]);
     untouched(g);
+  });
+
+  it('a readable environment without CUDA_VISIBLE_DEVICES is told apart from an unreadable one', async () => {
+    const fine = await fakeEngine({ '/metrics': text(CAPTURE) });
+    const { bad } = await twoTicks(fine, { environ: 'HOME=/root\0PATH=/usr/bin\0' });
+    expect(bad.gpuMapping.status).toBe('unresolved');
+    expect(bad.gpuMapping.reason).toMatch(/rank 0 \(pid 201\) and CUDA_VISIBLE_DEVICES is not set in their environment/);
+    expect(bad.gpuMapping.reason).not.toMatch(/not readable|pid: host/);
   });
 });
 

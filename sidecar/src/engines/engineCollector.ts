@@ -3,19 +3,20 @@
 // or answers garbage costs its own deadline and shows as its own error; it never delays or poisons
 // another engine's state. The whole collection gets one time budget: when it runs out, the requests
 // in flight are aborted and the engines not done keep their last state, marked stale.
-import type { Engine, EngineLoad, FleetEvent, Gpu } from '../model.js';
+import type { Engine, EngineLoad, EngineRank, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
 import { systemClock, wallAt, type Clock } from '../util/clock.js';
 import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
 import { describeDockerFailure } from './dockerError.js';
 import { EndpointGate } from './endpointGate.js';
+import { readFormat, type ExpositionFormat } from './expositionFormat.js';
 import { parseAllowList, type VllmPath } from './endpointPolicy.js';
 import { httpGet } from './httpGet.js';
 import { mapEngineGpus } from './mapping.js';
-import { ProcScanner, type ProcInfo } from './procScan.js';
+import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
-import { engineBusy, isBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
+import { engineBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
 import { keepReadFamilies, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
@@ -70,6 +71,8 @@ interface EngineState {
   merged: LoadWindow | null;
   mergedKey: string;
   lastError: string | null;
+  /** The format of the last /metrics answer read. */
+  metricsFormat: ExpositionFormat | null;
   /** Answered /health and a /metrics with vLLM families at least once: only then is it a scrape target. */
   answeredAsVllm: boolean;
   /** Whether the last collection finished this engine's probe before its budget ran out. */
@@ -241,7 +244,9 @@ export class EngineCollector {
         docker = { ok: false, error, durationSeconds: (performance.now() - td) / 1000 };
       }
     }
-    const candidates = await this.gate.admit(this.withinCap(discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers)));
+    const candidates = await this.gate.admit(this.withinCap(discoverEngines(procs, this.opts.engineUrls, this.opts.hostname, containers, {
+      listenAddress: (pid, fd) => this.scanner.listenAddress(pid, fd),
+    })));
     if (this.overCap > 0 && !scanError) {
       scanError = new SourceError('other', `${this.overCap} engine candidates over --max-engines ${this.opts.maxEngines ?? DEFAULT_MAX_ENGINES} are not watched`);
     }
@@ -255,7 +260,7 @@ export class EngineCollector {
         this.states.set(c.id, {
           candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, lastSeenInDiscovery: now, version: null, models: null,
           versionAskedAt: -Infinity, modelsAskedAt: -Infinity, processStart: null, windows: new Map(), merged: null, mergedKey: '', lastError: null,
-          answeredAsVllm: false,
+          metricsFormat: null, answeredAsVllm: false,
           refreshed: false, refreshedAt: -Infinity,
         });
       }
@@ -365,9 +370,14 @@ export class EngineCollector {
       if (looksLikeHtml(m.body, m.contentType)) {
         throw new SourceError('parse', `GET ${metricsUrl}: answered an HTML page, not Prometheus text — a proxy or another server on the port? (${describeAnswer(m.contentType, m.body)})`);
       }
+      const format = readFormat(m.contentType, m.body);
+      if (format.truncated) {
+        throw new SourceError('parse', `GET ${metricsUrl}: OpenMetrics answer without its closing "# EOF": cut short, not read (${describeAnswer(m.contentType, m.body)})`);
+      }
       const parsed = parseVllmMetrics(keepReadFamilies(m.body), { source: `GET ${metricsUrl}` });
       if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, m.body)})`);
       s.answeredAsVllm = true;
+      s.metricsFormat = format.format;
       // A restarted server starts its counters over: its old points would give a bogus window.
       const restarted = parsed.processStartTimeSeconds !== null && s.processStart !== null && parsed.processStartTimeSeconds !== s.processStart;
       if (restarted) {
@@ -459,15 +469,16 @@ export class EngineCollector {
 
   private toEngine(s: EngineState, procs: Map<number, ProcInfo>, gpus: Gpu[], _now: number): Engine {
     const c = s.candidate;
-    const env = new Map<number, string | null>();
+    const env = new Map<number, EnvState>();
     for (const pid of c.pids) {
       const role = procs.get(pid);
-      if (role) env.set(pid, this.scanner.env(pid, 'CUDA_VISIBLE_DEVICES'));
+      if (role) env.set(pid, this.scanner.envState(pid, 'CUDA_VISIBLE_DEVICES'));
     }
     const mapping = mapEngineGpus(c, procs, gpus, env);
 
     let load: EngineLoad = EMPTY_LOAD;
     let busy = false;
+    let rankLoads: EngineRank[] | undefined;
     const ranks = [...s.windows.values()];
     if (s.health === 'up' && ranks.length) {
       const per = ranks.map((w) => w.derive(this.opts.busyThreshold));
@@ -479,8 +490,14 @@ export class EngineCollector {
         // Data-parallel ranks behind one API server: one engine, its figures added up.
         const d = s.merged.derive(this.opts.busyThreshold);
         load = { ...d.load, prefixCacheHitRatio: d.prefixCacheHitRatio, requestsPerSec: d.requestsPerSec };
-        busy = engineBusy(per.map((x) => isBusy(x.load.kvCacheUsage, this.opts.busyThreshold)));
+        busy = engineBusy(per.map((x) => x.busy));
       }
+      // Ranks by their global index; an `engine` label that is no number has no rank to be listed by.
+      rankLoads = per
+        .map((d, i) => ({ rank: ranks[i]?.last?.scrape.rank ?? null, d }))
+        .filter((x): x is { rank: number; d: (typeof per)[number] } => x.rank !== null)
+        .map(({ rank, d }) => ({ rank, running: d.load.running, waiting: d.load.waiting, kvCacheUsage: d.load.kvCacheUsage, busy: d.busy }))
+        .sort((a, b) => a.rank - b.rank);
     }
 
     const lastScrape: EngineScrape | undefined = ranks[0]?.last?.scrape;
@@ -509,6 +526,8 @@ export class EngineCollector {
       gpuMapping: { status: mapping.status, reason: mapping.reason },
       load,
       busy,
+      ...(rankLoads ? { ranks: rankLoads } : {}),
+      metricsFormat: s.metricsFormat,
       discoveredBy: c.source,
       lastError: s.lastError,
       answeredAsVllm: s.answeredAsVllm,

@@ -7,6 +7,7 @@ import {
   parseLogPrefix,
   parseProcessComm,
   parseProcessRole,
+  parseVllmCmdline,
   type ProcessRole,
 } from './vllmCmdline.js';
 import { deriveLoad, histogramQuantile } from './vllmLoad.js';
@@ -57,6 +58,21 @@ function logProcesses(text: string): Record<string, string> {
     }
   }
   return out;
+}
+
+/**
+ * The argv of vLLM's "Launching Rust frontend: …" log line: Python joined it with blanks, and the last
+ * argument, `--args-json`'s value, holds blanks itself.
+ */
+function rustArgv(log: string): string[] {
+  const line = log.split('\n').find((l) => l.startsWith('Launching Rust frontend: ')) ?? '';
+  const cmd = line.slice('Launching Rust frontend: '.length);
+  const at = cmd.indexOf(' --args-json ');
+  return [...cmd.slice(0, at).split(' '), '--args-json', cmd.slice(at + ' --args-json '.length)];
+}
+
+function rustLaunch(log: string) {
+  return parseVllmCmdline(rustArgv(log));
 }
 
 const CHECKS: Record<string, (text: string) => void> = {
@@ -216,6 +232,22 @@ const CHECKS: Record<string, (text: string) => void> = {
   },
   'version_0.4.3_datadog-fixture.json': (text) => {
     expect(parseVllmVersion(text)).toBe('0.4.3');
+  },
+  'vllm-log_rust-frontend-launch_tp1_vllm-pr44183.log': (text) => {
+    const l = rustLaunch(text);
+    expect(l).toMatchObject({
+      entrypoint: 'rust-frontend', listenFd: 18, model: 'HuggingFaceTB/SmolLM2-135M-Instruct', servedModelNames: ['HuggingFaceTB/SmolLM2-135M-Instruct'],
+      portGiven: false, parallel: { tensor: 1, pipeline: 1, data: 1 }, problems: [],
+    });
+    expect(brief(parseProcessRole(rustArgv(text)))).toEqual({ role: 'api-server', source: 'launch' });
+    expect(logProcesses(text)).toEqual({ '2502': 'RustFrontend api-server' });
+  },
+  'vllm-log_rust-frontend-launch_tp4_vllm-pr43825.log': (text) => {
+    expect(rustLaunch(text)).toMatchObject({
+      entrypoint: 'rust-frontend', listenFd: 38, model: '/new-model/MiniMax-M2.7', portGiven: false, parallel: { tensor: 4 }, problems: [],
+    });
+    // The frontend's own log says where it bound: the socket the `vllm serve` process handed it.
+    expect(text).toMatch(/bind_address=0\.0\.0\.0:8000/);
   },
   'vllm-log_0.10.1.1_tp2-mp-same-node_process-prefixes.log': (text) => {
     expect(logProcesses(text)).toEqual({

@@ -6,7 +6,7 @@
 // process (a PID namespace apart, or the context not created yet).
 import type { EngineWorker, Gpu } from '../model.js';
 import type { EngineCandidate } from './discovery.js';
-import type { ProcInfo } from './procScan.js';
+import type { EnvState, ProcInfo } from './procScan.js';
 import { classifyProcesses, type ProcessRole } from './vllmCmdline.js';
 
 export interface GpuMapping {
@@ -88,7 +88,7 @@ export function mapEngineGpus(
   candidate: EngineCandidate,
   procs: Map<number, ProcInfo>,
   gpus: Gpu[],
-  env: Map<number, string | null>,
+  env: Map<number, EnvState>,
 ): GpuMapping {
   if (candidate.pids.length === 0) {
     return {
@@ -119,7 +119,8 @@ export function mapEngineGpus(
       for (const c of children.get(pid) ?? []) if (!rankPids.has(c)) queue.push(c);
     }
     if (mine.length === 0) {
-      const cvd = env.get(r.pid);
+      const e = env.get(r.pid);
+      const cvd = e?.state === 'set' ? e.value : null;
       if (cvd) {
         const visible = visibleDevices(cvd, gpus);
         // One device per rank: a worker uses the device at its local rank within what it sees.
@@ -137,11 +138,28 @@ export function mapEngineGpus(
   });
   const withGpu = workers.filter((w) => w.gpuUuids.length > 0).length;
   if (workers.length > 0 && withGpu === workers.length) return { workers, status: 'resolved', reason: null };
-  const missing = workers.filter((w) => w.gpuUuids.length === 0).map((w) => `rank ${w.rank} (pid ${w.pid})`);
+  const missingWorkers = workers.filter((w) => w.gpuUuids.length === 0);
+  const missing = missingWorkers.map((w) => `rank ${w.rank} (pid ${w.pid})`);
   const reason =
     workers.length === 0
       ? 'no vLLM rank process found in the engine\'s process tree'
-      : `nvidia-smi lists no GPU process for ${missing.join(', ')} and CUDA_VISIBLE_DEVICES is not readable` +
-        ' (a sidecar in a container needs pid: host to see the same PIDs as nvidia-smi)';
+      : `nvidia-smi lists no GPU process for ${missing.join(', ')} and ${environmentReason(missingWorkers.map((w) => (w.pid === null ? undefined : env.get(w.pid))))}`;
   return { workers, status: withGpu === 0 ? 'unresolved' : 'partial', reason };
+}
+
+/**
+ * Why CUDA_VISIBLE_DEVICES did not place the ranks, by what the environments said: each case sends
+ * the operator to a different fix.
+ */
+function environmentReason(states: (EnvState | undefined)[]): string {
+  const has = (s: EnvState['state']) => states.some((e) => e?.state === s);
+  const parts: string[] = [];
+  if (has('unreadable') || states.some((e) => e === undefined)) {
+    parts.push('their environment is not readable (a sidecar in a container needs pid: host to see the same PIDs as nvidia-smi, and CAP_SYS_PTRACE to read another user\'s process)');
+  }
+  if (has('unset')) {
+    parts.push('CUDA_VISIBLE_DEVICES is not set in their environment (every GPU is visible to them, so only nvidia-smi\'s process list can place them: is the engine still starting, or in another PID namespace?)');
+  }
+  if (has('set')) parts.push('their CUDA_VISIBLE_DEVICES names no GPU nvidia-smi reports on this host');
+  return parts.join('; ');
 }

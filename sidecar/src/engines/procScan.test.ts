@@ -269,3 +269,22 @@ describe('ProcScanner.env: an unreadable /proc/PID/environ', () => {
     expect(new ProcScanner(root).env(99, 'CUDA_VISIBLE_DEVICES')).toBeNull();
   });
 });
+
+describe('ProcScanner.listenAddress: a descriptor\'s listening socket, read from the real /proc', () => {
+  it('finds this process\'s own listening socket by its descriptor, and nothing for a non-socket descriptor', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+      expect(Number.isInteger(fd) && fd > 2).toBe(true);
+      const scanner = new ProcScanner('/proc');
+      expect(scanner.listenAddress(process.pid, fd)).toEqual({ host: '127.0.0.1', port });
+      expect(scanner.listenAddress(process.pid, 0)).toBeNull(); // stdin: not a socket's LISTEN row
+      expect(scanner.listenAddress(process.pid, 999_999)).toBeNull();
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -5,10 +5,17 @@
 // What was read of a process is kept per (pid, start time) and, once the process is past its first
 // minute, not read again (see ProcScanner.scan), since a scan every tick on a busy host would
 // otherwise re-read thousands of files.
-import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { capText } from '../util/capText.js';
+import { listenAddressOf, socketInode, type ListenAddress } from './listenSocket.js';
 import { splitProcCmdline } from './vllmCmdline.js';
+
+/**
+ * One environment variable of a process: its value, not in the environment, or the environment
+ * could not be read (another user's process without CAP_SYS_PTRACE, or a PID namespace apart).
+ */
+export type EnvState = { state: 'set'; value: string } | { state: 'unset' } | { state: 'unreadable' };
 
 export interface ProcInfo {
   pid: number;
@@ -143,7 +150,7 @@ interface Known {
   argv: string[];
   containerId: string | null;
   /** Environment variables read so far (a process's initial environment does not change). */
-  env: Map<string, string | null>;
+  env: Map<string, EnvState>;
 }
 
 /**
@@ -273,6 +280,12 @@ export class ProcScanner {
 
   /** One environment variable of a process; null when unset or unreadable (another user's process). */
   env(pid: number, name: string): string | null {
+    const e = this.envState(pid, name);
+    return e.state === 'set' ? e.value : null;
+  }
+
+  /** One environment variable of a process, telling "not set" from "could not read the environment". */
+  envState(pid: number, name: string): EnvState {
     const k = this.known.get(pid);
     const hit = k?.env.get(name);
     if (hit !== undefined) return hit;
@@ -280,14 +293,41 @@ export class ProcScanner {
     try {
       text = this.readText(join(this.procPath, String(pid), 'environ'));
     } catch (err) {
-      if (err instanceof ProcResourceError) return null; // not remembered: asked again next time
+      if (err instanceof ProcResourceError) return { state: 'unreadable' }; // not remembered: asked again next time
       throw err;
     }
     // A device list of 64 MIG UUIDs is ~3,000 characters: a wider bound than other strings.
     const found = text === null ? null : envVar(text, name);
-    const value = found === null ? null : capText(found, 4096);
+    const value: EnvState = text === null ? { state: 'unreadable' } : found === null ? { state: 'unset' } : { state: 'set', value: capText(found, 4096) };
     // Unreadable is remembered too: it does not become readable while the process lives.
     k?.env.set(name, value);
     return value;
+  }
+
+  /**
+   * Where the socket a process holds as descriptor `fd` listens (TCP, IPv4 or IPv6); null when the
+   * descriptor is no listening TCP socket or cannot be read (gone, another user's without
+   * CAP_SYS_PTRACE, short of descriptors).
+   */
+  listenAddress(pid: number, fd: number): ListenAddress | null {
+    const dir = join(this.procPath, String(pid));
+    let inode: number | null;
+    try {
+      inode = socketInode(readlinkSync(join(dir, 'fd', String(fd))));
+    } catch {
+      return null;
+    }
+    if (inode === null) return null;
+    try {
+      for (const table of ['tcp', 'tcp6']) {
+        const text = this.readText(join(dir, 'net', table));
+        const addr = text === null ? null : listenAddressOf(text, inode);
+        if (addr) return addr;
+      }
+    } catch (err) {
+      if (err instanceof ProcResourceError) return null;
+      throw err;
+    }
+    return null;
   }
 }

@@ -8,6 +8,16 @@
 //   python -m vllm.entrypoints.openai.api_server --model <m> [opts]
 //   python3 -m vllm.entrypoints.api_server [opts]  the simple demo server (no /v1/models)
 //   python -m vllm.entrypoints.cli.main serve <model>
+//   …/vllm/vllm-rs frontend --listen-fd N --input-address ipc://… --output-address ipc://…
+//       --engine-count N --args-json {…}            the Rust frontend (VLLM_USE_RUST_FRONTEND=1), a child
+//                                                  of the `vllm serve` process, which binds the HTTP
+//                                                  socket and hands it over as fd N; the options it
+//                                                  was given are in the JSON (argparse dest names, only
+//                                                  those set: {"model": …, "model_tag": …,
+//                                                  "tensor_parallel_size": 4}, as vLLM logs the line
+//                                                  "Launching Rust frontend: …"). Its port is the
+//                                                  socket's, not on the command line.
+//   vllm-rs serve <model> [opts]                   the Rust frontend as its own launcher (vllm-metal)
 // Defaults checked in vLLM's source (vllm/entrypoints/openai/cli_args.py, FrontendArgs):
 // `port: int = 8000`, `host: str | None = None` (bound as all interfaces: api_server.py logs
 // `addr or "0.0.0.0"`, as the fixture log "Starting vLLM API server 0 on http://0.0.0.0:8081"
@@ -44,7 +54,7 @@ export const DEFAULT_VLLM_PORT = 8000;
 export const DEFAULT_VLLM_HOST = '0.0.0.0';
 export const DEFAULT_TITLE_PREFIXES: readonly string[] = ['VLLM'];
 
-export type VllmEntrypoint = 'cli-serve' | 'openai-api-server' | 'simple-api-server';
+export type VllmEntrypoint = 'cli-serve' | 'openai-api-server' | 'simple-api-server' | 'rust-frontend';
 
 export interface VllmLaunch {
   entrypoint: VllmEntrypoint;
@@ -79,9 +89,17 @@ export interface VllmLaunch {
   loraModules: string[];
   /** `--config FILE`: options (port, model...) may be set in that YAML, which the caller may read. */
   configFile: string | null;
+  /**
+   * The Rust frontend's `--listen-fd`: the descriptor of the listening socket it inherited from the
+   * `vllm serve` process. The port is that socket's (procfs), whatever `port` says.
+   */
+  listenFd: number | null;
   /** Flags that could not be read (e.g. a non-numeric --port); defaults were kept. */
   problems: string[];
 }
+
+/** Characters kept of the Rust frontend's `--args-json` (every other argument keeps MAX_UNTRUSTED_CHARS). */
+export const MAX_ARGS_JSON_CHARS = 8192;
 
 /** Arguments kept of one command line: a vLLM launch has a few dozen; any local user writes the rest. */
 const MAX_ARGS = 256;
@@ -95,7 +113,7 @@ export function splitProcCmdline(raw: string | Uint8Array): string[] {
   const parts = text.split('\0', MAX_ARGS + 1);
   if (parts.length > MAX_ARGS) parts.length = MAX_ARGS;
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts.map((p) => capText(p));
+  return parts.map((p, i) => capText(p, i > 0 && parts[i - 1] === '--args-json' ? MAX_ARGS_JSON_CHARS : MAX_UNTRUSTED_CHARS));
 }
 
 function basename(p: string): string {
@@ -294,7 +312,7 @@ function findEntry(argv: readonly string[]): { entrypoint: VllmEntrypoint; rest:
   const exe = basename(argv[0] ?? '');
   const serveAt = (args: readonly string[], i: number) =>
     args[i] === 'serve' ? { entrypoint: 'cli-serve' as const, rest: args.slice(i + 1) } : null;
-  if (exe === 'vllm') return serveAt(argv, 1);
+  if (exe === 'vllm' || exe === 'vllm-rs') return serveAt(argv, 1);
   if (!PYTHON.test(exe)) return null;
   let j = 1;
   while (j < argv.length) {
@@ -357,7 +375,9 @@ export function parseVllmCmdline(argv: readonly string[]): VllmLaunch | null {
 function parseLaunch(given: readonly string[]): VllmLaunch | null {
   if (given.length === 0) return null;
   // Command lines from containers come whole: bounded here like those from /proc.
-  const argv = given.length > MAX_ARGS || given.some((a) => a.length > MAX_UNTRUSTED_CHARS) ? given.slice(0, MAX_ARGS).map((a) => capText(a)) : given;
+  const over = (a: string, i: number) => a.length > (i > 0 && given[i - 1] === '--args-json' ? MAX_ARGS_JSON_CHARS : MAX_UNTRUSTED_CHARS);
+  const argv = given.length > MAX_ARGS || given.some(over) ? splitProcCmdline(given.slice(0, MAX_ARGS).join('\0')) : given;
+  if (basename(argv[0] ?? '') === 'vllm-rs' && argv[1] === 'frontend') return parseRustFrontend(argv.slice(2));
   const entry = findEntry(argv);
   if (!entry) return null;
   const { rest } = entry;
@@ -448,8 +468,87 @@ function parseLaunch(given: readonly string[]): VllmLaunch | null {
     headless: bools.has('--headless'),
     loraModules: (multi.get('lora') ?? []).map(loraName).filter((n): n is string => n !== null),
     configFile: values.get('config') ?? null,
+    listenFd: null,
     problems,
   };
+}
+
+/** `vllm-rs frontend` arguments → a launch: `--listen-fd` and the options in `--args-json`. */
+function parseRustFrontend(rest: readonly string[]): VllmLaunch {
+  const problems: string[] = [];
+  let listenFd: number | null = null;
+  let json: string | null = null;
+  for (let i = 0; i < rest.length; i++) {
+    const tok = rest[i] as string;
+    const eq = tok.indexOf('=');
+    const flag = eq >= 0 ? tok.slice(0, eq) : tok;
+    if (flag !== '--listen-fd' && flag !== '--args-json') continue;
+    const v = eq >= 0 ? tok.slice(eq + 1) : rest[++i];
+    if (flag === '--args-json') json = v ?? null;
+    else if (v !== undefined && /^\d{1,7}$/.test(v)) listenFd = Number(v);
+    else problems.push('--listen-fd is not a descriptor number');
+  }
+  const args = readArgsJson(json, problems);
+  const str = (k: string): string | null => (typeof args[k] === 'string' && (args[k] as string).length > 0 ? capText(args[k] as string) : null);
+  const int = (k: string, min: number, max: number): number | null => {
+    const v = args[k];
+    return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : null;
+  };
+  const model = str('model') ?? str('model_tag');
+  const servedRaw = args.served_model_name;
+  const served = (Array.isArray(servedRaw) ? servedRaw : [servedRaw]).filter((x): x is string => typeof x === 'string' && x.length > 0).slice(0, 16).map((x) => capText(x));
+  const host = str('host');
+  const port = int('port', 1, 65535);
+  return {
+    entrypoint: 'rust-frontend',
+    model,
+    servedModelNames: served.length > 0 ? served : model ? [model] : [],
+    host: host ?? DEFAULT_VLLM_HOST,
+    port: port ?? DEFAULT_VLLM_PORT,
+    hostGiven: host !== null,
+    portGiven: port !== null,
+    uds: str('uds'),
+    tls: str('ssl_keyfile') !== null && str('ssl_certfile') !== null,
+    parallel: {
+      tensor: int('tensor_parallel_size', 1, 1_000_000) ?? 1,
+      pipeline: int('pipeline_parallel_size', 1, 1_000_000) ?? 1,
+      data: int('data_parallel_size', 1, 1_000_000) ?? 1,
+      dataLocal: int('data_parallel_size_local', 1, 1_000_000),
+      expert: args.enable_expert_parallel === true,
+    },
+    apiServerCount: null,
+    dataParallelRank: int('data_parallel_rank', 0, 1_000_000),
+    dataParallelStartRank: int('data_parallel_start_rank', 0, 1_000_000),
+    headless: false,
+    loraModules: [],
+    configFile: null,
+    listenFd,
+    problems,
+  };
+}
+
+/** The `--args-json` object, or {} (with the problem said) when it is missing, cut or not an object. */
+function readArgsJson(json: string | null, problems: string[]): Record<string, unknown> {
+  if (json === null) return {};
+  if (json.length >= MAX_ARGS_JSON_CHARS) {
+    problems.push(`--args-json is longer than ${MAX_ARGS_JSON_CHARS} characters: not read`);
+    return {};
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    problems.push('--args-json is not JSON');
+    return {};
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    problems.push('--args-json is not a JSON object');
+    return {};
+  }
+  // Own keys only: a "__proto__" key of JSON.parse is an own property, never the prototype.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, x] of Object.entries(v)) out[k] = x;
+  return out;
 }
 
 export type LocalEndpoint =
@@ -656,6 +755,8 @@ function roleOfLogName(name: string): ProcessRole | null {
   const n = name.trim();
   if (n.length === 0) return null;
   if (n === 'RayWorkerWrapper' || n === 'VllmWorkerProcess') return { role: 'worker', source: 'log' };
+  // The Rust frontend's log lines, relayed by the `vllm serve` process.
+  if (n === 'RustFrontend') return { role: 'api-server', source: 'log' };
   let m = /^(APIServer|ApiServer)(?:[_-](\d+))?$/.exec(n);
   if (m) return m[2] !== undefined ? { role: 'api-server', index: Number(m[2]), source: 'log' } : { role: 'api-server', source: 'log' };
   // 0.10.x: multiprocessing name f"EngineCore_{dp_rank}"; later EngineCore_DP<n> like the title.

@@ -26,6 +26,7 @@ function scrape(over: Partial<Omit<EngineScrape, 'counters' | 'histograms'>> & {
   const { counters, histograms, ...rest } = over;
   return {
     engine: '0',
+    rank: 0,
     modelNames: ['m'],
     running: 1,
     waiting: 0,
@@ -313,10 +314,18 @@ describe('busy (NVIDIA Dynamo worker-monitor rule)', () => {
   it('a data-parallel engine is busy only when all its ranks are', () => {
     expect([engineBusy([true, true]), engineBusy([true, false]), engineBusy([])]).toEqual([true, false, false]);
   });
+  it('the issue’s example: ranks at 1.00 and 0.85, threshold 0.9 → rank 0 busy, the engine not (KV shown 1.00)', () => {
+    const threshold = 0.9;
+    const ranks = [scrape({ engine: '0', kvCacheUsage: 1 }), scrape({ engine: '1', rank: 1, kvCacheUsage: 0.85 })];
+    const perRank = ranks.map((r) => isBusy(r.kvCacheUsage, threshold));
+    expect(perRank).toEqual([true, false]);
+    expect(engineBusy(perRank)).toBe(false);
+    expect(mergeEngineScrapes(ranks).kvCacheUsage).toBe(1);
+  });
 });
 
 describe('mergeEngineScrapes', () => {
-  it('adds ranks up; KV usage weighted by each rank’s GPU blocks', () => {
+  it('adds ranks up; KV usage is the fullest rank’s, whatever their sizes', () => {
     const cc = (n: number) => ({
       blockSize: 16,
       numGpuBlocks: n,
@@ -331,11 +340,10 @@ describe('mergeEngineScrapes', () => {
     const m = mergeEngineScrapes([a, b]);
     expect(m.engine).toBe('all');
     expect(m.running).toBe(8);
-    expect(m.kvCacheUsage).toBeCloseTo((0.25 * 1000 + 0.9 * 3000) / 4000, 12); // 0.7375
+    expect(m.kvCacheUsage).toBe(0.9);
     expect(m.counters.promptTokens).toBe(300);
     expect(m.histograms.ttft?.buckets).toEqual(hist([[1, 4], [INF, 5]]).buckets);
-    // without block counts: the plain mean
-    const plain = mergeEngineScrapes([{ ...a, cacheConfig: null }, b]);
-    expect(plain.kvCacheUsage).toBeCloseTo(0.575, 12);
+    // a rank without a reading does not hide the others'
+    expect(mergeEngineScrapes([{ ...a, kvCacheUsage: null }, { ...b, kvCacheUsage: 0.4 }]).kvCacheUsage).toBe(0.4);
   });
 });

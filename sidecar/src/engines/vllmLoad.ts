@@ -6,10 +6,13 @@
 //   linear interpolation inside the bucket that holds the rank, the first bucket starting at 0, a
 //   rank in the +Inf bucket answering the highest finite bound. No observations in the window,
 //   fewer than two buckets, or buckets that are broken or not cumulative → null, never NaN.
-// - busy: KV-cache usage above the threshold, NVIDIA Dynamo's worker-monitor rule
-//   (`active_decode_blocks / kv_total_blocks > threshold`, docs/fault_tolerance/request_rejection.md
-//   in ai-dynamo/dynamo); a worker with several data-parallel ranks is busy only when all are
-//   (`engineBusy`).
+// - busy: a rank is busy when its KV-cache usage is above the threshold, NVIDIA Dynamo's
+//   worker-monitor rule (`active_decode_blocks / kv_total_blocks > threshold` per dp_rank,
+//   lib/llm/src/discovery/worker_monitor.rs in ai-dynamo/dynamo); a rank without data is free. An
+//   engine with several data-parallel ranks is busy only when every rank is (`engineBusy`, Dynamo's
+//   WorkerLoadState::is_busy): vLLM's API server sends a new request to its least loaded rank, so
+//   one free rank still takes work. Its KV usage is the highest rank's, so an engine can show KV
+//   above the threshold and not be busy; the per-rank figures say which rank is full.
 // - First scrape (no previous one): gauges only; rates, ratios and quantiles are null, except that
 //   a V0 engine's own average-throughput gauges stand in for the token rates.
 
@@ -453,9 +456,12 @@ function mergeHistograms(hs: (Histogram | null)[]): Histogram | null {
 }
 
 /**
- * One EngineScrape for a whole data-parallel engine from its ranks' scrapes: request counts,
- * counters and histogram buckets add up; KV-cache usage is the mean weighted by each rank's
- * `num_gpu_blocks` when all are known (plain mean otherwise), i.e. used blocks / total blocks.
+ * One EngineScrape for a whole data-parallel engine from its ranks' scrapes, the way vLLM's own
+ * Grafana dashboard adds them up (`sum by (model_name)` of running, waiting and the counters' rates;
+ * histogram buckets summed before the quantile): request counts, counters and buckets add up.
+ * KV-cache usage is the highest rank's: each rank has its own KV cache and a full one rejects or
+ * preempts whatever the others hold free, which a mean would hide. The ranks' own usage is kept
+ * per rank (Engine.ranks).
  */
 export function mergeEngineScrapes(ranks: readonly EngineScrape[], engine = 'all'): EngineScrape {
   const first = ranks[0];
@@ -464,18 +470,7 @@ export function mergeEngineScrapes(ranks: readonly EngineScrape[], engine = 'all
   const modelNames: string[] = [];
   for (const r of ranks) for (const m of r.modelNames) if (!modelNames.includes(m)) modelNames.push(m);
   let kvCacheUsage: number | null = null;
-  if (ranks.every((r) => r.kvCacheUsage !== null)) {
-    const weights = ranks.map((r) => r.cacheConfig?.numGpuBlocks ?? null);
-    const weighted = weights.every((w) => w !== null && w > 0);
-    let num = 0;
-    let den = 0;
-    ranks.forEach((r, i) => {
-      const w = weighted ? (weights[i] as number) : 1;
-      num += (r.kvCacheUsage as number) * w;
-      den += w;
-    });
-    kvCacheUsage = den > 0 ? num / den : null;
-  }
+  for (const r of ranks) if (r.kvCacheUsage !== null && (kvCacheUsage === null || r.kvCacheUsage > kvCacheUsage)) kvCacheUsage = r.kvCacheUsage;
   const counters = {} as EngineScrape['counters'];
   for (const k of Object.keys(first.counters) as (keyof EngineScrape['counters'])[]) {
     counters[k] = sumNullable(ranks.map((r) => r.counters[k]));
@@ -483,6 +478,7 @@ export function mergeEngineScrapes(ranks: readonly EngineScrape[], engine = 'all
   const sameItl = ranks.every((r) => r.itlMetric === first.itlMetric);
   return {
     engine,
+    rank: null,
     modelNames,
     running: sumNullable(ranks.map((r) => r.running)),
     waiting: sumNullable(ranks.map((r) => r.waiting)),

@@ -1,5 +1,5 @@
 import { escapeLabelValue, PromLimitError } from './promText.js';
-import { parseVllmMetrics } from './vllmMetrics.js';
+import { keepReadFamilies, parseVllmMetrics } from './vllmMetrics.js';
 
 // A data-parallel API server exports its engines' series side by side, told apart by `engine`.
 const DP2 = `
@@ -147,6 +147,38 @@ describe('parseVllmMetrics', () => {
       ].join('\n')
     ).engines[0];
     expect(e?.lora).toEqual({ maxLora: 4, running: ['a', 'b'], waiting: ['c'] });
+  });
+
+  it('takes families by exact name: newer families that extend an old name never count as it', () => {
+    // 0.2x families whose names start with ones we read (OpenMetrics, as the Rust frontend writes them).
+    const text = [
+      '# TYPE vllm:num_requests_waiting gauge',
+      'vllm:num_requests_waiting{model_name="m",engine="0"} 4',
+      '# TYPE vllm:num_requests_waiting_by_reason gauge',
+      'vllm:num_requests_waiting_by_reason{model_name="m",engine="0",reason="capacity"} 3',
+      'vllm:num_requests_waiting_by_reason{model_name="m",engine="0",reason="deferred"} 1',
+      '# TYPE vllm:prompt_tokens counter',
+      'vllm:prompt_tokens_total{model_name="m",engine="0"} 100',
+      '# TYPE vllm:prompt_tokens_cached counter',
+      'vllm:prompt_tokens_cached_total{model_name="m",engine="0"} 60',
+      '# TYPE vllm:prompt_tokens_by_source counter',
+      'vllm:prompt_tokens_by_source_total{model_name="m",engine="0",source="local_compute"} 40',
+      '# TYPE vllm:kv_offload_total_bytes counter',
+      'vllm:kv_offload_total_bytes_total{model_name="m",engine="0"} 9',
+      '# TYPE vllm:kv_offload_store_bytes counter',
+      'vllm:kv_offload_store_bytes_total{model_name="m",engine="0"} 9',
+      '# TYPE vllm:kv_cache_usage_perc gauge',
+      'vllm:kv_cache_usage_perc{model_name="m",engine="0"} 0.5',
+      '# TYPE vllm:kv_cache_usage_perc_by_tier gauge',
+      'vllm:kv_cache_usage_perc_by_tier{model_name="m",engine="0",tier="cpu"} 0.99',
+      '# EOF',
+    ].join('\n');
+    for (const t of [text, keepReadFamilies(text)]) {
+      const [e] = parseVllmMetrics(t).engines;
+      expect([e?.waiting, e?.counters.promptTokens, e?.kvCacheUsage]).toEqual([4, 100, 0.5]);
+    }
+    // Only the families read survive the pre-filter.
+    expect(keepReadFamilies(text)).not.toMatch(/by_reason|cached|by_source|offload|by_tier/);
   });
 
   it('is empty for metrics that are not vLLM', () => {

@@ -11,8 +11,19 @@
 //   gauge (-1 = no data, as in the 0.7.x capture).
 // - V0 only, used when present: `vllm:num_requests_swapped`, `vllm:avg_prompt_throughput_toks_per_s`,
 //   `vllm:avg_generation_throughput_toks_per_s`.
-// - The `engine` label (V1) names the data-parallel engine behind one API server; series without it
-//   (all of V0, and `cache_config_info` in 0.4.3) belong to engine "0".
+// - Removed since: `vllm:gpu_cache_usage_perc` and `vllm:gpu_prefix_cache_*` (0.12),
+//   `vllm:time_per_output_token_seconds` (0.13): read only as fallbacks for older engines.
+// - Families are taken by their exact sample name: `vllm:num_requests_waiting_by_reason{reason}`
+//   (whose sum is `vllm:num_requests_waiting`), `vllm:prompt_tokens_cached_total`,
+//   `vllm:prompt_tokens_by_source_total` or the KV-offload counters never stand in for the family
+//   their name starts with.
+// - OpenMetrics (the Rust frontend's only format) names a counter family without `_total` in
+//   `# TYPE` and its samples with it: samples are looked up by their own name, so
+//   `vllm:prompt_tokens_total` is found in both formats; `_created` samples are never read.
+// - The `engine` label (V1) names the data-parallel engine behind one API server: its global DP
+//   rank (vLLM's client labels the ranks it manages, `range(start_rank, start_rank + local)` with
+//   hybrid load balancing, so a node's ranks start at its `--data-parallel-start-rank`). Series
+//   without it (all of V0, and `cache_config_info` in 0.4.3) belong to engine "0".
 // Counters and histogram buckets are kept raw (cumulative) so vllmLoad can take deltas.
 
 import { parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
@@ -66,6 +77,8 @@ export const ITL_METRICS = ['vllm:inter_token_latency_seconds', 'vllm:time_per_o
 export interface EngineScrape {
   /** The `engine` label (data-parallel rank behind the API server); "0" when absent. */
   engine: string;
+  /** The global DP rank: the `engine` label as a number; null when the label is not one. */
+  rank: number | null;
   /** Distinct `model_name` labels on this engine's series, in order of appearance. */
   modelNames: string[];
   running: number | null;
@@ -185,6 +198,11 @@ function engineKeyOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A DP rank from an `engine` label: a plain decimal number up to a million, else null. */
+export function rankOf(engine: string): number | null {
+  return /^\d{1,7}$/.test(engine) && Number(engine) <= 1_000_000 ? Number(engine) : null;
+}
+
 function extractEngine(engine: string, by: BySample): EngineScrape {
   const problems: string[] = [];
   const modelNames: string[] = [];
@@ -281,6 +299,7 @@ function extractEngine(engine: string, by: BySample): EngineScrape {
 
   return {
     engine,
+    rank: rankOf(engine),
     modelNames,
     running: gauge('vllm:num_requests_running'),
     waiting: gauge('vllm:num_requests_waiting'),

@@ -1,7 +1,7 @@
 // One simulated fleet host at time t as the sidecar's Snapshot: the simulator's host state (sim/state.ts, the
 // same model the fake nvidia-smi prints) with the host's engines' ranks as GPU processes, turned into the
 // sidecar's model the way its parsers and engine collector would see it. Pure: (host, t) gives one snapshot.
-import type { Engine, EngineWorker, Gpu, GpuProcess, Snapshot, SourceName, SourceStatus } from '../model.js';
+import type { Engine, EngineRank, EngineWorker, Gpu, GpuProcess, Snapshot, SourceName, SourceStatus } from '../model.js';
 import { engineDevicesAt, type EngineDevice } from '../sim/engineLayout.js';
 import { rankGaugesAt, engineLoadAt } from '../sim/engineMetrics.js';
 import { inDowntime, servedNames, type EngineSpec } from '../sim/engineScenario.js';
@@ -128,12 +128,15 @@ function toEngine(host: string, e: EngineSpec, i: number, devices: EngineDevice[
   let waiting = 0;
   let kv = 0;
   let lambda = 0;
+  // As the sidecar reads a data-parallel engine: per rank, the sums, the fullest rank's KV, busy when every rank is.
+  const ranks: EngineRank[] = [];
   for (let dp = 0; dp < e.dataParallel; dp++) {
     const g = rankGaugesAt(e, dp, t);
     running += g.running;
     waiting += g.waiting;
-    kv += g.kvCacheUsage / e.dataParallel;
+    kv = Math.max(kv, g.kvCacheUsage);
     lambda += engineLoadAt(e, dp, t);
+    ranks.push({ rank: dp, running: g.running, waiting: g.waiting, kvCacheUsage: g.kvCacheUsage, busy: g.kvCacheUsage > BUSY_THRESHOLD });
   }
   // engineMetrics' request rate (3 per GPU at full load) times its mean prompt and generation lengths.
   const rate = 3 * e.tensorParallel * e.pipelineParallel * lambda;
@@ -154,7 +157,8 @@ function toEngine(host: string, e: EngineSpec, i: number, devices: EngineDevice[
     load: down
       ? { running: null, waiting: null, kvCacheUsage: null, promptTokensPerSec: null, generationTokensPerSec: null, ttftSeconds: NO_QUANTILES, itlSeconds: NO_QUANTILES, e2eSeconds: NO_QUANTILES, preemptions: null }
       : { running, waiting, kvCacheUsage: kv, promptTokensPerSec: rate * 500, generationTokensPerSec: rate * 200, ttftSeconds: NO_QUANTILES, itlSeconds: NO_QUANTILES, e2eSeconds: NO_QUANTILES, preemptions: 0 },
-    busy: !down && kv > BUSY_THRESHOLD,
+    busy: !down && ranks.every((r) => r.busy),
+    ...(down ? {} : { ranks }),
     discoveredBy: 'proc',
     lastError: down ? '/health: connection refused' : null,
     lastSeenUpAt: down ? null : nowIso,

@@ -1,4 +1,4 @@
-import { buildGpus, type VgpuSchedulerState } from './gpuSnapshot.js';
+import { buildGpus, duplicateUuidGpus, type VgpuSchedulerState } from './gpuSnapshot.js';
 import { parseNvidiaSmiList } from './nvidiaSmiList.js';
 import { parseNvidiaSmiXml } from './nvidiaSmiXml.js';
 import { parseVgpuQuery } from './vgpuQuery.js';
@@ -137,11 +137,11 @@ describe('buildGpus: XML + -L', () => {
 
 // CONSTRUCTED -q -x documents for the two GPUs of the real 580 vGPU host (its XML was not
 // published): bus ids in another spelling than vgpu -q prints them, to test the join.
-function vgpuHostXml(hostVgpuMode: string): string {
+function vgpuHostXml(hostVgpuMode: string, virtualizationMode = 'Host VGPU'): string {
   const one = (bus: string, uuid: string, mig: string) =>
     `<gpu id="${bus}"><product_name>NVIDIA RTX PRO 6000 Blackwell Server Edition</product_name>` +
     `<mig_mode><current_mig>${mig}</current_mig><pending_mig>${mig}</pending_mig></mig_mode>` +
-    `<uuid>${uuid}</uuid><gpu_virtualization_mode><virtualization_mode>Host VGPU</virtualization_mode>` +
+    `<uuid>${uuid}</uuid><gpu_virtualization_mode><virtualization_mode>${virtualizationMode}</virtualization_mode>` +
     `<host_vgpu_mode>${hostVgpuMode}</host_vgpu_mode></gpu_virtualization_mode>` +
     `<pci><pci_bus_id>${bus}</pci_bus_id></pci><processes></processes></gpu>`;
   return (
@@ -173,13 +173,18 @@ describe('buildGpus: XML + vgpu -q', () => {
     expect(gpus.map((g) => g.pciBusId)).toEqual(['00000001:04:00.0', '0001:c8:00.0']);
   });
 
-  it("host_vgpu_mode N/A but vGPUs listed: 'non-sriov'; none listed: stays 'none'", () => {
-    const gpus = buildGpus('kvm1', parseNvidiaSmiXml(vgpuHostXml('N/A')), null, timeSliced);
+  it("host_vgpu_mode N/A but vGPUs listed: 'non-sriov'; none listed and no Host VGPU mode: stays 'none'", () => {
+    const gpus = buildGpus('kvm1', parseNvidiaSmiXml(vgpuHostXml('N/A', 'None')), null, timeSliced);
     const c8 = gpus.find((g) => g.pciBusId === '0001:c8:00.0');
     const b04 = gpus.find((g) => g.pciBusId === '00000001:04:00.0');
     expect(c8?.vgpu.hostMode).toBe('non-sriov');
     expect(b04?.vgpu.hostMode).toBe('none');
     expect(b04?.vgpu.instances).toEqual([]);
+  });
+
+  it("virtualization_mode Host VGPU with host_vgpu_mode N/A: a vGPU host ('non-sriov') with or without VMs", () => {
+    const gpus = buildGpus('kvm1', parseNvidiaSmiXml(vgpuHostXml('N/A')), null, null);
+    expect(gpus.map((g) => g.vgpu.hostMode)).toEqual(['non-sriov', 'non-sriov']);
   });
 
   it('Non SR-IOV from the XML is kept', () => {
@@ -202,5 +207,49 @@ describe('buildGpus: XML + vgpu -q', () => {
     const c8 = gpus.find((g) => g.pciBusId === '0001:c8:00.0');
     if (c8?.vgpu.instances[0]) c8.vgpu.instances[0].utilization.gpu = 99;
     expect(timeSliced[0]?.instances[0]?.utilization.gpu).toBe(0);
+  });
+});
+
+// The real 510.47.03 A100 document (DTD v11) turned into what an older driver writes (DTD v10 and before):
+// no <host_vgpu_mode> element at all, and this GPU a vGPU host. No real v10 capture was found (PROVENANCE.md).
+function olderDriverVgpuHost(): string {
+  const xml = readFixture('q-x_a100-sxm4-40gb_mig-enabled_passthrough_510.47.03.xml');
+  expect(xml).toMatch(/<host_vgpu_mode>N\/A<\/host_vgpu_mode>/);
+  return xml
+    .replace('nvsmi_device_v11.dtd', 'nvsmi_device_v10.dtd')
+    .replace(/\s*<host_vgpu_mode>N\/A<\/host_vgpu_mode>/, '')
+    .replace('<virtualization_mode>Pass-Through</virtualization_mode>', '<virtualization_mode>Host VGPU</virtualization_mode>');
+}
+
+describe('buildGpus: XML of older drivers (DTD v10 and before)', () => {
+  it("no host_vgpu_mode element, virtualization_mode Host VGPU: a vGPU host", () => {
+    const xml = olderDriverVgpuHost();
+    expect(xml).not.toContain('host_vgpu_mode');
+    const [g] = buildGpus('old', parseNvidiaSmiXml(xml), null, null);
+    expect(g?.vgpu.hostMode).toBe('non-sriov');
+  });
+
+  it('the same document as written (Pass-Through): not a vGPU host', () => {
+    const [g] = buildGpus('old', parseNvidiaSmiXml(readFixture('q-x_a100-sxm4-40gb_mig-enabled_passthrough_510.47.03.xml')), null, null);
+    expect(g?.vgpu.hostMode).toBe('none');
+  });
+});
+
+describe('buildGpus: two GPUs reporting one UUID', () => {
+  // The real 2× A5000 document with the second GPU given the first one's (already masked) UUID, as a masked
+  // capture or a board with a broken VBIOS shows it; -L CONSTRUCTED in the real line format, in enumeration order.
+  const A = 'GPU-12345678-aaaa-bbbb-cccc-0123456789ab';
+  const B = 'GPU-12345678-aaaa-bbbb-cccc-0123456789cd';
+  const xml = readFixture('q-x_2x-rtx-a5000_llama-server_590.44.01.xml').split(B).join(A);
+  const list = parseNvidiaSmiList(`GPU 0: NVIDIA RTX A5000 (UUID: ${A})\nGPU 1: NVIDIA RTX A5000 (UUID: ${A})\n`);
+
+  it('keeps both, each with its own index and bus id, and names the second as the duplicate', () => {
+    const gpus = buildGpus('h', parseNvidiaSmiXml(xml), list, null);
+    expect(gpus.map((g) => [g.uuid, g.index, g.pciBusId])).toEqual([
+      [A, 0, '00000000:81:00.0'],
+      [A, 1, '00000000:C1:00.0'],
+    ]);
+    expect(duplicateUuidGpus(gpus).map((g) => g.index)).toEqual([1]);
+    expect(duplicateUuidGpus(buildGpus('h', parseNvidiaSmiXml(readFixture('q-x_2x-rtx-a5000_llama-server_590.44.01.xml')), null, null))).toEqual([]);
   });
 });

@@ -3,6 +3,9 @@
 // - `-q -x` (SmiXmlLog) is the base: one Gpu per XML GPU.
 // - `-L` (ListedGpu[]) gives the nvidia-smi index (by GPU UUID) and, per MIG device, its UUID and
 //   profile (by `mig_device` index = "Device N"). Without -L: index null, MIG uuid/profile null.
+//   Two GPUs may report one UUID (a masked capture, a broken board's VBIOS): both commands list GPUs in
+//   the same enumeration order, so the n-th XML GPU with a UUID takes the n-th -L line with it, and
+//   the two keep their own indexes (`duplicateUuidGpus` names them).
 // - `vgpu -q` (VgpuHostGpu[]) gives the vGPU instances, joined on the PCI bus id, compared in one
 //   form (lower case, 8-digit domain): "00000001:C8:00.0" = "0001:c8:00.0".
 // - processes from the XML go to the GPU and, when their GPU/compute instance ids match a MIG
@@ -29,15 +32,26 @@ export function buildGpus(
   vgpu: VgpuHostGpu[] | null,
   scheduler?: Map<string, VgpuSchedulerState> | null
 ): Gpu[] {
-  const listed = new Map<string, ListedGpu>();
-  for (const l of list ?? []) listed.set(l.uuid, l);
+  const listed = new Map<string, ListedGpu[]>();
+  for (const l of list ?? []) listed.set(l.uuid, [...(listed.get(l.uuid) ?? []), l]);
   const vgpuByBus = new Map<string, VgpuHostGpu>();
   for (const v of vgpu ?? []) vgpuByBus.set(normalizePciBusId(v.pciBusId), v);
   const schedByBus = new Map<string, VgpuSchedulerState>();
   for (const [bus, state] of scheduler ?? []) schedByBus.set(normalizePciBusId(bus), state);
 
-  const gpus = log.gpus.map((x) => buildGpu(host, x, listed.get(x.uuid), vgpuByBus, schedByBus));
+  const gpus = log.gpus.map((x) => buildGpu(host, x, listed.get(x.uuid)?.shift(), vgpuByBus, schedByBus));
   return gpus.sort(compareGpus);
+}
+
+/** The GPUs that report a UUID an earlier GPU of the same reading reports too (the first one is not listed). */
+export function duplicateUuidGpus(gpus: readonly Gpu[]): Gpu[] {
+  const seen = new Set<string>();
+  const out: Gpu[] = [];
+  for (const g of gpus) {
+    if (seen.has(g.uuid)) out.push(g);
+    else seen.add(g.uuid);
+  }
+  return out;
 }
 
 function buildGpu(
@@ -78,11 +92,12 @@ function buildGpu(
     utilization: { ...v.utilization },
   }));
   let hostMode = x.hostVgpuMode;
-  // `nvidia-smi vgpu -q` listing vGPUs proves this GPU is a vGPU host even when the XML's
-  // host_vgpu_mode says N/A (older DTDs and drivers do not fill it). SR-IOV hosts (Ampere and
-  // later, recent drivers) report "SR-IOV" there; the ones that leave it empty are the older,
-  // mediated-device (non-SR-IOV) kind, so that is the better guess than 'none'.
-  if (hostMode === 'none' && vgpuInstances.length > 0) hostMode = 'non-sriov';
+  // `nvidia-smi vgpu -q` listing vGPUs, or `virtualization_mode` saying "Host VGPU", proves this GPU
+  // is a vGPU host even when the XML has no host_vgpu_mode (DTD v10 and before: older drivers have
+  // no such element) or says N/A. SR-IOV hosts (Ampere and later, recent drivers) report "SR-IOV"
+  // there; the ones that leave it out are the older, mediated-device (non-SR-IOV) kind, so that is
+  // the better guess than 'none'.
+  if (hostMode === 'none' && (vgpuInstances.length > 0 || /^host\s*vgpu$/i.test(x.virtualizationMode?.trim() ?? ''))) hostMode = 'non-sriov';
   const sched = schedByBus.get(bus);
 
   return {

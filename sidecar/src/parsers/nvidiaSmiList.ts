@@ -47,15 +47,16 @@ export function parseNvidiaSmiList(text: string): ListedGpu[] {
     if (g) {
       const [, index = '', name = '', uuid = ''] = g;
       // The same GPU listed again (e.g. `nvidia-smi nvlink -s` also prints "GPU 0: ... (UUID: ...)"
-      // lines): keep one entry; MIG lines that follow still attach to it.
-      const known = byUuid.get(uuid);
+      // lines): keep one entry; MIG lines that follow still attach to it. Two indexes with one UUID
+      // are two GPUs (a masked capture, a broken board): both kept.
+      const key = `${index}|${uuid}`;
+      const known = byUuid.get(key);
       if (known) {
-        known.index = Number(index);
         known.name = name.trim();
         current = known;
       } else {
         current = { index: Number(index), name: name.trim(), uuid, migDevices: [] };
-        byUuid.set(uuid, current);
+        byUuid.set(key, current);
         gpus.push(current);
       }
       continue;

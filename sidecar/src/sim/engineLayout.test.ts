@@ -3,6 +3,8 @@ import { engineDevicesAt, engineProcessPlan, flattenPlan, launchArgv, vllmScript
 import { loadScenarioFile, validateScenario, type Scenario } from './scenario.js';
 import { resolveScenarioPath } from './fakeCli.js';
 import { hostStateAt, parseControl } from './state.js';
+import { toRustOpenMetrics } from './rustFrontend.js';
+import { parseVllmCmdline } from '../engines/vllmCmdline.js';
 
 const gpus = [
   { model: 'H100-SXM5-80GB' },
@@ -157,5 +159,58 @@ describe('devices over time', () => {
     const s = scenarioWith({ gpus: [2] });
     const lost = hostStateAt(s, 0, parseControl({ lostGpus: [2] }, s));
     expect(engineDevicesAt(s.engines[0] as never, s, lost)).toMatchObject({ ok: false, reason: expect.stringContaining('gpus[2]') });
+  });
+});
+
+describe('the Rust frontend engine (frontend: rust)', () => {
+  const base = { model: 'Qwen/Qwen3-8B', port: 18031, version: '0.13.0', frontend: 'rust', dataParallel: 2, gpus: [0, 2] };
+
+  it('vllm serve without --port, its first child the vllm-rs frontend on fd 3 with the options as JSON', () => {
+    const plan = planOf(base);
+    expect(plan.argv).toEqual(['/usr/bin/python3', '/usr/local/bin/vllm', 'serve', 'Qwen/Qwen3-8B', '-dp', '2']);
+    const front = plan.children[0] as ProcPlan;
+    expect(front.key).toBe('frontend');
+    expect(front.argv.slice(0, 4)).toEqual(['/usr/local/lib/python3.12/dist-packages/vllm/vllm-rs', 'frontend', '--listen-fd', '3']);
+    expect(front.argv.slice(-2)).toEqual(['--args-json', '{"model": "Qwen/Qwen3-8B", "model_tag": "Qwen/Qwen3-8B", "data_parallel_size": 2}']);
+    // the sidecar reads it as vLLM's own launch line would be read
+    expect(parseVllmCmdline(front.argv)).toMatchObject({ entrypoint: 'rust-frontend', listenFd: 3, model: 'Qwen/Qwen3-8B', parallel: { data: 2 }, problems: [] });
+  });
+
+  it('is refused for a Python-module or docker launch, or a V0 version', () => {
+    for (const extra of [{ launch: 'python-module' }, { version: '0.7.3', dataParallel: 1, gpus: [0] }]) {
+      expect(() => scenarioWith({ ...base, ...extra })).toThrow(/frontend/);
+    }
+  });
+});
+
+describe('toRustOpenMetrics', () => {
+  const classic = [
+    '# HELP python_gc_objects_collected_total Objects collected during gc',
+    '# TYPE python_gc_objects_collected_total counter',
+    'python_gc_objects_collected_total{generation="0"} 1.0',
+    '# HELP vllm:prompt_tokens_total Number of prefill tokens processed.',
+    '# TYPE vllm:prompt_tokens_total counter',
+    'vllm:prompt_tokens_total{engine="0",model_name="m"} 5.0',
+    '# HELP vllm:prompt_tokens_created Number of prefill tokens processed.',
+    '# TYPE vllm:prompt_tokens_created gauge',
+    'vllm:prompt_tokens_created{engine="0",model_name="m"} 1.7e+09',
+    '# HELP vllm:iteration_tokens_total Histogram of number of tokens per engine_step.',
+    '# TYPE vllm:iteration_tokens_total histogram',
+    'vllm:iteration_tokens_total_bucket{engine="0",le="+Inf",model_name="m"} 1.0',
+    'vllm:cache_config_info{block_size="16",engine="0"} 1.0',
+    '',
+  ].join('\n');
+
+  it('keeps vLLM families, names counter families without _total, drops _created and what the Rust registry lacks, ends with # EOF', () => {
+    expect(toRustOpenMetrics(classic).split('\n')).toEqual([
+      '# HELP vllm:prompt_tokens Number of prefill tokens processed.',
+      '# TYPE vllm:prompt_tokens counter',
+      'vllm:prompt_tokens_total{engine="0",model_name="m"} 5.0',
+      '# HELP vllm:iteration_tokens_total Histogram of number of tokens per engine_step.',
+      '# TYPE vllm:iteration_tokens_total histogram',
+      'vllm:iteration_tokens_total_bucket{engine="0",le="+Inf",model_name="m"} 1.0',
+      '# EOF',
+      '',
+    ]);
   });
 });

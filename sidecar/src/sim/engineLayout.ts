@@ -4,6 +4,7 @@ import { loraPath } from './engineMetrics.js';
 import { rankCount, rankMemoryMiB, type EngineSpec } from './engineScenario.js';
 import type { Scenario } from './scenario.js';
 import type { SimHostState } from './state.js';
+import { rustFrontendArgv } from './rustFrontend.js';
 import { engineCoreTitle, spawnBootstrap, TITLE_PREFIX, workerSuffix } from './vllmVersion.js';
 
 /** The `vllm` console script next to the interpreter (a venv), else the system-wide pip location. */
@@ -21,7 +22,8 @@ export function launchArgv(e: EngineSpec): string[] {
     ? [e.interpreter, vllmScriptPath(e.interpreter), 'serve', e.model]
     : [e.interpreter, '-m', 'vllm.entrypoints.openai.api_server', '--model', e.model];
   if (e.host !== null) argv.push('--host', e.host);
-  argv.push('--port', String(e.port));
+  // With the Rust frontend the port is left to the socket (a --config file or the default, in real use).
+  if (e.frontend !== 'rust') argv.push('--port', String(e.port));
   if (e.servedModelNames.length > 0) argv.push('--served-model-name', ...e.servedModelNames);
   // `vllm serve` users tend to the short flags, module launches (scripts, images) to the long ones.
   if (e.tensorParallel > 1) argv.push(serve ? '-tp' : '--tensor-parallel-size', String(e.tensorParallel));
@@ -196,6 +198,12 @@ export function engineProcessPlan(e: EngineSpec, devices: EngineDevice[]): ProcP
         ? fork(`core-dp${d}`, 'engine-core', env, coreDevice, d, workers)
         : titled(`core-dp${d}`, 'engine-core', engineCoreTitle(dpSize, d), env, coreDevice, d, workers)
     );
+  }
+  if (e.frontend === 'rust') {
+    // The Rust frontend: a child of the `vllm serve` process (before the engine cores), with the engine's devices
+    // in its environment like every process the API server starts.
+    const argv = rustFrontendArgv(e);
+    children.unshift({ key: 'frontend', role: 'api-server', argv, comm: 'vllm-rs', env: all, rank: null, dpRank: null, device: null, children: [] });
   }
   return fork('api', 'api-server', all, null, null, children);
 }

@@ -81,6 +81,12 @@ export interface EngineSpec {
   downtime: DowntimeSpec | null;
   /** `docker`: simHost also answers the Docker Engine API for it, as a container with its port published. */
   deployment: 'native' | 'docker';
+  /**
+   * `rust`: the HTTP server is vLLM's Rust frontend (VLLM_USE_RUST_FRONTEND=1): a `vllm-rs frontend --listen-fd 3
+   * … --args-json {…}` child of the `vllm serve` process, serving on the socket that process bound, OpenMetrics
+   * only. The `vllm serve` line then leaves the port out: only the socket says it.
+   */
+  frontend: 'python' | 'rust';
   /** The container a docker-deployed engine runs in (null for native). */
   container: EngineContainerSpec | null;
   extraArgs: string[];
@@ -172,6 +178,7 @@ function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): 
     'downtime',
     'deployment',
     'container',
+    'frontend',
     'extraArgs',
     'faults',
   ]);
@@ -278,6 +285,9 @@ function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): 
   const container = deployment === 'docker' ? parseContainer(o.container, join(path, 'container'), name, versionText) : null;
   if (deployment !== 'docker' && o.container !== undefined)
     throw new ScenarioError(join(path, 'container'), 'is only for deployment: docker');
+  const frontend = o.frontend === undefined ? 'python' : oneOf(o.frontend, join(path, 'frontend'), ['python', 'rust'] as const);
+  if (frontend === 'rust' && (launch !== 'vllm-serve' || deployment !== 'native' || profile.metrics !== 'v1'))
+    throw new ScenarioError(join(path, 'frontend'), 'the Rust frontend is simulated for native `vllm serve` launches of V1 versions (0.8 on) only');
   const maxModelLen = optNum(o, 'maxModelLen', path, { int: true, min: 16, max: 10_000_000 });
   const gmu = optNum(o, 'gpuMemoryUtilization', path, { min: 0.05, max: 1 });
   const vd = o.visibleDevices === undefined ? 'index' : oneOf(o.visibleDevices, join(path, 'visibleDevices'), ['index', 'uuid'] as const);
@@ -320,6 +330,7 @@ function parseEngine(v: unknown, path: string, gpus: GpuSpec[], index: number): 
     downtime: o.downtime === undefined || o.downtime === null ? null : parseDowntime(o.downtime, join(path, 'downtime')),
     deployment,
     container,
+    frontend,
     extraArgs,
     faults,
   };

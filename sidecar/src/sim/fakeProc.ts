@@ -26,11 +26,11 @@ export const NODE_FLAGS = ['--max-old-space-size=64', '--max-semi-space-size=1',
 const ARGV0 = 'node';
 
 /**
- * Starts `node fakeVllm.js` for a plan: stdio pipes (stdin: the config line, then the liveness pipe; stdout:
+ * Starts `node fakeVllm.js` for a plan (with `inheritFd`, that descriptor of ours as the child's fd 3): stdio pipes (stdin: the config line, then the liveness pipe; stdout:
  * JSON report lines; stderr: problems). The arguments are padded so the argv area has exactly the size of the
  * command line the process will write over it.
  */
-export function spawnFakeNode(script: string, plan: ProcPlan, env: NodeJS.ProcessEnv, config: unknown): ChildProcess {
+export function spawnFakeNode(script: string, plan: ProcPlan, env: NodeJS.ProcessEnv, config: unknown, inheritFd?: number): ChildProcess {
   const file = basename(script);
   const fixed = [ARGV0, ...NODE_FLAGS, file];
   const pad = Math.max(1, argvBytes(plan.argv) - argvBytes(fixed) - 1);
@@ -38,7 +38,8 @@ export function spawnFakeNode(script: string, plan: ProcPlan, env: NodeJS.Proces
     argv0: ARGV0,
     cwd: dirname(script),
     env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    // A descriptor handed down (the Rust frontend's listening socket) becomes the child's fd 3.
+    stdio: inheritFd === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', inheritFd],
   });
   child.stdin?.on('error', () => undefined);
   child.stdin?.write(`${JSON.stringify(config)}\n`);

@@ -3,14 +3,19 @@
 //   role "api":  serves GET /health, /v1/models, /version, /metrics on 127.0.0.1:<port> (vLLM's shapes,
 //                engineMetrics.ts), then reports {"type":"ready","procs":[…]} on stdout;
 //   role "proc": an engine core with workers, or a forked untitled child; reports {"type":"tree",…}.
+//   role "frontend": vLLM's Rust frontend (`frontend: rust`): serves those paths on the socket its "api" parent
+//                bound and handed down as fd 3, /metrics as OpenMetrics only (rustFrontend.ts); the "api"
+//                process then serves nothing itself, as `vllm serve` does under VLLM_USE_RUST_FRONTEND=1.
 // It exits when stdin closes or its parent changes (the parent died), on SIGTERM, or — like vLLM's API server
 // and engine core — when one of its children dies.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { ProcPlan } from './engineLayout.js';
 import { engineFaultsAt, type EngineSpec } from './engineScenario.js';
 import { EngineMetricsModel, HTML_PAGE, HttpStats, modelsBody, versionBody } from './engineMetrics.js';
+import { RUST_FRONTEND_CONTENT_TYPE, RUST_FRONTEND_LISTEN_FD, toRustOpenMetrics } from './rustFrontend.js';
 import {
   engineEnv,
   isLeaf,
@@ -24,7 +29,7 @@ import {
 } from './fakeProc.js';
 
 export interface FakeVllmConfig {
-  role: 'api' | 'proc';
+  role: 'api' | 'proc' | 'frontend';
   plan: ProcPlan;
   /** Absolute path of fakeVllm.js (for node children). */
   script: string;
@@ -81,8 +86,8 @@ function exitNow(code: number): void {
   setTimeout(() => process.exit(code), 2500);
 }
 
-/** Starts the plan's children; resolves with every descendant once all reported. */
-function startChildren(cfg: FakeVllmConfig): Promise<ReportedProc[]> {
+/** Starts the plan's children (`listenFd`: our listening socket, for the Rust frontend child); resolves with every descendant once all reported. */
+function startChildren(cfg: FakeVllmConfig, listenFd?: number): Promise<ReportedProc[]> {
   const out: ReportedProc[] = [];
   const waits: Promise<void>[] = [];
   for (const plan of cfg.plan.children) {
@@ -92,8 +97,11 @@ function startChildren(cfg: FakeVllmConfig): Promise<ReportedProc[]> {
       child = spawnLeaf(cfg.binDir, cfg.cat, plan, env);
       if (child.pid !== undefined) out.push({ key: plan.key, pid: child.pid, ppid: process.pid });
     } else {
-      const sub: FakeVllmConfig = { role: 'proc', plan, script: cfg.script, binDir: cfg.binDir, cat: cfg.cat };
-      child = spawnFakeNode(cfg.script, plan, env, sub);
+      const frontend = plan.key === 'frontend' && listenFd !== undefined;
+      const sub: FakeVllmConfig = frontend
+        ? { ...cfg, role: 'frontend', plan }
+        : { role: 'proc', plan, script: cfg.script, binDir: cfg.binDir, cat: cfg.cat };
+      child = spawnFakeNode(cfg.script, plan, env, sub, frontend ? listenFd : undefined);
       nodeChildren.add(child);
       child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
       waits.push(
@@ -131,7 +139,9 @@ function send(res: ServerResponse, status: number, type: string | null, body: st
   return bytes;
 }
 
+/** Serves vLLM's HTTP paths: on the engine's port (role "api"), or on the inherited fd 3 (role "frontend", OpenMetrics). */
 function serve(cfg: FakeVllmConfig, procs: ReportedProc[]): void {
+  const rust = cfg.role === 'frontend';
   const engine = cfg.engine as EngineSpec;
   const epochMs = cfg.epochMs ?? 0;
   const startMs = processStartMs() ?? Date.now();
@@ -172,7 +182,7 @@ function serve(cfg: FakeVllmConfig, procs: ReportedProc[]): void {
             brokenHistograms: faults.has('bad-histograms'),
             cpuSeconds: (cpu.user + cpu.system) / 1e6,
           });
-          bytes = send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
+          bytes = rust ? send(res, 200, RUST_FRONTEND_CONTENT_TYPE, toRustOpenMetrics(text)) : send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
         }
         break;
       default:
@@ -186,11 +196,51 @@ function serve(cfg: FakeVllmConfig, procs: ReportedProc[]): void {
     process.stdout.write(`${JSON.stringify({ type: 'error', message: `cannot listen on 127.0.0.1:${engine.port}: ${err.code ?? err.message}` })}\n`);
     exitNow(1);
   });
-  srv.listen(engine.port, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ type: 'ready', startedAt: startMs, procs: [{ key: 'api', pid: process.pid, ppid: process.ppid }, ...procs] })}\n`);
-  });
+  if (rust) {
+    srv.listen({ fd: RUST_FRONTEND_LISTEN_FD }, () => {
+      process.stdout.write(`${JSON.stringify({ type: 'tree', procs: [{ key: cfg.plan.key, pid: process.pid, ppid: process.ppid }] })}\n`);
+    });
+  } else {
+    srv.listen(engine.port, '127.0.0.1', () => {
+      process.stdout.write(`${JSON.stringify({ type: 'ready', startedAt: startMs, procs: [{ key: 'api', pid: process.pid, ppid: process.ppid }, ...procs] })}\n`);
+    });
+  }
   // Keep the counters' backlog short even when nobody scrapes.
   setInterval(() => model.advanceTo(Date.now()), 30_000).unref();
+}
+
+/**
+ * `vllm serve` under VLLM_USE_RUST_FRONTEND=1: binds the engine's port, hands the socket to its `vllm-rs
+ * frontend` child (fd 3) and serves nothing itself (its own copy is closed once the child has it).
+ */
+function startBehindRustFrontend(cfg: FakeVllmConfig): void {
+  const engine = cfg.engine as EngineSpec;
+  const startMs = processStartMs() ?? Date.now();
+  const sock: NetServer = createNetServer();
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    process.stdout.write(`${JSON.stringify({ type: 'error', message: `cannot listen on 127.0.0.1:${engine.port}: ${err.code ?? err.message}` })}\n`);
+    exitNow(1);
+  });
+  sock.listen(engine.port, '127.0.0.1', () => {
+    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) {
+      process.stdout.write(`${JSON.stringify({ type: 'error', message: 'no descriptor for the listening socket' })}\n`);
+      exitNow(1);
+      return;
+    }
+    const started = startChildren(cfg, fd);
+    // spawn() has duplicated the socket into the frontend: ours would take connections nobody answers.
+    sock.close();
+    started.then(
+      (procs) => {
+        process.stdout.write(`${JSON.stringify({ type: 'ready', startedAt: startMs, procs: [{ key: 'api', pid: process.pid, ppid: process.ppid }, ...procs] })}\n`);
+      },
+      (err: unknown) => {
+        log(`cannot start children: ${(err as Error).message}`);
+        exitNow(1);
+      }
+    );
+  });
 }
 
 function main(): void {
@@ -210,6 +260,14 @@ function main(): void {
       const how = setOwnCommandLine(cfg.plan.argv, cfg.plan.comm);
       if (how !== 'exact') log(`/proc/self/mem not writable: command line set as one string (${how})`);
       watchParent(() => exitNow(0));
+      if (cfg.role === 'api' && cfg.engine?.frontend === 'rust') {
+        startBehindRustFrontend(cfg);
+        return;
+      }
+      if (cfg.role === 'frontend') {
+        serve(cfg, []);
+        return;
+      }
       startChildren(cfg).then(
         (procs) => {
           if (cfg.role === 'api') serve(cfg, procs);

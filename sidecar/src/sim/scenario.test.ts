@@ -20,7 +20,7 @@ function errorOf(fn: () => unknown): ScenarioError {
 const h100 = (extra: Record<string, unknown> = {}) => ({ model: 'H100-SXM5-80GB', ...extra });
 
 describe('shipped scenarios', () => {
-  it.each(['demo', 'small', 'faults'])('%s loads and validates', (name) => {
+  it.each(['demo', 'small', 'faults', 'rust-frontend'])('%s loads and validates', (name) => {
     const s = loadScenarioFile(scenarioPath(name));
     expect(s.gpus.length).toBeGreaterThan(0);
   });
