@@ -31,15 +31,29 @@ export default async function globalSetup() {
   }
   execFileSync('bash', [join(HERE, 'setup.sh')], { stdio: 'inherit' });
 
-  const sidecar = await startSidecar({ token: TOKEN });
-  // Only one demo sidecar may run the simulated engines (fixed ports); this one needs none.
-  const other = await startSidecar({ engines: false });
-  const stoppedUrl = other.url;
-  await other.stop();
-  const fleet = await startFleet({ hosts: FLEET_HOSTS, interval: 10 });
+  // The fleet (fleet-sim and Prometheus, most of the wait) starts beside the sidecars.
+  const fleetStarting = startFleet({ hosts: FLEET_HOSTS, interval: 10 });
+  fleetStarting.catch(() => {});
+  let sidecar: Awaited<ReturnType<typeof startSidecar>> | undefined;
+  let stoppedUrl: string;
+  try {
+    sidecar = await startSidecar({ token: TOKEN });
+    // Only one demo sidecar may run the simulated engines (fixed ports); this one needs none.
+    const other = await startSidecar({ engines: false });
+    stoppedUrl = other.url;
+    await other.stop();
+  } catch (err) {
+    await sidecar?.stop();
+    await fleetStarting.then((f) => f.stop(), () => {});
+    throw err;
+  }
+  const fleet = await fleetStarting.catch(async (err) => {
+    await sidecar!.stop();
+    throw err;
+  });
   const server = await startHarnessServer({
     datasources: [
-      { uid: DEMO_UID, name: 'gpufleet demo', url: sidecar.url, secureJsonData: { token: TOKEN } },
+      { uid: DEMO_UID, name: 'gpufleet demo', url: sidecar!.url, secureJsonData: { token: TOKEN } },
       {
         uid: PROMETHEUS_UID,
         name: 'Prometheus',
@@ -60,9 +74,9 @@ export default async function globalSetup() {
   });
 
   process.env.GPUFLEET_BROWSER_URL = server.url;
-  process.env.GPUFLEET_BROWSER_SIDECAR_URL = sidecar.url;
+  process.env.GPUFLEET_BROWSER_SIDECAR_URL = sidecar!.url;
   process.env.GPUFLEET_BROWSER_SIDECAR_TOKEN = TOKEN;
-  process.env.GPUFLEET_BROWSER_CONTROL_FILE = sidecar.controlFile;
+  process.env.GPUFLEET_BROWSER_CONTROL_FILE = sidecar!.controlFile;
   process.env.GPUFLEET_BROWSER_STOPPED_SIDECAR_URL = stoppedUrl;
   process.env.GPUFLEET_BROWSER_PROMETHEUS_URL = fleet.promUrl;
   process.env.GPUFLEET_BROWSER_FLEET_HOSTS = String(FLEET_HOSTS);
@@ -70,6 +84,6 @@ export default async function globalSetup() {
   return async () => {
     await server.close();
     await fleet.stop();
-    await sidecar.stop();
+    await sidecar!.stop();
   };
 }
