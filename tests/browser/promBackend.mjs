@@ -223,13 +223,17 @@ export function framesFromAnswer(q, body, stepMs, expr) {
   } else {
     return { error: `unknown result type: ${resultType}`, frames: [] };
   }
-  if (frames.length === 0) {
-    frames.push({ schema: { refId: q.refId, meta: { typeVersion: [0, 0] }, fields: [] }, data: { values: [] } });
-  }
   const notices = [
     ...(body.warnings ?? []).map((text) => ({ severity: 'warning', text: String(text) })),
     ...(body.infos ?? []).map((text) => ({ severity: 'info', text: String(text) })),
   ];
+  if (frames.length === 0) {
+    // No series: one frame without fields, named "Warnings" when it is there to carry them.
+    frames.push({
+      schema: { ...(notices.length > 0 ? { name: 'Warnings' } : {}), refId: q.refId, meta: { typeVersion: [0, 0] }, fields: [] },
+      data: { values: [] },
+    });
+  }
   if (notices.length > 0) {
     for (const f of frames) {
       f.schema.meta.notices = notices;
