@@ -18,6 +18,12 @@ import { startFleet } from './fleet.mjs';
 import { ROOT, startHarnessServer } from './server.mjs';
 
 const HOSTS = Number(process.env.GPUFLEET_BENCH_FLEET_HOSTS ?? 1000);
+/**
+ * Scrape and rule interval. 60 s, not the 15 s of a production fleet: on a 2-core machine shared with
+ * other work, fleet-sim cannot render 1,000 hosts every 15 s (about 67 renders/s) and every scrape times
+ * out; the answers the dashboard gets are the same, only older.
+ */
+const SCRAPE_S = Number(process.env.GPUFLEET_BENCH_FLEET_SCRAPE_S ?? 60);
 const SCALE_OUT = join(ROOT, 'prometheus/scale-out');
 
 const median = (xs) => {
@@ -141,14 +147,14 @@ function summarise(entries) {
 
 /** One mix: the fleet, the stores, the page. `browser` is a launched Playwright Chromium. */
 async function benchMix(browser, mix, runs) {
-  console.log(`\n3. fleet dashboard on Prometheus, ${HOSTS} hosts, ${mix} (fleet-sim seed 1, 15 s scrapes)`);
+  console.log(`\n3. fleet dashboard on Prometheus, ${HOSTS} hosts, ${mix} (fleet-sim seed 1, ${SCRAPE_S} s scrapes)`);
   const started = Date.now();
   const vm = await startVictoria();
   let fleet;
   let server;
   let context;
   try {
-    fleet = await startFleet({ hosts: HOSTS, mix, interval: 15, remoteWriteUrl: vm.url, readyTimeoutMs: 600_000 });
+    fleet = await startFleet({ hosts: HOSTS, mix, interval: SCRAPE_S, remoteWriteUrl: vm.url, readyTimeoutMs: 900_000 });
     await waitFor('VictoriaMetrics has every host and the fleet rules', async () => {
       const r = await fetch(`${vm.url}/api/v1/query?query=${encodeURIComponent('count(gpufleet:host_gpus:count)')}`);
       return Number((await r.json()).data?.result?.[0]?.value?.[1] ?? 0) === HOSTS;
@@ -164,8 +170,8 @@ async function benchMix(browser, mix, runs) {
 
     server = await startHarnessServer({
       datasources: [
-        { uid: 'gpufleet-prometheus', name: 'Prometheus', type: 'prometheus', url: fleet.promUrl, jsonData: { httpMethod: 'POST', timeInterval: '15s' } },
-        { uid: 'gpufleet-victoria', name: 'VictoriaMetrics', type: 'prometheus', url: vm.url, jsonData: { httpMethod: 'POST', timeInterval: '15s' } },
+        { uid: 'gpufleet-prometheus', name: 'Prometheus', type: 'prometheus', url: fleet.promUrl, jsonData: { httpMethod: 'POST', timeInterval: `${SCRAPE_S}s` } },
+        { uid: 'gpufleet-victoria', name: 'VictoriaMetrics', type: 'prometheus', url: vm.url, jsonData: { httpMethod: 'POST', timeInterval: `${SCRAPE_S}s` } },
       ],
     });
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -246,6 +252,10 @@ export async function fleetBench(browser, runs = 3) {
     return;
   }
   for (const mix of ['typical', 'all-mig']) {
-    await benchMix(browser, mix, runs);
+    try {
+      await benchMix(browser, mix, runs);
+    } catch (err) {
+      console.log(`  not measured: ${String(err?.message ?? err).split('\n')[0]}`);
+    }
   }
 }
