@@ -162,11 +162,13 @@ async function benchMix(browser, mix, runs) {
     line('fleet, Prometheus and VictoriaMetrics ready in', `${((Date.now() - started) / 1000).toFixed(0)} s`);
 
     // Series, as the store counts them.
-    const perHost = (await fleet.query('count by (host) ({job="gpufleet-sidecar"})')).map((s) => Number(s.value[1]));
-    const total = perHost.reduce((a, b) => a + b, 0);
+    // Per host: the series that name it (the scrape's own up / scrape_* series carry only `instance`).
+    const perHost = (await fleet.query('count by (host) ({job="gpufleet-sidecar", host!=""})')).map((s) => Number(s.value[1]));
+    const total = Number((await fleet.query('count({job="gpufleet-sidecar"})'))[0]?.value[1] ?? 0);
+    const rules = Number((await fleet.query('count({__name__=~"gpufleet:.+"})'))[0]?.value[1] ?? 0);
     perHost.sort((a, b) => a - b);
     line('series per host in Prometheus, min / median / max', `${perHost[0]} / ${median(perHost)} / ${perHost.at(-1)}`);
-    line('series of the fleet in total', total.toLocaleString('en-US'));
+    line('series of the fleet in total (scraped; + recording rules)', `${total.toLocaleString('en-US')} + ${rules.toLocaleString('en-US')}`);
 
     server = await startHarnessServer({
       datasources: [
@@ -176,6 +178,18 @@ async function benchMix(browser, mix, runs) {
     });
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const wait = async (selector) => {
+      try {
+        await page.waitForSelector(selector, { timeout: 300_000 });
+      } catch (err) {
+        const last = server.queryLog.at(-1);
+        throw new Error(
+          `${selector} did not appear: ${server.queryLog.length} queries logged (last ${last?.refId} HTTP ${last?.status}, ${last ? ms(last.ms) : '-'}); page errors: ${pageErrors.join('; ') || 'none'}`
+        );
+      }
+    };
     await page.goto(`${server.url}/?set=grafana12&view=blank`);
     await page.waitForFunction(() => document.body.dataset.hostReady || document.body.dataset.hostError, null, { timeout: 120_000 });
 
@@ -184,13 +198,13 @@ async function benchMix(browser, mix, runs) {
     for (const uid of ['gpufleet-prometheus', 'gpufleet-victoria']) {
       let mark = server.queryLog.length;
       await page.evaluate((ds) => window.gpufleetHost.show({ view: 'fleet', ds }), uid);
-      await page.waitForSelector('[data-testid="gpufleet-host"]', { timeout: 120_000 });
-      await page.waitForSelector('[data-testid="panel-state"][data-state="Done"]');
+      await wait('[data-testid="gpufleet-host"]');
+      await wait('[data-testid="panel-state"][data-state="Done"]');
       const fleetLevel = server.queryLog.slice(mark);
       mark = server.queryLog.length;
       await page.locator('[data-testid="gpufleet-host"]').nth(3).click();
-      await page.waitForSelector('[data-testid="gpufleet-gpu"]', { timeout: 120_000 });
-      await page.waitForSelector('[data-testid="panel-state"][data-state="Done"]');
+      await wait('[data-testid="gpufleet-gpu"]');
+      await wait('[data-testid="panel-state"][data-state="Done"]');
       levels[uid] = { fleet: summarise(fleetLevel), host: summarise(server.queryLog.slice(mark)) };
     }
     const p = levels['gpufleet-prometheus'];
@@ -251,7 +265,7 @@ export async function fleetBench(browser, runs = 3) {
     console.log('\n3. fleet dashboard on Prometheus: skipped (victoria-metrics is not installed: scripts/install-deps)');
     return;
   }
-  for (const mix of ['typical', 'all-mig']) {
+  for (const mix of (process.env.GPUFLEET_BENCH_FLEET_MIX ?? 'typical,all-mig').split(',')) {
     try {
       await benchMix(browser, mix, runs);
     } catch (err) {

@@ -1057,6 +1057,7 @@ async function benchFleet(uid: string, runs: number) {
     await nextPaint();
     const endToEndMs = performance.now() - t0;
     const tiles = rootEl.querySelectorAll('[data-testid="gpufleet-host"]');
+    const fleetRows = lastFleet!.series.reduce((n: number, f: any) => n + f.length, 0);
 
     // The panel alone on the frames it just got (fleet level): React commit, then the next paint.
     const container = document.createElement('div');
@@ -1109,7 +1110,7 @@ async function benchFleet(uid: string, runs: number) {
       hostLevelMs,
       tiles: tiles.length,
       hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
-      rows: lastFleet!.series.reduce((n: number, f: any) => n + f.length, 0),
+      rows: fleetRows,
     });
   }
   return out;
