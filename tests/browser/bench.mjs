@@ -3,7 +3,10 @@
 //   - topology panel first render and click → drill-down time in Debian's Chromium, for the demo
 //     host's real topology (from a sidecar on `demo`, through the data source) and for a synthetic
 //     64-GPU / 448-MIG / 32-engine one, on both host package sets (Grafana 12.4 + React 18, 13.2 + React 19);
-//   - the size of each dist module.js.
+//   - the size of each dist module.js;
+//   - the fleet dashboard on Prometheus at 1,000 hosts (fleetBench.mjs): answer bytes, slowest query,
+//     VictoriaMetrics beside Prometheus, page and panel times in Chromium, series per host.
+// GPUFLEET_BENCH_ONLY=fleet runs only the fleet part, =plugin only the rest.
 // Run from the repository root after `npm run build` (the root `npm run bench` does both):
 //   node tests/browser/bench.mjs [runs]
 import { execFileSync } from 'node:child_process';
@@ -16,6 +19,7 @@ import { chromium } from '@playwright/test';
 
 import { ROOT, startHarnessServer } from './server.mjs';
 import { CHROMIUM_ARGS } from './chromium.mjs';
+import { fleetBench } from './fleetBench.mjs';
 import { startSidecar } from './sidecars.mjs';
 
 const RUNS = Number(process.argv[2] ?? 7);
@@ -41,6 +45,16 @@ for (const m of modules) {
 }
 
 execFileSync('bash', [join(ROOT, 'tests/browser/setup.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const only = process.env.GPUFLEET_BENCH_ONLY;
+if (only === 'fleet') {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  try {
+    await fleetBench(browser, Math.min(RUNS, 3));
+  } finally {
+    await browser.close();
+  }
+  process.exit(0);
+}
 const token = 'bench-token';
 const sidecar = await startSidecar({ token });
 const server = await startHarnessServer({
@@ -97,6 +111,9 @@ try {
       );
     }
     await context.close();
+  }
+  if (only !== 'plugin') {
+    await fleetBench(browser, Math.min(RUNS, 3));
   }
   const load1 = loadavg()[0];
   console.log(

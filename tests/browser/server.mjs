@@ -10,10 +10,17 @@
 //        plugin.json (dist/datasource/plugin.json) whose path matches, its url and headers templated
 //        from the saved settings ({{ .URL }}, {{ .SecureJsonData.token }}); an unreachable upstream is a
 //        502 with an empty body and a timeout a 504, as in Grafana's proxyutil error handler.
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+//   POST /api/ds/query                          backend queries of Prometheus data sources (type
+//        `prometheus`): Grafana's server side of `@grafana/prometheus` (promBackend.mjs)
+//   ANY  /api/datasources/uid/:uid/resources/…  a Prometheus data source's resource calls (label names and
+//        values, series, rules…), passed to its Prometheus as GET with the form body moved into the URL
+//   GET  /api/dashboards/uid/:uid               a provisioned dashboard (provisioning/dashboards/gpufleet)
+import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { dsQuery } from './promBackend.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, '../..');
@@ -27,6 +34,7 @@ export const PLUGIN_DIR = process.env.GPUFLEET_BROWSER_PLUGIN_DIR
   ? resolve(process.env.GPUFLEET_BROWSER_PLUGIN_DIR)
   : join(ROOT, 'dist');
 const HOSTS = join(HERE, 'hosts');
+const DASHBOARDS = join(ROOT, 'provisioning/dashboards/gpufleet');
 
 const TYPES = {
   '.js': 'text/javascript; charset=utf-8',
@@ -146,6 +154,8 @@ export async function startHarnessServer({
   upstreamTimeoutMs = 30_000,
   pluginDir = PLUGIN_DIR,
 } = {}) {
+  /** Every Prometheus request /api/ds/query made: {refId, path, expr, status, bytes, ms}. */
+  const queryLog = [];
   const manifest = JSON.parse(readFileSync(join(pluginDir, 'datasource/plugin.json'), 'utf8'));
   const routes = manifest.routes ?? [];
   const store = new Map();
@@ -156,7 +166,7 @@ export async function startHarnessServer({
       id: prev?.id ?? nextId++,
       uid: d.uid,
       name: d.name ?? prev?.name ?? d.uid,
-      type: DS_TYPE,
+      type: d.type ?? prev?.type ?? DS_TYPE,
       access: 'proxy',
       url: d.url ?? prev?.url ?? '',
       jsonData: d.jsonData ?? prev?.jsonData ?? {},
@@ -233,6 +243,34 @@ export async function startHarnessServer({
     res.writeHead(upstream.status, out).end(buf);
   }
 
+  /** A Prometheus data source's resource call, as Grafana's backend forwards it (GET, body params in the URL). */
+  async function resource(req, res, uid, rest, search) {
+    const ds = store.get(uid);
+    if (!ds || ds.type !== 'prometheus') {
+      json(res, 404, { message: 'Data source not found' });
+      return;
+    }
+    const params = new URLSearchParams(search);
+    if (req.method !== 'GET') {
+      for (const [k, v] of new URLSearchParams((await readBody(req)).toString('utf8'))) {
+        params.append(k, v);
+      }
+    }
+    const qs = params.toString();
+    let upstream;
+    try {
+      upstream = await fetch(`${ds.url.replace(/\/$/, '')}/${rest}${qs ? `?${qs}` : ''}`, {
+        signal: AbortSignal.timeout(upstreamTimeoutMs),
+      });
+    } catch {
+      res.writeHead(502).end();
+      return;
+    }
+    res
+      .writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+      .end(Buffer.from(await upstream.arrayBuffer()));
+  }
+
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url, 'http://localhost');
@@ -257,6 +295,23 @@ export async function startHarnessServer({
         sendFile(req, res, join(HOSTS, set, 'dist/icons'), m[1], true);
       } else if ((m = /^\/api\/datasources\/proxy\/uid\/([^/]+)\/(.*)$/.exec(p))) {
         await proxy(req, res, m[1], m[2], url.search);
+      } else if (p === '/api/ds/query' && req.method === 'POST') {
+        const body = JSON.parse((await readBody(req)).toString('utf8') || '{}');
+        const resolve = (uid) => {
+          const d = store.get(uid);
+          return d?.type === 'prometheus' ? d : undefined;
+        };
+        const out = await dsQuery(body, resolve, { log: (e) => queryLog.push(e) });
+        json(res, out.status, out.body);
+      } else if ((m = /^\/api\/datasources\/uid\/([^/]+)\/resources\/(.*)$/.exec(p))) {
+        await resource(req, res, m[1], m[2], url.search);
+      } else if ((m = /^\/api\/dashboards\/uid\/([\w-]+)$/.exec(p))) {
+        const uid = m[1];
+        const found = readdirSync(DASHBOARDS)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => JSON.parse(readFileSync(join(DASHBOARDS, f), 'utf8')))
+          .find((d) => d.uid === uid);
+        found ? json(res, 200, { dashboard: found, meta: { slug: uid } }) : json(res, 404, { message: 'Dashboard not found' });
       } else if ((m = /^\/api\/datasources\/uid\/([^/]+)$/.exec(p))) {
         const uid = m[1];
         if (req.method === 'GET') {
@@ -286,6 +341,7 @@ export async function startHarnessServer({
   return {
     url: `http://127.0.0.1:${actual}`,
     proxyLog,
+    queryLog,
     datasources: store,
     close: () =>
       new Promise((r) => {

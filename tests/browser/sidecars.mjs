@@ -64,7 +64,7 @@ export async function startSidecar({
   proc.stdout.on('data', (d) => (log += d));
   proc.stderr.on('data', (d) => (log += d));
   const url = await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`the sidecar did not start:\n${log}`)), 20_000);
+    const timer = setTimeout(() => rej(new Error(`the sidecar did not start:\n${log}`)), 60_000);
     const check = () => {
       const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(log);
       if (m) {

@@ -1,7 +1,13 @@
 // Several simulated hosts on one machine, as `sidecar --simulate` runs them: demo, small and faults side by
 // side, then a second demo beside the first. Each has its own host name, its own GPUs and only its own
-// engines (on ports of its own), and none adopts another's vLLM processes.
-import { json, startSidecar, waitFor, type Running } from './harness.js';
+// engines (on ports of its own), and none adopts another's vLLM processes. A real Prometheus scrapes the three
+// with the shipped configuration and rules, and the fleet dashboard's queries run on it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { emptyPanelsSettled, loadDashboards } from './dashboardQueries.js';
+import { json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
+import { startPrometheus, type Prometheus } from './prom.js';
 
 interface HostView {
   host: string;
@@ -36,8 +42,27 @@ function expectDisjoint(views: HostView[]): void {
   }
 }
 
+/** prometheus/prometheus.yml for several sidecars: each one's /metrics and engine SD, 1 s scrapes and rules. */
+function prometheusFor(sidecars: Running[]): string {
+  const cfg = parse(readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8'));
+  cfg.global = { ...cfg.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
+  cfg.rule_files = (cfg.rule_files as string[]).map((f) => join(ROOT, 'prometheus', f));
+  const hostPorts = sidecars.map((s) => new URL(s.base).host);
+  for (const job of cfg.scrape_configs) {
+    job.scrape_interval = '1s';
+    job.scrape_timeout = '1s';
+    for (const st of job.static_configs ?? []) st.targets = hostPorts;
+    if (job.http_sd_configs) {
+      const [sd] = job.http_sd_configs;
+      job.http_sd_configs = hostPorts.map((hp) => ({ ...sd, url: sd.url.replace('localhost:9740', hp), refresh_interval: '1s' }));
+    }
+  }
+  return stringify(cfg);
+}
+
 describe('three simulated hosts side by side', () => {
   const running: Running[] = [];
+  let prom: Prometheus | undefined;
   let demo: HostView;
   let small: HostView;
   let faults: HostView;
@@ -56,6 +81,7 @@ describe('three simulated hosts side by side', () => {
   }, 480_000);
 
   afterAll(async () => {
+    await prom?.stop();
     await Promise.all(running.map((r) => r.stop()));
   });
 
@@ -78,6 +104,23 @@ describe('three simulated hosts side by side', () => {
       expect(hosts).toEqual([v.host]);
     }
   });
+
+  it('the fleet dashboard on a real Prometheus scraping the three: the three hosts, and every query answers without an error', async () => {
+    prom = await startPrometheus(prometheusFor(running.slice(0, 3)));
+    const p = prom;
+    await waitFor('the three sidecars scraped and the fleet rules evaluated', async () => {
+      const up = await p.query('up{job="gpufleet-sidecar"} == 1');
+      const tiles = await p.query('gpufleet:host_gpus:count');
+      return up.length === 3 && tiles.length === 3 ? true : undefined;
+    }, 120_000);
+    expect((await p.query('gpufleet:host_gpus:count')).map((s) => s.metric.host).sort()).toEqual(
+      [demo.host, faults.host, small.host].sort(),
+    );
+    const fleet = loadDashboards(ROOT).find((d) => d.uid === 'gpufleet-fleet');
+    // Every Prometheus target of the dashboard, at All and then one host / model / engine at a time: a
+    // failed join (422, duplicate series) throws; a target no assignment answers is listed.
+    expect(await emptyPanelsSettled(fleet, p.query)).toEqual([]);
+  }, 300_000);
 
   it('a second demo beside the first: another host, other GPUs, its own 9 engines on other ports', async () => {
     const second = await startSidecar(['--simulate', 'demo', '--hostname', 'sim-demo-2', '--interval', '1s', '--docker-socket', 'none']);

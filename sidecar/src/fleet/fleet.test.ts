@@ -119,6 +119,22 @@ describe('FleetExposition', () => {
     expect(fx.renders).toBe(2);
   });
 
+  it('a host keeps its metrics registry between scrapes and renders what a fresh one renders at that time', async () => {
+    const hosts = buildFleet({ hosts: 12, seed: 1, mix: 'typical' });
+    const kept = exposition(hosts);
+    const sorted = async (fx: FleetExposition, h: FleetHost, at: number) =>
+      parsePromText(await fx.render(h, at))
+        .samples.map((x) => `${x.name}${JSON.stringify(Object.entries(x.labels).sort())} ${x.value}`)
+        .sort();
+    for (const h of hosts) {
+      // A day of scrapes an hour apart: engines go down and up, loads move; nothing stale stays behind.
+      for (let hour = 0; hour < 24; hour += 3) {
+        const at = EPOCH + 60_000 + hour * 3_600_000;
+        expect(await sorted(kept, h, at)).toEqual(await sorted(exposition(hosts), h, at));
+      }
+    }
+  });
+
   it('/sd: one target group per host with the contract labels; a shared name gets its cluster as a parameter', () => {
     const hosts = buildFleet({ hosts: 5, seed: 1, mix: 'typical', dupHost: true });
     const sd = exposition(hosts).sd('127.0.0.1:9750');

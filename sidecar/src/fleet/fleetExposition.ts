@@ -35,6 +35,8 @@ export class FleetExposition {
   private readonly prepared = new Map<string, PreparedHost>();
   private readonly byName = new Map<string, FleetHost[]>();
   private readonly cache = new Map<string, Cached>();
+  /** One SidecarMetrics per host, kept between scrapes as a real sidecar keeps its registry. */
+  private readonly registries = new Map<string, SidecarMetrics>();
   private lastSweep = 0;
   readonly contentType: string;
   /** Renderings done (cache misses), for the bench. */
@@ -85,7 +87,11 @@ export class FleetExposition {
     const p = this.prepared.get(host.key) as PreparedHost;
     const t = Math.max(0, (nowMs - this.opts.epochMs) / 1000);
     const snap = hostSnapshotAt(p, t, this.opts.epochMs);
-    const m = new SidecarMetrics({ maxSeries: this.opts.maxSeries, host: host.name, version: this.opts.version, defaultMetrics: false });
+    let m = this.registries.get(host.key);
+    if (!m) {
+      m = new SidecarMetrics({ maxSeries: this.opts.maxSeries, host: host.name, version: this.opts.version, defaultMetrics: false });
+      this.registries.set(host.key, m);
+    }
     // A simulated host's idle engines have been idle since the scenario began: idle-held at once, no timer to
     // carry between renderings. No energy families: a rendering has no previous reading to integrate from.
     const capacity = new CapacityTracker(FLEET_CAPACITY, { wallMs: () => nowMs, monoMs: () => nowMs }).update({ snap, lost: [], busyThreshold: BUSY_THRESHOLD });

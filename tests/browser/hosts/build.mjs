@@ -34,7 +34,7 @@ const requireFromSet = createRequire(join(hostDir, 'package.json'));
 const esbuild = requireFromSet('esbuild');
 const version = (name) => JSON.parse(readFileSync(join(hostModules, name, 'package.json'), 'utf8')).version;
 const versions = Object.fromEntries(
-  ['react', 'react-dom', '@grafana/data', '@grafana/ui', '@grafana/runtime', 'rxjs', 'systemjs', 'esbuild'].map((n) => [
+  ['react', 'react-dom', '@grafana/data', '@grafana/ui', '@grafana/runtime', '@grafana/prometheus', 'rxjs', 'systemjs', 'esbuild'].map((n) => [
     n,
     version(n),
   ])
@@ -80,6 +80,24 @@ const stubMonaco = {
   },
 };
 
+/**
+ * `@grafana/assistant` (a peer of @grafana/prometheus 13, not shipped with it) is replaced by an empty
+ * module when the set does not have it: only the Prometheus query editor's assistant button imports it,
+ * and the host never mounts that editor (tree shaking drops it; esbuild still resolves the import).
+ */
+const stubAssistant = {
+  name: 'stub-grafana-assistant',
+  setup(build) {
+    build.onResolve({ filter: /^@grafana\/assistant$/ }, (args) =>
+      existsSync(join(hostModules, '@grafana/assistant')) ? undefined : { path: args.path, namespace: 'assistant-stub' }
+    );
+    build.onLoad({ filter: /.*/, namespace: 'assistant-stub' }, () => ({
+      contents: 'export const QueryWithAssistantButton = () => null;',
+      loader: 'js',
+    }));
+  },
+};
+
 const out = join(hostDir, 'dist');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -112,7 +130,7 @@ const result = await esbuild.build({
     '.png': 'file',
     '.eot': 'file',
   },
-  plugins: [stubMonaco, resolveInSet],
+  plugins: [stubMonaco, stubAssistant, resolveInSet],
 });
 
 // Every package in the bundle must come from this set.

@@ -31,6 +31,12 @@ export const harness = {
   get stoppedSidecarUrl() {
     return env('GPUFLEET_BROWSER_STOPPED_SIDECAR_URL');
   },
+  get prometheusUrl() {
+    return env('GPUFLEET_BROWSER_PROMETHEUS_URL');
+  },
+  get fleetHosts() {
+    return Number(env('GPUFLEET_BROWSER_FLEET_HOSTS'));
+  },
 };
 
 /** GET a sidecar route directly, with the token: what the tests compare the page against. */
@@ -40,6 +46,16 @@ export async function sidecar<T = any>(path: string): Promise<T> {
     throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   }
   return (await res.json()) as T;
+}
+
+/** An instant query straight to the test Prometheus: what the tests compare the page against. */
+export async function prometheus(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  const res = await fetch(`${harness.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = await res.json();
+  if (body.status !== 'success') {
+    throw new Error(`${expr}: ${body.error}`);
+  }
+  return body.data.result;
 }
 
 /** Writes the simulator's control file whole (tmp + rename), as its README asks. */

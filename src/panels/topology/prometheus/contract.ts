@@ -11,23 +11,20 @@
 export type RowKind = 'host' | 'gpu' | 'mig' | 'vgpu' | 'engine' | 'edge';
 
 /** What a row's labels make it. Edges carry engine_id and a GPU or MIG instance; `rank` is optional. */
-export function rowKind(get: (label: string) => string): RowKind | undefined {
-  const engine = get('engine_id');
-  const gpu = get('gpu_uuid');
-  const mig = get('mig_uuid');
-  if (engine) {
-    return gpu || mig ? 'edge' : 'engine';
+export function rowKind(l: Readonly<Record<string, string | undefined>>): RowKind | undefined {
+  if (l.engine_id) {
+    return l.gpu_uuid || l.mig_uuid ? 'edge' : 'engine';
   }
-  if (mig) {
+  if (l.mig_uuid) {
     return 'mig';
   }
-  if (get('vgpu_id')) {
+  if (l.vgpu_id) {
     return 'vgpu';
   }
-  if (gpu) {
+  if (l.gpu_uuid) {
     return 'gpu';
   }
-  return get('host') ? 'host' : undefined;
+  return l.host ? 'host' : undefined;
 }
 
 /** A value's meaning: which kind of row it belongs to, the field it fills, and the family that sends it. */

@@ -10,7 +10,8 @@ import type { PromRow } from './rows';
 /** One series' sample, with what decides between two series for the same thing. */
 interface Sample {
   value: number | undefined;
-  time: number;
+  /** ms; undefined when the frame had no time column (counts as oldest). */
+  time: number | undefined;
   /** The row's labels: the tie-break between two series with the same time. */
   labels: Record<string, string>;
 }
@@ -18,8 +19,8 @@ interface Sample {
 export interface Entity {
   /** Labels of the row that made it (the chosen info row when there is one). */
   labels: Record<string, string>;
-  /** Value by meaning (refId of the contract). */
-  values: Map<string, Sample>;
+  /** Value by meaning (refId of the contract); absent until a value row came (edges have none). */
+  values?: Map<string, Sample>;
   /** The chosen info row, when its info family answered. */
   info?: Sample;
 }
@@ -75,7 +76,9 @@ function signature(labels: Record<string, string>): string {
 
 /** Of two series for the same thing, the newer sample; at the same time, the larger label set (deterministic). */
 function newer(a: Sample, b: Sample): boolean {
-  return a.time !== b.time ? a.time > b.time : signature(a.labels) > signature(b.labels);
+  const at = a.time ?? 0;
+  const bt = b.time ?? 0;
+  return at !== bt ? at > bt : signature(a.labels) > signature(b.labels);
 }
 
 function entityId(kind: RowKind, l: Record<string, string>): string {
@@ -92,6 +95,21 @@ function entityId(kind: RowKind, l: Record<string, string>): string {
       return `${l.engine_id}/${l.rank ?? ''}/${l.mig_uuid ?? ''}/${l.gpu_uuid ?? ''}`;
     case 'host':
       return '';
+  }
+}
+
+function detailMap(d: HostDetail, kind: Exclude<RowKind, 'host'>): Map<string, Entity> {
+  switch (kind) {
+    case 'gpu':
+      return d.gpus;
+    case 'mig':
+      return d.migs;
+    case 'vgpu':
+      return d.vgpus;
+    case 'engine':
+      return d.engines;
+    case 'edge':
+      return d.edges;
   }
 }
 
@@ -135,11 +153,14 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
   const noHost = new Counter();
   const unknownMeaning = new Counter();
   const wrongKind = new Counter();
-  const classified: Array<{ row: PromRow; kind: RowKind; meaning: Meaning }> = [];
+  // The rows kept, with what they are (three parallel arrays: no object per row).
+  const keptRows: PromRow[] = [];
+  const keptKinds: RowKind[] = [];
+  const keptMeanings: Meaning[] = [];
   const groupsOf = new Map<string, Set<string>>();
   for (const row of rows) {
     const l = row.labels;
-    const kind = rowKind((k) => l[k] ?? '');
+    const kind = rowKind(l);
     if (!kind || !l.host) {
       noHost.add(row.refId, '');
       continue;
@@ -153,7 +174,9 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
       wrongKind.add(row.refId, `${meaning.what} (${meaning.refId}) on rows labelled as ${KIND_WORDS[kind]}`);
       continue;
     }
-    classified.push({ row, kind, meaning });
+    keptRows.push(row);
+    keptKinds.push(kind);
+    keptMeanings.push(meaning);
     const g = group ? (l[group] ?? '') : '';
     let set = groupsOf.get(l.host);
     if (!set) {
@@ -177,7 +200,10 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
   const hosts = new Map<string, FleetHost>();
   const seen = new Set<string>();
   const duplicates = new Counter();
-  for (const { row, kind, meaning } of classified) {
+  for (let i = 0; i < keptRows.length; i++) {
+    const row = keptRows[i];
+    const kind = keptKinds[i];
+    const meaning = keptMeanings[i];
     const l = row.labels;
     const groups = groupsOf.get(l.host)!;
     let g = group ? (l[group] ?? '') : '';
@@ -195,7 +221,7 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
         key,
         host: l.host,
         group: g,
-        entity: { labels: {}, values: new Map() },
+        entity: { labels: {} },
         tile: false,
         detail: emptyDetail(),
         seen: new Set(),
@@ -210,17 +236,11 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
       host.tile = true;
       entity = host.entity;
     } else {
-      const map = {
-        gpu: host.detail.gpus,
-        mig: host.detail.migs,
-        vgpu: host.detail.vgpus,
-        engine: host.detail.engines,
-        edge: host.detail.edges,
-      }[kind];
+      const map = detailMap(host.detail, kind);
       const id = entityId(kind, l);
       let e = map.get(id);
       if (!e) {
-        e = { labels: l, values: new Map() };
+        e = { labels: l };
         map.set(id, e);
       }
       entity = e;
@@ -229,7 +249,8 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
       // Another state's series (0): not a second value for the same thing.
       continue;
     }
-    const sample: Sample = { value: row.value, time: row.time ?? 0, labels: l };
+    // The row is its own sample (same fields): no second object per row.
+    const sample: Sample = row;
     if (meaning.info) {
       if (entity.info) {
         duplicates.add(meaning.refId, `${kind === 'host' ? '' : `${entityId(kind, l)} on `}${key}`);
@@ -241,6 +262,7 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
       entity.labels = l;
       continue;
     }
+    entity.values ??= new Map();
     const old = entity.values.get(meaning.refId);
     if (old) {
       duplicates.add(meaning.refId, `${kind === 'host' ? '' : `${entityId(kind, l)} on `}${key}`);
@@ -279,10 +301,10 @@ export function buildFleet(rows: PromRow[], groupLabelIn: string): Fleet {
       `Query ${refId}: ${n} row${n === 1 ? '' : 's'} for ${example} carry no ${group} label, and that host name is in several: attached to the first. Keep ${group} in by (…).`
     );
   }
-  return { groupLabel: group, hosts, used: classified.length, seen, warnings };
+  return { groupLabel: group, hosts, used: keptRows.length, seen, warnings };
 }
 
 /** A value of an entity, undefined when its family did not answer (never 0 for "unknown"). */
 export function valueOf(e: Entity | undefined, refId: string): number | undefined {
-  return e?.values.get(refId)?.value;
+  return e?.values?.get(refId)?.value;
 }

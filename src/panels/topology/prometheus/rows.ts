@@ -20,7 +20,10 @@ export interface PromRow {
 }
 
 function finite(v: unknown): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (typeof v === 'number') {
+    return Number.isFinite(v) ? v : undefined;
+  }
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : undefined;
 }
 
@@ -34,7 +37,10 @@ function isLabelField(f: Field): boolean {
   return f.type === FieldType.string || f.type === FieldType.enum || f.type === FieldType.other;
 }
 
-/** Every row of every frame, in frame order. */
+/**
+ * Every row of every frame, in frame order. One pass over each column, one labels object per table
+ * row (shared by that row's value columns): an all-MIG fleet's half a million rows are read in one go.
+ */
 export function readRows(series: DataFrame[]): PromRow[] {
   const rows: PromRow[] = [];
   for (const frame of series) {
@@ -46,21 +52,27 @@ export function readRows(series: DataFrame[]): PromRow[] {
     }
     if (labels.length > 0) {
       // Table: one row per index, label columns shared by every value column.
-      for (let i = 0; i < frame.length; i++) {
+      const names = labels.map((f) => f.name);
+      const columns: unknown[][] = labels.map((f) => f.values);
+      const refIds = values.map((vf) => refIdOfValueField(vf, frame));
+      const valueColumns: unknown[][] = values.map((vf) => vf.values);
+      const times: unknown[] | undefined = time?.values;
+      const length = frame.length ?? valueColumns[0].length;
+      for (let i = 0; i < length; i++) {
         const l: Record<string, string> = {};
-        for (const f of labels) {
-          const v = f.values[i];
-          if (v !== null && v !== undefined && v !== '') {
-            l[f.name] = String(v);
+        for (let j = 0; j < columns.length; j++) {
+          const v = columns[j][i];
+          if (typeof v === 'string') {
+            if (v !== '') {
+              l[names[j]] = v;
+            }
+          } else if (v !== null && v !== undefined) {
+            l[names[j]] = String(v);
           }
         }
-        for (const vf of values) {
-          rows.push({
-            refId: refIdOfValueField(vf, frame),
-            labels: l,
-            value: finite(vf.values[i]),
-            time: finite(time?.values[i]),
-          });
+        const t = times ? finite(times[i]) : undefined;
+        for (let k = 0; k < valueColumns.length; k++) {
+          rows.push({ refId: refIds[k], labels: l, value: finite(valueColumns[k][i]), time: t });
         }
       }
       continue;

@@ -26,6 +26,9 @@ import * as redux from 'redux';
 import * as reactRedux from 'react-redux';
 import lodash from 'lodash';
 import moment from 'moment';
+// Grafana's own Prometheus data source (the package its core plugin is built from), run as it runs in
+// Grafana: its queries go to /api/ds/query, where the harness server plays Grafana's backend.
+import { PrometheusDatasource } from '@grafana/prometheus';
 
 import { syntheticTopology } from '../../../../src/panels/topology/testing/synthetic';
 
@@ -40,7 +43,7 @@ const {
   getDefaultTimeRange,
 } = grafanaData;
 const { Alert, Button, GlobalStyles } = grafanaUi;
-const { config, setBackendSrv, setDataSourceSrv, setTemplateSrv } = grafanaRuntime;
+const { config, locationService, setBackendSrv, setDataSourceSrv, setEchoSrv, setTemplateSrv } = grafanaRuntime;
 const { Observable } = rxjs;
 
 declare const System: any;
@@ -133,8 +136,23 @@ async function doFetch(options: HostRequest) {
   const headers: Record<string, string> = { 'X-Grafana-Org-Id': '1', ...options.headers };
   let body: string | undefined;
   if (options.data !== undefined) {
-    body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
     headers['Content-Type'] = headers['Content-Type'] ?? 'application/json';
+    if (typeof options.data === 'string') {
+      body = options.data;
+    } else if (/x-www-form-urlencoded/.test(headers['Content-Type'])) {
+      // Grafana's backendSrv sends an object as a form when the caller asks for one (Prometheus does).
+      const form = new URLSearchParams();
+      for (const [k, v] of Object.entries(options.data as Record<string, unknown>)) {
+        for (const item of Array.isArray(v) ? v : [v]) {
+          if (item !== undefined && item !== null) {
+            form.append(k, String(item));
+          }
+        }
+      }
+      body = form.toString();
+    } else {
+      body = JSON.stringify(options.data);
+    }
   }
   const method = (options.method ?? 'GET').toUpperCase();
   const res = await window.fetch(url, { method, headers, body, credentials: 'same-origin' });
@@ -205,6 +223,9 @@ const backendSrv = {
 interface HostVariable {
   name: string;
   label: string;
+  /** With includeAll, the value `$__all` stands for every option (or allValue when set). */
+  includeAll?: boolean;
+  allValue?: string;
   /** The data source query of a query variable. */
   query: any;
   options: Array<{ text: string; value: string }>;
@@ -226,6 +247,8 @@ class HostTemplateSrv {
       label: v.label,
       type: 'query',
       multi: v.multi,
+      includeAll: v.includeAll,
+      allValue: v.allValue,
       current: { text: v.current.text, value: v.current.value },
       options: v.options.map((o) => ({ ...o, selected: v.current.value.includes(o.value) })),
     }));
@@ -272,7 +295,20 @@ class HostTemplateSrv {
         if (!v) {
           return match;
         }
-        value = v.multi ? v.current.value : v.current.value[0];
+        if (v.includeAll && v.current.value.length === 1 && v.current.value[0] === '$__all') {
+          // Grafana: All is the variable's allValue, not formatted (unless asked for text), else every option.
+          if (fmt === 'text') {
+            return 'All';
+          }
+          if (v.allValue !== undefined) {
+            return v.allValue;
+          }
+          value = v.options.map((o) => o.value).filter((o) => o !== '$__all');
+        } else if (fmt === 'text') {
+          return v.current.text.join(' + ');
+        } else {
+          value = v.multi ? v.current.value : v.current.value[0];
+        }
       }
       if (typeof fmt === 'function') {
         return fmt(value, this.variables.get(name), formatValue);
@@ -316,6 +352,8 @@ interface SavedSettings {
 
 let dsMeta: any;
 const dsInstances = new Map<string, any>();
+/** The instance settings each data source was built with (getDataSourceSrv().getInstanceSettings). */
+const dsSettings = new Map<string, any>();
 
 async function loadDsMeta() {
   if (!dsMeta) {
@@ -351,7 +389,44 @@ async function fetchSettings(uid: string): Promise<SavedSettings> {
 async function getDataSource(uid: string) {
   if (!dsInstances.has(uid)) {
     const plugin = await importPlugin(DS_MODULE);
-    dsInstances.set(uid, new plugin.DataSourceClass(await instanceSettings(await fetchSettings(uid))));
+    const settings = await instanceSettings(await fetchSettings(uid));
+    dsSettings.set(uid, settings);
+    dsInstances.set(uid, new plugin.DataSourceClass(settings));
+  }
+  return dsInstances.get(uid);
+}
+
+/** Grafana's core Prometheus plugin meta, as the frontend hands it to the data source. */
+const PROMETHEUS_META = {
+  id: 'prometheus',
+  name: 'Prometheus',
+  type: 'datasource',
+  module: 'core:plugin/prometheus',
+  baseUrl: 'public/app/plugins/datasource/prometheus',
+  backend: true,
+  metrics: true,
+  alerting: true,
+  annotations: true,
+  info: { author: { name: 'Grafana Labs' }, description: '', links: [], logos: { small: '', large: '' }, version: '' },
+};
+
+/** A Prometheus data source: `@grafana/prometheus`'s class with the saved settings, as Grafana builds it. */
+async function getPrometheus(uid: string) {
+  if (!dsInstances.has(uid)) {
+    const saved = await fetchSettings(uid);
+    const settings = {
+      id: saved.id,
+      uid: saved.uid,
+      type: 'prometheus',
+      name: saved.name,
+      url: `/api/datasources/proxy/uid/${saved.uid}`,
+      access: 'proxy' as const,
+      readOnly: saved.readOnly,
+      jsonData: saved.jsonData,
+      meta: PROMETHEUS_META,
+    };
+    dsSettings.set(uid, settings);
+    dsInstances.set(uid, new PrometheusDatasource(settings as any));
   }
   return dsInstances.get(uid);
 }
@@ -364,10 +439,10 @@ const dataSourceSrv = {
     }
     return getDataSource(uid);
   },
-  getList: () => Array.from(dsInstances.values()).map((ds) => ds.instanceSettings ?? ds),
+  getList: () => Array.from(dsSettings.values()),
   getInstanceSettings: (ref?: string | { uid?: string }) => {
     const uid = typeof ref === 'string' ? ref : ref?.uid;
-    return uid ? dsInstances.get(uid)?.instanceSettings : undefined;
+    return uid ? dsSettings.get(uid) : undefined;
   },
   reload: async () => {},
   registerRuntimeDataSource: () => {},
@@ -463,14 +538,14 @@ function queryRequest(targets: any[], range = timeRange()) {
   };
 }
 
-async function runQuery(ds: any, targets: any[]) {
+async function runQuery(ds: any, targets: any[], extra: Record<string, unknown> = {}) {
   const range = timeRange();
-  const res: any = await rxjs.lastValueFrom(ds.query(queryRequest(targets, range)));
+  const res: any = await rxjs.lastValueFrom(ds.query({ ...queryRequest(targets, range), ...extra }));
   return { res, range };
 }
 
 /** Panel props the way Grafana's PanelStateWrapper passes them. */
-function panelProps(series: any[], data: Partial<any>, size: { width: number; height: number }, options = {}) {
+function panelProps(series: any[], data: Partial<any>, size: { width: number; height: number }, options: any = {}) {
   const range = data.timeRange ?? getDefaultTimeRange();
   const fieldConfig = { defaults: {}, overrides: [] };
   const processed = applyFieldOverrides({
@@ -709,6 +784,163 @@ function DashboardPage({ ds, panelPlugin, initialKind }: { ds: any; panelPlugin:
 }
 
 /* ------------------------------------------------------------------------------------------------
+ * The fleet dashboard on Prometheus: its variables and its topology panel, queried through
+ * `@grafana/prometheus` as a Grafana dashboard does (variables from the data source's own
+ * metricFindQuery, targets through ds.query → /api/ds/query, the panel's host pick through the URL).
+ * ---------------------------------------------------------------------------------------------- */
+
+const TOPOLOGY_PANEL_TYPE = 'gpufleet-topology-panel';
+
+/** The fleet page's last answer, for the bench's render-only figure. */
+let lastFleet: { series: any[]; options: any } | undefined;
+
+async function fetchDashboard(uid: string) {
+  return (await doFetch({ url: `/api/dashboards/uid/${encodeURIComponent(uid)}` })).data as any;
+}
+
+/** The dashboard's variables into templateSrv: custom ones from their list, query ones from Prometheus. */
+async function loadVariables(ds: any, dashboard: any, only?: string[]) {
+  for (const v of dashboard.templating.list) {
+    if (only && !only.includes(v.name)) {
+      continue;
+    }
+    const prev = templateSrv.variables.get(v.name);
+    let options: Array<{ text: string; value: string }>;
+    if (v.type === 'custom') {
+      options = String(v.query)
+        .split(',')
+        .map((x) => ({ text: x.trim(), value: x.trim() }));
+    } else {
+      const found = await ds.metricFindQuery(v.definition ?? v.query, { range: timeRange() });
+      options = found.map((o: any) => ({ text: String(o.text), value: String(o.value ?? o.text) }));
+    }
+    const keep = prev?.current.value.filter((x) => x === '$__all' || options.some((o) => o.value === x)) ?? [];
+    const initial = v.current?.value === '$__all' || v.includeAll ? ['$__all'] : [String(v.current?.value ?? options[0]?.value)];
+    const value = keep.length > 0 ? keep : initial;
+    templateSrv.setVariable(v.name, {
+      label: v.label ?? v.name,
+      query: v.query,
+      options,
+      multi: Boolean(v.multi),
+      includeAll: Boolean(v.includeAll),
+      allValue: v.allValue ?? undefined,
+      current: { value, text: value.map((x) => (x === '$__all' ? 'All' : x)) },
+    });
+  }
+}
+
+/** Sets a variable as the URL's var-<name> does: `$__all` or one value. */
+function setVariableValue(name: string, value: string) {
+  templateSrv.setVariable(name, { current: { value: [value], text: [value === '$__all' ? 'All' : value] } });
+}
+
+function FleetPage({ ds, panelPlugin, dashboard }: { ds: any; panelPlugin: any; dashboard: any }) {
+  const Panel = panelPlugin.panel;
+  const panel = dashboard.panels.find((p: any) => p.type === TOPOLOGY_PANEL_TYPE);
+  const [data, setData] = React.useState<{ series: any[]; errors?: any[]; state: string; range?: any; ms?: number }>({
+    series: [],
+    state: LoadingState.NotStarted,
+  });
+  const [, setTick] = React.useState(0);
+  const runs = React.useRef(0);
+
+  const run = React.useCallback(async () => {
+    const n = ++runs.current;
+    setData((d) => ({ ...d, state: LoadingState.Loading }));
+    const t0 = performance.now();
+    // The page's Prometheus stands in for the one the dashboard names (as a data source variable would).
+    const targets = panel.targets.map((t: any) => ({ ...t, datasource: { type: 'prometheus', uid: ds.uid } }));
+    const { res, range } = await runQuery(ds, targets, { panelId: panel.id, dashboardUID: dashboard.uid });
+    if (n === runs.current) {
+      lastFleet = { series: res.data, options: panel.options };
+      setData({ series: res.data, errors: res.errors, state: res.state ?? LoadingState.Done, range, ms: performance.now() - t0 });
+    }
+  }, [ds, panel, dashboard]);
+
+  // Variable changes (the selects below, or the panel's own locationService.partial) re-run the queries,
+  // and a host change re-loads the variables that depend on it, as Grafana's dashboard does.
+  React.useEffect(() => {
+    const history = locationService.getHistory();
+    const onLocation = async () => {
+      const search = locationService.getSearchObject() as Record<string, unknown>;
+      let changed = false;
+      for (const v of dashboard.templating.list) {
+        const want = search[`var-${v.name}`];
+        if (want === undefined) {
+          continue;
+        }
+        const value = String(Array.isArray(want) ? want[0] : want);
+        const cur = templateSrv.variables.get(v.name)?.current.value;
+        if (!cur || cur.length !== 1 || cur[0] !== value) {
+          setVariableValue(v.name, value);
+          changed = true;
+        }
+      }
+      if (changed) {
+        await loadVariables(ds, dashboard, ['model', 'engine']);
+        setTick((t) => t + 1);
+        run();
+      }
+    };
+    const unlisten = history.listen(onLocation);
+    run();
+    return () => unlisten();
+  }, [ds, dashboard, run]);
+
+  const props = panelProps(
+    data.series,
+    { state: data.state, errors: data.errors, timeRange: data.range },
+    { width: 1180, height: 700 },
+    panel.options
+  );
+  const select = (name: string) => {
+    const v = templateSrv.variables.get(name);
+    if (!v) {
+      return null;
+    }
+    const options = [...(v.includeAll ? [{ text: 'All', value: '$__all' }] : []), ...v.options];
+    return (
+      <label key={name} style={{ display: 'flex', gap: 6, alignItems: 'center' }}>
+        {v.label}
+        <select
+          aria-label={`Variable ${name}`}
+          value={v.current.value[0] ?? ''}
+          onChange={(e) => locationService.partial({ [`var-${name}`]: e.currentTarget.value })}
+        >
+          {options.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.text}
+            </option>
+          ))}
+        </select>
+      </label>
+    );
+  };
+
+  return (
+    <Shell>
+      <h2>{dashboard.title}</h2>
+      <div style={{ display: 'flex', gap: 16 }} data-testid="fleet-variables">
+        {dashboard.templating.list.map((v: any) => select(v.name))}
+      </div>
+      <Section title={panel.title} testId="panel-section">
+        <div
+          data-testid="panel-state"
+          data-state={data.state}
+          data-refids={Array.from(new Set(data.series.map((f) => f.refId))).join(',')}
+          data-rows={data.series.reduce((n, f) => n + f.length, 0)}
+          data-ms={data.ms === undefined ? '' : data.ms.toFixed(1)}
+        >
+          <div style={{ width: 1180, height: 700, position: 'relative' }}>
+            <Panel {...props} />
+          </div>
+        </div>
+      </Section>
+    </Shell>
+  );
+}
+
+/* ------------------------------------------------------------------------------------------------
  * Bench: first render and click → drill-down, measured inside the page.
  * ---------------------------------------------------------------------------------------------- */
 
@@ -793,6 +1025,97 @@ async function measurePanel(series: any[], opts: { width: number; height: number
   };
 }
 
+const panelDone = (root: Element) =>
+  root.querySelector('[data-testid="panel-state"]')?.getAttribute('data-state') === LoadingState.Done;
+
+async function until(what: string, fn: () => boolean, timeoutMs = 30_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!fn()) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+/**
+ * The fleet dashboard's topology panel on Prometheus, through @grafana/prometheus: the page end to end
+ * (variables, queries through /api/ds/query, frames, transform, render, paint), the panel's render
+ * alone on the same frames, hover on a tile, and a click on a tile: the panel's answer, then the host's
+ * topology with its own queries. One run per call of show().
+ */
+async function benchFleet(uid: string, runs: number) {
+  const out = [];
+  const panelPlugin = await importPlugin(PANEL_MODULE);
+  const Panel = panelPlugin.panel;
+  const rootEl = document.getElementById('root')!;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await show({ view: 'fleet', ds: uid });
+    await until('fleet tiles', () => panelDone(rootEl) && Boolean(rootEl.querySelector('[data-testid="gpufleet-host"]')));
+    const queriesMs = Number(rootEl.querySelector('[data-testid="panel-state"]')!.getAttribute('data-ms'));
+    await nextPaint();
+    const endToEndMs = performance.now() - t0;
+    const tiles = rootEl.querySelectorAll('[data-testid="gpufleet-host"]');
+    const fleetRows = lastFleet!.series.reduce((n: number, f: any) => n + f.length, 0);
+
+    // The panel alone on the frames it just got (fleet level): React commit, then the next paint.
+    const container = document.createElement('div');
+    document.body.appendChild(container);
+    const root = ReactDOMClient.createRoot(container);
+    const props = panelProps(lastFleet!.series, {}, { width: 1180, height: 700 }, lastFleet!.options);
+    const r0 = performance.now();
+    ReactDOM.flushSync(() =>
+      root.render(
+        <ThemeContext.Provider value={config.theme2}>
+          <div style={{ width: 1180, height: 700, position: 'relative' }}>
+            <Panel {...props} />
+          </div>
+        </ThemeContext.Provider>
+      )
+    );
+    const renderCommitMs = performance.now() - r0;
+    await nextPaint();
+    const renderPaintMs = performance.now() - r0;
+    root.unmount();
+    container.remove();
+
+    // Hover: the pointer onto a tile (its highlight and title), to the next paint.
+    const tile = tiles[Math.min(3, tiles.length - 1)] as HTMLElement;
+    const h0 = performance.now();
+    tile.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+    tile.dispatchEvent(new MouseEvent('mouseenter', { bubbles: false }));
+    await nextPaint();
+    const hoverMs = performance.now() - h0;
+
+    // Click: the panel's own answer (the host level, painted), then the host's topology from its queries.
+    const c0 = performance.now();
+    tile.click();
+    await until('host level', () => Boolean(rootEl.querySelector('[data-testid="gpufleet-topology"]')));
+    await nextPaint();
+    const clickMs = performance.now() - c0;
+    await until(
+      'host topology',
+      () => panelDone(rootEl) && rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length > 0
+    );
+    await nextPaint();
+    const hostLevelMs = performance.now() - c0;
+    out.push({
+      endToEndMs,
+      queriesMs,
+      renderCommitMs,
+      renderPaintMs,
+      hoverMs,
+      clickMs,
+      hostLevelMs,
+      tiles: tiles.length,
+      hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
+      rows: fleetRows,
+    });
+  }
+  return out;
+}
+
 async function benchPanel(source: 'demo' | 'synthetic', runs: number, dsUid?: string) {
   let series: any[];
   if (source === 'synthetic') {
@@ -845,6 +1168,20 @@ async function show(params: Record<string, string>) {
         </reactRouterDom.MemoryRouter>
       </Shell>
     );
+  } else if (view === 'fleet') {
+    // The fleet dashboard with only Prometheus: the URL's var-* are the dashboard's variables.
+    const panelPlugin = await importPlugin(PANEL_MODULE);
+    const ds = await getPrometheus(params.ds ?? 'gpufleet-prometheus');
+    const dashboard = await fetchDashboard(params.dashboard ?? 'gpufleet-fleet');
+    locationService.replace(`/d/${dashboard.dashboard.uid}`);
+    await loadVariables(ds, dashboard.dashboard);
+    for (const [k, v] of Object.entries(params)) {
+      if (k.startsWith('var-')) {
+        setVariableValue(k.slice(4), v);
+      }
+    }
+    await loadVariables(ds, dashboard.dashboard, ['model', 'engine']);
+    page = <FleetPage ds={ds} panelPlugin={panelPlugin} dashboard={dashboard.dashboard} />;
   } else if (view === 'config') {
     const dsPlugin = await importPlugin(DS_MODULE);
     page = <ConfigPage plugin={dsPlugin} initial={await fetchSettings(uid)} />;
@@ -866,6 +1203,8 @@ async function start() {
   setBackendSrv(backendSrv as any);
   setTemplateSrv(templateSrv as any);
   setDataSourceSrv(dataSourceSrv as any);
+  // Grafana's analytics sink; the data sources report interactions to it.
+  setEchoSrv({ addEvent: () => {}, addBackend: () => {}, logDebug: () => {}, isEnabled: () => false } as any);
   Object.assign(host, {
     set: __HOST_SET__,
     versions: { ...__HOST_VERSIONS__, reactRuntime: React.version },
@@ -911,6 +1250,7 @@ const host: Record<string, unknown> = {
     ),
   show,
   benchPanel,
+  benchFleet,
   nodeGraphFieldNames,
   topologyFrames,
   dataFrameFromJSON,

@@ -1,0 +1,275 @@
+// The fleet figures of `npm run bench` (issue 10), printed, never asserted: a 1,000-host simulated fleet
+// (fleet-sim, `typical` then `all-mig`) scraped every 15 s by a real Prometheus with the fleet rules,
+// which also remote-writes into VictoriaMetrics (rules there by vmalert, as in prometheus/scale-out/).
+//   - the fleet dashboard's topology queries as Grafana's Prometheus data source sends them
+//     (@grafana/prometheus in Chromium → the harness's /api/ds/query → Prometheus): answer bytes in
+//     total and the slowest query, at fleet level and for one host;
+//   - the same queries on VictoriaMetrics, as a ratio to Prometheus;
+//   - in Chromium: the page end to end (queries, frames, render, paint), the panel's first render on
+//     those frames, hover and click on a tile, and the host level after the click (its own queries);
+//   - series per host and in total, as the store counts them.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { startFleet } from './fleet.mjs';
+import { ROOT, startHarnessServer } from './server.mjs';
+
+const HOSTS = Number(process.env.GPUFLEET_BENCH_FLEET_HOSTS ?? 1000);
+/**
+ * Scrape and rule interval. 60 s, not the 15 s of a production fleet: on a 2-core machine shared with
+ * other work, fleet-sim cannot render 1,000 hosts every 15 s (about 67 renders/s) and every scrape times
+ * out; the answers the dashboard gets are the same, only older.
+ */
+const SCRAPE_S = Number(process.env.GPUFLEET_BENCH_FLEET_SCRAPE_S ?? 60);
+const SCALE_OUT = join(ROOT, 'prometheus/scale-out');
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (v) => `${v.toFixed(0)} ms`;
+const kb = (b) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+const line = (label, value, target = '') =>
+  console.log(`  ${label.padEnd(58)} ${value}${target ? `   (goal ${target})` : ''}`);
+
+function flags(file, override) {
+  const out = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('-'))
+    .map((l) => /^-([\w.]+)=(.*)$/.exec(l))
+    .filter((m) => m && !(m[1] in override))
+    .map(([, name, value]) => `-${name}=${name === 'rule' && !value.startsWith('/') ? join(ROOT, value) : value}`);
+  return [...out, ...Object.entries(override).map(([k, v]) => `-${k}=${v}`)];
+}
+
+async function freePort() {
+  const srv = http.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function daemon(bin, args, url) {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (d) => (log = (log + d).slice(-5000)));
+  proc.stderr.on('data', (d) => (log = (log + d).slice(-5000)));
+  const stop = () =>
+    new Promise((r) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        return r();
+      }
+      proc.once('exit', r);
+      proc.kill('SIGTERM');
+    });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) {
+      return { url, stop };
+    }
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`${bin} did not start:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** VictoriaMetrics single node and vmalert with the shipped flags files, on loopback, with an Alertmanager sink. */
+async function startVictoria() {
+  const dir = mkdtempSync(join(tmpdir(), 'gpufleet-bench-vm-'));
+  const sink = http.createServer((req, res) => req.resume().on('end', () => res.end('{}')));
+  await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+  const vmPort = await freePort();
+  const vm = await daemon(
+    'victoria-metrics',
+    flags(join(SCALE_OUT, 'victoria-metrics.flags'), {
+      storageDataPath: dir,
+      httpListenAddr: `127.0.0.1:${vmPort}`,
+    }),
+    `http://127.0.0.1:${vmPort}`
+  );
+  const alertPort = await freePort();
+  const vmalert = await daemon(
+    'vmalert',
+    flags(join(SCALE_OUT, 'vmalert.flags'), {
+      httpListenAddr: `127.0.0.1:${alertPort}`,
+      'datasource.url': vm.url,
+      'remoteWrite.url': vm.url,
+      'remoteRead.url': vm.url,
+      'notifier.url': `http://127.0.0.1:${sink.address().port}`,
+    }),
+    `http://127.0.0.1:${alertPort}`
+  );
+  return {
+    url: vm.url,
+    stop: async () => {
+      await vmalert.stop();
+      await vm.stop();
+      sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function instant(url, expr) {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query: expr, time: String(Date.now() / 1000) }).toString(),
+  });
+  const text = await res.text();
+  const body = JSON.parse(text);
+  return { ms: performance.now() - t0, bytes: Buffer.byteLength(text), rows: body.data?.result?.length ?? 0, error: body.error };
+}
+
+async function waitFor(what, fn, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function summarise(entries) {
+  const bytes = entries.reduce((n, e) => n + e.bytes, 0);
+  const slowest = entries.reduce((a, e) => (e.ms > (a?.ms ?? -1) ? e : a), undefined);
+  return { bytes, slowest, count: entries.length };
+}
+
+/** One mix: the fleet, the stores, the page. `browser` is a launched Playwright Chromium. */
+async function benchMix(browser, mix, runs) {
+  console.log(`\n3. fleet dashboard on Prometheus, ${HOSTS} hosts, ${mix} (fleet-sim seed 1, ${SCRAPE_S} s scrapes)`);
+  const started = Date.now();
+  const vm = await startVictoria();
+  let fleet;
+  let server;
+  let context;
+  try {
+    fleet = await startFleet({ hosts: HOSTS, mix, interval: SCRAPE_S, remoteWriteUrl: vm.url, readyTimeoutMs: 900_000 });
+    await waitFor('VictoriaMetrics has every host and the fleet rules', async () => {
+      const r = await fetch(`${vm.url}/api/v1/query?query=${encodeURIComponent('count(gpufleet:host_gpus:count)')}`);
+      return Number((await r.json()).data?.result?.[0]?.value?.[1] ?? 0) === HOSTS;
+    });
+    line('fleet, Prometheus and VictoriaMetrics ready in', `${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+    // Series, as the store counts them.
+    // Per host: the series that name it (the scrape's own up / scrape_* series carry only `instance`).
+    const perHost = (await fleet.query('count by (host) ({job="gpufleet-sidecar", host!=""})')).map((s) => Number(s.value[1]));
+    const total = Number((await fleet.query('count({job="gpufleet-sidecar"})'))[0]?.value[1] ?? 0);
+    const rules = Number((await fleet.query('count({__name__=~"gpufleet:.+"})'))[0]?.value[1] ?? 0);
+    perHost.sort((a, b) => a - b);
+    line('series per host in Prometheus, min / median / max', `${perHost[0]} / ${median(perHost)} / ${perHost.at(-1)}`);
+    line('series of the fleet in total (scraped; + recording rules)', `${total.toLocaleString('en-US')} + ${rules.toLocaleString('en-US')}`);
+
+    server = await startHarnessServer({
+      datasources: [
+        { uid: 'gpufleet-prometheus', name: 'Prometheus', type: 'prometheus', url: fleet.promUrl, jsonData: { httpMethod: 'POST', timeInterval: `${SCRAPE_S}s` } },
+        { uid: 'gpufleet-victoria', name: 'VictoriaMetrics', type: 'prometheus', url: vm.url, jsonData: { httpMethod: 'POST', timeInterval: `${SCRAPE_S}s` } },
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const wait = async (selector) => {
+      try {
+        await page.waitForSelector(selector, { timeout: 300_000 });
+      } catch (err) {
+        const last = server.queryLog.at(-1);
+        throw new Error(
+          `${selector} did not appear: ${server.queryLog.length} queries logged (last ${last?.refId} HTTP ${last?.status}, ${last ? ms(last.ms) : '-'}); page errors: ${pageErrors.join('; ') || 'none'}`
+        );
+      }
+    };
+    await page.goto(`${server.url}/?set=grafana12&view=blank`);
+    await page.waitForFunction(() => document.body.dataset.hostReady || document.body.dataset.hostError, null, { timeout: 120_000 });
+
+    // Answer bytes: what the data source asked for at fleet level, then for one host.
+    const levels = {};
+    for (const uid of ['gpufleet-prometheus', 'gpufleet-victoria']) {
+      let mark = server.queryLog.length;
+      await page.evaluate((ds) => window.gpufleetHost.show({ view: 'fleet', ds }), uid);
+      await wait('[data-testid="gpufleet-host"]');
+      await wait('[data-testid="panel-state"][data-state="Done"]');
+      const fleetLevel = server.queryLog.slice(mark);
+      mark = server.queryLog.length;
+      await page.locator('[data-testid="gpufleet-host"]').nth(3).click();
+      await wait('[data-testid="gpufleet-gpu"]');
+      await wait('[data-testid="panel-state"][data-state="Done"]');
+      levels[uid] = { fleet: summarise(fleetLevel), host: summarise(server.queryLog.slice(mark)) };
+    }
+    const p = levels['gpufleet-prometheus'];
+    const v = levels['gpufleet-victoria'];
+    const goal = mix === 'all-mig' ? '< 2 MB' : '< 1 MB';
+    line(`fleet level: ${p.fleet.count} queries, Prometheus answer bytes`, kb(p.fleet.bytes), goal);
+    line('fleet level: slowest query (Prometheus)', `${ms(p.fleet.slowest.ms)} (${p.fleet.slowest.refId})`);
+    line(`one host: ${p.host.count} queries, answer bytes / slowest`, `${kb(p.host.bytes)} / ${ms(p.host.slowest.ms)} (${p.host.slowest.refId})`);
+    line(
+      'VictoriaMetrics / Prometheus, fleet level: bytes, slowest',
+      `${(v.fleet.bytes / p.fleet.bytes).toFixed(2)} × / ${(v.fleet.slowest.ms / p.fleet.slowest.ms).toFixed(2)} ×`
+    );
+    line(
+      'VictoriaMetrics / Prometheus, one host: bytes, slowest',
+      `${(v.host.bytes / p.host.bytes).toFixed(2)} × / ${(v.host.slowest.ms / p.host.slowest.ms).toFixed(2)} ×`
+    );
+
+    // The same fleet-level expressions straight to each store, one after another (no browser).
+    const exprs = server.queryLog.filter((e) => e.path === 'api/v1/query').slice(0, p.fleet.count).map((e) => e.expr);
+    const direct = { p: [], v: [] };
+    for (const e of exprs) {
+      direct.p.push(await instant(fleet.promUrl, e));
+      direct.v.push(await instant(vm.url, e));
+    }
+    const sum = (xs, k) => xs.reduce((n, x) => n + x[k], 0);
+    line(
+      'fleet-level queries in sequence, Prometheus / VictoriaMetrics',
+      `${ms(sum(direct.p, 'ms'))} / ${ms(sum(direct.v, 'ms'))} (${(sum(direct.v, 'ms') / sum(direct.p, 'ms')).toFixed(2)} ×)`
+    );
+
+    // Chromium: end to end, render, hover, click, host level (median of the runs; the first run apart).
+    for (const uid of ['gpufleet-prometheus', 'gpufleet-victoria']) {
+      const r = await page.evaluate(([ds, n]) => window.gpufleetHost.benchFleet(ds, n), [uid, uid === 'gpufleet-prometheus' ? runs : 1]);
+      const med = (k) => median(r.map((x) => x[k]));
+      const store = uid === 'gpufleet-prometheus' ? 'Prometheus' : 'VictoriaMetrics';
+      console.log(`  Chromium, grafana12 host set, ${store} (${r[0].tiles} tiles, ${r[0].rows} rows; median of ${r.length})`);
+      line('  page end to end: queries + frames + render + paint', ms(med('endToEndMs')), mix === 'all-mig' ? '< 1 s' : '');
+      line('  of which the data source (ds.query → frames)', ms(med('queriesMs')));
+      if (uid === 'gpufleet-prometheus') {
+        line('  panel first render: commit / paint', `${ms(med('renderCommitMs'))} / ${ms(med('renderPaintMs'))}`, '< 500 ms');
+        line('  hover a tile (to paint)', ms(med('hoverMs')), '< 100 ms');
+        line('  click a tile (host level painted)', ms(med('clickMs')), '< 100 ms');
+      }
+      line(`  host level after the click (its queries, ${r[0].hostGpus} GPUs drawn)`, ms(med('hostLevelMs')), '< 300 ms');
+    }
+  } finally {
+    await context?.close();
+    await server?.close();
+    await fleet?.stop();
+    await vm.stop();
+  }
+}
+
+export async function fleetBench(browser, runs = 3) {
+  try {
+    execFileSync('victoria-metrics', ['-version'], { stdio: 'ignore' });
+  } catch {
+    console.log('\n3. fleet dashboard on Prometheus: skipped (victoria-metrics is not installed: scripts/install-deps)');
+    return;
+  }
+  for (const mix of (process.env.GPUFLEET_BENCH_FLEET_MIX ?? 'typical,all-mig').split(',')) {
+    try {
+      await benchMix(browser, mix, runs);
+    } catch (err) {
+      console.log(`  not measured: ${String(err?.message ?? err).split('\n')[0]}`);
+    }
+  }
+}
