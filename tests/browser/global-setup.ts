@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startFleet } from './fleet.mjs';
-import { PLUGIN_DIR, ROOT, startHarnessServer } from './server.mjs';
+import { PLUGIN_DIR, startHarnessServer } from './server.mjs';
 import { startSidecar } from './sidecars.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
