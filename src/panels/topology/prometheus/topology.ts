@@ -54,7 +54,7 @@ function gpuNode(host: FleetHost, uuid: string, e: Entity): TopoNode {
       processes: valueOf(e, 'gpu_procs'),
       migMode: l.mig_mode,
       vgpuHostMode: l.vgpu_mode,
-      capacityState: e.values.get('gpu_capacity')?.labels.state,
+      capacityState: e.values?.get('gpu_capacity')?.labels.state,
       capacitySince: valueOf(e, 'gpu_capacity_since'),
     },
   };
