@@ -195,10 +195,14 @@ describe('the fleet dashboard', () => {
     }
   });
 
-  it('shows every fleet recording rule in the host table', () => {
+  it('shows every fleet recording rule: the per-host load and counts in the host table, capacity in its row', () => {
     const table = fleet.panels.find((p: any) => p.type === 'table' && p.title === 'Hosts');
     const used = table.targets.map((t: any) => /^(gpufleet:[\w:]+)\{/.exec(t.expr)?.[1]);
-    expect([...used].sort()).toEqual([...fleetRecords].sort());
+    // The capacity rules (idle-held GPUs, all-busy models, free MIG slices per profile) have their own row.
+    const capacity = ['gpufleet:host_gpus_idle_held:count', 'gpufleet:host_models_all_busy:count', 'gpufleet:host_mig_profile_free:count'];
+    expect([...used].sort()).toEqual([...fleetRecords].filter((r) => !capacity.includes(r)).sort());
+    const everywhere = JSON.stringify(fleet.panels);
+    for (const rule of fleetRecords) expect({ rule, shown: everywhere.includes(`${rule}{`) }).toEqual({ rule, shown: true });
   });
 
   const topology = fleet.panels.find((p: any) => p.type === JSON.parse(read('src/panels/topology/plugin.json')).id);

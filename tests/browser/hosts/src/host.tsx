@@ -806,7 +806,11 @@ async function loadVariables(ds: any, dashboard: any, only?: string[]) {
     }
     const prev = templateSrv.variables.get(v.name);
     let options: Array<{ text: string; value: string }>;
-    if (v.type === 'custom') {
+    if (v.type === 'textbox' || v.type === 'constant') {
+      // A free-text value (e.g. a price): what the dashboard holds, nothing to ask Prometheus.
+      const text = String(v.current?.value ?? v.query ?? '');
+      options = [{ text, value: text }];
+    } else if (v.type === 'custom') {
       options = String(v.query)
         .split(',')
         .map((x) => ({ text: x.trim(), value: x.trim() }));
