@@ -35,7 +35,7 @@ import { prometheusBench } from './peers/prometheus.js';
 import { line } from './print.js';
 import { soakBench } from './soak.js';
 import { quantile } from './stats.js';
-import { startupBench } from './startup.js';
+import { sidecarNodeFlags, startupBench } from './startup.js';
 import { packagingBench } from './packaging.js';
 
 function timeIt(n: number, fn: () => unknown): number[] {
@@ -66,7 +66,7 @@ async function parseBench(): Promise<void> {
 }
 
 async function apiBench(): Promise<void> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url))], {
+  const child = spawn(process.execPath, [...sidecarNodeFlags(), fileURLToPath(new URL('./server.js', import.meta.url))], {
     env: demoEnv(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -122,7 +122,7 @@ async function apiBench(): Promise<void> {
 function memoryBench(): void {
   // A fresh process, so the figure is the store's and not this benchmark's garbage.
   const script = fileURLToPath(new URL('./memory.js', import.meta.url));
-  const r = spawnSync(process.execPath, ['--expose-gc', script], { encoding: 'utf8', env: demoEnv() });
+  const r = spawnSync(process.execPath, [...sidecarNodeFlags(), '--expose-gc', script], { encoding: 'utf8', env: demoEnv() });
   console.log('\n4. Memory with a full hour of history at 1 s on demo');
   if (r.status !== 0) {
     console.log(`  failed: ${r.stderr}`);

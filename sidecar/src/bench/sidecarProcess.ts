@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { lastStderr, start, stop } from './children.js';
 import { freePort, waitReady } from './load.js';
+import { sidecarNodeFlags } from './startup.js';
 
 export interface RunningSidecar {
   child: ChildProcess;
@@ -29,7 +30,7 @@ export async function startHostSidecar(scenario: string, extraArgs: string[], en
 async function startSidecarWith(args: string[], env: NodeJS.ProcessEnv): Promise<RunningSidecar> {
   const port = await freePort();
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-  const child = start(process.execPath, [cli, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
+  const child = start(process.execPath, [...sidecarNodeFlags(cli), cli, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
     env: { ...process.env, ...env },
   });
   const base = `http://127.0.0.1:${port}`;
