@@ -1,7 +1,7 @@
 // The sidecar as an operator starts it (with the V8 flags of its #! line) on the simulated demo host: how long until the API serves the first GPU reading, which states the GPU source
 // went through before that (a `failed` one before the first document had its chance is a bug), and the
 // resident memory once it runs.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -31,12 +31,32 @@ function rssMB(pid: number): number {
 }
 
 /** Starts `gpufleet-sidecar --simulate <scenario>` on a free loopback port and measures its start. */
-export async function startupFigures(opts: { scenario?: string; interval?: string; settleMs?: number; timeoutMs?: number } = {}): Promise<StartupFigures> {
-  const { scenario = 'demo', interval = '1s', settleMs = 10_000, timeoutMs = 30_000 } = opts;
+/**
+ * How the sidecar is started: `simulate` is `--simulate <scenario>`, which also starts the scenario's
+ * engines as processes (nine on demo, competing for the same 2 cores at start); `host` is the sidecar as on
+ * a real host whose engines already run: the fake nvidia-smi printing the scenario, no simulator.
+ */
+export type StartupMode = 'simulate' | 'host';
+
+const FAKE_NVIDIA_SMI = fileURLToPath(new URL('../sim/fakeNvidiaSmi.js', import.meta.url));
+
+function startupArgs(mode: StartupMode, scenario: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  if (mode === 'simulate') return { args: ['--simulate', scenario], env: {} };
+  return {
+    args: ['--nvidia-smi', FAKE_NVIDIA_SMI, '--hostname', 'bench', '--kmsg', 'none', '--docker-socket', 'none'],
+    env: { GPUFLEET_SIM_SCENARIO: scenario, GPUFLEET_SIM_CONTROL: '' },
+  };
+}
+
+export async function startupFigures(
+  opts: { scenario?: string; interval?: string; settleMs?: number; timeoutMs?: number; mode?: StartupMode } = {},
+): Promise<StartupFigures> {
+  const { scenario = 'demo', interval = '1s', settleMs = 10_000, timeoutMs = 30_000, mode = 'simulate' } = opts;
+  const how = startupArgs(mode, scenario);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...sidecarNodeFlags(), CLI, '--simulate', scenario, '--interval', interval, '--listen', '127.0.0.1:0', '--log-level', 'info'], {
+  const child = spawn(process.execPath, [...sidecarNodeFlags(), CLI, ...how.args, '--interval', interval, '--listen', '127.0.0.1:0', '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, GPUFLEET_SIM_EPOCH: String(Date.now() - 600_000) },
+    env: { ...process.env, GPUFLEET_SIM_EPOCH: String(Date.now() - 600_000), ...how.env },
   });
   try {
     const port = await new Promise<number>((resolve, reject) => {
@@ -77,15 +97,26 @@ export async function startupFigures(opts: { scenario?: string; interval?: strin
 
 /** The start-up section of `npm run bench`: `line` prints one figure beside its target. */
 export async function startupBench(line: (label: string, value: string, target?: string) => void, runs = 3): Promise<void> {
-  console.log(`\nStart-up on demo, sidecar as started by its #! line (node ${sidecarNodeFlags().join(' ')}); ${runs} runs`);
-  for (let i = 0; i < runs; i++) {
-    try {
-      const f = await startupFigures();
-      line(`run ${i + 1}: first GPU reading after start`, `${Math.round(f.firstGpuMs)} ms`, '< 1500 ms');
-      line(`run ${i + 1}: GPU source until then`, f.gpuStates.join(' → '), 'never failed');
-      line(`run ${i + 1}: resident memory 10 s later`, `${f.rssMB.toFixed(1)} MB`);
-    } catch (err) {
-      line(`run ${i + 1}`, `failed: ${(err as Error).message}`);
+  console.log(`\nStart-up on demo, sidecar as started by its #! line (node ${sidecarNodeFlags().join(' ')}); ${runs} runs each`);
+  const bare = spawnSync(process.execPath, ['-e', '0']);
+  const t = performance.now();
+  spawnSync(process.execPath, ['-e', '0']);
+  line('floor: node starting and exiting with nothing to do', `${Math.round(performance.now() - t)} ms${bare.status === 0 ? '' : ' (failed)'}`);
+  const modes: [StartupMode, string][] = [
+    ['host', 'as on a real host (engines already running): the fake nvidia-smi printing demo'],
+    ['simulate', '--simulate demo: the simulator also starts its 9 engine processes on the same cores'],
+  ];
+  for (const [mode, what] of modes) {
+    console.log(`    ${what}`);
+    for (let i = 0; i < runs; i++) {
+      try {
+        const f = await startupFigures({ mode });
+        line(`run ${i + 1}: first GPU reading after start`, `${Math.round(f.firstGpuMs)} ms`, mode === 'host' ? '< 1500 ms' : undefined);
+        line(`run ${i + 1}: API up / GPU source until the first reading`, `${Math.round(f.apiUpMs)} ms / ${f.gpuStates.join(' → ')}`, 'never failed');
+        line(`run ${i + 1}: resident memory 10 s later`, `${f.rssMB.toFixed(1)} MB`);
+      } catch (err) {
+        line(`run ${i + 1}`, `failed: ${(err as Error).message}`);
+      }
     }
   }
 }

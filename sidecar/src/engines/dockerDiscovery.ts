@@ -4,7 +4,7 @@
 // published ports, then the command line (host networking), then its processes' command lines.
 // Host PIDs come from inspect's State.Pid and its children in /proc: Podman's `top` answers PIDs
 // inside the container, which are useless for matching nvidia-smi's processes.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { capText } from '../util/capText.js';
 import { DockerBadAnswer } from './dockerError.js';
 import type { ProcInfo } from './procScan.js';
@@ -84,15 +84,20 @@ function descendantsOf(root: number, procs: ProcInfo[]): ProcInfo[] {
 }
 
 export class DockerDiscovery {
-  private readonly docker: Docker;
+  // dockerode (with ssh2 and @grpc under it) is loaded at the first listing, not at start: on a host
+  // without a Docker socket it is never needed, and its load delays the first GPU reading.
+  private docker: Promise<Docker> | null = null;
   /** inspect answers by container id: what we read from it does not change while its first process lives. */
   private inspected = new Map<string, Docker.ContainerInspectInfo>();
 
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs: number,
-  ) {
-    this.docker = new Docker({ socketPath, timeout: timeoutMs });
+  ) {}
+
+  private client(): Promise<Docker> {
+    this.docker ??= import('dockerode').then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath, timeout: this.timeoutMs }));
+    return this.docker;
   }
 
   /**
@@ -101,7 +106,7 @@ export class DockerDiscovery {
    * its answer a byte at a time is never silent.
    */
   async list(procs: ProcInfo[], signal?: AbortSignal): Promise<ContainerEngine[]> {
-    const containers: unknown = await this.docker.listContainers({ abortSignal: signal });
+    const containers: unknown = await (await this.client()).listContainers({ abortSignal: signal });
     // dockerode hands back whatever parsed (or the raw bytes): only a list of objects is an answer.
     if (!Array.isArray(containers) || !containers.every((c) => typeof c === 'object' && c !== null && typeof (c as { Id?: unknown }).Id === 'string')) {
       throw new DockerBadAnswer('the container list is not a JSON array of containers');
@@ -118,7 +123,7 @@ export class DockerDiscovery {
       if (info && pid && !procs.some((p) => p.pid === pid)) info = undefined;
       if (!info) {
         try {
-          info = await this.docker.getContainer(c.Id).inspect({ abortSignal: signal });
+          info = await (await this.client()).getContainer(c.Id).inspect({ abortSignal: signal });
         } catch (err) {
           if (signal?.aborted) throw err;
           continue; // gone between list and inspect
