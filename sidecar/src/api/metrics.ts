@@ -34,6 +34,12 @@ export function computeProcessCount(g: Gpu): number {
   return pids.size;
 }
 
+interface PendingUpdate {
+  snap: Snapshot;
+  lost: LostGpu[];
+  derived: { capacity?: CapacityAnswer | null; energy?: EnergyReading | null };
+}
+
 export class SidecarMetrics {
   readonly registry = new Registry();
   private readonly maxSeries: number;
@@ -91,10 +97,11 @@ export class SidecarMetrics {
   private readonly engineEnergy;
   private readonly enginePowerShare;
   private readonly duplicateUuids;
-  /** The text scrapes get: rendered by refresh() after each update. */
+  /** The text scrapes get: rendered by refresh() at the first scrape after an update. */
   private cached: string | null = null;
+  /** The last update not yet written into the families. */
+  private pending: PendingUpdate | null = null;
   private rendering: Promise<string> | null = null;
-  private generation = 0;
 
   /**
    * `host` names this sidecar's host on the collector families and on gpufleet_host_info before the first
@@ -264,6 +271,15 @@ export class SidecarMetrics {
    * when given (the fleet simulator has no energy meter).
    */
   update(snap: Snapshot, lost: Iterable<LostGpu>, derived: { capacity?: CapacityAnswer | null; energy?: EnergyReading | null } = {}): void {
+    // Kept, and written into the families when /metrics is next asked for: both loops publish every
+    // interval, and setting and rendering every series twice a second for a scrape every 5–15 s was
+    // most of the sidecar's own CPU per tick (and most of its garbage). A scrape still gets the last
+    // publication: at most one rendering per publication, paid by the first scrape after it.
+    this.pending = { snap, lost: [...lost], derived };
+  }
+
+  private apply(update: PendingUpdate): void {
+    const { snap, lost, derived } = update;
     for (const f of this.families) f.reset();
     this.setCounts.clear();
     const host = snap.host.hostname;
@@ -332,8 +348,6 @@ export class SidecarMetrics {
     }
     if (derived.capacity) this.setCapacity(host, derived.capacity);
     if (derived.energy) this.setEnergy(host, derived.energy);
-    // Counters and collector gauges recorded before this update land in the same text.
-    this.refresh().catch(() => undefined);
   }
 
   private setCapacity(host: string, c: CapacityAnswer): void {
@@ -383,16 +397,20 @@ export class SidecarMetrics {
    * and keeps the text for scrapes until the next refresh.
    */
   refresh(): Promise<string> {
-    const gen = ++this.generation;
-    const p = this.registry.metrics().then((text) => {
-      if (gen === this.generation) {
-        this.cached = text;
+    if (this.pending) {
+      this.apply(this.pending);
+      this.pending = null;
+    }
+    const p: Promise<string> = this.registry.metrics().then((text) => {
+      if (this.rendering === p) {
         this.rendering = null;
+        // A publication that came in meanwhile makes this text old: its waiters get it, nobody after.
+        if (!this.pending) this.cached = text;
       }
       return text;
     }, (err: unknown) => {
       // A failed rendering must not stick: the next scrape gets the last good text or tries again.
-      if (gen === this.generation) this.rendering = null;
+      if (this.rendering === p) this.rendering = null;
       throw err;
     });
     this.rendering = p;
@@ -423,10 +441,14 @@ export class SidecarMetrics {
     else this.collectorErrors.inc({ host, collector, reason: reason ?? 'other' });
   }
 
-  /** The text of the last refresh; while one is rendering, that one (a scrape right after a tick gets the tick). */
+  /**
+   * The text of the last publication: rendered at the first scrape after it, then kept; while one is
+   * rendering, that one. A publication that arrives during a rendering waits for it to finish, so one
+   * text never mixes two publications.
+   */
   render(): Promise<string> {
-    if (this.rendering) return this.rendering;
-    return this.cached !== null ? Promise.resolve(this.cached) : this.refresh();
+    if (this.rendering) return this.pending ? this.rendering.then(() => this.render(), () => this.render()) : this.rendering;
+    return this.cached !== null && !this.pending ? Promise.resolve(this.cached) : this.refresh();
   }
 
   get contentType(): string {
