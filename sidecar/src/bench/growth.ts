@@ -17,6 +17,8 @@ import { linearFit } from './stats.js';
 
 const WARMUP_S = 4;
 const MEASURE_S = 10;
+/** The sidecar job's scrape interval in prometheus/prometheus.yml. */
+const SCRAPE_S = 5;
 export const GPU_COUNTS = [1, 8, 32];
 export const ENGINE_COUNTS = [1, 16, 128];
 export const HISTORY_TICKS = [600, 3600, 21_600];
@@ -56,7 +58,12 @@ async function measure(s: RunningSidecar): Promise<Cost & { engines: EngineCount
     await sleep(WARMUP_S * 1000);
     const c0 = cpuSeconds(s.pid);
     const t0 = performance.now();
+    // Scraped as the shipped Prometheus config scrapes it: /metrics is rendered when asked for.
+    const scrape = () => void fetch(`${s.base}/metrics`).then((r) => r.arrayBuffer(), () => undefined);
+    scrape();
+    const scraper = setInterval(scrape, SCRAPE_S * 1000);
     await sleep(MEASURE_S * 1000);
+    clearInterval(scraper);
     const seconds = (performance.now() - t0) / 1000;
     // One tick a second: CPU ms per second is CPU ms per tick, idle work between ticks included.
     return { cpuMsPerTick: ((cpuSeconds(s.pid) - c0) * 1000) / seconds, rssMB: rssMB(s.pid), engines: await enginesUp(s.base) };
@@ -78,7 +85,7 @@ function fitLine(what: string, xs: number[], costs: Cost[], unit: string): void 
 export async function growthBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gpufleet-bench-growth-'));
   try {
-    heading(`13. Cost growth: the sidecar process at 1 s, ${MEASURE_S} s after ${WARMUP_S} s of start-up; its CPU only (the fake nvidia-smi is another process)`);
+    heading(`13. Cost growth: the sidecar process at 1 s, ${MEASURE_S} s after ${WARMUP_S} s of start-up, /metrics scraped every ${SCRAPE_S} s; its CPU only (the fake nvidia-smi is another process)`);
     console.log(`    GPUs: generated scenarios of whole H100s, no engines (${GPU_COUNTS.at(-1)} is the simulator's maximum)`);
     const gpuCosts: Cost[] = [];
     for (const n of GPU_COUNTS) {
