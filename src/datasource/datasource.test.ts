@@ -174,7 +174,7 @@ describe('frame conversion (recorded demo-host answers)', () => {
     expect(frame.fields[1].values).toEqual(recorded.data.values[1]);
     expect(frame.fields[1].labels).toEqual({
       host: 'sim-demo',
-      gpu: 'GPU-8f757ef0-819e-86d5-f45d-c4742f3166c9',
+      gpu: 'GPU-f197df2d-4b4a-6442-41a2-ed8f25b6428c',
       gpuIndex: '0',
       gpuName: 'NVIDIA H100 80GB HBM3',
     });
@@ -260,7 +260,7 @@ describe('Save & test (recorded health answers)', () => {
     expect(backend.calls[0].url).toBe(`${PROXY}/api/v1/health`);
     expect(result.status).toBe('success');
     expect(result.message).toMatch(
-      /^gpufleet sidecar 0\.1\.0 on sim-demo \(up \d+m \d+s\) is ok\. Working: gpu, vgpu, xid, engines\. Disabled: docker\.$/
+      /^gpufleet sidecar 0\.3\.0 on sim-demo \(up \d+m \d+s\) is ok\. Working: gpu, vgpu, xid, engines\. Disabled: docker\.$/
     );
     expect(result.details?.verboseMessage).toContain('docker: disabled: turned off (--docker-socket none)');
   });
@@ -345,7 +345,7 @@ describe('template variable values (recorded answers)', () => {
     expect(values).toHaveLength(11);
     expect(values[0]).toEqual({
       text: 'GPU 1 · NVIDIA H100 80GB HBM3 · 3g.40gb (GI 2)',
-      value: 'MIG-ece99068-a044-5c7b-9e2c-819c77b6c750',
+      value: 'MIG-dc229a5d-450d-51eb-b96b-0ccbbda7b5a4',
     });
   });
 
@@ -368,7 +368,7 @@ describe('template variable values (recorded answers)', () => {
     expect(res.data).toHaveLength(8);
     expect(res.data[3]).toEqual({
       text: 'GPU 3 · NVIDIA H100 80GB HBM3',
-      value: 'GPU-2bc99654-2f43-3f7e-c4cc-78af97eac42e',
+      value: 'GPU-38681c4b-5cd6-6748-8f00-ce0a73e7bdcd',
     });
   });
 
@@ -410,11 +410,11 @@ describe('annotations from sidecar events (recorded answer)', () => {
     const col = (n: string) => frame.fields.find((f: { name: string }) => f.name === n).values;
     expect(col('time')).toEqual(recorded.map((e: any) => Date.parse(e.time)));
     expect(col('title')).toEqual([
-      'gpu-lost · GPU-86d663d3-1b3f-7ee4-0d5a-bdd8b932efce',
-      'gpu-back · GPU-86d663d3-1b3f-7ee4-0d5a-bdd8b932efce',
+      'gpu-lost · GPU-dcf0197b-dc36-ac3e-24bd-5d4ed650f11f',
+      'gpu-back · GPU-dcf0197b-dc36-ac3e-24bd-5d4ed650f11f',
     ]);
     expect(col('text')[0]).toBe(
-      'GPU 7 NVIDIA H100 80GB HBM3 (GPU-86d663d3-1b3f-7ee4-0d5a-bdd8b932efce) is no longer reported by nvidia-smi (sim-demo)'
+      'GPU 7 NVIDIA H100 80GB HBM3 (GPU-dcf0197b-dc36-ac3e-24bd-5d4ed650f11f) is no longer reported by nvidia-smi (sim-demo)'
     );
     expect(col('tags')[1]).toEqual(['gpufleet', 'gpu-back', 'sim-demo']);
   });

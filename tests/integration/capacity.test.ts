@@ -2,7 +2,8 @@
 // /api/v1/gpus and /api/v1/engines say, every state is where the scenario puts it (`capacity`: one state per
 // GPU; `faults`: an Xid, then a lost GPU), and the fleet recording rules give the same per-host counts through
 // a real Prometheus scraping the sidecar.
-import { json, startSidecar, waitFor, type Running } from './harness.js';
+import { allSelected, interpolate, loadDashboards } from './dashboardQueries.js';
+import { json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
 import { gpufleetPrometheusConfig, startPrometheus, type Prometheus } from './prom.js';
 
 const isCompute = (p: any) => p.type === null || String(p.type).includes('C');
@@ -142,6 +143,46 @@ describe('capacity on the capacity scenario', () => {
     // Energy counters, one per GPU.
     const e1 = await prom.query('gpufleet_gpu_energy_joules_total{host="sim-capacity"}');
     expect(e1).toHaveLength(6);
+  }, 120_000);
+
+  // The issue's "Done when", from the provisioned fleet dashboard's own panels (their queries as Grafana sends them,
+  // the host variable set to this host): where a 3g.40gb workload fits now, which GPUs are held but idle (and by
+  // what), which model is saturated.
+  it('the fleet dashboard\'s capacity panels answer where a 3g.40gb fits, which GPUs are idle-held, which model is saturated', async () => {
+    const fleet = loadDashboards(ROOT).find((d) => d.uid === 'gpufleet-fleet');
+    const vars = { ...allSelected(fleet), host: 'sim-capacity' };
+    const panel = async (title: string, refId = 'A') => {
+      const p = fleet.panels.find((x: any) => x.title === title);
+      const t = p?.targets.find((x: any) => x.refId === refId);
+      if (!t) throw new Error(`no panel "${title}" [${refId}] in the fleet dashboard`);
+      return prom.query(interpolate(t.expr, vars));
+    };
+    const answers = await waitFor('the capacity panels answered with the idle-held GPU', async () => {
+      const slices = await panel('Free MIG slices by profile per $group');
+      const held = await panel('Idle-held GPUs (one host: and busy ones)');
+      const engines = await panel('Models and their busy engines', 'A');
+      const busy = await panel('Models and their busy engines', 'B');
+      return held.some((r) => r.metric.state === 'idle-held') && slices.length > 0 && busy.length > 0 ? { slices, held, engines, busy } : undefined;
+    }, 90_000);
+    const cap = (await json(`${s.base}/api/v1/capacity`)).body;
+    // Where a 3g.40gb fits: the profile's free slices (GPU 4's one 3g.40gb instance no one uses).
+    const free = Object.fromEntries(answers.slices.map((r) => [r.metric.profile, Number(r.value[1])]));
+    expect(free['3g.40gb']).toBe(1);
+    expect(free['3g.40gb']).toBe(cap.mig.filter((m: any) => m.profile === '3g.40gb').reduce((a: number, m: any) => a + m.free, 0));
+    // Held but idle: GPU 1, with the engine that holds it; the busy ones listed too (one host selected).
+    const idle = answers.held.filter((r) => r.metric.state === 'idle-held');
+    const apiIdle = cap.gpus.find((g: any) => g.state === 'idle-held');
+    expect(idle.map((r) => ({ gpu: r.metric.gpu_index, holder: r.metric.holder }))).toEqual([
+      { gpu: '1', holder: `engine ${apiIdle.engines[0]} (${cap.models.find((m: any) => m.engines.some((e: any) => e.id === apiIdle.engines[0]))?.model ?? ''})` },
+    ]);
+    expect(new Set(answers.held.filter((r) => r.metric.state === 'busy').map((r) => r.metric.gpu_index))).toEqual(new Set(['2', '3', '4']));
+    // Saturated: the model whose every engine is busy.
+    const count = (rows: any[]) => Object.fromEntries(rows.map((r) => [r.metric.model, Number(r.value[1])]));
+    const engines = count(answers.engines);
+    const busy = count(answers.busy);
+    const saturated = Object.keys(engines).filter((m) => engines[m]! > 0 && busy[m] === engines[m]);
+    expect(saturated).toEqual(['meta-llama/Llama-3.1-8B-Instruct']);
+    expect(saturated).toEqual(cap.models.filter((m: any) => m.allBusy).map((m: any) => m.model));
   }, 120_000);
 });
 

@@ -11,6 +11,7 @@ import { OBJECTIVES, RECORD, type Objective } from '../../provisioning/generate/
 import { latencyAt, shareWithin, type LatencyDistribution } from '../../sidecar/src/sim/engineMetrics.js';
 import { validateScenario } from '../../sidecar/src/sim/scenario.js';
 import type { EngineSpec } from '../../sidecar/src/sim/engineScenario.js';
+import { allSelected, interpolate, loadDashboards } from './dashboardQueries.js';
 import { ROOT, startSidecar, waitFor, type Running } from './harness.js';
 import { gpufleetPrometheusConfig, startPrometheus, type Prometheus } from './prom.js';
 
@@ -133,5 +134,37 @@ describe('SLO attainment through Prometheus matches the simulator\'s known distr
       expect({ model: spec.model, near: Math.abs(Number(s.value[1]) - shareWithin(latencyAt(spec, 0, 0).ttft, Number(le))) <= TOLERANCE }).toEqual({ model: spec.model, near: true });
     }
     expect(r.length).toBe(2);
+  });
+
+  // "What share of requests met the SLO", as the provisioned fleet dashboard's "SLO attainment by model" table
+  // answers it: its own queries, thresholds set through its variables (TTFT 0.25 s, ITL 0.05 s, e2e 5 s).
+  it('the fleet dashboard\'s "SLO attainment by model" table, with its threshold variables set', async () => {
+    const fleet = loadDashboards(ROOT).find((d) => d.uid === 'gpufleet-fleet');
+    const panel = fleet.panels.find((p: any) => p.title === 'SLO attainment by model');
+    const thresholds: Record<string, string> = { ttft: '0.25', itl: '0.05', e2e: '5.0' };
+    const vars = { ...allSelected(fleet), slo_ttft: thresholds.ttft!, slo_itl: thresholds.itl!, slo_e2e: thresholds.e2e! };
+    const renamed = panel.transformations.find((t: any) => t.id === 'organize').options.renameByName as Record<string, string>;
+    // The column named for the objective ("TTFT ≤ $slo_ttft s"), and its query.
+    const target = (o: Objective) => {
+      const ref = Object.entries(renamed).find(([, v]) => v === `${o.key.toUpperCase()} ≤ $slo_${o.key} s`)?.[0];
+      return panel.targets.find((t: any) => `Value #${t.refId}` === ref);
+    };
+    const off: unknown[] = [];
+    const shares: number[] = [];
+    for (const o of OBJECTIVES) {
+      const r = await prom.query(interpolate(target(o).expr, vars));
+      expect(r.map((x) => x.metric.model).sort()).toEqual(specs.map((x) => x.model).sort());
+      for (const x of r) {
+        const spec = specs.find((y) => y.model === x.metric.model) as EngineSpec;
+        // One engine per model here: the model's basis is its engine's (per request from vLLM 0.11).
+        const basis = o.key === 'itl' ? (spec.version === '0.11.0' ? 'request' : 'token') : undefined;
+        const expected = shareWithin(distribution(spec, o, basis), Number(thresholds[o.key]));
+        if (Math.abs(Number(x.value[1]) - expected) > TOLERANCE) off.push({ model: spec.model, slo: o.key, measured: Number(x.value[1]), expected });
+        shares.push(expected);
+      }
+    }
+    expect(off).toEqual([]);
+    // Thresholds inside the distributions: a share of 0 or 1 everywhere would pass for any histogram.
+    expect(shares.filter((x) => x > 0.1 && x < 0.9).length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -176,7 +176,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.get('/api/v1/topology', heavy, (_req, res) => {
-    res.json(buildTopology(snapshot()));
+    res.json(buildTopology(snapshot(), deps.capacity?.() ?? null));
   });
 
   const notices = (names: SourceName[]) =>
@@ -199,7 +199,7 @@ export function createApp(deps: AppDeps) {
       return;
     }
     // Planned (and refused when over the point budget) before anything is written; then written in slices.
-    await writeQueryAnswer(res, planQueries(store, req.body, now, notices), {
+    await writeQueryAnswer(res, planQueries(store, req.body, now, notices, deps.capacity?.() ?? null), {
       keepUpTo: key === null ? 0 : KEEP_QUERY_ANSWER_BYTES,
       onKept: (text) => {
         // An answer written across a publication (it yields while writing) is not kept for either.

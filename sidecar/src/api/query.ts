@@ -5,6 +5,7 @@ import type { Engine, Gpu, Snapshot, SourceName } from '../model.js';
 import type { SeriesMeta, SeriesRange } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { TIMESERIES_METRIC_NAMES, TIMESERIES_METRICS } from '../store/samples.js';
+import type { CapacityAnswer } from '../capacity/types.js';
 import { ApiError, validate } from './errors.js';
 import { tableFrame, type DataFrameJSON } from './frames.js';
 import { buildTopology, topologyFrames } from './topology.js';
@@ -335,6 +336,8 @@ export function planQueries(
   body: unknown,
   now = Date.now(),
   notices?: (sources: SourceName[]) => Notice[],
+  /** The tick's capacity answer: topology frames carry each GPU's capacity state. */
+  capacity?: CapacityAnswer | null,
 ): PlannedQuery[] {
   const parsed = validate(QueryBodySchema, body);
   const snap = requireSnapshot(store);
@@ -350,7 +353,7 @@ export function planQueries(
         if (p.points > largest.series * largest.perSeries) largest = { i, series: p.series, perSeries: p.series ? p.points / p.series : 0 };
         planned.push({ refId: q.refId, points: p.points, frames: function* () { for (const f of p.frames()) yield withNotices(f); } });
       } else {
-        const frames = framesFor(snap, q).map(withNotices);
+        const frames = framesFor(snap, q, capacity ?? null).map(withNotices);
         planned.push({ refId: q.refId, points: 0, frames: () => frames });
       }
     } catch (err) {
@@ -376,7 +379,7 @@ export function planQueries(
   return planned;
 }
 
-function framesFor(snap: Snapshot, q: Query): DataFrameJSON[] {
+function framesFor(snap: Snapshot, q: Query, capacity: CapacityAnswer | null): DataFrameJSON[] {
   switch (q.kind) {
     case 'gpus':
       return [gpusFrame(snap, q)];
@@ -387,7 +390,7 @@ function framesFor(snap: Snapshot, q: Query): DataFrameJSON[] {
     case 'engines':
       return [enginesFrame(snap, q)];
     case 'topology':
-      return topologyFrames(buildTopology(topologySnapshot(snap, q.filters)), q.refId);
+      return topologyFrames(buildTopology(topologySnapshot(snap, q.filters), capacity), q.refId);
     case 'timeseries':
       throw new Error('timeseries queries are planned, not framed at once');
   }

@@ -1,6 +1,7 @@
 // The host as a graph: engines → workers (ranks) → GPUs → MIG / vGPU instances. Field names follow
 // Grafana's Node Graph (id, title, subtitle, mainstat, secondarystat, color, arc__*, detail__*) so the
 // same frames feed the stock Node Graph panel and the gpufleet topology panel.
+import type { CapacityAnswer, GpuCapacity } from '../capacity/types.js';
 import type { Engine, Gpu, MigInstance, Snapshot, VgpuInstance } from '../model.js';
 import { tableFrame, type DataFrameJSON } from './frames.js';
 
@@ -60,7 +61,22 @@ function node(
   return { ...n, color: loadColor(n.load), arc__used: used, arc__free: 1 - used };
 }
 
-function gpuNode(host: string, g: Gpu): TopologyNode {
+/**
+ * The GPU's state in the capacity model, beside its other details, so the topology panel draws the same
+ * free / idle-held / busy / unavailable chip from the sidecar's frames as from Prometheus. `capacitySince` is
+ * ms since the epoch (times in frames are), absent fields when the capacity model has no word on the GPU.
+ */
+function capacityDetail(c: GpuCapacity | undefined): Record<string, string | number> {
+  if (!c) return {};
+  const since = Date.parse(c.since);
+  return {
+    capacityState: c.state,
+    ...(Number.isFinite(since) ? { capacitySince: since } : {}),
+    ...(c.reason ? { capacityReason: c.reason } : {}),
+  };
+}
+
+function gpuNode(host: string, g: Gpu, capacity: GpuCapacity | undefined): TopologyNode {
   const memLoad = ratio(g.memory.usedBytes, g.memory.totalBytes);
   const util = g.utilization.gpu;
   const load = util !== null ? util / 100 : memLoad;
@@ -88,6 +104,7 @@ function gpuNode(host: string, g: Gpu): TopologyNode {
       vgpuHostMode: g.vgpu.hostMode,
       migInstances: g.mig.instances.length,
       vgpuInstances: g.vgpu.instances.length,
+      ...capacityDetail(capacity),
     },
   });
 }
@@ -172,12 +189,14 @@ function engineNode(e: Engine): TopologyNode {
   });
 }
 
-export function buildTopology(snap: Snapshot): Topology {
+/** The host's graph; `capacity` (the tick's capacity answer) adds each GPU's capacity state to its node. */
+export function buildTopology(snap: Snapshot, capacity?: CapacityAnswer | null): Topology {
   const nodes: TopologyNode[] = [];
   const edges: TopologyEdge[] = [];
   const migByUuid = new Map<string, string>();
+  const capacityByUuid = new Map((capacity?.gpus ?? []).map((c) => [c.uuid, c]));
   for (const g of snap.gpus) {
-    nodes.push(gpuNode(snap.host.hostname, g));
+    nodes.push(gpuNode(snap.host.hostname, g, capacityByUuid.get(g.uuid)));
     for (const m of g.mig.instances) {
       const n = migNode(g, m);
       nodes.push(n);

@@ -11,6 +11,8 @@
 //         against Python's prometheus_client (peers/)
 //  13. cost growth against GPUs, engines and history length (growth.ts)
 //  14. the mixed-route soak (soak.ts; --soak for 10 minutes)
+//  10. the capacity answer per tick and per request (capacity.ts); 10b. the shipped rule files' evaluation
+//      time in a real Prometheus on fleet-sim's 1,000 hosts (capacityRules.ts; --only capacity-rules)
 //   15. release sizes: plugin archive, npm package, container image when built here (packaging.ts)
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -24,6 +26,7 @@ import { parseVgpuQuery } from '../parsers/vgpuQuery.js';
 import { fillHistory, demoEnv, FAKE } from './demoHost.js';
 import { engineBench } from './engines.js';
 import { capacityBench } from './capacity.js';
+import { capacityRulesBench } from './capacityRules.js';
 import { fleetBench } from './fleet.js';
 import { queryBudgetBench } from './queryBudget.js';
 import { growthBench } from './growth.js';
@@ -149,6 +152,7 @@ const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
   soak: (o) => soakBench(o.soakMs, o.soakRate),
   startup: () => startupBench(line),
   capacity: () => capacityBench(line),
+  'capacity-rules': capacityRulesBench,
   packaging: async () => packagingBench(line),
 };
 

@@ -3,7 +3,8 @@ import type { TopoNode } from './model';
 /**
  * A GPU's state in the sidecar's capacity model (GET /api/v1/capacity, gpufleet_gpu_capacity_state): what the
  * chip beside a GPU's title says. Read from the node's `capacityState` detail, sent by the sidecar's frames or
- * built from the Prometheus family; an unknown or missing value draws no chip.
+ * built from the Prometheus family; an unknown or missing value draws no chip. `capacitySince` is ms since the
+ * epoch on both paths; `capacityReason` (the capacity answer's reason) comes from the sidecar's frames only.
  */
 export const CAPACITY_STATES = ['free', 'idle-held', 'busy', 'unavailable'] as const;
 export type CapacityState = (typeof CAPACITY_STATES)[number];

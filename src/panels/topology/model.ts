@@ -29,6 +29,7 @@ export const DETAIL_KEYS = {
     'vgpuHostMode',
     'capacityState',
     'capacitySince',
+    'capacityReason',
   ],
   mig: ['uuid', 'gpuUuid', 'profile', 'gpuInstanceId', 'computeInstanceId', 'memoryUsedBytes', 'memoryTotalBytes'],
   vgpu: [

@@ -3,6 +3,8 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { EventBusSrv, LoadingState, type DataFrame, type PanelProps, dateTime } from '@grafana/data';
 
+import { framesOf, loadFixture } from '../../../testing/fixtures';
+import type { SidecarQueryResponse } from '../../../datasource/types';
 import { readPanelInput } from '../source';
 import {
   FLEET_REFIDS,
@@ -47,7 +49,7 @@ function answers(): Record<string, Sample[]> {
   return { ...pick(fleet, [...FLEET_REFIDS, ...HOST_REFIDS]), ...capacityAnswers(CURRENT) };
 }
 
-function renderPanel(series: DataFrame[]) {
+function renderPanel(series: DataFrame[], replaceVariables = (s: string) => s.replace(/\$\{host(?::\w+)?\}|\$host/g, HOST)) {
   const to = dateTime('2026-12-02T18:00:00Z');
   const range = { from: dateTime('2026-12-02T17:00:00Z'), to, raw: { from: 'now-1h', to: 'now' } };
   const props = {
@@ -66,7 +68,7 @@ function renderPanel(series: DataFrame[]) {
     onOptionsChange: jest.fn(),
     onFieldConfigChange: jest.fn(),
     // The host variable set to the one host: the panel opens it.
-    replaceVariables: (s: string) => s.replace(/\$\{host(?::\w+)?\}|\$host/g, HOST),
+    replaceVariables,
     onChangeTimeRange: jest.fn(),
   } as unknown as PanelProps<TopologyOptions>;
   return render(<TopologyPanel {...props} />);
@@ -85,7 +87,8 @@ describe('capacity chips on GPU nodes (Prometheus path)', () => {
       expect({ uuid, state: byUuid.get(uuid)?.capacityState, since: byUuid.get(uuid)?.capacitySince }).toEqual({
         uuid,
         state,
-        since: SINCE,
+        // The family's seconds, held as ms since the epoch (the sidecar frames' unit): one model for both.
+        since: SINCE * 1000,
       });
     }
     // No capacity series: no state, never a guessed one.
@@ -116,5 +119,71 @@ describe('capacity chips on GPU nodes (Prometheus path)', () => {
     renderPanel(tableFrames(a));
     expect(within(screen.getByRole('button', { name: 'gpu GPU 0' })).queryByText(/hacked/)).toBeNull();
     expect(within(screen.getByRole('button', { name: 'gpu GPU 2' })).getByText('free')).toBeInTheDocument();
+  });
+});
+
+/**
+ * The sidecar's own topology frames (RECORDED from the demo host, tests/fixtures/sidecar-api): each GPU node
+ * carries the tick's capacity state, so a single host without Prometheus shows the same chips. The expected
+ * states are read from the recorded JSON itself, not through the panel's reader.
+ */
+describe('capacity chips on GPU nodes (the sidecar\'s frames)', () => {
+  function recorded(): Array<{ title: string; uuid: string; state: string; since: number; reason: string | null }> {
+    const frame = loadFixture<SidecarQueryResponse>('query-topology.json').results.A.frames[0];
+    const col = (name: string) => frame.data.values[frame.schema.fields.findIndex((f) => f.name === name)] as unknown[];
+    return col('id').flatMap((id, i) =>
+      col('kind')[i] === 'gpu'
+        ? [
+            {
+              title: String(col('title')[i]),
+              uuid: String(col('detail__uuid')[i]),
+              state: String(col('detail__capacityState')[i]),
+              since: Number(col('detail__capacitySince')[i]),
+              reason: (col('detail__capacityReason')[i] as string | null) ?? null,
+            },
+          ]
+        : []
+    );
+  }
+
+  it('the recorded demo host has free and busy GPUs, each with a since time', () => {
+    const gpus = recorded();
+    expect(gpus).toHaveLength(8);
+    expect(new Set(gpus.map((g) => g.state))).toEqual(new Set(['free', 'busy']));
+    for (const g of gpus) {
+      expect(g.since).toBeGreaterThan(Date.parse('2026-01-01T00:00:00Z'));
+    }
+  });
+
+  it('reads state, since (ms) and reason into the same model as the Prometheus path', () => {
+    const input = readPanelInput(framesOf('query-topology.json'), 'cluster');
+    if (input.source !== 'sidecar') {
+      throw new Error('not read as the sidecar\'s frames');
+    }
+    const byUuid = new Map(input.topo.gpus.map((g) => [g.detail.uuid, g.detail]));
+    for (const g of recorded()) {
+      const d = byUuid.get(g.uuid);
+      expect({ uuid: g.uuid, state: d?.capacityState, since: d?.capacitySince, reason: d?.capacityReason ?? null }).toEqual({
+        uuid: g.uuid,
+        state: g.state,
+        since: g.since,
+        reason: g.reason,
+      });
+    }
+  });
+
+  it('draws the chip beside every GPU, with its start and reason in the tooltip', async () => {
+    renderPanel(framesOf('query-topology.json'), (s) => s);
+    for (const g of recorded()) {
+      expect(within(screen.getByRole('button', { name: `gpu ${g.title}` })).getByText(g.state)).toHaveAttribute(
+        'title',
+        expect.stringMatching(g.state === 'free' ? /^Free: / : /^Busy: /)
+      );
+    }
+    const busy = recorded().find((g) => g.state === 'busy' && g.reason)!;
+    await userEvent.hover(screen.getByRole('button', { name: `gpu ${busy.title}` }));
+    const tip = within(screen.getByRole('tooltip'));
+    expect(tip.getByText('Capacity').nextSibling).toHaveTextContent(`busy since ${new Date(busy.since).toLocaleString()}`);
+    expect(tip.getByText('Why').nextSibling).toHaveTextContent(busy.reason!);
   });
 });

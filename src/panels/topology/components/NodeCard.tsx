@@ -41,6 +41,9 @@ export function tooltipLines(topo: Topology, node: TopoNode): Array<[string, str
         ...(d.capacityState
           ? ([['Capacity', capacityLine(d.capacityState, d.capacitySince)]] as Array<[string, string]>)
           : []),
+        ...(d.capacityState && typeof d.capacityReason === 'string' && d.capacityReason
+          ? ([['Why', d.capacityReason]] as Array<[string, string]>)
+          : []),
       ];
     case 'mig':
       return [
@@ -58,9 +61,9 @@ export function tooltipLines(topo: Topology, node: TopoNode): Array<[string, str
   }
 }
 
-/** "idle-held since 14:02" (the since timestamp is seconds since the epoch). */
+/** "idle-held since 14:02" (the since timestamp is ms since the epoch, as times in frames are). */
 function capacityLine(state: unknown, since: unknown): string {
-  const s = typeof since === 'number' && since > 0 ? new Date(since * 1000) : undefined;
+  const s = typeof since === 'number' && since > 0 ? new Date(since) : undefined;
   return s ? `${text(state)} since ${s.toLocaleString()}` : text(state);
 }
 

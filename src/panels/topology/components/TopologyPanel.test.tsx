@@ -99,7 +99,8 @@ describe('TopologyPanel with the recorded demo-host answer (8 H100s: MIG on 1 an
     renderPanel(panelData(series));
     const rows = screen.getAllByTestId('gpufleet-gpu');
     expect(rows.map((r) => r.getAttribute('aria-label'))).toEqual(Array.from({ length: 8 }, (_, i) => `gpu GPU ${i}`));
-    expect(rows[3]).toHaveTextContent('GPU 3NVIDIA H100 80GB HBM3 · vGPU sriov');
+    // Title, capacity chip (a vGPU host with running VMs is held and working: busy), subtitle.
+    expect(rows[3]).toHaveTextContent('GPU 3busyNVIDIA H100 80GB HBM3 · vGPU sriov');
     expect(screen.getAllByTestId('gpufleet-mig').map((c) => c.textContent)).toEqual([
       '3g.40gb',
       '2g.20gb',

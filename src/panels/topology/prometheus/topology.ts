@@ -55,7 +55,8 @@ function gpuNode(host: FleetHost, uuid: string, e: Entity): TopoNode {
       migMode: l.mig_mode,
       vgpuHostMode: l.vgpu_mode,
       capacityState: e.values?.get('gpu_capacity')?.labels.state,
-      capacitySince: valueOf(e, 'gpu_capacity_since'),
+      // The family is in seconds; the model (as the sidecar's frames) holds ms since the epoch.
+      capacitySince: msOf(valueOf(e, 'gpu_capacity_since')),
     },
   };
 }
@@ -319,4 +320,8 @@ export function missingFamilies(fleet: Fleet, host: FleetHost): string[] {
     expected.push('engines', 'engine_up', 'edges_gpu');
   }
   return expected.filter((r) => fleet.seen.has(r) && !host.seen.has(r));
+}
+
+function msOf(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
 }
