@@ -196,6 +196,17 @@ describe('TopologyPanel on Prometheus: fleet level', () => {
     expect(screen.getAllByTestId('gpufleet-gpu')).toHaveLength(8);
   });
 
+  it('while a run loads, the panel keeps what it read from the last answer, and reads the next when it is done', () => {
+    const { rerender } = renderPanel(dashboard);
+    expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);
+    const two = tableFrames(pick(onlyHosts(answers, ['sim-0001', 'sim-0002']), FLEET_REFIDS));
+    const loading = panelProps(two);
+    rerender(<TopologyPanel {...loading} data={{ ...loading.data, state: LoadingState.Loading }} />);
+    expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);
+    rerender(<TopologyPanel {...panelProps(two)} />);
+    expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(2);
+  });
+
   it('a host whose own answer has nothing below its tile is drawn empty, not left loading', async () => {
     const fleetLevel = tableFrames(pick(answers, FLEET_REFIDS));
     const { rerender } = renderPanel(fleetLevel, { vars: { host: 'All' } });
