@@ -177,21 +177,25 @@ const GROUP_LABELS = ['cluster', 'rack', 'datacenter', 'region', 'job'];
  * - host: every family `{host="${host:raw}"}`; equality, so with All (or several hosts) it matches nothing;
  * - filtered: with $model or $engine set, the engines of that filter, their ranks and the GPUs and MIG
  *   instances they sit on, across the selected hosts.
- * A family's query is the host branch, empty while a filter is on, `or` the filtered branch, empty while none
- * is: one refId per family whichever level answers.
+ * A family's query is the host branch `or` the filtered branch: one refId per family whichever level answers.
+ * The level switch sits in every selector, not in a join: Prometheus evaluates both sides of `and` / `unless`,
+ * so a switch joined on after the fact still costs the filtered branch's joins over the whole fleet (seconds
+ * at 1,000 hosts). A selector that matches no series costs an index lookup, and a join with it nothing.
  */
 // Raw: Grafana regex-escapes a multi-value variable's value, and `gpu1\\.example\\.com` would never equal a host
 // name. With All (`.+`) or several hosts (`a,b`) the raw value names no host either.
 const HOST_ONE = 'host="${host:raw}"';
-// One series while $model or $engine is anything but All (whose value is `.*`), else none. A constant
-// vector labelled with the variables' values, minus the same vector labelled with the All values.
+// The level switch, a matcher on a label no series has (so its value is ""): `(?:$model)(?:$engine)` matches ""
+// exactly when both are All (`.*`; a model or engine value never matches ""). `=~` keeps every series then and
+// none under a filter; `!~` the reverse.
 const FILTER_LABEL = 'gpufleet_filter';
-const FILTER_ON =
-  `(label_replace(vector(1), "${FILTER_LABEL}", "$model/$engine", "", "") ` +
-  `unless on (${FILTER_LABEL}) label_replace(vector(1), "${FILTER_LABEL}", ".*/.*", "", ""))`;
-const ENGINES_OF_FILTER = `gpufleet_engine_info{${H}, model=~"$model", engine_id=~"$engine"}`;
-const RANKS_OF_FILTER = `(gpufleet_engine_gpu{${H}} and on (host, engine_id) ${ENGINES_OF_FILTER})`;
-const MIG_RANKS_OF_FILTER = `(gpufleet_engine_mig{${H}} and on (host, engine_id) ${ENGINES_OF_FILTER})`;
+const FILTER_VALUE = '(?:$model)(?:$engine)';
+const NO_FILTER = `${FILTER_LABEL}=~"${FILTER_VALUE}"`;
+const UNDER_FILTER = `${FILTER_LABEL}!~"${FILTER_VALUE}"`;
+const F = `${H}, ${UNDER_FILTER}`;
+const ENGINES_OF_FILTER = `gpufleet_engine_info{${F}, model=~"$model", engine_id=~"$engine"}`;
+const RANKS_OF_FILTER = `(gpufleet_engine_gpu{${F}} and on (host, engine_id) ${ENGINES_OF_FILTER})`;
+const MIG_RANKS_OF_FILTER = `(gpufleet_engine_mig{${F}} and on (host, engine_id) ${ENGINES_OF_FILTER})`;
 
 /** How a family's filtered branch narrows it to the filter's engines: by engine, by the GPUs or MIG instances they use. */
 type Scope = 'engine' | 'gpu' | 'mig';
@@ -259,7 +263,7 @@ function topologyTargets(): Array<{ refId: string; expr: string }> {
     // Set operators keep __name__, so each row still names its family.
     ...DETAIL_TARGETS.map(([refId, metric, scope]) => ({
       refId,
-      expr: `(${metric}{${HOST_ONE}} unless on () ${FILTER_ON}) or (${FILTERED[scope](`${metric}{${H}}`)} and on () ${FILTER_ON})`,
+      expr: `${metric}{${HOST_ONE}, ${NO_FILTER}} or (${FILTERED[scope](`${metric}{${F}}`)})`,
     })),
   ];
 }

@@ -190,6 +190,17 @@ async function benchMix(browser, mix, runs) {
         );
       }
     };
+    // The run's end: Done, or Error (a query failed: Prometheus' error, or the data source's timeout), which
+    // is said at once with the failed queries rather than waited out.
+    const waitDone = async () => {
+      await wait('[data-testid="panel-state"][data-state="Done"], [data-testid="panel-state"][data-state="Error"]');
+      const state = await page.getAttribute('[data-testid="panel-state"]', 'data-state');
+      if (state !== 'Done') {
+        const failed = server.queryLog.filter((e) => e.status !== 200);
+        const some = failed.slice(0, 3).map((e) => `${e.refId} HTTP ${e.status} after ${ms(e.ms)}`);
+        throw new Error(`the query run ended in ${state}: ${failed.length} queries failed (${some.join('; ')})`);
+      }
+    };
     await page.goto(`${server.url}/?set=grafana12&view=blank`);
     await page.waitForFunction(() => document.body.dataset.hostReady || document.body.dataset.hostError, null, { timeout: 120_000 });
 
@@ -199,12 +210,12 @@ async function benchMix(browser, mix, runs) {
       let mark = server.queryLog.length;
       await page.evaluate((ds) => window.gpufleetHost.show({ view: 'fleet', ds }), uid);
       await wait('[data-testid="gpufleet-host"]');
-      await wait('[data-testid="panel-state"][data-state="Done"]');
+      await waitDone();
       const fleetLevel = server.queryLog.slice(mark);
       mark = server.queryLog.length;
       await page.locator('[data-testid="gpufleet-host"]').nth(3).click();
       await wait('[data-testid="gpufleet-gpu"]');
-      await wait('[data-testid="panel-state"][data-state="Done"]');
+      await waitDone();
       levels[uid] = { fleet: summarise(fleetLevel), host: summarise(server.queryLog.slice(mark)) };
     }
     const p = levels['gpufleet-prometheus'];

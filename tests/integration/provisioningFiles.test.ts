@@ -146,7 +146,7 @@ describe('queries at fleet scale', () => {
   // Labels that name an object. Data labels (name, model, profile, vm_name, …) can change on a live series and
   // differ between two series of one object during staleness, so a join on them breaks.
   const IDENTIFYING = new Set(['host', 'gpu_uuid', 'mig_uuid', 'vgpu_id', 'engine_id']);
-  // The fleet topology's level switch: two constant vectors labelled with the variables' values, no series.
+  // The fleet topology's level switch: a matcher on this label, which no series has.
   const FILTER_SWITCH = 'gpufleet_filter';
 
   it('join on identifying labels only', () => {
@@ -154,7 +154,7 @@ describe('queries at fleet scale', () => {
     for (const [where, expr] of allExpressions()) {
       for (const m of expr.matchAll(/\b(?:on|ignoring)\s*\(([^)]*)\)/g)) {
         const labels = (m[1] as string).split(',').map((x) => x.trim()).filter(Boolean);
-        if (m[0].startsWith('ignoring') || labels.some((l) => !IDENTIFYING.has(l) && l !== FILTER_SWITCH)) bad.push(`${where}: ${m[0]}`);
+        if (m[0].startsWith('ignoring') || labels.some((l) => !IDENTIFYING.has(l))) bad.push(`${where}: ${m[0]}`);
       }
     }
     expect(bad).toEqual([]);
@@ -230,13 +230,20 @@ describe('the fleet dashboard', () => {
         continue;
       }
       // `{host="${host:raw}"}` (equality: All or several hosts match nothing) unless a filter is on, or the family
-      // across the selected hosts narrowed to the filter's engines, and only while a filter is on.
-      const [one, filtered] = t.expr.split(/\) or \(/);
-      expect({ refId: t.refId, one }).toEqual({ refId: t.refId, one: expect.stringMatching(new RegExp(`^\\(${m.metric}\\{host="\\$\\{host:raw\\}"\\} unless on \\(\\) \\(label_replace`)) });
+      // across the selected hosts narrowed to the filter's engines, and only while a filter is on. The switch is a
+      // matcher in every selector (a join with a switch would still evaluate the other side fleet-wide).
+      const FILTER_SWITCH = 'gpufleet_filter';
+      const [one, filtered] = t.expr.split(/ or \((?=gpufleet)/);
+      expect({ refId: t.refId, one }).toEqual({
+        refId: t.refId,
+        one: `${m.metric}{host="\${host:raw}", ${FILTER_SWITCH}=~"(?:$model)(?:$engine)"}`,
+      });
       expect({ refId: t.refId, filtered }).toEqual({
         refId: t.refId,
-        filtered: expect.stringMatching(/^gpufleet\w+\{host=~"\$host"\} and on \([\w, ]+\) .*gpufleet_engine_info\{host=~"\$host", model=~"\$model", engine_id=~"\$engine"\}.* and on \(\) \(label_replace/),
+        filtered: expect.stringMatching(/^gpufleet\w+\{host=~"\$host", [^}]*\} and on \([\w, ]+\) .*gpufleet_engine_info\{host=~"\$host", [^}]*model=~"\$model", engine_id=~"\$engine"\}.*\)$/),
       });
+      const selectors = Array.from(filtered.matchAll(/gpufleet[\w:]*\{([^}]*)\}/g), (s) => s[1]);
+      expect({ refId: t.refId, unswitched: selectors.filter((s) => !s.includes(`${FILTER_SWITCH}!~"(?:$model)(?:$engine)"`)) }).toEqual({ refId: t.refId, unswitched: [] });
       expect(metricsOf(one).has(m.metric) && metricsOf(filtered).has(m.metric)).toBe(true);
     }
   });

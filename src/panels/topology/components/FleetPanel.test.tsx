@@ -36,7 +36,7 @@ function variables(values: Record<string, string>) {
     });
 }
 
-function renderPanel(
+function panelProps(
   series: DataFrame[],
   {
     options = {},
@@ -74,7 +74,11 @@ function renderPanel(
     replaceVariables: variables(vars),
     onChangeTimeRange: jest.fn(),
   } as unknown as PanelProps<TopologyOptions>;
-  return render(<TopologyPanel {...props} />);
+  return props;
+}
+
+function renderPanel(series: DataFrame[], opts: Parameters<typeof panelProps>[1] = {}) {
+  return render(<TopologyPanel {...panelProps(series, opts)} />);
 }
 
 // 12 hosts: host 0 and 10 MIG (no utilization), 1 and 11 vGPU, the others TP2 engines; racks by host number.
@@ -171,6 +175,45 @@ describe('TopologyPanel on Prometheus: fleet level', () => {
     );
     await userEvent.click(screen.getByRole('button', { name: 'All hosts' }));
     expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);
+  });
+
+  it('a click on the fleet-level answer waits for the host\'s own, then draws the host once', async () => {
+    const fleetLevel = tableFrames(pick(answers, FLEET_REFIDS));
+    const { rerender } = renderPanel(fleetLevel, { vars: { host: 'All' } });
+    await userEvent.click(screen.getByRole('button', { name: 'host sim-0003' }));
+    expect(locationService.getSearchObject()['var-host']).toBe('sim-0003');
+    // The fleet-level rows hold no GPU or engine of any host: no empty host drawn from them.
+    expect(screen.getByTestId('gpufleet-host-loading')).toHaveTextContent('Loading sim-0003…');
+    expect(screen.queryByText(/Prometheus returned no GPUs/)).toBeNull();
+    expect(screen.queryAllByTestId('gpufleet-gpu')).toHaveLength(0);
+    // The run the variable started: still waiting while it loads, on whatever rows the panel has.
+    const loading = panelProps(fleetLevel, { vars: { host: 'sim-0003' } });
+    rerender(<TopologyPanel {...loading} data={{ ...loading.data, state: LoadingState.Loading }} />);
+    expect(screen.getByTestId('gpufleet-host-loading')).toBeInTheDocument();
+    const hostLevel = tableFrames(pick(onlyHosts(answers, ['sim-0003']), [...FLEET_REFIDS, ...HOST_REFIDS]));
+    rerender(<TopologyPanel {...panelProps(hostLevel, { vars: { host: 'sim-0003' } })} />);
+    expect(screen.queryByTestId('gpufleet-host-loading')).toBeNull();
+    expect(screen.getAllByTestId('gpufleet-gpu')).toHaveLength(8);
+  });
+
+  it('while a run loads, the panel keeps what it read from the last answer, and reads the next when it is done', () => {
+    const { rerender } = renderPanel(dashboard);
+    expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);
+    const two = tableFrames(pick(onlyHosts(answers, ['sim-0001', 'sim-0002']), FLEET_REFIDS));
+    const loading = panelProps(two);
+    rerender(<TopologyPanel {...loading} data={{ ...loading.data, state: LoadingState.Loading }} />);
+    expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);
+    rerender(<TopologyPanel {...panelProps(two)} />);
+    expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(2);
+  });
+
+  it('a host whose own answer has nothing below its tile is drawn empty, not left loading', async () => {
+    const fleetLevel = tableFrames(pick(answers, FLEET_REFIDS));
+    const { rerender } = renderPanel(fleetLevel, { vars: { host: 'All' } });
+    await userEvent.click(screen.getByRole('button', { name: 'host sim-0003' }));
+    rerender(<TopologyPanel {...panelProps(tableFrames(pick(answers, FLEET_REFIDS)), { vars: { host: 'sim-0003' } })} />);
+    expect(screen.queryByTestId('gpufleet-host-loading')).toBeNull();
+    expect(screen.getByText('Prometheus returned no GPUs and no engines for sim-0003.')).toBeInTheDocument();
   });
 
   it('the host variable set to one host opens it; the dashboard narrowed its queries to it', () => {

@@ -1,4 +1,4 @@
-import React, { useCallback, useMemo, useState } from 'react';
+import React, { useCallback, useMemo, useRef, useState } from 'react';
 import { LoadingState, type PanelProps, type ThresholdsConfig } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
@@ -9,10 +9,11 @@ import { TopologyView } from './TopologyView';
 import { type Capped, capTopology, omittedText } from '../cap';
 import { normaliseThresholds } from '../format';
 import type { Topology } from '../model';
+import type { FleetHost } from '../prometheus/fleet';
 import { tileGroups, fleetWarnings } from '../prometheus/tiles';
 import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../prometheus/topology';
 import { MEANINGS } from '../prometheus/contract';
-import { errorMessages, filterIsSet, hasVariable, readPanelInput, singleValue } from '../source';
+import { errorMessages, filterIsSet, hasVariable, type PanelInput, readPanelInput, singleValue } from '../source';
 import { type TopologyOptions, withDefaults } from '../types';
 
 type Props = PanelProps<TopologyOptions>;
@@ -31,17 +32,30 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
     () => normaliseThresholds(fieldConfig?.defaults?.thresholds),
     [fieldConfig?.defaults?.thresholds]
   );
-  const groupTemplate = opts.fleetGroupBy;
-  // A change of the grouping variable re-runs the queries too: new series, new fleet.
-  const input = useMemo(
-    () => readPanelInput(data.series, replaceVariables(groupTemplate ?? '')),
-    [data.series, groupTemplate, replaceVariables]
-  );
+  // On the grouping label's value, not on replaceVariables: a host may pass a new function on every render,
+  // and reading 10,000 rows again for each would cost the next render (a click's) a frame or more.
+  const groupBy = replaceVariables(opts.fleetGroupBy ?? '');
+  // While a run loads, Grafana hands the previous answer's frames again (field config applied anew: new
+  // arrays, the same rows); what was read from them still holds, and reading them again would delay the
+  // frame that shows the run started (a click's host placeholder).
+  const lastRead = useRef<{ input: PanelInput; groupBy: string } | null>(null);
+  const input = useMemo(() => {
+    const last = lastRead.current;
+    if (data.state === LoadingState.Loading && last && last.groupBy === groupBy) {
+      return last.input;
+    }
+    return readPanelInput(data.series, groupBy);
+  }, [data.series, data.state, groupBy]);
+  lastRead.current = { input, groupBy };
   const varHost = singleValue(replaceVariables, opts.hostVariable);
   const filterSet = filterIsSet(replaceVariables, opts.filterVariables);
   // A host picked on a tile holds while the host variable stays as it was then, or names that host; a
-  // host picked in the variable's own dropdown replaces it.
-  const [pickedAt, setPickedAt] = useState<{ key: string; varHost: string | undefined } | null>(null);
+  // host picked in the variable's own dropdown replaces it. `series`: the answer the pick was made on.
+  const [pickedAt, setPickedAt] = useState<{
+    key: string;
+    varHost: string | undefined;
+    series: PanelProps['data']['series'];
+  } | null>(null);
 
   const fleet = input.source === 'prometheus' ? input.fleet : undefined;
   const groups = useMemo(() => (fleet ? tileGroups(fleet) : []), [fleet]);
@@ -73,11 +87,21 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
 
   const errors = useMemo(() => errorMessages(data.errors), [data.errors]);
 
+  // The host's own answer is on its way (a pick made on the fleet-level answer, whose rows name no GPU or
+  // engine of it, or a run in progress): the host level waits for it instead of drawing the host once from
+  // rows that cannot hold it and again when they come.
+  const awaitingHost =
+    level === 'host' &&
+    input.source === 'prometheus' &&
+    !hasDetail(input.fleet.hosts.get(hostKey!)) &&
+    (data.state === LoadingState.Loading ||
+      (pickedAt !== null && pickedAt.series === data.series && hasVariable(replaceVariables, opts.hostVariable)));
+
   const view = useMemo((): { topo: Topology; messages: string[] } | undefined => {
     if (input.source === 'sidecar') {
       return withCap(input.topo, opts.nodeCap, errors);
     }
-    if (input.source !== 'prometheus' || level === 'fleet') {
+    if (input.source !== 'prometheus' || level === 'fleet' || awaitingHost) {
       return undefined;
     }
     const f = input.fleet;
@@ -99,18 +123,18 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       return withCap(fleetTopology(f, [hostKey], input.notices), opts.nodeCap, messages);
     }
     return capMessage(fleetTopologyCapped(f, opts.nodeCap, input.notices), opts.nodeCap, messages);
-  }, [input, level, hostKey, opts.nodeCap, errors]);
+  }, [input, level, hostKey, opts.nodeCap, errors, awaitingHost]);
 
   const selectHost = useCallback(
     (key: string) => {
-      setPickedAt({ key, varHost });
+      setPickedAt({ key, varHost, series: data.series });
       const host = fleet?.hosts.get(key)?.host;
       // The dashboard's hook: its queries can narrow to {host="$host"}.
       if (host && opts.hostVariable.trim()) {
         locationService.partial({ [`var-${opts.hostVariable.trim().replace(/^\$/, '')}`]: host });
       }
     },
-    [fleet, opts.hostVariable, varHost]
+    [fleet, opts.hostVariable, varHost, data.series]
   );
   const backToFleet = useCallback(() => {
     setPickedAt(null);
@@ -119,7 +143,7 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
     }
   }, [replaceVariables, opts.hostVariable]);
 
-  if (input.source === 'none' || (input.source === 'prometheus' && !view && level !== 'fleet')) {
+  if (input.source === 'none' || (input.source === 'prometheus' && !view && level !== 'fleet' && !awaitingHost)) {
     if (data.state === LoadingState.Loading) {
       return (
         <div className={styles.center} style={{ width, height }}>
@@ -205,6 +229,11 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
   return (
     <div className={styles.root} style={{ width, height }} data-testid="gpufleet-topology">
       {crumbs}
+      {awaitingHost && (
+        <div className={styles.center} data-testid="gpufleet-host-loading">
+          <LoadingPlaceholder text={`Loading ${hostKey}…`} />
+        </div>
+      )}
       {view && (
         <TopologyView
           // A new level or host starts with nothing selected.
@@ -226,6 +255,11 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       )}
     </div>
   );
+}
+
+/** Whether the rows hold anything of the host below its tile: a GPU, MIG or vGPU instance, an engine, an edge. */
+function hasDetail(host: FleetHost | undefined): boolean {
+  return Boolean(host && Object.values(host.detail).some((m: Map<string, unknown>) => m.size > 0));
 }
 
 /** The topology under the node cap, and what the cap left out, in words. */
