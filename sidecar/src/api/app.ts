@@ -1,5 +1,6 @@
 // The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
 import express, { type Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { CapacityAnswer } from '../capacity/types.js';
 import { SOURCE_NAMES, type SourceTracker } from '../collectors/sourceTracker.js';
@@ -14,6 +15,7 @@ import { TimeSchema, answerKey, filterSet, gpuMatches, planQueries } from './que
 import { PublishedAnswers } from './publishedAnswers.js';
 import { writeQueryAnswer } from './queryAnswer.js';
 import { buildTopology } from './topology.js';
+import { setExtraHeaders, withHotRoutes, type HotRoute } from './hotRoutes.js';
 
 export interface AppDeps {
   store: Store;
@@ -57,9 +59,15 @@ export const DEFAULT_MAX_HEAVY_REQUESTS = 32;
 const KEEP_QUERY_ANSWER_BYTES = 1024 * 1024;
 
 /** A JSON answer from a part built per request (ages of sources) and a part kept per publication. */
-function sendJson(res: express.Response, head: string, tail: Buffer): void {
-  res.status(200).type('application/json').end(Buffer.concat([Buffer.from(head), tail]));
+function jsonAnswer(head: string, tail: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(head), tail]);
 }
+
+function sendJson(res: express.Response, head: string, tail: Buffer): void {
+  res.status(200).type('application/json').end(jsonAnswer(head, tail));
+}
+
+const HEALTHZ_BODY = Buffer.from('ok\n');
 
 function findGpu(snap: Snapshot, id: string): Gpu | undefined {
   const want = new Set([id]);
@@ -103,10 +111,23 @@ export function createApp(deps: AppDeps) {
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
+  // The hot routes' answers, as their Express twins below write them (tests compare the two).
+  const hot = new Map<string, HotRoute>();
+  const extraHeaders = deps.headers;
+  hot.set('/healthz', (_req, res) => {
+    if (extraHeaders) setExtraHeaders(res, extraHeaders());
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Length', HEALTHZ_BODY.length);
+    res.end(HEALTHZ_BODY);
+    return true;
+  });
 
   const token = deps.token ?? null;
   const auth = deps.auth ?? (token ? new Authenticator(() => ({ token, basicUsers: new Map() })) : null);
   if (auth) app.use(auth.middleware());
+  /** A hot route past the auth middleware answers only what that middleware would let through at once. */
+  const letIn = (req: IncomingMessage) => !auth || auth.allowsAtOnce(req.headers.authorization);
   const heavy = limitConcurrency(deps.maxHeavyRequests ?? DEFAULT_MAX_HEAVY_REQUESTS, '--web.max-heavy-requests');
 
   const published = (): Snapshot => {
@@ -132,10 +153,21 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.get('/api/v1/snapshot', heavy, (_req, res) => {
-    const s = published();
+  const snapshotAnswer = (s: Snapshot): Buffer => {
     const tail = answers.get(s, 'snapshot', () => `,"gpus":${JSON.stringify(s.gpus)},"engines":${JSON.stringify(s.engines)}}`);
-    sendJson(res, `{"host":${JSON.stringify({ ...s.host, sources: sources.all() })}`, tail);
+    return jsonAnswer(`{"host":${JSON.stringify({ ...s.host, sources: sources.all() })}`, tail);
+  };
+  app.get('/api/v1/snapshot', heavy, (_req, res) => {
+    res.status(200).type('application/json').end(snapshotAnswer(published()));
+  });
+  hot.set('/api/v1/snapshot', (req, res) => {
+    const s = store.latest;
+    if (!s || !letIn(req) || !heavy.tryEnter(res)) return false;
+    if (extraHeaders) setExtraHeaders(res, extraHeaders());
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(snapshotAnswer(s));
+    return true;
   });
 
   app.get('/api/v1/gpus', (_req, res) => {
@@ -305,14 +337,29 @@ export function createApp(deps: AppDeps) {
   // The text changes once per tick: its bytes are made once per tick too, not per scrape.
   let metricsText: string | null = null;
   let metricsBytes = Buffer.alloc(0);
-  app.get('/metrics', async (_req, res) => {
-    const text = await metrics.render();
+  const metricsAnswer = (text: string): Buffer => {
     if (text !== metricsText) {
       metricsText = text;
       metricsBytes = Buffer.from(text);
     }
-    res.status(200).set('content-type', metrics.contentType).end(metricsBytes);
+    return metricsBytes;
+  };
+  app.get('/metrics', async (_req, res) => {
+    const text = await metrics.render();
+    res.status(200).set('content-type', metrics.contentType).end(metricsAnswer(text));
   });
+  hot.set('/metrics', (req, res) => {
+    // While a tick's text is rendering, Express's route waits for it.
+    const text = metrics.renderedNow();
+    if (text === null || !letIn(req)) return false;
+    if (extraHeaders) setExtraHeaders(res, extraHeaders());
+    res.statusCode = 200;
+    // The registry's type carries its charset: res.set keeps it as is.
+    res.setHeader('content-type', metrics.contentType);
+    res.end(metricsAnswer(text));
+    return true;
+  });
+  withHotRoutes(app, hot);
 
   app.use((req, _res, next) => {
     next(new ApiError(404, 'not-found', `no route ${req.method} ${req.path}`));

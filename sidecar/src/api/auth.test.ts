@@ -77,3 +77,31 @@ describe('credential helpers', () => {
     expect(parseBasic('Bearer x')).toBeNull();
   });
 });
+
+describe('allowsAtOnce', () => {
+  it('lets in at once only what the middleware would let in without a bcrypt check', async () => {
+    let creds: Credentials = { token: null, basicUsers: new Map() };
+    const a = new Authenticator(() => creds);
+    expect(a.allowsAtOnce(undefined)).toBe(true);
+    creds = { token: 'tok-1', basicUsers: new Map([['alice', ALICE]]) };
+    expect(a.allowsAtOnce('Bearer tok-1')).toBe(true);
+    expect(a.allowsAtOnce('Bearer tok-2')).toBe(false);
+    expect(a.allowsAtOnce(undefined)).toBe(false);
+    const header = basic('alice', 'alice-pass').authorization;
+    expect(a.allowsAtOnce(header)).toBe(false);
+    // Once the middleware has verified them, the same credentials are let in at once; a changed hash is not.
+    const app = express();
+    app.use(a.middleware());
+    app.get('/x', (_req, res) => res.send('ok'));
+    const { server, base } = await listenLoopback(app);
+    try {
+      expect((await fetch(`${base}/x`, { headers: { authorization: header } })).status).toBe(200);
+    } finally {
+      server.close();
+    }
+    expect(a.allowsAtOnce(header)).toBe(true);
+    expect(a.allowsAtOnce(basic('alice', 'wrong').authorization)).toBe(false);
+    creds = { token: 'tok-1', basicUsers: new Map([['alice', hashSync('alice-pass', 4)]]) };
+    expect(a.allowsAtOnce(header)).toBe(false);
+  });
+});

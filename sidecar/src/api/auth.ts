@@ -61,6 +61,23 @@ export class Authenticator {
     ];
   }
 
+  /**
+   * Whether a request with this Authorization header is let in without waiting: no credentials configured,
+   * the right bearer token, or basic credentials already verified. false means "ask middleware()", which
+   * also answers the refusals; it never lets in what middleware() would refuse.
+   */
+  allowsAtOnce(header: string | undefined): boolean {
+    const c = this.credentials();
+    if (c.token === null && c.basicUsers.size === 0) return true;
+    const h = header ?? '';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (bearer) return c.token !== null && sameSecret(bearer[1] as string, c.token);
+    const basic = c.basicUsers.size > 0 ? parseBasic(h) : null;
+    if (!basic) return false;
+    const hash = c.basicUsers.get(basic.user);
+    return hash !== undefined && this.verified.has(digest(`${basic.user}\0${hash}\0${basic.pass}`).toString('base64'));
+  }
+
   middleware(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
       const c = this.credentials();

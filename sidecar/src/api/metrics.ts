@@ -451,6 +451,11 @@ export class SidecarMetrics {
     return this.cached !== null && !this.pending ? Promise.resolve(this.cached) : this.refresh();
   }
 
+  /** The text render() would resolve with, when it has it at once (not while a refresh is rendering). */
+  renderedNow(): string | null {
+    return this.rendering ? null : this.cached;
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }

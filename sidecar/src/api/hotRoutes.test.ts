@@ -1,0 +1,122 @@
+// The hot routes answer as their Express twins do. A trailing slash takes a request past the hot routes
+// (they match exact paths; Express's router is not strict), so each twin is asked side by side.
+import { hashSync } from 'bcryptjs';
+import type { Server } from 'node:http';
+import { SourceTracker } from '../collectors/sourceTracker.js';
+import type { Snapshot } from '../model.js';
+import { Store } from '../store/store.js';
+import { listenLoopback } from '../testing/listenLoopback.js';
+import { createApp } from './app.js';
+import { Authenticator } from './auth.js';
+import { pathOf } from './hotRoutes.js';
+import { SidecarMetrics } from './metrics.js';
+
+const snap = (): Snapshot => ({
+  host: { hostname: 'node-h', driverVersion: '570.1', cudaVersion: '12.8', collectedAt: new Date().toISOString(), sources: {} as Snapshot['host']['sources'] },
+  gpus: [],
+  engines: [],
+});
+
+interface Opts {
+  fill?: boolean;
+  auth?: Authenticator;
+  maxHeavyRequests?: number;
+}
+
+async function start(opts: Opts = {}): Promise<{ server: Server; base: string }> {
+  const store = new Store({ capacity: 10, maxSeries: 100 });
+  // No source has succeeded: no ages in the answers, so two requests give the same bytes.
+  const sources = new SourceTracker(60_000);
+  const metrics = new SidecarMetrics({ maxSeries: 100, defaultMetrics: false, host: 'node-h' });
+  if (opts.fill !== false) {
+    const s = snap();
+    store.record(s, true);
+    metrics.update(s, []);
+    await metrics.render();
+  }
+  const app = createApp({
+    store, sources, metrics, version: 't', startedAt: 0, auth: opts.auth ?? null, maxHeavyRequests: opts.maxHeavyRequests,
+    headers: () => ({ 'X-Frame-Options': 'DENY', 'Strict-Transport-Security': 'max-age=1' }),
+  });
+  return listenLoopback(app);
+}
+
+async function answer(url: string, headers: Record<string, string> = {}) {
+  const r = await fetch(url, { headers });
+  const h = Object.fromEntries([...r.headers].filter(([k]) => k !== 'date'));
+  return { status: r.status, headers: h, body: await r.text() };
+}
+
+const ROUTES = ['/healthz', '/metrics', '/api/v1/snapshot'];
+
+describe('hot routes', () => {
+  const servers: Server[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+  const serve = async (opts: Opts = {}) => {
+    const s = await start(opts);
+    servers.push(s.server);
+    return s.base;
+  };
+
+  it.each(ROUTES)('%s: the same status, headers and bytes as the Express route', async (route) => {
+    const base = await serve();
+    const hot = await answer(`${base}${route}?x=1`);
+    const twin = await answer(`${base}${route}/`);
+    expect(hot.status).toBe(200);
+    expect(hot).toEqual(twin);
+    expect(hot.headers['x-frame-options']).toBe('DENY');
+    expect(Number(hot.headers['content-length'])).toBe(Buffer.byteLength(hot.body));
+  });
+
+  it('not ready yet: Express answers 503 not-ready, as before', async () => {
+    const base = await serve({ fill: false });
+    const r = await answer(`${base}/api/v1/snapshot`);
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body).error.code).toBe('not-ready');
+  });
+
+  it('the heavy-request cap still applies to the snapshot', async () => {
+    const base = await serve({ maxHeavyRequests: 0 });
+    const r = await answer(`${base}/api/v1/snapshot`);
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('1');
+    expect(JSON.parse(r.body).error.code).toBe('overloaded');
+    expect((await answer(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('credentials: refusals come from the auth middleware; /healthz stays open', async () => {
+    const auth = new Authenticator(() => ({ token: 'tok', basicUsers: new Map([['alice', hashSync('pw', 4)]]) }));
+    const base = await serve({ auth });
+    for (const route of ['/metrics', '/api/v1/snapshot']) {
+      const none = await answer(`${base}${route}`);
+      expect(none.status).toBe(401);
+      expect(none.headers['www-authenticate']).toContain('Bearer realm="gpufleet"');
+      expect(JSON.parse(none.body).error.code).toBe('unauthorized');
+      expect((await answer(`${base}${route}`, { authorization: 'Bearer nope' })).status).toBe(401);
+      const ok = await answer(`${base}${route}`, { authorization: 'Bearer tok' });
+      expect(ok).toEqual(await answer(`${base}${route}/`, { authorization: 'Bearer tok' }));
+      expect(ok.status).toBe(200);
+      const alice = { authorization: `Basic ${Buffer.from('alice:pw').toString('base64')}` };
+      expect((await answer(`${base}${route}`, alice)).status).toBe(200);
+      expect((await answer(`${base}${route}`, { authorization: `Basic ${Buffer.from('alice:no').toString('base64')}` })).status).toBe(401);
+    }
+    expect((await answer(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('HEAD and other methods go to Express', async () => {
+    const base = await serve();
+    const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const post = await fetch(`${base}/healthz`, { method: 'POST' });
+    expect(post.status).toBe(404);
+  });
+});
+
+describe('pathOf', () => {
+  it('drops the query', () => {
+    expect(pathOf('/metrics?a=1')).toBe('/metrics');
+    expect(pathOf('/metrics')).toBe('/metrics');
+    expect(pathOf(undefined)).toBe('');
+  });
+});
