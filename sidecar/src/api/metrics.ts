@@ -451,9 +451,12 @@ export class SidecarMetrics {
     return this.cached !== null && !this.pending ? Promise.resolve(this.cached) : this.refresh();
   }
 
-  /** The text render() would resolve with, when it has it at once (not while a refresh is rendering). */
+  /**
+   * The text render() would resolve with, when it has it at once: not while a refresh is rendering, nor
+   * when a publication waits to be rendered (the scrape that renders it goes the slow way).
+   */
   renderedNow(): string | null {
-    return this.rendering ? null : this.cached;
+    return this.rendering || this.pending ? null : this.cached;
   }
 
   get contentType(): string {
