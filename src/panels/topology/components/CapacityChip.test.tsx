@@ -129,8 +129,12 @@ describe('capacity chips on GPU nodes (Prometheus path)', () => {
  */
 describe('capacity chips on GPU nodes (the sidecar\'s frames)', () => {
   function recorded(): Array<{ title: string; uuid: string; state: string; since: number; reason: string | null }> {
-    const frame = loadFixture<SidecarQueryResponse>('query-topology.json').results.A.frames[0];
-    const col = (name: string) => frame.data.values[frame.schema.fields.findIndex((f) => f.name === name)] as unknown[];
+    const frame = loadFixture<SidecarQueryResponse>('query-topology.json').results.A?.frames?.[0];
+    if (!frame?.schema || !frame.data) {
+      throw new Error('query-topology.json has no nodes frame');
+    }
+    const { schema, data } = frame;
+    const col = (name: string) => data.values[schema.fields.findIndex((f) => f.name === name)] as unknown[];
     return col('id').flatMap((id, i) =>
       col('kind')[i] === 'gpu'
         ? [
