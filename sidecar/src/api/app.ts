@@ -15,7 +15,7 @@ import { TimeSchema, answerKey, filterSet, gpuMatches, planQueries } from './que
 import { PublishedAnswers } from './publishedAnswers.js';
 import { writeQueryAnswer } from './queryAnswer.js';
 import { buildTopology } from './topology.js';
-import { setExtraHeaders, withHotRoutes, type HotRoute } from './hotRoutes.js';
+import { HOT_BODY_LIMIT, parseJsonBody, plainJsonBody, readJsonBody, setExtraHeaders, withHotRoutes, type HotBody, type HotRoute } from './hotRoutes.js';
 
 export interface AppDeps {
   store: Store;
@@ -69,6 +69,18 @@ function sendJson(res: express.Response, head: string, tail: Buffer): void {
 
 const HEALTHZ_BODY = Buffer.from('ok\n');
 
+const HOT_BODY = Symbol('hot body');
+type WithHotBody = IncomingMessage & { [HOT_BODY]?: HotBody };
+
+/** The body the hot query route read: given to the route as express.json would (which then skips it). */
+const takeHotBody: express.RequestHandler = (req, _res, next) => {
+  const body = (req as WithHotBody)[HOT_BODY];
+  if (!body) return next();
+  if (!body.ok) return next(Object.assign(new Error(body.error.message), body.error));
+  req.body = body.value;
+  next();
+};
+
 function findGpu(snap: Snapshot, id: string): Gpu | undefined {
   const want = new Set([id]);
   return snap.gpus.find((g) => gpuMatches(g, want));
@@ -114,7 +126,7 @@ export function createApp(deps: AppDeps) {
   // The hot routes' answers, as their Express twins below write them (tests compare the two).
   const hot = new Map<string, HotRoute>();
   const extraHeaders = deps.headers;
-  hot.set('/healthz', (_req, res) => {
+  hot.set('GET /healthz', (_req, res) => {
     if (extraHeaders) setExtraHeaders(res, extraHeaders());
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -160,7 +172,7 @@ export function createApp(deps: AppDeps) {
   app.get('/api/v1/snapshot', heavy, (_req, res) => {
     res.status(200).type('application/json').end(snapshotAnswer(published()));
   });
-  hot.set('/api/v1/snapshot', (req, res) => {
+  hot.set('GET /api/v1/snapshot', (req, res) => {
     const s = store.latest;
     if (!s || !letIn(req) || !heavy.tryEnter(res)) return false;
     if (extraHeaders) setExtraHeaders(res, extraHeaders());
@@ -218,13 +230,14 @@ export function createApp(deps: AppDeps) {
       const age = st.ageSeconds !== undefined ? `; data is ${Math.round(st.ageSeconds)} s old` : '';
       return [{ severity: st.status === 'failed' ? ('error' as const) : ('warning' as const), text: `${name} source ${st.status}: ${st.error ?? 'no detail'}${age}` }];
     });
-  app.post('/api/v1/query', heavy, express.json({ limit: '256kb' }), async (req, res) => {
+  // The same request within one tick gets the same answer: dashboards viewed by several people, or
+  // several panels asking alike. Only requests that name their time range are kept (a default range
+  // moves with the clock), keyed with the notices they would carry.
+  const queryKey = (body: unknown) => answerKey(body, () => JSON.stringify(notices(SOURCE_NAMES)));
+  app.post('/api/v1/query', heavy, takeHotBody, express.json({ limit: HOT_BODY_LIMIT }), async (req, res) => {
     const now = Date.now();
     const latest = published();
-    // The same request within one tick gets the same answer: dashboards viewed by several people, or
-    // several panels asking alike. Only requests that name their time range are kept (a default range
-    // moves with the clock), keyed with the notices they would carry.
-    const key = answerKey(req.body, () => JSON.stringify(notices(SOURCE_NAMES)));
+    const key = queryKey(req.body);
     const kept = key === null ? undefined : answers.peek(latest, key);
     if (kept) {
       res.status(200).type('application/json').end(kept);
@@ -238,6 +251,30 @@ export function createApp(deps: AppDeps) {
         if (key !== null && store.latest === latest) answers.keep(latest, key, text);
       },
     });
+  });
+
+  // A kept answer is served from the body alone; any other request goes on to the route above with the
+  // body it sent (parsed here as express.json would, or the error express.json would have raised).
+  hot.set('POST /api/v1/query', (req, res, toExpress) => {
+    if (!store.latest || !plainJsonBody(req) || !letIn(req)) return false;
+    readJsonBody(req, (text) => {
+      // The client went away while sending: nobody to answer.
+      if (text === null) return void res.destroy();
+      const body = parseJsonBody(text);
+      const latest = store.latest;
+      const key = body.ok && latest ? queryKey(body.value) : null;
+      const kept = key === null || !latest ? undefined : answers.peek(latest, key);
+      if (kept && heavy.tryEnter(res)) {
+        if (extraHeaders) setExtraHeaders(res, extraHeaders());
+        res.statusCode = 200;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(kept);
+        return;
+      }
+      (req as WithHotBody)[HOT_BODY] = body;
+      toExpress();
+    });
+    return true;
   });
 
   app.get('/api/v1/events', heavy, (req, res) => {
@@ -348,7 +385,7 @@ export function createApp(deps: AppDeps) {
     const text = await metrics.render();
     res.status(200).set('content-type', metrics.contentType).end(metricsAnswer(text));
   });
-  hot.set('/metrics', (req, res) => {
+  hot.set('GET /metrics', (req, res) => {
     // While a tick's text is rendering, Express's route waits for it.
     const text = metrics.renderedNow();
     if (text === null || !letIn(req)) return false;

@@ -1,14 +1,14 @@
 // The hot routes answer as their Express twins do. A trailing slash takes a request past the hot routes
 // (they match exact paths; Express's router is not strict), so each twin is asked side by side.
 import { hashSync } from 'bcryptjs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { SourceTracker } from '../collectors/sourceTracker.js';
 import type { Snapshot } from '../model.js';
 import { Store } from '../store/store.js';
 import { listenLoopback } from '../testing/listenLoopback.js';
 import { createApp } from './app.js';
 import { Authenticator } from './auth.js';
-import { pathOf } from './hotRoutes.js';
+import { HOT_BODY_LIMIT, parseJsonBody, pathOf, plainJsonBody } from './hotRoutes.js';
 import { SidecarMetrics } from './metrics.js';
 
 const snap = (): Snapshot => ({
@@ -103,6 +103,59 @@ describe('hot routes', () => {
     expect((await answer(`${base}/healthz`)).status).toBe(200);
   });
 
+  describe('POST /api/v1/query', () => {
+    const now = Date.now();
+    const query = JSON.stringify({ queries: [{ refId: 'A', kind: 'timeseries', metric: 'gpu.utilization', from: now - 60_000, to: now }] });
+    const ask = async (base: string, path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
+      const r = await fetch(`${base}${path}`, { method: 'POST', headers, body });
+      const h = Object.fromEntries([...r.headers].filter(([k]) => k !== 'date'));
+      return { status: r.status, headers: h, body: await r.text() };
+    };
+
+    it.each([
+      ['a query answered, then kept', query, {}],
+      ['with a UTF-8 charset and a BOM', `\ufeff${query}`, { 'content-type': 'application/json; charset=utf-8' }],
+      ['JSON that is not valid', '{"queries": [', {}],
+      ['a JSON string (body-parser is strict)', '"x"', {}],
+      ['an empty body', '', {}],
+      ['another content type', query, { 'content-type': 'text/plain' }],
+      ['another charset', query, { 'content-type': 'application/json; charset=latin1' }],
+      ['no queries', '{}', {}],
+    ])('%s: the same status, headers and bytes as the Express route', async (_name, body, headers) => {
+      const base = await serve();
+      const h = { 'content-type': 'application/json', ...headers };
+      const first = await ask(base, '/api/v1/query', body, h);
+      const again = await ask(base, '/api/v1/query', body, h);
+      const twin = await ask(base, '/api/v1/query/', body, h);
+      expect(first).toEqual(twin);
+      expect(again).toEqual(twin);
+    });
+
+    it('answers a kept query, and one that is not, and refuses a bad body with the usual error', async () => {
+      const base = await serve();
+      const ok = await ask(base, '/api/v1/query', query);
+      expect(ok.status).toBe(200);
+      expect(ok.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(ok.headers['x-frame-options']).toBe('DENY');
+      expect(Object.keys(JSON.parse(ok.body).results)).toEqual(['A']);
+      expect(await ask(base, '/api/v1/query', query)).toEqual(ok);
+      const bad = await ask(base, '/api/v1/query', '{');
+      expect(bad.status).toBe(400);
+      expect(JSON.parse(bad.body)).toEqual({ error: { code: 'bad-request', message: 'body is not valid JSON', field: 'body' } });
+    });
+
+    it('the heavy-request cap and credentials still apply', async () => {
+      const capped = await serve({ maxHeavyRequests: 0 });
+      expect((await ask(capped, '/api/v1/query', query)).status).toBe(503);
+      const auth = new Authenticator(() => ({ token: 'tok', basicUsers: new Map() }));
+      const locked = await serve({ auth });
+      expect((await ask(locked, '/api/v1/query', query)).status).toBe(401);
+      const h = { 'content-type': 'application/json', authorization: 'Bearer tok' };
+      expect((await ask(locked, '/api/v1/query', query, h)).status).toBe(200);
+      expect((await ask(locked, '/api/v1/query', query, h)).status).toBe(200);
+    });
+  });
+
   it('HEAD and other methods go to Express', async () => {
     const base = await serve();
     const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
@@ -110,6 +163,7 @@ describe('hot routes', () => {
     expect(await head.text()).toBe('');
     const post = await fetch(`${base}/healthz`, { method: 'POST' });
     expect(post.status).toBe(404);
+    expect((await fetch(`${base}/api/v1/query`)).status).toBe(404);
   });
 });
 
@@ -118,5 +172,26 @@ describe('pathOf', () => {
     expect(pathOf('/metrics?a=1')).toBe('/metrics');
     expect(pathOf('/metrics')).toBe('/metrics');
     expect(pathOf(undefined)).toBe('');
+  });
+});
+
+describe('plainJsonBody and parseJsonBody', () => {
+  const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+  it('takes only what express.json would read as is, with a declared length under the limit', () => {
+    const json = { 'content-type': 'application/json', 'content-length': '10' };
+    expect(plainJsonBody(req(json))).toBe(true);
+    expect(plainJsonBody(req({ ...json, 'content-type': 'Application/JSON; charset="UTF-8"' }))).toBe(true);
+    expect(plainJsonBody(req({ ...json, 'content-encoding': 'gzip' }))).toBe(false);
+    expect(plainJsonBody(req({ ...json, 'transfer-encoding': 'chunked' }))).toBe(false);
+    expect(plainJsonBody(req({ ...json, 'content-length': String(HOT_BODY_LIMIT + 1) }))).toBe(false);
+    expect(plainJsonBody(req({ ...json, 'content-length': '0' }))).toBe(false);
+    expect(plainJsonBody(req({ 'content-type': 'application/json' }))).toBe(false);
+    expect(plainJsonBody(req({ ...json, 'content-type': 'application/json-patch+json' }))).toBe(false);
+  });
+  it('parses strictly, as body-parser does', () => {
+    expect(parseJsonBody(' {"a":1}')).toEqual({ ok: true, value: { a: 1 } });
+    expect(parseJsonBody('\ufeff[1]')).toEqual({ ok: true, value: [1] });
+    expect(parseJsonBody('1').ok).toBe(false);
+    expect(parseJsonBody('{').ok).toBe(false);
   });
 });
