@@ -1,4 +1,4 @@
-import React, { useCallback, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useMemo, useState } from 'react';
 import { LoadingState, type PanelProps, type ThresholdsConfig } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
@@ -13,7 +13,7 @@ import type { FleetHost } from '../prometheus/fleet';
 import { tileGroups, fleetWarnings } from '../prometheus/tiles';
 import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../prometheus/topology';
 import { MEANINGS } from '../prometheus/contract';
-import { errorMessages, filterIsSet, hasVariable, type PanelInput, readPanelInput, singleValue } from '../source';
+import { errorMessages, filterIsSet, hasVariable, readPanelInput, singleValue } from '../source';
 import { type TopologyOptions, withDefaults } from '../types';
 
 type Props = PanelProps<TopologyOptions>;
@@ -37,16 +37,14 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
   const groupBy = replaceVariables(opts.fleetGroupBy ?? '');
   // While a run loads, Grafana hands the previous answer's frames again (field config applied anew: new
   // arrays, the same rows); what was read from them still holds, and reading them again would delay the
-  // frame that shows the run started (a click's host placeholder).
-  const lastRead = useRef<{ input: PanelInput; groupBy: string } | null>(null);
-  const input = useMemo(() => {
-    const last = lastRead.current;
-    if (data.state === LoadingState.Loading && last && last.groupBy === groupBy) {
-      return last.input;
-    }
-    return readPanelInput(data.series, groupBy);
-  }, [data.series, data.state, groupBy]);
-  lastRead.current = { input, groupBy };
+  // frame that shows the run started (a click's host placeholder). `settled`: the last answer not loading.
+  const [settled, setSettled] = useState(data.series);
+  const loading = data.state === LoadingState.Loading;
+  if (!loading && settled !== data.series) {
+    setSettled(data.series);
+  }
+  const readSeries = loading && settled.length > 0 ? settled : data.series;
+  const input = useMemo(() => readPanelInput(readSeries, groupBy), [readSeries, groupBy]);
   const varHost = singleValue(replaceVariables, opts.hostVariable);
   const filterSet = filterIsSet(replaceVariables, opts.filterVariables);
   // A host picked on a tile holds while the host variable stays as it was then, or names that host; a
