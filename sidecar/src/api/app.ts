@@ -256,7 +256,8 @@ export function createApp(deps: AppDeps) {
   // A kept answer is served from the body alone; any other request goes on to the route above with the
   // body it sent (parsed here as express.json would, or the error express.json would have raised).
   hot.set('POST /api/v1/query', (req, res, toExpress) => {
-    if (!store.latest || !plainJsonBody(req) || !letIn(req)) return false;
+    // The slot is taken before the body is read, as on the route: a slow body holds it.
+    if (!store.latest || !plainJsonBody(req) || !letIn(req) || !heavy.tryEnter(res)) return false;
     readJsonBody(req, (text) => {
       // The client went away while sending: nobody to answer.
       if (text === null) return void res.destroy();
@@ -264,7 +265,7 @@ export function createApp(deps: AppDeps) {
       const latest = store.latest;
       const key = body.ok && latest ? queryKey(body.value) : null;
       const kept = key === null || !latest ? undefined : answers.peek(latest, key);
-      if (kept && heavy.tryEnter(res)) {
+      if (kept) {
         if (extraHeaders) setExtraHeaders(res, extraHeaders());
         res.statusCode = 200;
         res.setHeader('Content-Type', 'application/json; charset=utf-8');
