@@ -55,6 +55,23 @@ const VariablesQuery = z.object({ gpu: z.string().max(4096).optional() });
 
 export const DEFAULT_MAX_HEAVY_REQUESTS = 32;
 
+/**
+ * How long a query waits for the same answer being built by an earlier request before building its own: the
+ * builder writes as its client reads, and a slow client must not hold the others for long.
+ */
+const MAX_BUILD_WAIT_MS = 250;
+
+/** What `p` resolves to, or null after `ms`. */
+async function atMost<T>(p: Promise<T | null> | undefined, ms: number): Promise<T | null | undefined> {
+  if (!p) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Query answers up to this size are kept for the rest of the tick; larger ones are only streamed. */
 const KEEP_QUERY_ANSWER_BYTES = 1024 * 1024;
 
@@ -238,25 +255,39 @@ export function createApp(deps: AppDeps) {
     const now = Date.now();
     const latest = published();
     const key = queryKey(req.body);
-    const kept = key === null ? undefined : answers.peek(latest, key);
+    const kept = key === null ? undefined : (answers.peek(latest, key) ?? (await atMost(answers.pending(latest, key), MAX_BUILD_WAIT_MS)));
     if (kept) {
       res.status(200).type('application/json').end(kept);
       return;
     }
-    // Planned (and refused when over the point budget) before anything is written; then written in slices.
-    await writeQueryAnswer(res, planQueries(store, req.body, now, notices, deps.capacity?.() ?? null), {
-      keepUpTo: key === null ? 0 : KEEP_QUERY_ANSWER_BYTES,
-      onKept: (text) => {
-        // An answer written across a publication (it yields while writing) is not kept for either.
-        if (key !== null && store.latest === latest) answers.keep(latest, key, text);
-      },
-    });
+    // A request that waited for a build that was not kept (over 1 MB, its client left) or took too long
+    // builds its own; if a publication came meanwhile, from the new one and without keeping it.
+    if (store.latest !== latest) return void (await answerQuery(req.body, Date.now(), res));
+    await answerQuery(req.body, now, res, key);
   });
+  /** Plans (refused when over the point budget) before anything is written; then writes in slices. */
+  const answerQuery = async (body: unknown, now: number, res: express.Response, key: string | null = null): Promise<void> => {
+    const latest = published();
+    const done = key === null ? null : answers.building(latest, key);
+    let kept: Buffer | null = null;
+    try {
+      await writeQueryAnswer(res, planQueries(store, body, now, notices, deps.capacity?.() ?? null), {
+        keepUpTo: key === null ? 0 : KEEP_QUERY_ANSWER_BYTES,
+        onKept: (text) => {
+          // An answer written across a publication (it yields while writing) is not kept for either.
+          if (key !== null && store.latest === latest) kept = answers.keep(latest, key, text);
+        },
+      });
+    } finally {
+      done?.(kept);
+    }
+  };
 
   // A kept answer is served from the body alone; any other request goes on to the route above with the
   // body it sent (parsed here as express.json would, or the error express.json would have raised).
   hot.set('POST /api/v1/query', (req, res, toExpress) => {
-    if (!store.latest || !plainJsonBody(req) || !letIn(req)) return false;
+    // The slot is taken before the body is read, as on the route: a slow body holds it.
+    if (!store.latest || !plainJsonBody(req) || !letIn(req) || !heavy.tryEnter(res)) return false;
     readJsonBody(req, (text) => {
       // The client went away while sending: nobody to answer.
       if (text === null) return void res.destroy();
@@ -264,7 +295,7 @@ export function createApp(deps: AppDeps) {
       const latest = store.latest;
       const key = body.ok && latest ? queryKey(body.value) : null;
       const kept = key === null || !latest ? undefined : answers.peek(latest, key);
-      if (kept && heavy.tryEnter(res)) {
+      if (kept) {
         if (extraHeaders) setExtraHeaders(res, extraHeaders());
         res.statusCode = 200;
         res.setHeader('Content-Type', 'application/json; charset=utf-8');

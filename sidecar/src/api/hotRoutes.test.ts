@@ -2,6 +2,7 @@
 // (they match exact paths; Express's router is not strict), so each twin is asked side by side.
 import { hashSync } from 'bcryptjs';
 import type { IncomingMessage, Server } from 'node:http';
+import { connect } from 'node:net';
 import { SourceTracker } from '../collectors/sourceTracker.js';
 import type { Snapshot } from '../model.js';
 import { Store } from '../store/store.js';
@@ -142,6 +143,27 @@ describe('hot routes', () => {
       const bad = await ask(base, '/api/v1/query', '{');
       expect(bad.status).toBe(400);
       expect(JSON.parse(bad.body)).toEqual({ error: { code: 'bad-request', message: 'body is not valid JSON', field: 'body' } });
+    });
+
+    it('a body still being sent holds its heavy slot, and the answer after it holds one slot only', async () => {
+      const base = await serve({ maxHeavyRequests: 1 });
+      const sock = connect(Number(new URL(base).port), '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write('POST /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"q');
+      try {
+        let status = 0;
+        for (let i = 0; i < 50 && status !== 503; i++) status = (await fetch(`${base}/api/v1/snapshot`)).status;
+        expect(status).toBe(503);
+      } finally {
+        sock.destroy();
+      }
+      // Refused by the route (400: no queries), so handed on to Express: with one slot in all, a second
+      // slot taken there would have been a 503, and a slot not given back would make the next ones 503.
+      let after = 503;
+      for (let i = 0; i < 50 && after === 503; i++) after = (await ask(base, '/api/v1/query', '{"queries":[]}')).status;
+      expect(after).toBe(400);
+      expect((await ask(base, '/api/v1/query', '{"queries":[]}')).status).toBe(400);
+      expect((await fetch(`${base}/api/v1/snapshot`)).status).toBe(200);
     });
 
     it('the heavy-request cap and credentials still apply', async () => {

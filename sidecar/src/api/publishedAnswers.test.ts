@@ -102,6 +102,18 @@ describe('answers kept per publication (over HTTP)', () => {
     sources.success('gpu');
   });
 
+  it('requests alike that arrive while an answer is built get that answer', async () => {
+    store.record(snapshotWith(88, clock.wallMs()), true);
+    clock.advance(1000);
+    const body = { queries: [{ refId: 'A', kind: 'timeseries', metric: 'gpu.utilization', from: t0 - 1000, to: Date.now() + 3_600_000 }] };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => query(body)));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.body).toEqual(answers[0]?.body);
+    }
+    expect(lastValue(answers[0]?.body as Record<string, any>)).toBe(88);
+  });
+
   it('a bad request is still refused after a good one was kept', async () => {
     expect((await query({ queries: [{ refId: 'A', kind: 'gpus' }] })).status).toBe(200);
     const bad = await query({ queries: [{ refId: 'A', kind: 'gpus' }], extra: 1 });
@@ -121,6 +133,25 @@ describe('PublishedAnswers', () => {
     expect(a.get(p2, 'k', build).toString()).toBe('answer 2');
     // Back to an older publication: nothing of it is left.
     expect(a.peek(p1, 'k')).toBeUndefined();
+  });
+
+  it('lets requests wait for an answer being built, within its publication', async () => {
+    const a = new PublishedAnswers();
+    const p1 = {};
+    expect(a.pending(p1, 'k')).toBeUndefined();
+    const done = a.building(p1, 'k');
+    const waiting = a.pending(p1, 'k');
+    expect(waiting).toBeDefined();
+    done(a.keep(p1, 'k', 'built'));
+    expect((await waiting)?.toString()).toBe('built');
+    expect(a.pending(p1, 'k')).toBeUndefined();
+    // A build that ends unkept says so; one of an older publication is not waited for.
+    const notKept = a.building(p1, 'big');
+    const w2 = a.pending(p1, 'big');
+    notKept(null);
+    expect(await w2).toBeNull();
+    a.building(p1, 'slow');
+    expect(a.pending({}, 'slow')).toBeUndefined();
   });
 
   it('keeps no more entries or bytes than its limits, and still answers past them', () => {

@@ -16,6 +16,8 @@ export const DEFAULT_ANSWER_CACHE_LIMITS: AnswerCacheLimits = { maxEntries: 64, 
 export class PublishedAnswers {
   private publication: object | null = null;
   private readonly entries = new Map<string, Buffer>();
+  /** Answers being built under the current publication: requests alike wait for them instead of building their own. */
+  private readonly builds = new Map<string, Promise<Buffer | null>>();
   private bytes = 0;
   hits = 0;
   misses = 0;
@@ -27,7 +29,31 @@ export class PublishedAnswers {
     if (publication === this.publication) return;
     this.publication = publication;
     this.entries.clear();
+    this.builds.clear();
     this.bytes = 0;
+  }
+
+  /** The answer for `key` being built under `publication` (null when it ends up not kept), if one is. */
+  pending(publication: object, key: string): Promise<Buffer | null> | undefined {
+    this.enter(publication);
+    return this.builds.get(key);
+  }
+
+  /**
+   * Says an answer for `key` is being built under `publication`; returns what ends the build: with the
+   * bytes (as kept by keep()) or null when it was not kept. The first request after a publication
+   * builds, the ones alike that arrive meanwhile wait (at 200 requests/s a 20 ms build would otherwise be
+   * four builds of the same answer, each with its garbage).
+   */
+  building(publication: object, key: string): (answer: Buffer | null) => void {
+    this.enter(publication);
+    let settle: (answer: Buffer | null) => void = () => undefined;
+    const p = new Promise<Buffer | null>((resolve) => (settle = resolve));
+    this.builds.set(key, p);
+    return (answer) => {
+      if (this.publication === publication && this.builds.get(key) === p) this.builds.delete(key);
+      settle(answer);
+    };
   }
 
   /** The kept answer for `key` under `publication`, if any. */

@@ -17,7 +17,7 @@ export function demoEnv(epochMs = Date.now() - 600_000): NodeJS.ProcessEnv {
 }
 
 /** A store holding `ticks` ticks of the demo host, `stepMs` apart, ending now. */
-export function fillHistory(ticks: number, stepMs: number): { store: Store; snapshot: Snapshot } {
+export function fillHistory(ticks: number, stepMs: number): { store: Store; snapshot: Snapshot; clock: FakeClock } {
   // Twelve readings a minute apart stand in for the hour; each tick parses one anew, as the sidecar does.
   const base = Date.now();
   const readings = Array.from({ length: 12 }, (_, i) => {
@@ -50,5 +50,5 @@ export function fillHistory(ticks: number, stepMs: number): { store: Store; snap
     };
     store.record(snapshot, true);
   }
-  return { store, snapshot: snapshot as Snapshot };
+  return { store, snapshot: snapshot as Snapshot, clock };
 }

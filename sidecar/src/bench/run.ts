@@ -74,8 +74,9 @@ async function parseBench(): Promise<void> {
 const API_SECONDS = 10;
 
 async function apiBench(): Promise<void> {
+  // Publishing each second, as the sidecar does: the answers kept per publication are rebuilt each second.
   const child = spawn(process.execPath, [...sidecarNodeFlags(), fileURLToPath(new URL('./server.js', import.meta.url))], {
-    env: demoEnv(),
+    env: { ...demoEnv(), GPUFLEET_BENCH_PUBLISH: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const { port, series } = await new Promise<{ port: number; series: number }>((resolve, reject) => {
@@ -87,7 +88,7 @@ async function apiBench(): Promise<void> {
   const tsBody = JSON.stringify({
     queries: [{ refId: 'A', kind: 'timeseries', metric: 'gpu.utilization', from: now - 3_600_000, to: now, maxDataPoints: 1000 }],
   });
-  heading(`2. API latency, open-loop (server in its own process, load client in another; ${API_SECONDS} s each; history: 3600 ticks, ${series} series)`);
+  heading(`2. API latency, open-loop (server in its own process, publishing a tick each second; load client in another; ${API_SECONDS} s each; history: 3600 ticks, ${series} series)`);
   console.log('    /healthz is the floor: what the client, the kernel and the other processes on this machine add to any');
   console.log('    answer. A route whose p99 is near it has little of its own to remove.');
   const rows: { label: string; target: Target; rate: number; connections: number; goal?: string }[] = [
