@@ -110,6 +110,25 @@ test.describe('topology panel with a real topology query', () => {
     await shot('topology-demo');
   });
 
+  test('each GPU row carries the capacity chip of /api/v1/capacity (a single host, no Prometheus)', async ({ openHost }) => {
+    const cap = await sidecar<{ gpus: Array<{ uuid: string; state: string }> }>('/api/v1/capacity');
+    const page = await openTopology(openHost);
+    const after = await sidecar<{ gpus: Array<{ uuid: string; state: string }> }>('/api/v1/capacity');
+    const chips = await page
+      .getByTestId('gpufleet-gpu')
+      .evaluateAll((els) =>
+        els.map((e) => [e.getAttribute('data-node-id'), e.querySelector('[data-testid="gpufleet-capacity"]')?.textContent ?? null])
+      );
+    // The panel's query ran between the two reads: each chip is the state of one of them (a tick may flip one).
+    const states = (c: typeof cap, uuid: string) => c.gpus.find((g) => g.uuid === uuid)?.state;
+    expect(chips).toHaveLength(8);
+    for (const [id, chip] of chips) {
+      const uuid = String(id).replace(/^gpu:/, '');
+      expect({ id, chip }).toEqual({ id, chip: chip === states(after, uuid) ? states(after, uuid) : states(cap, uuid) });
+    }
+    expect(chips.some(([, chip]) => chip === 'busy')).toBe(true);
+  });
+
   test('a GPU tooltip shows the figures of /api/v1/gpus', async ({ openHost }) => {
     const page = await openTopology(openHost);
     const { gpus } = await sidecar('/api/v1/gpus');

@@ -85,7 +85,11 @@ function CapacityChip({ state, styles }: { state: CapacityState | undefined; sty
     return null;
   }
   return (
-    <span className={cx(styles.capacity, styles.capacityState[state])} title={CAPACITY_TEXT[state]}>
+    <span
+      className={cx(styles.capacity, styles.capacityState[state])}
+      title={CAPACITY_TEXT[state]}
+      data-testid="gpufleet-capacity"
+    >
       {state}
     </span>
   );
