@@ -2,13 +2,11 @@
 // "Efficiency by model and GPU type", columns "$ per 1M generated tokens" and "$ per 1M tokens"), with its price
 // variables set, evaluated by Debian's promtool over the SLO rule file on synthetic series with round rates: one
 // model served on an H100 host and on an A100 host. The expected dollars are worked out here from the inputs.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { allSelected, interpolate, loadDashboards } from './dashboardQueries.js';
 import { ROOT } from './harness.js';
-import { promtool } from './promtool.js';
+import { promtool, promtoolTestRules } from './promtool.js';
 
 const SLO_FILE = join(ROOT, 'prometheus/rules/gpufleet-slo.rules.yml');
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
@@ -73,29 +71,23 @@ describe('cost per million tokens by GPU type, from the fleet dashboard\'s queri
     // Written out: H100 (2.0833e-5 + 6.9444e-4) $/s over 100 tokens/s; A100 (6.25e-6 + 3.4722e-4) $/s over 40.
     expect(expected((e) => e.gen).map((x) => x.value)).toEqual([7.1528, 8.8368]);
 
-    const dir = mkdtempSync(join(tmpdir(), 'gpufleet-cost-'));
-    const file = join(dir, 'cost.rules.test.yml');
-    writeFileSync(
-      file,
-      stringify({
-        rule_files: [SLO_FILE],
-        evaluation_interval: '1m',
-        tests: [
-          {
-            interval: '1m',
-            input_series: ENGINES.flatMap(series),
-            promql_expr_test: [
-              { expr: `round(${perGenerated}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen) },
-              { expr: `round(${perToken}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen + e.prompt) },
-            ],
-          },
-        ],
-      }),
-    );
-    try {
-      expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(
+      promtoolTestRules(
+        stringify({
+          rule_files: [SLO_FILE],
+          evaluation_interval: '1m',
+          tests: [
+            {
+              interval: '1m',
+              input_series: ENGINES.flatMap(series),
+              promql_expr_test: [
+                { expr: `round(${perGenerated}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen) },
+                { expr: `round(${perToken}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen + e.prompt) },
+              ],
+            },
+          ],
+        }),
+      ),
+    ).toMatch(/SUCCESS/);
   });
 });

@@ -2,12 +2,11 @@
 // Debian's promtool evaluating them: one series per host for every rule, the operator's labels (job,
 // instance, cluster, rack) kept, counts zero-filled so no host goes missing, and utilization absent, not 0,
 // where no GPU reports one.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from './harness.js';
-import { promtool } from './promtool.js';
+import { promtool, promtoolTestRules } from './promtool.js';
 
 const RULE_FILE = join(ROOT, 'prometheus/rules/gpufleet-fleet.rules.yml');
 const records: string[] = parse(readFileSync(RULE_FILE, 'utf8')).groups.flatMap((g: any) => g.rules.map((r: any) => r.record));
@@ -156,13 +155,6 @@ describe('fleet recording rules (promtool)', () => {
   });
 
   it('give one series per host with its operator labels: whole-GPU, MIG, vGPU and GPU-less hosts, free and held GPUs and slices', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gpufleet-fleet-rules-'));
-    try {
-      const file = join(dir, 'fleet.rules.test.yml');
-      writeFileSync(file, testFile());
-      expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(promtoolTestRules(testFile())).toMatch(/SUCCESS/);
   });
 });

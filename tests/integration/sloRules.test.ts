@@ -2,13 +2,11 @@
 // per-engine attainment from vLLM's buckets summed over data-parallel ranks, the inter-token latency taken per
 // request where vLLM has it and per token gap otherwise (the `basis` label), tokens per joule, GPU share and
 // GPU type per engine. Inputs are synthetic series with round rates, so every expected value is exact.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { OBJECTIVES, RECORD, SLO_RULES } from '../../provisioning/generate/sloRules.js';
 import { ROOT } from './harness.js';
-import { promtool } from './promtool.js';
+import { promtool, promtoolTestRules } from './promtool.js';
 
 const SLO_FILE = join(ROOT, 'prometheus/rules/gpufleet-slo.rules.yml');
 const V = (engineId: string, rank = '0') => `job="vllm-engines",host="h1",engine_id="${engineId}",model="m-${engineId}",engine="${rank}",model_name="m"`;
@@ -91,32 +89,26 @@ describe('SLO and efficiency recording rules (promtool)', () => {
   });
 
   it('record attainment, ITL basis, tokens per joule, GPU share and type as computed by hand', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gpufleet-slo-rules-'));
-    const file = join(dir, 'slo.rules.test.yml');
-    writeFileSync(
-      file,
-      stringify({
-        rule_files: [SLO_FILE],
-        evaluation_interval: '1m',
-        tests: [
-          {
-            interval: '1m',
-            input_series: SERIES.map(([series, values]) => ({ series, values })),
-            // Rounded: rates are sums of float divisions (0.75 comes out as 0.7499999999999999). round() drops
-            // the metric name, so the expected series go without it.
-            promql_expr_test: EXPECTS.map((e) => ({
-              expr: `round(${e.expr}, 0.0001)`,
-              eval_time: '10m',
-              exp_samples: e.samples.map(([labels, value]) => ({ labels: labels.replace(/^[^{]+/, ''), value })),
-            })),
-          },
-        ],
-      }),
-    );
-    try {
-      expect(promtool(['test', 'rules', file])).toMatch(/SUCCESS/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(
+      promtoolTestRules(
+        stringify({
+          rule_files: [SLO_FILE],
+          evaluation_interval: '1m',
+          tests: [
+            {
+              interval: '1m',
+              input_series: SERIES.map(([series, values]) => ({ series, values })),
+              // Rounded: rates are sums of float divisions (0.75 comes out as 0.7499999999999999). round() drops
+              // the metric name, so the expected series go without it.
+              promql_expr_test: EXPECTS.map((e) => ({
+                expr: `round(${e.expr}, 0.0001)`,
+                eval_time: '10m',
+                exp_samples: e.samples.map(([labels, value]) => ({ labels: labels.replace(/^[^{]+/, ''), value })),
+              })),
+            },
+          ],
+        }),
+      ),
+    ).toMatch(/SUCCESS/);
   });
 });
