@@ -1,6 +1,6 @@
 // The HTTP surface: the read-only JSON API of ARCHITECTURE.md and Prometheus /metrics.
 import express, { type Request } from 'express';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { CapacityAnswer } from '../capacity/types.js';
 import { SOURCE_NAMES, type SourceTracker } from '../collectors/sourceTracker.js';
@@ -143,13 +143,17 @@ export function createApp(deps: AppDeps) {
   // The hot routes' answers, as their Express twins below write them (tests compare the two).
   const hot = new Map<string, HotRoute>();
   const extraHeaders = deps.headers;
-  hot.set('GET /healthz', (_req, res) => {
+  /** A 200 as the Express twin writes it: the web config's headers first, then the route's own type. */
+  const sendHot = (res: ServerResponse, contentType: string, body: Buffer): true => {
     if (extraHeaders) setExtraHeaders(res, extraHeaders());
     res.statusCode = 200;
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.setHeader('Content-Length', HEALTHZ_BODY.length);
-    res.end(HEALTHZ_BODY);
+    res.setHeader('Content-Type', contentType);
+    res.end(body);
     return true;
+  };
+  hot.set('GET /healthz', (_req, res) => {
+    res.setHeader('Content-Length', HEALTHZ_BODY.length);
+    return sendHot(res, 'text/plain; charset=utf-8', HEALTHZ_BODY);
   });
 
   const token = deps.token ?? null;
@@ -192,11 +196,7 @@ export function createApp(deps: AppDeps) {
   hot.set('GET /api/v1/snapshot', (req, res) => {
     const s = store.latest;
     if (!s || !letIn(req) || !heavy.tryEnter(res)) return false;
-    if (extraHeaders) setExtraHeaders(res, extraHeaders());
-    res.statusCode = 200;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(snapshotAnswer(s));
-    return true;
+    return sendHot(res, 'application/json; charset=utf-8', snapshotAnswer(s));
   });
 
   app.get('/api/v1/gpus', (_req, res) => {
@@ -295,13 +295,7 @@ export function createApp(deps: AppDeps) {
       const latest = store.latest;
       const key = body.ok && latest ? queryKey(body.value) : null;
       const kept = key === null || !latest ? undefined : answers.peek(latest, key);
-      if (kept) {
-        if (extraHeaders) setExtraHeaders(res, extraHeaders());
-        res.statusCode = 200;
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.end(kept);
-        return;
-      }
+      if (kept) return void sendHot(res, 'application/json; charset=utf-8', kept);
       (req as WithHotBody)[HOT_BODY] = body;
       toExpress();
     });
@@ -420,12 +414,8 @@ export function createApp(deps: AppDeps) {
     // While a tick's text is rendering, Express's route waits for it.
     const text = metrics.renderedNow();
     if (text === null || !letIn(req)) return false;
-    if (extraHeaders) setExtraHeaders(res, extraHeaders());
-    res.statusCode = 200;
     // The registry's type carries its charset: res.set keeps it as is.
-    res.setHeader('content-type', metrics.contentType);
-    res.end(metricsAnswer(text));
-    return true;
+    return sendHot(res, metrics.contentType, metricsAnswer(text));
   });
   withHotRoutes(app, hot);
 

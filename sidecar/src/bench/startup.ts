@@ -98,9 +98,9 @@ export async function startupFigures(
 /** The start-up section of `npm run bench`: `line` prints one figure beside its target. */
 export async function startupBench(line: (label: string, value: string, target?: string) => void, runs = 3): Promise<void> {
   console.log(`\nStart-up on demo, sidecar as started by its #! line (node ${sidecarNodeFlags().join(' ')}); ${runs} runs each`);
-  const bare = spawnSync(process.execPath, ['-e', '0']);
+  spawnSync(process.execPath, ['-e', '0']); // warms the file cache, as the sidecar's runs find it
   const t = performance.now();
-  spawnSync(process.execPath, ['-e', '0']);
+  const bare = spawnSync(process.execPath, ['-e', '0']);
   line('floor: node starting and exiting with nothing to do', `${Math.round(performance.now() - t)} ms${bare.status === 0 ? '' : ' (failed)'}`);
   const modes: [StartupMode, string][] = [
     ['host', 'as on a real host (engines already running): the fake nvidia-smi printing demo'],
