@@ -128,4 +128,29 @@ describe('SidecarMetrics fleet families', () => {
     expect(await rows(m, 'gpufleet_collector_errors_total')).toEqual([{ host: 'h1', collector: 'gpu', reason: 'timeout', value: 1 }]);
     expect(await rows(m, 'gpufleet_collector_last_success_timestamp_seconds')).toEqual([{ host: 'h1', collector: 'engines', value: 1_700_000_000 }]);
   });
+
+  it('a scrape gets the last publication, rendered once for it; a publication during a rendering waits for the next one', async () => {
+    const m = new SidecarMetrics({ maxSeries: 100, host: 'h1', defaultMetrics: false });
+    m.update(snapshot([wholeGpu('GPU-a', 0, [])], []), []);
+    m.update(snapshot([wholeGpu('GPU-b', 1, [])], []), []);
+    // Kept, not rendered: the hot route has no text at once and goes the slow way.
+    expect(m.renderedNow()).toBeNull();
+    const first = await m.render();
+    expect(first).toContain('gpu_uuid="GPU-b"');
+    expect(first).not.toContain('gpu_uuid="GPU-a"');
+    expect(m.renderedNow()).toBe(first);
+    expect(await m.render()).toBe(first);
+
+    m.update(snapshot([wholeGpu('GPU-c', 2, [])], []), []);
+    const rendering = m.render();
+    m.update(snapshot([wholeGpu('GPU-d', 3, [])], []), []);
+    // Whoever asked before the publication gets the text then rendering, whole; nobody after it does.
+    const during = await rendering;
+    expect(during).toContain('gpu_uuid="GPU-c"');
+    expect(during).not.toContain('gpu_uuid="GPU-d"');
+    expect(m.renderedNow()).toBeNull();
+    const next = await m.render();
+    expect(next).toContain('gpu_uuid="GPU-d"');
+    expect(next).not.toContain('gpu_uuid="GPU-c"');
+  });
 });
