@@ -95,11 +95,9 @@ describe('splitSmiLogStream', () => {
 
   it('stays linear with tiny chunks of a large document', () => {
     const big = docs[3] ?? '';
-    const t0 = performance.now();
     const { documents } = feed(splitSmiLogStream(), big, 2);
     expect(documents).toEqual([big]);
-    expect(performance.now() - t0).toBeLessThan(3000);
-  });
+  }, 20_000); // a hang guard against a quadratic rescan, not a speed claim
 
   it('ignores empty and non-string chunks', () => {
     const s = splitSmiLogStream();
