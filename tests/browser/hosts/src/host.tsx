@@ -117,6 +117,12 @@ interface HostRequest {
 /** The request log the tests read: what the plugin asked the backend for, and the status it got. */
 const requestLog: Array<{ method: string; url: string; status: number }> = [];
 
+/**
+ * The fleet bench's timeline (performance.now() ms): every backend request (asked, answer text in, parsed),
+ * the fleet page's query runs and variable reloads, so a figure can be split into what it waited on.
+ */
+const timeline: Array<{ what: string; url?: string; t0: number; t1: number; t2?: number; bytes?: number }> = [];
+
 async function doFetch(options: HostRequest) {
   let url = options.url;
   if (options.params) {
@@ -155,8 +161,10 @@ async function doFetch(options: HostRequest) {
     }
   }
   const method = (options.method ?? 'GET').toUpperCase();
+  const f0 = performance.now();
   const res = await window.fetch(url, { method, headers, body, credentials: 'same-origin' });
   const text = await res.text();
+  const f1 = performance.now();
   let data: unknown = text;
   if (text) {
     try {
@@ -165,6 +173,7 @@ async function doFetch(options: HostRequest) {
       data = text;
     }
   }
+  timeline.push({ what: 'fetch', url, t0: f0, t1: f1, t2: performance.now(), bytes: text.length });
   requestLog.push({ method, url, status: res.status });
   const response = {
     data,
@@ -855,6 +864,7 @@ function FleetPage({ ds, panelPlugin, dashboard }: { ds: any; panelPlugin: any; 
     // The page's Prometheus stands in for the one the dashboard names (as a data source variable would).
     const targets = panel.targets.map((t: any) => ({ ...t, datasource: { type: 'prometheus', uid: ds.uid } }));
     const { res, range } = await runQuery(ds, targets, { panelId: panel.id, dashboardUID: dashboard.uid });
+    timeline.push({ what: 'run', t0, t1: performance.now() });
     if (n === runs.current) {
       lastFleet = { series: res.data, options: panel.options };
       setData({ series: res.data, errors: res.errors, state: res.state ?? LoadingState.Done, range, ms: performance.now() - t0 });
@@ -881,7 +891,9 @@ function FleetPage({ ds, panelPlugin, dashboard }: { ds: any; panelPlugin: any; 
         }
       }
       if (changed) {
+        const v0 = performance.now();
         await loadVariables(ds, dashboard, ['model', 'engine']);
+        timeline.push({ what: 'variables', t0: v0, t1: performance.now() });
         setTick((t) => t + 1);
         run();
       }
@@ -1048,6 +1060,29 @@ async function until(what: string, fn: () => boolean, timeoutMs = 30_000) {
  * alone on the same frames, hover on a tile, and a click on a tile: the panel's answer, then the host's
  * topology with its own queries. One run per call of show().
  */
+/**
+ * What [a, b] waited on, from the timeline: variable reloads, the /api/ds/query answer (asked → text in:
+ * the backend and Prometheus), its JSON parse, @grafana/prometheus turning it into frames (parsed → ds.query
+ * done), then the panel (ds.query done → b: React and paint). Other requests (label values) are counted apart.
+ */
+function waitedOn(a: number, b: number) {
+  const inside = timeline.filter((e) => e.t0 >= a && e.t1 <= b);
+  const ds = inside.filter((e) => e.what === 'fetch' && e.url!.includes('/api/ds/query'));
+  const other = inside.filter((e) => e.what === 'fetch' && !e.url!.includes('/api/ds/query'));
+  const run = inside.filter((e) => e.what === 'run').at(-1);
+  const lastDs = ds.at(-1);
+  const sum = (xs: any[], f: (e: any) => number) => xs.reduce((n, e) => n + f(e), 0);
+  return {
+    variablesMs: sum(inside.filter((e) => e.what === 'variables'), (e) => e.t1 - e.t0),
+    labelRequests: other.length,
+    dsRequests: ds.length,
+    dsFetchMs: sum(ds, (e) => e.t1 - e.t0),
+    dsParseMs: sum(ds, (e) => e.t2 - e.t1),
+    framesMs: run && lastDs ? run.t1 - lastDs.t2 : NaN,
+    panelMs: run ? b - run.t1 : NaN,
+  };
+}
+
 async function benchFleet(uid: string, runs: number) {
   const out = [];
   const panelPlugin = await importPlugin(PANEL_MODULE);
@@ -1105,6 +1140,8 @@ async function benchFleet(uid: string, runs: number) {
     await nextPaint();
     const hostLevelMs = performance.now() - c0;
     out.push({
+      fleetWait: waitedOn(t0, t0 + endToEndMs),
+      hostWait: waitedOn(c0, c0 + hostLevelMs),
       endToEndMs,
       queriesMs,
       renderCommitMs,
