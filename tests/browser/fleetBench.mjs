@@ -278,8 +278,8 @@ async function benchMix(browser, mix, runs) {
       for (const [label, key] of [['page end to end', 'fleetWait'], ['host level', 'hostWait']]) {
         const w = (k) => median(r.map((x) => x[key][k]));
         line(
-          `  ${label} waited on: variables / ds answer / parse / frames / panel`,
-          `${ms(w('variablesMs'))} / ${ms(w('dsFetchMs'))} / ${ms(w('dsParseMs'))} / ${ms(w('framesMs'))} / ${ms(w('panelMs'))}` +
+          `  ${label} waited on: before the run (variables) / ds answer / parse / frames / panel`,
+          `${ms(w('beforeRunMs'))} (${ms(w('variablesMs'))}) / ${ms(w('dsFetchMs'))} / ${ms(w('dsParseMs'))} / ${ms(w('framesMs'))} / ${ms(w('panelMs'))}` +
             ` (${w('dsRequests')} ds + ${w('labelRequests')} other requests)`
         );
       }

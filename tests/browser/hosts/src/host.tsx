@@ -1073,6 +1073,8 @@ function waitedOn(a: number, b: number) {
   const lastDs = ds.at(-1);
   const sum = (xs: any[], f: (e: any) => number) => xs.reduce((n, e) => n + f(e), 0);
   return {
+    // Before the panel's run started: the page (dashboard, data source, variables) or the click's reloads.
+    beforeRunMs: run ? run.t0 - a : NaN,
     variablesMs: sum(inside.filter((e) => e.what === 'variables'), (e) => e.t1 - e.t0),
     labelRequests: other.length,
     dsRequests: ds.length,
