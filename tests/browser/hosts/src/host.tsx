@@ -1080,6 +1080,9 @@ function waitedOn(a: number, b: number) {
     dsRequests: ds.length,
     dsFetchMs: sum(ds, (e) => e.t1 - e.t0),
     dsParseMs: sum(ds, (e) => e.t2 - e.t1),
+    // The run from start to frames, and what of it came before the /api/ds/query request left.
+    runMs: run ? run.t1 - run.t0 : NaN,
+    beforeRequestMs: run && ds[0] ? ds[0].t0 - run.t0 : NaN,
     framesMs: run && lastDs ? run.t1 - lastDs.t2 : NaN,
     panelMs: run ? b - run.t1 : NaN,
   };
