@@ -196,25 +196,6 @@ describe('TopologyPanel on Prometheus: fleet level', () => {
     expect(screen.getAllByTestId('gpufleet-gpu')).toHaveLength(8);
   });
 
-  it('a click hides the tiles instead of removing them; the host\'s answer removes them', async () => {
-    const fleetLevel = tableFrames(pick(answers, FLEET_REFIDS));
-    const { rerender } = renderPanel(fleetLevel, { vars: { host: 'All' } });
-    const tiles = screen.getAllByTestId('gpufleet-host');
-    await userEvent.click(screen.getByRole('button', { name: 'host sim-0003' }));
-    expect(screen.getByTestId('gpufleet-host-loading')).toBeInTheDocument();
-    // The same elements, hidden: nothing of the fleet level was unmounted by the click.
-    expect(screen.getAllByTestId('gpufleet-host')).toEqual(tiles);
-    expect(screen.getByTestId('gpufleet-fleet')).not.toBeVisible();
-    const loading = panelProps(fleetLevel, { vars: { host: 'sim-0003' } });
-    rerender(<TopologyPanel {...loading} data={{ ...loading.data, state: LoadingState.Loading }} />);
-    expect(screen.getAllByTestId('gpufleet-host')).toEqual(tiles);
-    const hostLevel = tableFrames(pick(onlyHosts(answers, ['sim-0003']), [...FLEET_REFIDS, ...HOST_REFIDS]));
-    rerender(<TopologyPanel {...panelProps(hostLevel, { vars: { host: 'sim-0003' } })} />);
-    expect(screen.queryAllByTestId('gpufleet-host')).toHaveLength(0);
-    expect(screen.queryByTestId('gpufleet-fleet')).toBeNull();
-    expect(screen.getAllByTestId('gpufleet-gpu')).toHaveLength(8);
-  });
-
   it('while a run loads, the panel keeps what it read from the last answer, and reads the next when it is done', () => {
     const { rerender } = renderPanel(dashboard);
     expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);

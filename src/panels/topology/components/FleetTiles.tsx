@@ -89,7 +89,7 @@ const TileView = memo(function TileView({
 });
 
 /** The fleet level: one tile per host, in groups by the grouping label; a click opens the host. */
-export const FleetTiles = memo(function FleetTiles({ groups, groupLabel, colorBy, thresholds, onSelect }: Props) {
+export function FleetTiles({ groups, groupLabel, colorBy, thresholds, onSelect }: Props) {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   return (
@@ -118,7 +118,7 @@ export const FleetTiles = memo(function FleetTiles({ groups, groupLabel, colorBy
       ))}
     </div>
   );
-});
+}
 
 const getStyles = (theme: GrafanaTheme2) => ({
   wrap: css({ padding: theme.spacing(0, 1, 1) }),

@@ -1,4 +1,4 @@
-import React, { useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useMemo, useState } from 'react';
 import { LoadingState, type PanelProps, type ThresholdsConfig } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
@@ -134,13 +134,6 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
     },
     [fleet, opts.hostVariable, varHost, data.series]
   );
-  // The tiles get one handler for the panel's life, so a render that changes the pick (the click itself)
-  // leaves all thousand of them as they were.
-  const selectRef = useRef(selectHost);
-  useLayoutEffect(() => {
-    selectRef.current = selectHost;
-  }, [selectHost]);
-  const onTile = useCallback((key: string) => selectRef.current(key), []);
   const backToFleet = useCallback(() => {
     setPickedAt(null);
     if (hasVariable(replaceVariables, opts.hostVariable)) {
@@ -194,11 +187,7 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       </div>
     ) : null;
 
-  // The fleet level stays mounted, hidden, while a picked host's answer loads: the click then only hides the
-  // tiles and draws "Loading <host>…" (removing a thousand tiles is left to the answer's render).
-  const showTiles = level === 'fleet' || awaitingHost;
-  let fleetRoot: React.ReactNode = null;
-  if (showTiles && fleet) {
+  if (level === 'fleet' && fleet) {
     const messages = [
       ...errors,
       ...fleet.warnings,
@@ -206,12 +195,8 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       ...(input.source === 'prometheus' ? input.notices.map((n) => n.text) : []),
     ];
     const hostCount = groups.reduce((n, g) => n + g.tiles.length, 0);
-    fleetRoot = (
-      <div
-        className={styles.root}
-        style={{ width, height, display: level === 'fleet' ? undefined : 'none' }}
-        data-testid="gpufleet-fleet"
-      >
+    return (
+      <div className={styles.root} style={{ width, height }} data-testid="gpufleet-fleet">
         <div className={styles.legend}>
           <span className={styles.legendTitle}>
             {hostCount} host{hostCount === 1 ? '' : 's'}
@@ -232,53 +217,41 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
             groupLabel={fleet.groupLabel}
             colorBy={opts.tileColorBy}
             thresholds={thresholds}
-            onSelect={onTile}
+            onSelect={selectHost}
           />
         </div>
       </div>
     );
   }
-  if (level === 'fleet') {
-    // The same two slots as below, so the tiles keep their place when a host is picked.
-    return (
-      <>
-        {fleetRoot}
-        {null}
-      </>
-    );
-  }
 
   return (
-    <>
-      {fleetRoot}
-      <div className={styles.root} style={{ width, height }} data-testid="gpufleet-topology">
-        {crumbs}
-        {awaitingHost && (
-          <div className={styles.center} data-testid="gpufleet-host-loading">
-            <LoadingPlaceholder text={`Loading ${hostKey}…`} />
-          </div>
-        )}
-        {view && (
-          <TopologyView
-            // A new level or host starts with nothing selected.
-            key={level === 'host' ? `host:${hostKey}` : level}
-            topo={view.topo}
-            width={width}
-            opts={opts}
-            thresholds={thresholds}
-            replaceVariables={replaceVariables}
-            messages={view.messages}
-            emptyText={
-              input.source === 'sidecar'
-                ? 'The sidecar reports no GPUs and no engines.'
-                : level === 'host'
-                  ? `Prometheus returned no GPUs and no engines for ${hostKey}.`
-                  : 'Prometheus returned no GPUs and no engines for this filter.'
-            }
-          />
-        )}
-      </div>
-    </>
+    <div className={styles.root} style={{ width, height }} data-testid="gpufleet-topology">
+      {crumbs}
+      {awaitingHost && (
+        <div className={styles.center} data-testid="gpufleet-host-loading">
+          <LoadingPlaceholder text={`Loading ${hostKey}…`} />
+        </div>
+      )}
+      {view && (
+        <TopologyView
+          // A new level or host starts with nothing selected.
+          key={level === 'host' ? `host:${hostKey}` : level}
+          topo={view.topo}
+          width={width}
+          opts={opts}
+          thresholds={thresholds}
+          replaceVariables={replaceVariables}
+          messages={view.messages}
+          emptyText={
+            input.source === 'sidecar'
+              ? 'The sidecar reports no GPUs and no engines.'
+              : level === 'host'
+                ? `Prometheus returned no GPUs and no engines for ${hostKey}.`
+                : 'Prometheus returned no GPUs and no engines for this filter.'
+          }
+        />
+      )}
+    </div>
   );
 }
 
