@@ -1088,14 +1088,28 @@ function waitedOn(a: number, b: number) {
   };
 }
 
-async function benchFleet(uid: string, runs: number) {
+/**
+ * The topology panel's module: the build in dist/panels/topology, or another build copied beside it
+ * (`panel`: a folder name under dist/panels/, e.g. topology-before), so two builds can be compared in one page.
+ */
+function panelModule(panel?: string) {
+  if (panel === undefined) {
+    return PANEL_MODULE;
+  }
+  if (!/^[\w-]+$/.test(panel)) {
+    throw new Error(`panel build folder ${JSON.stringify(panel)}: letters, digits, - and _ only`);
+  }
+  return `${PLUGIN_BASE}/panels/${panel}/module.js`;
+}
+
+async function benchFleet(uid: string, runs: number, panel?: string) {
   const out = [];
-  const panelPlugin = await importPlugin(PANEL_MODULE);
+  const panelPlugin = await importPlugin(panelModule(panel));
   const Panel = panelPlugin.panel;
   const rootEl = document.getElementById('root')!;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await show({ view: 'fleet', ds: uid });
+    await show({ view: 'fleet', ds: uid, ...(panel === undefined ? {} : { panel }) });
     await until('fleet tiles', () => panelDone(rootEl) && Boolean(rootEl.querySelector('[data-testid="gpufleet-host"]')));
     const queriesMs = Number(rootEl.querySelector('[data-testid="panel-state"]')!.getAttribute('data-ms'));
     await nextPaint();
@@ -1216,7 +1230,7 @@ async function show(params: Record<string, string>) {
     );
   } else if (view === 'fleet') {
     // The fleet dashboard with only Prometheus: the URL's var-* are the dashboard's variables.
-    const panelPlugin = await importPlugin(PANEL_MODULE);
+    const panelPlugin = await importPlugin(panelModule(params.panel));
     const ds = await getPrometheus(params.ds ?? 'gpufleet-prometheus');
     const dashboard = await fetchDashboard(params.dashboard ?? 'gpufleet-fleet');
     locationService.replace(`/d/${dashboard.dashboard.uid}`);
