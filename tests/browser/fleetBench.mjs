@@ -271,6 +271,10 @@ async function benchMix(browser, mix, runs) {
         line('  panel first render: commit / paint', `${ms(med('renderCommitMs'))} / ${ms(med('renderPaintMs'))}`, '< 500 ms');
         line('  hover a tile (to paint)', ms(med('hoverMs')), '< 100 ms');
         line('  click a tile (host level painted)', ms(med('clickMs')), '< 100 ms');
+        line(
+          '    of which handlers / React commit / style and layout',
+          `${ms(med('clickScriptMs'))} / ${ms(med('clickCommitMs'))} / ${ms(med('clickLayoutMs'))}`
+        );
       }
       line(`  host level after the click (its queries, ${r[0].hostGpus} GPUs drawn)`, ms(med('hostLevelMs')), '< 300 ms');
       // What each figure waited on (medians): variable reloads, the /api/ds/query answer, its parse, the

@@ -1149,6 +1149,14 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
     // Click: the panel's own answer (the host level, painted), then the host's topology from its queries.
     const c0 = performance.now();
     tile.click();
+    // The click's handlers (the panel's, the dashboard's variable hook), React's commit (a discrete event's
+    // update, flushed in the microtask it queued during the handler), then style and layout; the rest of
+    // clickMs is waiting for the frame and its paint.
+    const clickScriptMs = performance.now() - c0;
+    await Promise.resolve();
+    const clickCommitMs = performance.now() - c0 - clickScriptMs;
+    void rootEl.offsetHeight;
+    const clickLayoutMs = performance.now() - c0 - clickScriptMs - clickCommitMs;
     await until('host level', () => Boolean(rootEl.querySelector('[data-testid="gpufleet-topology"]')));
     await nextPaint();
     const clickMs = performance.now() - c0;
@@ -1167,6 +1175,9 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
       renderPaintMs,
       hoverMs,
       clickMs,
+      clickScriptMs,
+      clickCommitMs,
+      clickLayoutMs,
       hostLevelMs,
       tiles: tiles.length,
       hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
