@@ -142,7 +142,7 @@ async function waitFor(what, fn, timeoutMs = 300_000) {
 function summarise(entries) {
   const bytes = entries.reduce((n, e) => n + e.bytes, 0);
   const slowest = entries.reduce((a, e) => (e.ms > (a?.ms ?? -1) ? e : a), undefined);
-  return { bytes, slowest, count: entries.length };
+  return { bytes, slowest, count: entries.length, entries };
 }
 
 /** One mix: the fleet, the stores, the page. `browser` is a launched Playwright Chromium. */
@@ -219,6 +219,10 @@ async function benchMix(browser, mix, runs) {
       levels[uid] = { fleet: summarise(fleetLevel), host: summarise(server.queryLog.slice(mark)) };
     }
     const p = levels['gpufleet-prometheus'];
+    for (const [level, entries] of [['fleet level', p.fleet.entries], ['one host', p.host.entries]]) {
+      const top = [...entries].sort((a, b) => b.ms - a.ms).slice(0, 5);
+      line(`  ${level}, slowest 5 through the harness (Prometheus)`, top.map((e) => `${e.refId} ${ms(e.ms)}`).join(', '));
+    }
     const v = levels['gpufleet-victoria'];
     const goal = mix === 'all-mig' ? '< 2 MB' : '< 1 MB';
     line(`fleet level: ${p.fleet.count} queries, Prometheus answer bytes`, kb(p.fleet.bytes), goal);
@@ -234,12 +238,21 @@ async function benchMix(browser, mix, runs) {
     );
 
     // The same fleet-level expressions straight to each store, one after another (no browser).
-    const exprs = server.queryLog.filter((e) => e.path === 'api/v1/query').slice(0, p.fleet.count).map((e) => e.expr);
+    const asked = server.queryLog.filter((e) => e.path === 'api/v1/query').slice(0, p.fleet.count);
     const direct = { p: [], v: [] };
-    for (const e of exprs) {
-      direct.p.push(await instant(fleet.promUrl, e));
-      direct.v.push(await instant(vm.url, e));
+    for (const { expr } of asked) {
+      direct.p.push(await instant(fleet.promUrl, expr));
+      direct.v.push(await instant(vm.url, expr));
     }
+    // Per query, the slowest first: what the fleet level waits on in each store.
+    const perQuery = asked
+      .map((e, i) => ({ refId: e.refId, p: direct.p[i], v: direct.v[i] }))
+      .sort((a, b) => b.p.ms - a.p.ms);
+    for (const q of perQuery.filter((x) => x.p.rows > 0 || x.p.ms >= 20)) {
+      line(`  ${q.refId}: rows, bytes, Prometheus / VictoriaMetrics`, `${q.p.rows}, ${kb(q.p.bytes)}, ${ms(q.p.ms)} / ${ms(q.v.ms)}`);
+    }
+    const empty = perQuery.filter((x) => x.p.rows === 0 && x.p.ms < 20);
+    line(`  ${empty.length} queries with no rows (each < 20 ms), Prometheus in all`, ms(empty.reduce((n, x) => n + x.p.ms, 0)));
     const sum = (xs, k) => xs.reduce((n, x) => n + x[k], 0);
     line(
       'fleet-level queries in sequence, Prometheus / VictoriaMetrics',
@@ -258,8 +271,22 @@ async function benchMix(browser, mix, runs) {
         line('  panel first render: commit / paint', `${ms(med('renderCommitMs'))} / ${ms(med('renderPaintMs'))}`, '< 500 ms');
         line('  hover a tile (to paint)', ms(med('hoverMs')), '< 100 ms');
         line('  click a tile (host level painted)', ms(med('clickMs')), '< 100 ms');
+        line(
+          '    of which handlers / React commit / style and layout',
+          `${ms(med('clickScriptMs'))} / ${ms(med('clickCommitMs'))} / ${ms(med('clickLayoutMs'))}`
+        );
       }
       line(`  host level after the click (its queries, ${r[0].hostGpus} GPUs drawn)`, ms(med('hostLevelMs')), '< 300 ms');
+      // What each figure waited on (medians): variable reloads, the /api/ds/query answer, its parse, the
+      // data source's frames, the panel.
+      for (const [label, key] of [['page end to end', 'fleetWait'], ['host level', 'hostWait']]) {
+        const w = (k) => median(r.map((x) => x[key][k]));
+        line(
+          `  ${label} waited on: before the run (variables) / ds answer / parse / frames / panel`,
+          `${ms(w('beforeRunMs'))} (${ms(w('variablesMs'))}) / ${ms(w('dsFetchMs'))} / ${ms(w('dsParseMs'))} / ${ms(w('framesMs'))} / ${ms(w('panelMs'))}` +
+            ` (${w('dsRequests')} ds + ${w('labelRequests')} other requests)`
+        );
+      }
     }
   } finally {
     await context?.close();

@@ -117,6 +117,12 @@ interface HostRequest {
 /** The request log the tests read: what the plugin asked the backend for, and the status it got. */
 const requestLog: Array<{ method: string; url: string; status: number }> = [];
 
+/**
+ * The fleet bench's timeline (performance.now() ms): every backend request (asked, answer text in, parsed),
+ * the fleet page's query runs and variable reloads, so a figure can be split into what it waited on.
+ */
+const timeline: Array<{ what: string; url?: string; t0: number; t1: number; t2?: number; bytes?: number }> = [];
+
 async function doFetch(options: HostRequest) {
   let url = options.url;
   if (options.params) {
@@ -155,8 +161,10 @@ async function doFetch(options: HostRequest) {
     }
   }
   const method = (options.method ?? 'GET').toUpperCase();
+  const f0 = performance.now();
   const res = await window.fetch(url, { method, headers, body, credentials: 'same-origin' });
   const text = await res.text();
+  const f1 = performance.now();
   let data: unknown = text;
   if (text) {
     try {
@@ -165,6 +173,7 @@ async function doFetch(options: HostRequest) {
       data = text;
     }
   }
+  timeline.push({ what: 'fetch', url, t0: f0, t1: f1, t2: performance.now(), bytes: text.length });
   requestLog.push({ method, url, status: res.status });
   const response = {
     data,
@@ -855,6 +864,7 @@ function FleetPage({ ds, panelPlugin, dashboard }: { ds: any; panelPlugin: any; 
     // The page's Prometheus stands in for the one the dashboard names (as a data source variable would).
     const targets = panel.targets.map((t: any) => ({ ...t, datasource: { type: 'prometheus', uid: ds.uid } }));
     const { res, range } = await runQuery(ds, targets, { panelId: panel.id, dashboardUID: dashboard.uid });
+    timeline.push({ what: 'run', t0, t1: performance.now() });
     if (n === runs.current) {
       lastFleet = { series: res.data, options: panel.options };
       setData({ series: res.data, errors: res.errors, state: res.state ?? LoadingState.Done, range, ms: performance.now() - t0 });
@@ -881,7 +891,9 @@ function FleetPage({ ds, panelPlugin, dashboard }: { ds: any; panelPlugin: any; 
         }
       }
       if (changed) {
+        const v0 = performance.now();
         await loadVariables(ds, dashboard, ['model', 'engine']);
+        timeline.push({ what: 'variables', t0: v0, t1: performance.now() });
         setTick((t) => t + 1);
         run();
       }
@@ -1048,14 +1060,56 @@ async function until(what: string, fn: () => boolean, timeoutMs = 30_000) {
  * alone on the same frames, hover on a tile, and a click on a tile: the panel's answer, then the host's
  * topology with its own queries. One run per call of show().
  */
-async function benchFleet(uid: string, runs: number) {
+/**
+ * What [a, b] waited on, from the timeline: variable reloads, the /api/ds/query answer (asked → text in:
+ * the backend and Prometheus), its JSON parse, @grafana/prometheus turning it into frames (parsed → ds.query
+ * done), then the panel (ds.query done → b: React and paint). Other requests (label values) are counted apart.
+ */
+function waitedOn(a: number, b: number) {
+  const inside = timeline.filter((e) => e.t0 >= a && e.t1 <= b);
+  const ds = inside.filter((e) => e.what === 'fetch' && e.url!.includes('/api/ds/query'));
+  const other = inside.filter((e) => e.what === 'fetch' && !e.url!.includes('/api/ds/query'));
+  const run = inside.filter((e) => e.what === 'run').at(-1);
+  const lastDs = ds.at(-1);
+  const sum = (xs: any[], f: (e: any) => number) => xs.reduce((n, e) => n + f(e), 0);
+  return {
+    // Before the panel's run started: the page (dashboard, data source, variables) or the click's reloads.
+    beforeRunMs: run ? run.t0 - a : NaN,
+    variablesMs: sum(inside.filter((e) => e.what === 'variables'), (e) => e.t1 - e.t0),
+    labelRequests: other.length,
+    dsRequests: ds.length,
+    dsFetchMs: sum(ds, (e) => e.t1 - e.t0),
+    dsParseMs: sum(ds, (e) => e.t2 - e.t1),
+    // The run from start to frames, and what of it came before the /api/ds/query request left.
+    runMs: run ? run.t1 - run.t0 : NaN,
+    beforeRequestMs: run && ds[0] ? ds[0].t0 - run.t0 : NaN,
+    framesMs: run && lastDs ? run.t1 - lastDs.t2 : NaN,
+    panelMs: run ? b - run.t1 : NaN,
+  };
+}
+
+/**
+ * The topology panel's module: the build in dist/panels/topology, or another build copied beside it
+ * (`panel`: a folder name under dist/panels/, e.g. topology-before), so two builds can be compared in one page.
+ */
+function panelModule(panel?: string) {
+  if (panel === undefined) {
+    return PANEL_MODULE;
+  }
+  if (!/^[\w-]+$/.test(panel)) {
+    throw new Error(`panel build folder ${JSON.stringify(panel)}: letters, digits, - and _ only`);
+  }
+  return `${PLUGIN_BASE}/panels/${panel}/module.js`;
+}
+
+async function benchFleet(uid: string, runs: number, panel?: string) {
   const out = [];
-  const panelPlugin = await importPlugin(PANEL_MODULE);
+  const panelPlugin = await importPlugin(panelModule(panel));
   const Panel = panelPlugin.panel;
   const rootEl = document.getElementById('root')!;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await show({ view: 'fleet', ds: uid });
+    await show({ view: 'fleet', ds: uid, ...(panel === undefined ? {} : { panel }) });
     await until('fleet tiles', () => panelDone(rootEl) && Boolean(rootEl.querySelector('[data-testid="gpufleet-host"]')));
     const queriesMs = Number(rootEl.querySelector('[data-testid="panel-state"]')!.getAttribute('data-ms'));
     await nextPaint();
@@ -1095,6 +1149,14 @@ async function benchFleet(uid: string, runs: number) {
     // Click: the panel's own answer (the host level, painted), then the host's topology from its queries.
     const c0 = performance.now();
     tile.click();
+    // The click's handlers (the panel's, the dashboard's variable hook), React's commit (a discrete event's
+    // update, flushed in the microtask it queued during the handler), then style and layout; the rest of
+    // clickMs is waiting for the frame and its paint.
+    const clickScriptMs = performance.now() - c0;
+    await Promise.resolve();
+    const clickCommitMs = performance.now() - c0 - clickScriptMs;
+    void rootEl.offsetHeight;
+    const clickLayoutMs = performance.now() - c0 - clickScriptMs - clickCommitMs;
     await until('host level', () => Boolean(rootEl.querySelector('[data-testid="gpufleet-topology"]')));
     await nextPaint();
     const clickMs = performance.now() - c0;
@@ -1105,12 +1167,17 @@ async function benchFleet(uid: string, runs: number) {
     await nextPaint();
     const hostLevelMs = performance.now() - c0;
     out.push({
+      fleetWait: waitedOn(t0, t0 + endToEndMs),
+      hostWait: waitedOn(c0, c0 + hostLevelMs),
       endToEndMs,
       queriesMs,
       renderCommitMs,
       renderPaintMs,
       hoverMs,
       clickMs,
+      clickScriptMs,
+      clickCommitMs,
+      clickLayoutMs,
       hostLevelMs,
       tiles: tiles.length,
       hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
@@ -1174,7 +1241,7 @@ async function show(params: Record<string, string>) {
     );
   } else if (view === 'fleet') {
     // The fleet dashboard with only Prometheus: the URL's var-* are the dashboard's variables.
-    const panelPlugin = await importPlugin(PANEL_MODULE);
+    const panelPlugin = await importPlugin(panelModule(params.panel));
     const ds = await getPrometheus(params.ds ?? 'gpufleet-prometheus');
     const dashboard = await fetchDashboard(params.dashboard ?? 'gpufleet-fleet');
     locationService.replace(`/d/${dashboard.dashboard.uid}`);
