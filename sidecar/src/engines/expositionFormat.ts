@@ -65,8 +65,29 @@ function hasOpenMetricsMarks(body: string): boolean {
 
 /** How to read a /metrics answer: by the body's marks first, by its Content-Type when it has none. */
 export function readFormat(contentType: string, body: string): FormatVerdict {
+  return verdict(contentType, endsWithEof(body), () => hasOpenMetricsMarks(body));
+}
+
+function verdict(contentType: string, eof: boolean, marks: () => boolean): FormatVerdict {
   const declared = declaredFormat(contentType);
-  const eof = endsWithEof(body);
-  const format: ExpositionFormat = eof || hasOpenMetricsMarks(body) ? 'openmetrics' : 'prometheus-text';
+  const format: ExpositionFormat = eof || marks() ? 'openmetrics' : 'prometheus-text';
   return { format, declared, eof, truncated: format === 'openmetrics' && !eof };
+}
+
+/** Blanks as /\s/ has them in ASCII: tab, newline, vertical tab, form feed, carriage return, space. */
+function asciiBlank(c: number): boolean {
+  return (c >= 9 && c <= 13) || c === 32;
+}
+
+/**
+ * readFormat of a body that is all ASCII (buffer.isAscii), read in place: its characters are its
+ * bytes, so the same tests on the bytes give the same verdict, without decoding the whole body
+ * (only its first SNIFF_CHARS and its last line).
+ */
+export function readFormatAscii(contentType: string, buf: Buffer): FormatVerdict {
+  let end = buf.length;
+  while (end > 0 && asciiBlank(buf[end - 1] as number)) end--;
+  const start = end > 0 ? buf.lastIndexOf(10, end - 1) + 1 : 0;
+  const eof = buf.toString('latin1', start, end).trim() === '# EOF';
+  return verdict(contentType, eof, () => hasOpenMetricsMarks(buf.toString('latin1', 0, Math.min(buf.length, SNIFF_CHARS))));
 }

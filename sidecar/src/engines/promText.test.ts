@@ -142,6 +142,41 @@ describe('parsePromText: the format', () => {
   });
 });
 
+describe('parsePromText: names and values seen before', () => {
+  it('reads a repeated name or value exactly, never a longer one or one with escapes as the one before', () => {
+    const lines = [
+      'm_bucket{le="0.1",model_name="a"} 1',
+      'm_bucket{le="0.1",model_name="a"} 2',
+      'm_bucket_x{le="0.10",model_name="ab"} 3',
+      'm_bucket{le="0.1x",model_name="a\\"b"} 4',
+      'm_bucket{le="0.1",model_name="a\\nb"} 5',
+      'm_bucket{lex="0.1",model_name=""} 6',
+      'm_bucket{le="0.1",model_name="a",le="0.2"} 7',
+      'm_bucket{le="0.1\tmodel_name="a"} 8',
+      'm_bucket{"le"="0.1",model_name="a"} 9',
+      'm_bucket{le.x="0.1"} 10',
+      'm_bucket{le="0.1",model_name="a"}11',
+      'm_bucketx 12',
+      'm_bucket 13',
+    ];
+    const expo = parsePromText(lines.join('\n'));
+    expect(expo.samples.map((s) => [s.name, { ...s.labels }, s.value])).toEqual([
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 1],
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 2],
+      ['m_bucket_x', { le: '0.10', model_name: 'ab' }, 3],
+      ['m_bucket', { le: '0.1x', model_name: 'a"b' }, 4],
+      ['m_bucket', { le: '0.1', model_name: 'a\nb' }, 5],
+      ['m_bucket', { lex: '0.1', model_name: '' }, 6],
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 9],
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 11],
+      ['m_bucketx', {}, 12],
+      ['m_bucket', {}, 13],
+    ]);
+    // duplicate label, the value's quote never closed on its line, `le.x` is no label name
+    expect(expo.problems.map((p) => p.line)).toEqual([7, 8, 10]);
+  });
+});
+
 describe('parsePromText: malformed input is skipped and counted', () => {
   const bad: [string, string][] = [
     ['no value', 'a{x="1"}'],

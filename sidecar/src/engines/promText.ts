@@ -130,6 +130,8 @@ export class PromLimitError extends ParseError {
 /** Label values up to this long are shared between samples; at most MAX_INTERNED of them. */
 const MAX_INTERNED_LENGTH = 128;
 const MAX_INTERNED = 20_000;
+/** Label names remembered per input for reading in place (vLLM's use four or five). */
+const MAX_SEEN_LABELS = 16;
 
 const TYPES: ReadonlySet<string> = new Set([
   'counter',
@@ -435,12 +437,36 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
     epoch++;
   };
 
+  // Lines repeat their metric name (a histogram's buckets), label names and most label values
+  // (engine="0", model_name): a name or value that reads the same as one seen before on this input
+  // is recognised in place (one native comparison) and the first copy reused, with no slice and no
+  // hash lookup of a new string. Only plain text is recognised so: a value with an escape, or one
+  // not seen yet, goes through readName/readQuoted as always, so what is read never differs.
+  let lastName = '';
+  /** Label names seen (at most MAX_SEEN_LABELS), each with the last value it had unescaped. */
+  const seenLabels: string[] = [];
+  const seenValues: (string | null)[] = [];
+  /** The text at i is `known` followed by a character that cannot continue a name of that kind. */
+  const nameAt = (known: string, i: number, rest: Uint8Array): boolean => {
+    if (!text.startsWith(known, i)) return false;
+    const j = i + known.length;
+    if (j >= end) return true;
+    const c = text.charCodeAt(j);
+    return !(c < 128 && rest[c] === 1);
+  };
+
   const parseSample = (i: number): void => {
     let name = '';
     const c0 = text.charCodeAt(i);
     if (c0 !== LBRACE) {
-      name = readName(i, false);
-      if (name.length === 0) throw new LineError('invalid metric name');
+      if (lastName.length > 0 && nameAt(lastName, i, NAME_CHAR)) {
+        name = lastName;
+        tokenEnd = i + lastName.length;
+      } else {
+        name = readName(i, false);
+        if (name.length === 0) throw new LineError('invalid metric name');
+        lastName = name;
+      }
       i = tokenEnd;
     }
     const labels = Object.create(LABELS_PROTO) as Record<string, string>;
@@ -471,8 +497,25 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
             continue;
           }
         } else {
-          lname = readName(i, true);
-          if (lname.length === 0) throw new LineError('invalid label name');
+          let seen = -1;
+          for (let k = 0; k < seenLabels.length; k++) {
+            if (nameAt(seenLabels[k] as string, i, LABEL_CHAR)) {
+              seen = k;
+              break;
+            }
+          }
+          if (seen >= 0) {
+            lname = seenLabels[seen] as string;
+            tokenEnd = i + lname.length;
+          } else {
+            lname = readName(i, true);
+            if (lname.length === 0) throw new LineError('invalid label name');
+            // Only names read bare are recognised bare: a quoted name may hold any character.
+            if (seenLabels.length < MAX_SEEN_LABELS && !seenLabels.includes(lname)) {
+              seenLabels.push(lname);
+              seenValues.push(null);
+            }
+          }
           i = skipBlank(tokenEnd);
           c = i < end ? text.charCodeAt(i) : -1;
         }
@@ -480,10 +523,22 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         if (c !== EQUALS) throw new LineError('expected "=" after label name');
         i = skipBlank(i + 1);
         if (i >= end || text.charCodeAt(i) !== QUOTE) throw new LineError('label value is not quoted');
-        const value = readQuoted(i, lim.maxLabelValueLength, 'label value');
+        const slot = seenLabels.indexOf(lname);
+        const known = slot >= 0 ? seenValues[slot] : null;
+        let value: string;
+        // A remembered value holds no quote, backslash or newline: the same characters between the
+        // quotes, closed by a quote, are that value unescaped.
+        if (known != null && text.startsWith(known, i + 1) && i + 1 + known.length < end && text.charCodeAt(i + 1 + known.length) === QUOTE) {
+          value = known;
+          tokenEnd = i + 2 + known.length;
+        } else {
+          value = readQuoted(i, lim.maxLabelValueLength, 'label value');
+          if (value.length <= MAX_INTERNED_LENGTH) value = intern(value);
+          if (slot >= 0) seenValues[slot] = value.length <= MAX_INTERNED_LENGTH && !/["\\\n]/.test(value) ? value : null;
+        }
         if (lname in labels) throw new LineError(`duplicate label "${quoteOutput(lname, 40)}"`);
         if (++labelCount > lim.maxLabels) throw new LineError(`more than ${lim.maxLabels} labels`);
-        labels[lname] = value.length <= MAX_INTERNED_LENGTH ? intern(value) : value;
+        labels[lname] = value;
         i = skipBlank(tokenEnd);
         c = i < end ? text.charCodeAt(i) : -1;
         if (c === COMMA) {

@@ -466,3 +466,58 @@ export function keepReadFamilies(text: string): string {
   if (runStart >= 0) out.push(text.slice(runStart, n));
   return out.join('');
 }
+
+/** endsName on bytes. */
+function endsNameAt(buf: Buffer, i: number, nl: number): boolean {
+  if (i >= nl) return true;
+  const c = buf[i] as number;
+  return c === 123 /* { */ || c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
+}
+
+let keptScratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * keepReadFamilies of a body that is all ASCII (buffer.isAscii), read from its bytes: the same lines
+ * kept, as one string, without decoding the whole body first (three quarters of it are dropped).
+ * Characters are bytes in ASCII, so every test below is the one keepReadFamilies makes.
+ */
+export function keepReadFamiliesAscii(buf: Buffer): string {
+  const n = buf.length;
+  if (keptScratch.length < n) keptScratch = Buffer.allocUnsafe(n);
+  const out = keptScratch;
+  let w = 0;
+  let runStart = -1;
+  let pos = 0;
+  let prevStart = -1;
+  let prevLength = -1;
+  let prevKeep = false;
+  while (pos < n) {
+    let nl = buf.indexOf(10, pos);
+    if (nl < 0) nl = n;
+    let keep: boolean;
+    const c0 = buf[pos] as number;
+    if (c0 === 35 /* # */) keep = nl - pos >= 5 && buf[pos + 1] === 32 && buf[pos + 2] === 69 && buf[pos + 3] === 79 && buf[pos + 4] === 70; // "# EOF"
+    else if (!FIRST_CHARS.has(c0)) keep = false;
+    else if (prevLength > 0 && pos + prevLength <= n && buf.compare(buf, prevStart, prevStart + prevLength, pos, pos + prevLength) === 0 && endsNameAt(buf, pos + prevLength, nl)) {
+      keep = prevKeep;
+    } else {
+      let end = pos;
+      while (!endsNameAt(buf, end, nl)) end++;
+      prevStart = pos;
+      prevLength = end - pos;
+      prevKeep = keep = end > pos && isWanted(buf.toString('latin1', pos, end));
+    }
+    if (keep) {
+      if (runStart < 0) runStart = pos;
+    } else if (runStart >= 0) {
+      w += buf.copy(out, w, runStart, pos);
+      runStart = -1;
+    }
+    pos = nl + 1;
+  }
+  if (runStart >= 0) w += buf.copy(out, w, runStart, n);
+  const text = out.toString('latin1', 0, w);
+  // A body far bigger than engines send is not kept hold of.
+  if (keptScratch.length > 1024 * 1024) keptScratch = Buffer.allocUnsafe(64 * 1024);
+  return text;
+}
