@@ -66,6 +66,21 @@ describe('reading an ASCII /metrics body from its bytes', () => {
       '# EOFX\nvllm:num_requests_running 1\n',
       'vllm:num_requests_running',
       '\n\n\n',
+      // names whose bytes hash alike ("ng" and "oH" add the same to the hash)
+      'vllm:num_requests_runnioH 2\nvllm:num_requests_running 1\nvllm:num_requests_runnioH 2\n',
+      // OpenMetrics marks, and where the first 8 KiB they are looked for in end
+      '# UNIT x s\n',
+      'x 1\n# UNIT x s\n',
+      'x_total 1 # {a="b"} 1\n',
+      '# HELP x # {\n',
+      '# TYPE a counter\na_total 1\n',
+      '# TYPE a_total counter\na_total 1\n',
+      '# TYPE a counter\na_total{x="1"} 1\n',
+      '# TYPE a counter',
+      '# TYPE a counterx\na_total 1\n',
+      '# TYPE a counter\r\nb 1\n# TYPE c counter\nc_total 1\n',
+      ...[8180, 8185, 8190, 8192].map((k) => `${'x'.repeat(k)}\n# UNIT x s\n`),
+      ...[8170, 8176, 8180].map((k) => `# TYPE a counter\n${'#'.repeat(k)}\na_total 1\n`),
       // every character that ends a name, on a first line and on a line after the same name
       ...[' ', '\t', '\r', '\v', '\f', '{', '}', 'x', ':'].flatMap((c) => [`vllm:num_requests_running${c}1\n`, `vllm:num_requests_running 1\nvllm:num_requests_running${c}1\n`]),
     ]) {

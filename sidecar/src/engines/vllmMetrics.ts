@@ -157,7 +157,10 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
   const countS = by.get(`${name}_count`);
   const sumS = by.get(`${name}_sum`);
   if (!buckets && !countS && !sumS) return null;
-  const byLe = new Map<number, number>();
+  // Buckets come once each, in rising order of le, as a rule: then they are the sorted list as they
+  // are. Buckets of one le in several series (other labels) are added up, and any order sorted.
+  const sorted: HistogramBucket[] = [];
+  let inOrder = true;
   let bad: string | null = null;
   for (const b of buckets ?? []) {
     const leText = b.labels.le;
@@ -170,9 +173,16 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
       bad = 'bucket count not a finite non-negative number';
       break;
     }
-    byLe.set(le, (byLe.get(le) ?? 0) + b.value);
+    if (sorted.length > 0 && !(le > (sorted[sorted.length - 1] as HistogramBucket).le)) inOrder = false;
+    // (0 + x: a -0 reads as 0, as it does as a Map key or sum)
+    sorted.push({ le: 0 + le, count: 0 + b.value });
   }
-  const sorted = [...byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+  if (!inOrder) {
+    const byLe = new Map<number, number>();
+    for (const b of sorted) byLe.set(b.le, (byLe.get(b.le) ?? 0) + b.count);
+    sorted.length = 0;
+    for (const [le, count] of [...byLe.entries()].sort((a, b) => a[0] - b[0])) sorted.push({ le, count });
+  }
   if (!bad && sorted.length > 0 && sorted[sorted.length - 1]?.le !== Infinity) bad = 'no +Inf bucket';
   if (!bad) {
     for (let i = 1; i < sorted.length; i++) {
@@ -476,6 +486,26 @@ function endsNameAt(buf: Buffer, i: number, nl: number): boolean {
 
 let keptScratch = Buffer.allocUnsafe(64 * 1024);
 
+/** Names up to this long are remembered as bytes (longer ones are looked at every time). */
+const MAX_REMEMBERED_NAME_BYTES = 512;
+const wantedBytes = new Map<number, { bytes: Buffer; wanted: boolean }[]>();
+let wantedBytesCount = 0;
+
+/** isWanted of the name in buf[start, end) (ASCII), found by its bytes: no string made for a name seen before. */
+function isWantedBytes(buf: Buffer, start: number, end: number, hash: number): boolean {
+  const len = end - start;
+  const list = wantedBytes.get(hash);
+  if (list) for (const k of list) if (k.bytes.length === len && buf.compare(k.bytes, 0, len, start, end) === 0) return k.wanted;
+  const wanted = isWanted(buf.toString('latin1', start, end));
+  if (wantedBytesCount < MAX_REMEMBERED_NAMES && len <= MAX_REMEMBERED_NAME_BYTES) {
+    wantedBytesCount++;
+    const known = { bytes: Buffer.from(buf.subarray(start, end)), wanted };
+    if (list) list.push(known);
+    else wantedBytes.set(hash, [known]);
+  }
+  return wanted;
+}
+
 /**
  * keepReadFamilies of a body that is all ASCII (buffer.isAscii), read from its bytes: the same lines
  * kept, as one string, without decoding the whole body first (three quarters of it are dropped).
@@ -502,10 +532,11 @@ export function keepReadFamiliesAscii(buf: Buffer): string {
       keep = prevKeep;
     } else {
       let end = pos;
-      while (!endsNameAt(buf, end, nl)) end++;
+      let hash = 0;
+      while (!endsNameAt(buf, end, nl)) hash = (Math.imul(hash, 31) + (buf[end++] as number)) | 0;
       prevStart = pos;
       prevLength = end - pos;
-      prevKeep = keep = end > pos && isWanted(buf.toString('latin1', pos, end));
+      prevKeep = keep = end > pos && isWantedBytes(buf, pos, end, hash);
     }
     if (keep) {
       if (runStart < 0) runStart = pos;
