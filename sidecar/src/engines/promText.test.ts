@@ -36,6 +36,17 @@ describe('parsePromText: the format', () => {
     expect([expo.skipped, expo.lines, expo.eof]).toEqual([0, 8, false]);
   });
 
+  it('reads whole numbers written plainly as Number() does, and everything else as before', () => {
+    const tokens = ['0', '00', '7', '007', '1739.0', '1739.', '1739.00', '1739.01', '0.0', '999999999999999', '9999999999999999', '12345678901234567890',
+      '9007199254740993', '1.5', '-1', '-0', '+1', '1e3', '1.0e3', '.0', '0x10', '1_000', '1.0.0'];
+    for (const t of tokens) {
+      const expo = parsePromText(`x ${t}\n`);
+      const want = parsePromNumber(t);
+      if (want === null) expect(expo.skipped).toBe(1);
+      else expect(Object.is(expo.samples[0]?.value, want) ? t : [t, expo.samples[0]?.value, want]).toBe(t);
+    }
+  });
+
   it('reads NaN, +Inf, -Inf and exponent forms', () => {
     const expo = parsePromText('a NaN\nb +Inf\nc -Inf\nd 1.372014592e+010\ne -0.5e-3\nf Inf\n');
     const v = (n: string) => expo.byName.get(n)?.[0]?.value;

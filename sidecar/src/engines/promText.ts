@@ -455,6 +455,27 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
     return !(c < 128 && rest[c] === 1);
   };
 
+  /**
+   * The value of text[start, stop) when it is a whole number written plainly: up to 15 digits,
+   * optionally followed by a point and zeros (`1739.0`, how counters are written). Read digit by
+   * digit, exactly what Number() reads (below 2^53); null for anything else.
+   */
+  const plainInteger = (start: number, stop: number): number | null => {
+    let v = 0;
+    let k = start;
+    for (; k < stop; k++) {
+      const d = text.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (k === start || k - start > 15) return null;
+    if (k < stop) {
+      if (text.charCodeAt(k) !== 46 /* . */) return null;
+      for (k++; k < stop; k++) if (text.charCodeAt(k) !== 48) return null;
+    }
+    return v;
+  };
+
   const parseSample = (i: number): void => {
     let name = '';
     const c0 = text.charCodeAt(i);
@@ -557,7 +578,7 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
     // value
     let start = i;
     while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
-    const value = parsePromNumber(text.slice(start, i));
+    const value = plainInteger(start, i) ?? parsePromNumber(text.slice(start, i));
     if (value === null) throw new LineError(i === start ? 'missing value' : 'value is not a number');
     // optional timestamp, then optional exemplar ("# {...} v [ts]"), which we do not keep
     let timestamp: number | null = null;
