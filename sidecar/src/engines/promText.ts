@@ -130,6 +130,30 @@ export class PromLimitError extends ParseError {
 /** Label values up to this long are shared between samples; at most MAX_INTERNED of them. */
 const MAX_INTERNED_LENGTH = 128;
 const MAX_INTERNED = 20_000;
+/**
+ * A string of its own with the characters of `v`. V8 makes a substring of 13 characters or more a
+ * view into the string it was cut from: one label value kept from a scrape (a model name) would keep
+ * the whole scrape's text alive, and old, since a collector keeps its last scrape for a tick.
+ */
+export function ownCopy(v: string): string {
+  return v.length < 13 ? v : v.split('').join('');
+}
+
+/** Label values seen across inputs (the same engines answer the same values every tick), as copies of their own. */
+const SHARED_VALUES_MAX = 4096;
+const sharedValues = new Map<string, string>();
+
+function sharedValue(v: string): string {
+  let own = sharedValues.get(v);
+  if (own === undefined) {
+    own = ownCopy(v);
+    // Bounded by starting over: a server that makes up new values every scrape cannot grow it.
+    if (sharedValues.size >= SHARED_VALUES_MAX) sharedValues.clear();
+    sharedValues.set(own, own);
+  }
+  return own;
+}
+
 /** Label names remembered per input for reading in place (vLLM's use four or five). */
 const MAX_SEEN_LABELS = 16;
 
@@ -375,8 +399,9 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
   const intern = (v: string): string => {
     const hit = interned.get(v);
     if (hit !== undefined) return hit;
-    if (interned.size < MAX_INTERNED) interned.set(v, v);
-    return v;
+    const own = sharedValue(v);
+    if (interned.size < MAX_INTERNED) interned.set(own, own);
+    return own;
   };
 
   const parseComment = (i: number): void => {

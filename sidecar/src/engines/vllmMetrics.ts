@@ -26,7 +26,7 @@
 //   without it (all of V0, and `cache_config_info` in 0.4.3) belong to engine "0".
 // Counters and histogram buckets are kept raw (cumulative) so vllmLoad can take deltas.
 
-import { parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
+import { ownCopy, parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
 
 export interface HistogramBucket {
   /** Upper bound; the last bucket is +Inf. */
@@ -419,7 +419,8 @@ function isWanted(name: string): boolean {
   let w = wanted.get(name);
   if (w === undefined) {
     w = wantedName(name);
-    if (wanted.size < MAX_REMEMBERED_NAMES) wanted.set(name, w);
+    // A copy: a name cut from a scrape's text would keep that whole text alive for good.
+    if (wanted.size < MAX_REMEMBERED_NAMES) wanted.set(ownCopy(name), w);
   }
   return w;
 }
