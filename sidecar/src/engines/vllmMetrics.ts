@@ -479,28 +479,34 @@ export function keepReadFamilies(text: string): string {
 }
 
 /** endsName on bytes. */
-function endsNameAt(buf: Buffer, i: number, nl: number): boolean {
+function endsNameAt(buf: Uint8Array, i: number, nl: number): boolean {
   if (i >= nl) return true;
   const c = buf[i] as number;
   return c === 123 /* { */ || c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
 }
 
-let keptScratch = Buffer.allocUnsafe(64 * 1024);
+let keptScratch = new Uint8Array(64 * 1024);
 
 /** Names up to this long are remembered as bytes (longer ones are looked at every time). */
 const MAX_REMEMBERED_NAME_BYTES = 512;
-const wantedBytes = new Map<number, { bytes: Buffer; wanted: boolean }[]>();
+const wantedBytes = new Map<number, { bytes: Uint8Array; wanted: boolean }[]>();
 let wantedBytesCount = 0;
 
+/** buf[a, a + len) and buf[b, b + len) hold the same bytes. */
+function sameBytes(x: Uint8Array, a: number, y: Uint8Array, b: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (x[a + k] !== y[b + k]) return false;
+  return true;
+}
+
 /** isWanted of the name in buf[start, end) (ASCII), found by its bytes: no string made for a name seen before. */
-function isWantedBytes(buf: Buffer, start: number, end: number, hash: number): boolean {
+function isWantedBytes(buf: Uint8Array, start: number, end: number, hash: number): boolean {
   const len = end - start;
   const list = wantedBytes.get(hash);
-  if (list) for (const k of list) if (k.bytes.length === len && buf.compare(k.bytes, 0, len, start, end) === 0) return k.wanted;
-  const wanted = isWanted(buf.toString('latin1', start, end));
+  if (list) for (const k of list) if (k.bytes.length === len && sameBytes(buf, start, k.bytes, 0, len)) return k.wanted;
+  const wanted = isWanted(Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1'));
   if (wantedBytesCount < MAX_REMEMBERED_NAMES && len <= MAX_REMEMBERED_NAME_BYTES) {
     wantedBytesCount++;
-    const known = { bytes: Buffer.from(buf.subarray(start, end)), wanted };
+    const known = { bytes: buf.slice(start, end), wanted };
     if (list) list.push(known);
     else wantedBytes.set(hash, [known]);
   }
@@ -510,11 +516,14 @@ function isWantedBytes(buf: Buffer, start: number, end: number, hash: number): b
 /**
  * keepReadFamilies of a body that is all ASCII (buffer.isAscii), read from its bytes: the same lines
  * kept, as one string, without decoding the whole body first (three quarters of it are dropped).
- * Characters are bytes in ASCII, so every test below is the one keepReadFamilies makes.
+ * Characters are bytes in ASCII, so every test below is the one keepReadFamilies makes. Plain loops
+ * over a Uint8Array view: Buffer's own indexOf, compare and copy cost more in argument checks than
+ * in work on lines this short.
  */
-export function keepReadFamiliesAscii(buf: Buffer): string {
+export function keepReadFamiliesAscii(body: Buffer): string {
+  const buf = new Uint8Array(body.buffer, body.byteOffset, body.length);
   const n = buf.length;
-  if (keptScratch.length < n) keptScratch = Buffer.allocUnsafe(n);
+  if (keptScratch.length < n) keptScratch = new Uint8Array(n);
   const out = keptScratch;
   let w = 0;
   let runStart = -1;
@@ -529,7 +538,7 @@ export function keepReadFamiliesAscii(buf: Buffer): string {
     const c0 = buf[pos] as number;
     if (c0 === 35 /* # */) keep = nl - pos >= 5 && buf[pos + 1] === 32 && buf[pos + 2] === 69 && buf[pos + 3] === 79 && buf[pos + 4] === 70; // "# EOF"
     else if (!FIRST_CHARS.has(c0)) keep = false;
-    else if (prevLength > 0 && pos + prevLength <= n && buf.compare(buf, prevStart, prevStart + prevLength, pos, pos + prevLength) === 0 && endsNameAt(buf, pos + prevLength, nl)) {
+    else if (prevLength > 0 && pos + prevLength <= n && sameBytes(buf, prevStart, buf, pos, prevLength) && endsNameAt(buf, pos + prevLength, nl)) {
       keep = prevKeep;
     } else {
       let end = pos;
@@ -542,14 +551,14 @@ export function keepReadFamiliesAscii(buf: Buffer): string {
     if (keep) {
       if (runStart < 0) runStart = pos;
     } else if (runStart >= 0) {
-      w += buf.copy(out, w, runStart, pos);
+      for (let k = runStart; k < pos; k++) out[w++] = buf[k] as number;
       runStart = -1;
     }
     pos = nl + 1;
   }
-  if (runStart >= 0) w += buf.copy(out, w, runStart, n);
-  const text = out.toString('latin1', 0, w);
+  if (runStart >= 0) for (let k = runStart; k < n; k++) out[w++] = buf[k] as number;
+  const text = Buffer.from(out.buffer, out.byteOffset, w).toString('latin1');
   // A body far bigger than engines send is not kept hold of.
-  if (keptScratch.length > 1024 * 1024) keptScratch = Buffer.allocUnsafe(64 * 1024);
+  if (keptScratch.length > 1024 * 1024) keptScratch = new Uint8Array(64 * 1024);
   return text;
 }
