@@ -57,6 +57,11 @@ describe('reading an ASCII /metrics body from its bytes', () => {
     for (let i = 0; i < 1500; i++) expectSameReading(mutate(fixtures[Math.floor(rnd() * fixtures.length)] as string, rnd));
   });
 
+  it('reads a line whose "name" runs for megabytes as the text reader does, twice (nothing of it remembered)', () => {
+    const long = `vllm:${'x'.repeat(2_000_000)} 1\nvllm:num_requests_running 2\n`;
+    for (let i = 0; i < 2; i++) expectSameReading(long);
+  });
+
   it('keeps what keepReadFamilies keeps on hand-made lines', () => {
     for (const text of [
       'vllm:num_requests_running 1\nvllm:num_requests_running_other 2\nvllm:num_requests_running{engine="1"} 3\nvllm:num_requests_runningx 4\nvllm:num_requests_running\nvllm:num_requests_running\t5',

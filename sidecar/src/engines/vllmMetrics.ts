@@ -411,6 +411,8 @@ function wantedName(name: string): boolean {
 // The same few dozen names come in every scrape of every engine: each is looked at once. Bounded,
 // since the names are the engine's text (past the bound, names are looked at every time).
 const MAX_REMEMBERED_NAMES = 4096;
+/** Names up to this long are remembered (longer ones are looked at every time). */
+const MAX_REMEMBERED_NAME_BYTES = 512;
 const wanted = new Map<string, boolean>();
 /** The first characters of the names read (`v` of vllm:, `p` of process_start_time_seconds). */
 const FIRST_CHARS: ReadonlySet<number> = new Set([...READ_FAMILIES].map((n) => n.charCodeAt(0)));
@@ -419,8 +421,9 @@ function isWanted(name: string): boolean {
   let w = wanted.get(name);
   if (w === undefined) {
     w = wantedName(name);
-    // A copy: a name cut from a scrape's text would keep that whole text alive for good.
-    if (wanted.size < MAX_REMEMBERED_NAMES) wanted.set(ownCopy(name), w);
+    // A copy: a name cut from a scrape's text would keep that whole text alive for good. Only names
+    // of a sane length: one line may be megabytes of "name".
+    if (wanted.size < MAX_REMEMBERED_NAMES && name.length <= MAX_REMEMBERED_NAME_BYTES) wanted.set(ownCopy(name), w);
   }
   return w;
 }
@@ -487,8 +490,6 @@ function endsNameAt(buf: Uint8Array, i: number, nl: number): boolean {
 
 let keptScratch = new Uint8Array(64 * 1024);
 
-/** Names up to this long are remembered as bytes (longer ones are looked at every time). */
-const MAX_REMEMBERED_NAME_BYTES = 512;
 const wantedBytes = new Map<number, { bytes: Uint8Array; wanted: boolean }[]>();
 let wantedBytesCount = 0;
 
