@@ -39,6 +39,19 @@ describe('EndpointGate: discovered TCP endpoints', () => {
     expect(b?.endpoint).toBe('http://192.0.2.10:8001');
   });
 
+  it('lists the host\'s addresses only when an address is neither loopback nor allowed, once a tick', async () => {
+    let listed = 0;
+    const interfaces = () => {
+      listed++;
+      return { eth0: [{ address: '192.0.2.10' }] };
+    };
+    const g = gate({ interfaces, allow: parseAllowList(['10.0.0.0/8']) });
+    await g.admit([cand({}), cand({ id: 'h:8001', endpoint: 'http://[::1]:8001' }), cand({ id: 'h:8002', endpoint: 'http://10.0.0.1:8002' })]);
+    expect(listed).toBe(0);
+    const [a, b] = await g.admit([cand({ id: 'h:8001', endpoint: 'http://192.0.2.10:8001' }), cand({ id: 'h:8002', endpoint: 'http://192.0.2.11:8002' })]);
+    expect([a?.endpoint, b?.endpoint, listed]).toEqual(['http://192.0.2.10:8001', '', 1]);
+  });
+
   it('refuses another host\'s address, and keeps the engine listed with why', async () => {
     const [r] = await gate().admit([cand({ endpoint: 'http://169.254.169.254:8000' })]);
     expect(r).toMatchObject({ id: 'h:8000', endpoint: '', socketPath: null });

@@ -33,6 +33,8 @@ const MAX_NAMES = 256;
 
 type Resolved = string[] | { reason: string };
 
+const NO_ADDRESSES: ReadonlySet<string> = new Set();
+
 function refused(c: EngineCandidate, reason: string): EngineCandidate {
   return { ...c, endpoint: '', socketPath: null, problem: reason };
 }
@@ -50,17 +52,23 @@ export class EndpointGate {
 
   /** The candidates as they may be probed: allowed ones (names replaced by the address checked), refused ones with why. */
   async admit(candidates: EngineCandidate[]): Promise<EngineCandidate[]> {
-    let own: Set<string>;
-    try {
-      own = ownAddresses((this.opts.interfaces ?? networkInterfaces)());
-    } catch {
-      own = new Set(); // loopback still passes
-    }
+    // The host's addresses are listed (a netlink round trip) only when an address is neither loopback
+    // nor allowed: engines on 127.0.0.1, as a rule, never need them.
+    let own: Set<string> | null = null;
+    const ownNow = (): Set<string> => {
+      if (own) return own;
+      try {
+        own = ownAddresses((this.opts.interfaces ?? networkInterfaces)());
+      } catch {
+        own = new Set(); // loopback still passes
+      }
+      return own;
+    };
     const budget = { left: LOOKUPS_PER_TICK };
-    return Promise.all(candidates.map((c) => this.vet(c, own, budget)));
+    return Promise.all(candidates.map((c) => this.vet(c, ownNow, budget)));
   }
 
-  private async vet(c: EngineCandidate, own: Set<string>, budget: { left: number }): Promise<EngineCandidate> {
+  private async vet(c: EngineCandidate, ownNow: () => Set<string>, budget: { left: number }): Promise<EngineCandidate> {
     if (c.source === 'flag' || (!c.endpoint && !c.socketPath)) return c;
     if (c.socketPath) return this.vetSocket(c, c.socketPath);
     const parts = endpointParts(c.endpoint);
@@ -75,9 +83,10 @@ export class EndpointGate {
       if (!Array.isArray(r)) return refused(c, r.reason);
       addresses = r;
     }
-    const allowed = addresses.find((a) => refuseAddress(a, own, this.opts.allow) === null);
+    // Refused without the host's addresses: then asked again with them.
+    const allowed = addresses.find((a) => refuseAddress(a, NO_ADDRESSES, this.opts.allow) === null || refuseAddress(a, ownNow(), this.opts.allow) === null);
     if (allowed === undefined) {
-      const why = refuseAddress(addresses[0] ?? '', own, this.opts.allow) ?? '';
+      const why = refuseAddress(addresses[0] ?? '', ownNow(), this.opts.allow) ?? '';
       return refused(c, literal.kind === 'ip' ? `--host is ${why}` : `--host names no loopback or local address: ${why}`);
     }
     // The address checked is the address asked: a name is not looked up again between the two.

@@ -3,6 +3,7 @@
 // or answers garbage costs its own deadline and shows as its own error; it never delays or poisons
 // another engine's state. The whole collection gets one time budget: when it runs out, the requests
 // in flight are aborted and the engines not done keep their last state, marked stale.
+import { isAscii } from 'node:buffer';
 import type { Engine, EngineLoad, EngineRank, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
 import { systemClock, wallAt, type Clock } from '../util/clock.js';
@@ -10,14 +11,14 @@ import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
 import { describeDockerFailure } from './dockerError.js';
 import { EndpointGate } from './endpointGate.js';
-import { readFormat, type ExpositionFormat } from './expositionFormat.js';
+import { readFormat, readFormatAscii, type ExpositionFormat } from './expositionFormat.js';
 import { parseAllowList, type VllmPath } from './endpointPolicy.js';
-import { httpGet } from './httpGet.js';
+import { httpGet, httpGetBytes } from './httpGet.js';
 import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
 import { engineBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
-import { keepReadFamilies, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
+import { keepReadFamilies, keepReadFamiliesAscii, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
   procPath: string;
@@ -176,6 +177,11 @@ export class EngineCollector {
   /** Only vLLM's own paths are ever asked, on the endpoint the gate let through. */
   private get(c: EngineCandidate, path: VllmPath, maxBytes: number, signal: AbortSignal) {
     return httpGet(`${c.endpoint}${path}`, { timeoutMs: this.opts.timeoutMs, maxBytes, socketPath: c.socketPath ?? undefined, signal });
+  }
+
+  /** As get, the body left as received. */
+  private getBytes(c: EngineCandidate, path: VllmPath, maxBytes: number, signal: AbortSignal) {
+    return httpGetBytes(`${c.endpoint}${path}`, { timeoutMs: this.opts.timeoutMs, maxBytes, socketPath: c.socketPath ?? undefined, signal });
   }
 
   /** Engines already watched stay; new ones (--engine ones first) while under --max-engines. */
@@ -365,17 +371,23 @@ export class EngineCollector {
     let timedOut = false;
     const metricsUrl = `${c.endpoint}/metrics`;
     try {
-      const m = await this.get(c, '/metrics', MAX_METRICS_BYTES, signal);
+      const m = await this.getBytes(c, '/metrics', MAX_METRICS_BYTES, signal);
       if (m.status !== 200) throw new SourceError('http', `GET ${metricsUrl}: HTTP ${m.status}`);
-      if (looksLikeHtml(m.body, m.contentType)) {
-        throw new SourceError('parse', `GET ${metricsUrl}: answered an HTML page, not Prometheus text — a proxy or another server on the port? (${describeAnswer(m.contentType, m.body)})`);
+      // An all-ASCII body (every vLLM scrape, as a rule) is read from its bytes: only the lines kept
+      // are decoded. Any other is decoded whole and read as text; both read the same.
+      const ascii = isAscii(m.bytes);
+      let decoded: string | null = null;
+      const body = (): string => (decoded ??= m.bytes.toString('utf8'));
+      if (looksLikeHtml(ascii ? m.bytes.toString('latin1', 0, Math.min(m.bytes.length, 256)) : body(), m.contentType)) {
+        throw new SourceError('parse', `GET ${metricsUrl}: answered an HTML page, not Prometheus text — a proxy or another server on the port? (${describeAnswer(m.contentType, body())})`);
       }
-      const format = readFormat(m.contentType, m.body);
+      const format = ascii ? readFormatAscii(m.contentType, m.bytes) : readFormat(m.contentType, body());
       if (format.truncated) {
-        throw new SourceError('parse', `GET ${metricsUrl}: OpenMetrics answer without its closing "# EOF": cut short, not read (${describeAnswer(m.contentType, m.body)})`);
+        throw new SourceError('parse', `GET ${metricsUrl}: OpenMetrics answer without its closing "# EOF": cut short, not read (${describeAnswer(m.contentType, body())})`);
       }
-      const parsed = parseVllmMetrics(keepReadFamilies(m.body), { source: `GET ${metricsUrl}` });
-      if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, m.body)})`);
+      const kept = ascii ? keepReadFamiliesAscii(m.bytes) : keepReadFamilies(body());
+      const parsed = parseVllmMetrics(kept, { source: `GET ${metricsUrl}` });
+      if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, body())})`);
       s.answeredAsVllm = true;
       s.metricsFormat = format.format;
       // A restarted server starts its counters over: its old points would give a bogus window.

@@ -6,7 +6,7 @@
 import { type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { SourceError } from '../collectors/sourceError.js';
-import { abortedError, plainGet } from './plainHttp.js';
+import { abortedError, plainGetBytes } from './plainHttp.js';
 
 // Engines are asked every tick: keep their connections open rather than set one up per request.
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
@@ -15,6 +15,13 @@ export interface HttpAnswer {
   status: number;
   contentType: string;
   body: string;
+}
+
+/** An answer whose body is left as received: a caller that reads only part of it need not decode it all. */
+export interface HttpBytesAnswer {
+  status: number;
+  contentType: string;
+  bytes: Buffer;
 }
 
 export interface GetOptions {
@@ -28,7 +35,14 @@ export interface GetOptions {
 }
 
 
-export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
+/** GET; the body decoded as UTF-8. */
+export async function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
+  const a = await httpGetBytes(url, opts);
+  return { status: a.status, contentType: a.contentType, body: a.bytes.toString('utf8') };
+}
+
+/** GET; the body as received. */
+export function httpGetBytes(url: string, opts: GetOptions): Promise<HttpBytesAnswer> {
   return new Promise((resolve, reject) => {
     let u: URL;
     try {
@@ -38,7 +52,7 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
       return;
     }
     if (u.protocol === 'http:') {
-      plainGet(u, opts).then(resolve, reject);
+      plainGetBytes(u, opts).then(resolve, reject);
       return;
     }
     if (u.protocol !== 'https:') {
@@ -81,9 +95,9 @@ export function httpGet(url: string, opts: GetOptions): Promise<HttpAnswer> {
         res.on('end', () => {
           clearTimeout(timer);
           opts.signal?.removeEventListener('abort', onAbort);
-          // Most answers come in one chunk: decode it as it is rather than copy it first.
-          const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body });
+          // Most answers come in one chunk: kept as it is rather than copied.
+          const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), bytes });
         });
         res.on('error', (err) => fail(new SourceError('http', `GET ${url}: ${err.message}`)));
       },

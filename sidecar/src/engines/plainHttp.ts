@@ -6,7 +6,7 @@
 // ~7 ms this way, parse included). Same contract as httpGet: a deadline, a size cap, SourceErrors.
 import { connect, type Socket } from 'node:net';
 import { SourceError } from '../collectors/sourceError.js';
-import type { HttpAnswer } from './httpGet.js';
+import type { HttpAnswer, HttpBytesAnswer } from './httpGet.js';
 
 /** Status line and headers of one answer, at most. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -62,9 +62,10 @@ class AnswerParser {
     return this.done && !this.extra && this.mode !== 'close' && this.head?.headers.get('connection')?.toLowerCase() !== 'close';
   }
 
-  answer(): HttpAnswer {
-    const body = this.body.length === 1 ? (this.body[0] as Buffer).toString('utf8') : Buffer.concat(this.body).toString('utf8');
-    return { status: this.status, contentType: this.head?.headers.get('content-type') ?? '', body };
+  answer(): HttpBytesAnswer {
+    // Most answers come in one chunk: kept as it is rather than copied.
+    const bytes = this.body.length === 1 ? (this.body[0] as Buffer) : Buffer.concat(this.body);
+    return { status: this.status, contentType: this.head?.headers.get('content-type') ?? '', bytes };
   }
 
   /** Feeds bytes; false when the answer is broken (fail was called). */
@@ -196,7 +197,7 @@ class AnswerParser {
 
 interface Job {
   req: PlainGet;
-  resolve: (a: HttpAnswer) => void;
+  resolve: (a: HttpBytesAnswer) => void;
   reject: (e: SourceError) => void;
   timer: NodeJS.Timeout;
   settled: boolean;
@@ -217,7 +218,7 @@ class Connection {
     private readonly onIdleClose: () => void,
   ) {}
 
-  get(req: PlainGet): Promise<HttpAnswer> {
+  get(req: PlainGet): Promise<HttpBytesAnswer> {
     return new Promise((resolve, reject) => {
       if (req.signal?.aborted) {
         reject(abortedError(req.url));
@@ -236,13 +237,13 @@ class Connection {
     });
   }
 
-  private settle(job: Job, outcome: { answer?: HttpAnswer; error?: SourceError }): void {
+  private settle(job: Job, outcome: { answer?: HttpBytesAnswer; error?: SourceError }): void {
     if (job.settled) return;
     job.settled = true;
     clearTimeout(job.timer);
     if (job.onAbort) job.req.signal?.removeEventListener('abort', job.onAbort);
     if (outcome.error) job.reject(outcome.error);
-    else job.resolve(outcome.answer as HttpAnswer);
+    else job.resolve(outcome.answer as HttpBytesAnswer);
   }
 
   /** Its deadline passed or its caller gave up: a job on the wire takes the connection down with it. */
@@ -297,7 +298,7 @@ class Connection {
     const socket = this.socket ?? this.open();
     socket.ref();
     let gotBytes = false;
-    const finish = (outcome: { answer?: HttpAnswer; error?: SourceError }, keep: boolean) => {
+    const finish = (outcome: { answer?: HttpBytesAnswer; error?: SourceError }, keep: boolean) => {
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('close', onClose);
@@ -374,11 +375,22 @@ export function pooledConnections(): number {
   return connections.size;
 }
 
-/** GET over plain http (TCP or a unix socket) on the engine's kept connection. */
-export function plainGet(
-  url: URL,
-  opts: { timeoutMs: number; maxBytes: number; headers?: Record<string, string>; socketPath?: string; signal?: AbortSignal },
-): Promise<HttpAnswer> {
+export interface PlainGetOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  headers?: Record<string, string>;
+  socketPath?: string;
+  signal?: AbortSignal;
+}
+
+/** GET over plain http (TCP or a unix socket) on the engine's kept connection; the body as text (UTF-8). */
+export async function plainGet(url: URL, opts: PlainGetOptions): Promise<HttpAnswer> {
+  const a = await plainGetBytes(url, opts);
+  return { status: a.status, contentType: a.contentType, body: a.bytes.toString('utf8') };
+}
+
+/** GET over plain http (TCP or a unix socket) on the engine's kept connection; the body as received. */
+export function plainGetBytes(url: URL, opts: PlainGetOptions): Promise<HttpBytesAnswer> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 80);
   const key = opts.socketPath ? `unix:${opts.socketPath}` : `${host}:${port}`;

@@ -5,7 +5,7 @@
 // stay within its limit.
 
 import type { EngineLoad } from '../model.js';
-import { DEFAULT_PROM_LIMITS, parsePromText, PromLimitError, type PromLimits } from './promText.js';
+import { DEFAULT_PROM_LIMITS, parsePromText, PromLimitError, type PromLimits, type PromSample } from './promText.js';
 import { deriveLoad, histogramQuantile } from './vllmLoad.js';
 import { extractVllmMetrics, type EngineScrape } from './vllmMetrics.js';
 import { metricsFixtureNames, prng, readVllmFixture } from './__tests__/fixtures.js';
@@ -188,4 +188,32 @@ describe('fuzz: mutated vLLM /metrics captures', () => {
     expect(skippedSomething).toBeGreaterThan(ITERATIONS / 4);
     expect(parsed + limitErrors).toBe(ITERATIONS);
   });
+
+  it('a name or label value recognised in place reads as the same line read on its own', () => {
+    // Each line parsed alone has nothing seen before to recognise: it is read afresh, the reference.
+    const rnd = prng(0xcafe);
+    const plain = (list: readonly { name: string; labels: Record<string, string>; value: number; timestamp: number | null }[]) =>
+      list.map((x) => [x.name, { ...x.labels }, x.value, x.timestamp]);
+    let compared = 0;
+    for (let it = 0; it < 600; it++) {
+      const input = mutate(fixtures[Math.floor(rnd() * fixtures.length)] as string, rnd);
+      let whole;
+      try {
+        whole = parsePromText(input);
+      } catch (e) {
+        if (e instanceof PromLimitError) continue;
+        throw e;
+      }
+      const alone: PromSample[] = [];
+      for (const line of input.split('\n')) {
+        const e = parsePromText(line);
+        alone.push(...e.samples);
+        if (e.eof) break;
+      }
+      expect(plain(whole.samples)).toEqual(plain(alone));
+      compared += whole.samples.length;
+    }
+    expect(compared).toBeGreaterThan(5000);
+  });
 });
+

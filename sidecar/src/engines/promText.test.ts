@@ -3,6 +3,7 @@ import {
   DEFAULT_PROM_LIMITS,
   escapeLabelValue,
   formatPromSample,
+  ownCopy,
   parsePromNumber,
   parsePromText,
   PromLimitError,
@@ -34,6 +35,17 @@ describe('parsePromText: the format', () => {
     expect(expo.byName.get('indented_metric')?.[0]?.value).toBe(1);
     expect(expo.samples).toHaveLength(4);
     expect([expo.skipped, expo.lines, expo.eof]).toEqual([0, 8, false]);
+  });
+
+  it('reads whole numbers written plainly as Number() does, and everything else as before', () => {
+    const tokens = ['0', '00', '7', '007', '1739.0', '1739.', '1739.00', '1739.01', '0.0', '999999999999999', '9999999999999999', '12345678901234567890',
+      '9007199254740993', '1.5', '-1', '-0', '+1', '1e3', '1.0e3', '.0', '0x10', '1_000', '1.0.0'];
+    for (const t of tokens) {
+      const expo = parsePromText(`x ${t}\n`);
+      const want = parsePromNumber(t);
+      if (want === null) expect(expo.skipped).toBe(1);
+      else expect(Object.is(expo.samples[0]?.value, want) ? t : [t, expo.samples[0]?.value, want]).toBe(t);
+    }
   });
 
   it('reads NaN, +Inf, -Inf and exponent forms', () => {
@@ -139,6 +151,47 @@ describe('parsePromText: the format', () => {
       false,
       undefined,
     ]);
+  });
+});
+
+describe('ownCopy', () => {
+  it('is the same text, whatever its length or characters', () => {
+    for (const v of ['', 'a', 'Qwen/Qwen3-4B-FP8', 'x'.repeat(200), 'é😀\u2028a😀'.repeat(5), '\ud800 lone surrogate half']) expect(ownCopy(v)).toBe(v);
+  });
+});
+
+describe('parsePromText: names and values seen before', () => {
+  it('reads a repeated name or value exactly, never a longer one or one with escapes as the one before', () => {
+    const lines = [
+      'm_bucket{le="0.1",model_name="a"} 1',
+      'm_bucket{le="0.1",model_name="a"} 2',
+      'm_bucket_x{le="0.10",model_name="ab"} 3',
+      'm_bucket{le="0.1x",model_name="a\\"b"} 4',
+      'm_bucket{le="0.1",model_name="a\\nb"} 5',
+      'm_bucket{lex="0.1",model_name=""} 6',
+      'm_bucket{le="0.1",model_name="a",le="0.2"} 7',
+      'm_bucket{le="0.1\tmodel_name="a"} 8',
+      'm_bucket{"le"="0.1",model_name="a"} 9',
+      'm_bucket{le.x="0.1"} 10',
+      'm_bucket{le="0.1",model_name="a"}11',
+      'm_bucketx 12',
+      'm_bucket 13',
+    ];
+    const expo = parsePromText(lines.join('\n'));
+    expect(expo.samples.map((s) => [s.name, { ...s.labels }, s.value])).toEqual([
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 1],
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 2],
+      ['m_bucket_x', { le: '0.10', model_name: 'ab' }, 3],
+      ['m_bucket', { le: '0.1x', model_name: 'a"b' }, 4],
+      ['m_bucket', { le: '0.1', model_name: 'a\nb' }, 5],
+      ['m_bucket', { lex: '0.1', model_name: '' }, 6],
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 9],
+      ['m_bucket', { le: '0.1', model_name: 'a' }, 11],
+      ['m_bucketx', {}, 12],
+      ['m_bucket', {}, 13],
+    ]);
+    // duplicate label, the value's quote never closed on its line, `le.x` is no label name
+    expect(expo.problems.map((p) => p.line)).toEqual([7, 8, 10]);
   });
 });
 

@@ -130,6 +130,32 @@ export class PromLimitError extends ParseError {
 /** Label values up to this long are shared between samples; at most MAX_INTERNED of them. */
 const MAX_INTERNED_LENGTH = 128;
 const MAX_INTERNED = 20_000;
+/**
+ * A string of its own with the characters of `v`. V8 makes a substring of 13 characters or more a
+ * view into the string it was cut from: one label value kept from a scrape (a model name) would keep
+ * the whole scrape's text alive, and old, since a collector keeps its last scrape for a tick.
+ */
+export function ownCopy(v: string): string {
+  return v.length < 13 ? v : v.split('').join('');
+}
+
+/** Label values seen across inputs (the same engines answer the same values every tick), as copies of their own. */
+const SHARED_VALUES_MAX = 4096;
+const sharedValues = new Map<string, string>();
+
+function sharedValue(v: string): string {
+  let own = sharedValues.get(v);
+  if (own === undefined) {
+    own = ownCopy(v);
+    // Bounded by starting over: a server that makes up new values every scrape cannot grow it.
+    if (sharedValues.size >= SHARED_VALUES_MAX) sharedValues.clear();
+    sharedValues.set(own, own);
+  }
+  return own;
+}
+
+/** Label names remembered per input for reading in place (vLLM's use four or five). */
+const MAX_SEEN_LABELS = 16;
 
 const TYPES: ReadonlySet<string> = new Set([
   'counter',
@@ -373,8 +399,9 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
   const intern = (v: string): string => {
     const hit = interned.get(v);
     if (hit !== undefined) return hit;
-    if (interned.size < MAX_INTERNED) interned.set(v, v);
-    return v;
+    const own = sharedValue(v);
+    if (interned.size < MAX_INTERNED) interned.set(own, own);
+    return own;
   };
 
   const parseComment = (i: number): void => {
@@ -435,12 +462,57 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
     epoch++;
   };
 
+  // Lines repeat their metric name (a histogram's buckets), label names and most label values
+  // (engine="0", model_name): a name or value that reads the same as one seen before on this input
+  // is recognised in place (one native comparison) and the first copy reused, with no slice and no
+  // hash lookup of a new string. Only plain text is recognised so: a value with an escape, or one
+  // not seen yet, goes through readName/readQuoted as always, so what is read never differs.
+  let lastName = '';
+  /** Label names seen (at most MAX_SEEN_LABELS), each with the last value it had unescaped. */
+  const seenLabels: string[] = [];
+  const seenValues: (string | null)[] = [];
+  /** The text at i is `known` followed by a character that cannot continue a name of that kind. */
+  const nameAt = (known: string, i: number, rest: Uint8Array): boolean => {
+    if (!text.startsWith(known, i)) return false;
+    const j = i + known.length;
+    if (j >= end) return true;
+    const c = text.charCodeAt(j);
+    return !(c < 128 && rest[c] === 1);
+  };
+
+  /**
+   * The value of text[start, stop) when it is a whole number written plainly: up to 15 digits,
+   * optionally followed by a point and zeros (`1739.0`, how counters are written). Read digit by
+   * digit, exactly what Number() reads (below 2^53); null for anything else.
+   */
+  const plainInteger = (start: number, stop: number): number | null => {
+    let v = 0;
+    let k = start;
+    for (; k < stop; k++) {
+      const d = text.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (k === start || k - start > 15) return null;
+    if (k < stop) {
+      if (text.charCodeAt(k) !== 46 /* . */) return null;
+      for (k++; k < stop; k++) if (text.charCodeAt(k) !== 48) return null;
+    }
+    return v;
+  };
+
   const parseSample = (i: number): void => {
     let name = '';
     const c0 = text.charCodeAt(i);
     if (c0 !== LBRACE) {
-      name = readName(i, false);
-      if (name.length === 0) throw new LineError('invalid metric name');
+      if (lastName.length > 0 && nameAt(lastName, i, NAME_CHAR)) {
+        name = lastName;
+        tokenEnd = i + lastName.length;
+      } else {
+        name = readName(i, false);
+        if (name.length === 0) throw new LineError('invalid metric name');
+        lastName = name;
+      }
       i = tokenEnd;
     }
     const labels = Object.create(LABELS_PROTO) as Record<string, string>;
@@ -471,8 +543,25 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
             continue;
           }
         } else {
-          lname = readName(i, true);
-          if (lname.length === 0) throw new LineError('invalid label name');
+          let seen = -1;
+          for (let k = 0; k < seenLabels.length; k++) {
+            if (nameAt(seenLabels[k] as string, i, LABEL_CHAR)) {
+              seen = k;
+              break;
+            }
+          }
+          if (seen >= 0) {
+            lname = seenLabels[seen] as string;
+            tokenEnd = i + lname.length;
+          } else {
+            lname = readName(i, true);
+            if (lname.length === 0) throw new LineError('invalid label name');
+            // Only names read bare are recognised bare: a quoted name may hold any character.
+            if (seenLabels.length < MAX_SEEN_LABELS && !seenLabels.includes(lname)) {
+              seenLabels.push(lname);
+              seenValues.push(null);
+            }
+          }
           i = skipBlank(tokenEnd);
           c = i < end ? text.charCodeAt(i) : -1;
         }
@@ -480,10 +569,22 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         if (c !== EQUALS) throw new LineError('expected "=" after label name');
         i = skipBlank(i + 1);
         if (i >= end || text.charCodeAt(i) !== QUOTE) throw new LineError('label value is not quoted');
-        const value = readQuoted(i, lim.maxLabelValueLength, 'label value');
+        const slot = seenLabels.indexOf(lname);
+        const known = slot >= 0 ? seenValues[slot] : null;
+        let value: string;
+        // A remembered value holds no quote, backslash or newline: the same characters between the
+        // quotes, closed by a quote, are that value unescaped.
+        if (known != null && text.startsWith(known, i + 1) && i + 1 + known.length < end && text.charCodeAt(i + 1 + known.length) === QUOTE) {
+          value = known;
+          tokenEnd = i + 2 + known.length;
+        } else {
+          value = readQuoted(i, lim.maxLabelValueLength, 'label value');
+          if (value.length <= MAX_INTERNED_LENGTH) value = intern(value);
+          if (slot >= 0) seenValues[slot] = value.length <= MAX_INTERNED_LENGTH && !/["\\\n]/.test(value) ? value : null;
+        }
         if (lname in labels) throw new LineError(`duplicate label "${quoteOutput(lname, 40)}"`);
         if (++labelCount > lim.maxLabels) throw new LineError(`more than ${lim.maxLabels} labels`);
-        labels[lname] = value.length <= MAX_INTERNED_LENGTH ? intern(value) : value;
+        labels[lname] = value;
         i = skipBlank(tokenEnd);
         c = i < end ? text.charCodeAt(i) : -1;
         if (c === COMMA) {
@@ -502,7 +603,7 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
     // value
     let start = i;
     while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
-    const value = parsePromNumber(text.slice(start, i));
+    const value = plainInteger(start, i) ?? parsePromNumber(text.slice(start, i));
     if (value === null) throw new LineError(i === start ? 'missing value' : 'value is not a number');
     // optional timestamp, then optional exemplar ("# {...} v [ts]"), which we do not keep
     let timestamp: number | null = null;

@@ -125,6 +125,19 @@ describe('parseVllmMetrics', () => {
     expect(e?.problems).toEqual([`vllm:e2e_request_latency_seconds: ${problem}`]);
   });
 
+  it.each([
+    ['in rising order', 'x_bucket{le="-0"} 1\nx_bucket{le="1"} 2\nx_bucket{le="+Inf"} 3', [[0, 1], [1, 2], [Infinity, 3]]],
+    ['in any order', 'x_bucket{le="+Inf"} 3\nx_bucket{le="1"} 2\nx_bucket{le="0"} 1', [[0, 1], [1, 2], [Infinity, 3]]],
+    ['in two series of one engine (added up)', 'x_bucket{a="1",le="1"} 2\nx_bucket{a="1",le="+Inf"} 3\nx_bucket{a="2",le="1"} 1\nx_bucket{a="2",le="+Inf"} 1', [[1, 3], [Infinity, 4]]],
+    ['one le written twice, -0 and 0', 'x_bucket{le="-0"} 1\nx_bucket{le="0"} 1\nx_bucket{le="+Inf"} 3', [[0, 2], [Infinity, 3]]],
+  ])('histogram buckets %s read as one sorted cumulative list', (_what, body, buckets) => {
+    const e = parseVllmMetrics(body.replace(/x_/g, 'vllm:e2e_request_latency_seconds_')).engines[0];
+    const got = e?.histograms.e2e?.buckets.map((b) => [b.le, b.count]);
+    expect(got).toEqual(buckets);
+    // 0, never -0: what a Map key or a sum gives
+    expect(got?.every(([le]) => !Object.is(le, -0))).toBe(true);
+  });
+
   it('label values with quotes, commas, newlines and ANSI escapes stay in their engine', () => {
     const nasty = 'evil",engine="1"} 999\nvllm:num_requests_running{engine="1\u001b[2J';
     const text = [

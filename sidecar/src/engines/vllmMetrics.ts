@@ -26,7 +26,7 @@
 //   without it (all of V0, and `cache_config_info` in 0.4.3) belong to engine "0".
 // Counters and histogram buckets are kept raw (cumulative) so vllmLoad can take deltas.
 
-import { parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
+import { ownCopy, parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
 
 export interface HistogramBucket {
   /** Upper bound; the last bucket is +Inf. */
@@ -157,7 +157,10 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
   const countS = by.get(`${name}_count`);
   const sumS = by.get(`${name}_sum`);
   if (!buckets && !countS && !sumS) return null;
-  const byLe = new Map<number, number>();
+  // Buckets come once each, in rising order of le, as a rule: then they are the sorted list as they
+  // are. Buckets of one le in several series (other labels) are added up, and any order sorted.
+  const sorted: HistogramBucket[] = [];
+  let inOrder = true;
   let bad: string | null = null;
   for (const b of buckets ?? []) {
     const leText = b.labels.le;
@@ -170,9 +173,16 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
       bad = 'bucket count not a finite non-negative number';
       break;
     }
-    byLe.set(le, (byLe.get(le) ?? 0) + b.value);
+    if (sorted.length > 0 && !(le > (sorted[sorted.length - 1] as HistogramBucket).le)) inOrder = false;
+    // (0 + x: a -0 reads as 0, as it does as a Map key or sum)
+    sorted.push({ le: 0 + le, count: 0 + b.value });
   }
-  const sorted = [...byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+  if (!inOrder) {
+    const byLe = new Map<number, number>();
+    for (const b of sorted) byLe.set(b.le, (byLe.get(b.le) ?? 0) + b.count);
+    sorted.length = 0;
+    for (const [le, count] of [...byLe.entries()].sort((a, b) => a[0] - b[0])) sorted.push({ le, count });
+  }
   if (!bad && sorted.length > 0 && sorted[sorted.length - 1]?.le !== Infinity) bad = 'no +Inf bucket';
   if (!bad) {
     for (let i = 1; i < sorted.length; i++) {
@@ -401,6 +411,8 @@ function wantedName(name: string): boolean {
 // The same few dozen names come in every scrape of every engine: each is looked at once. Bounded,
 // since the names are the engine's text (past the bound, names are looked at every time).
 const MAX_REMEMBERED_NAMES = 4096;
+/** Names up to this long are remembered (longer ones are looked at every time). */
+const MAX_REMEMBERED_NAME_BYTES = 512;
 const wanted = new Map<string, boolean>();
 /** The first characters of the names read (`v` of vllm:, `p` of process_start_time_seconds). */
 const FIRST_CHARS: ReadonlySet<number> = new Set([...READ_FAMILIES].map((n) => n.charCodeAt(0)));
@@ -409,7 +421,9 @@ function isWanted(name: string): boolean {
   let w = wanted.get(name);
   if (w === undefined) {
     w = wantedName(name);
-    if (wanted.size < MAX_REMEMBERED_NAMES) wanted.set(name, w);
+    // A copy: a name cut from a scrape's text would keep that whole text alive for good. Only names
+    // of a sane length: one line may be megabytes of "name".
+    if (wanted.size < MAX_REMEMBERED_NAMES && name.length <= MAX_REMEMBERED_NAME_BYTES) wanted.set(ownCopy(name), w);
   }
   return w;
 }
@@ -465,4 +479,87 @@ export function keepReadFamilies(text: string): string {
   }
   if (runStart >= 0) out.push(text.slice(runStart, n));
   return out.join('');
+}
+
+/** endsName on bytes. */
+function endsNameAt(buf: Uint8Array, i: number, nl: number): boolean {
+  if (i >= nl) return true;
+  const c = buf[i] as number;
+  return c === 123 /* { */ || c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
+}
+
+let keptScratch = new Uint8Array(64 * 1024);
+
+const wantedBytes = new Map<number, { bytes: Uint8Array; wanted: boolean }[]>();
+let wantedBytesCount = 0;
+
+/** buf[a, a + len) and buf[b, b + len) hold the same bytes. */
+function sameBytes(x: Uint8Array, a: number, y: Uint8Array, b: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (x[a + k] !== y[b + k]) return false;
+  return true;
+}
+
+/** isWanted of the name in buf[start, end) (ASCII), found by its bytes: no string made for a name seen before. */
+function isWantedBytes(buf: Uint8Array, start: number, end: number, hash: number): boolean {
+  const len = end - start;
+  const list = wantedBytes.get(hash);
+  if (list) for (const k of list) if (k.bytes.length === len && sameBytes(buf, start, k.bytes, 0, len)) return k.wanted;
+  const wanted = isWanted(Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1'));
+  if (wantedBytesCount < MAX_REMEMBERED_NAMES && len <= MAX_REMEMBERED_NAME_BYTES) {
+    wantedBytesCount++;
+    const known = { bytes: buf.slice(start, end), wanted };
+    if (list) list.push(known);
+    else wantedBytes.set(hash, [known]);
+  }
+  return wanted;
+}
+
+/**
+ * keepReadFamilies of a body that is all ASCII (buffer.isAscii), read from its bytes: the same lines
+ * kept, as one string, without decoding the whole body first (three quarters of it are dropped).
+ * Characters are bytes in ASCII, so every test below is the one keepReadFamilies makes. Plain loops
+ * over a Uint8Array view: Buffer's own indexOf, compare and copy cost more in argument checks than
+ * in work on lines this short.
+ */
+export function keepReadFamiliesAscii(body: Buffer): string {
+  const buf = new Uint8Array(body.buffer, body.byteOffset, body.length);
+  const n = buf.length;
+  if (keptScratch.length < n) keptScratch = new Uint8Array(n);
+  const out = keptScratch;
+  let w = 0;
+  let runStart = -1;
+  let pos = 0;
+  let prevStart = -1;
+  let prevLength = -1;
+  let prevKeep = false;
+  while (pos < n) {
+    let nl = buf.indexOf(10, pos);
+    if (nl < 0) nl = n;
+    let keep: boolean;
+    const c0 = buf[pos] as number;
+    if (c0 === 35 /* # */) keep = nl - pos >= 5 && buf[pos + 1] === 32 && buf[pos + 2] === 69 && buf[pos + 3] === 79 && buf[pos + 4] === 70; // "# EOF"
+    else if (!FIRST_CHARS.has(c0)) keep = false;
+    else if (prevLength > 0 && pos + prevLength <= n && sameBytes(buf, prevStart, buf, pos, prevLength) && endsNameAt(buf, pos + prevLength, nl)) {
+      keep = prevKeep;
+    } else {
+      let end = pos;
+      let hash = 0;
+      while (!endsNameAt(buf, end, nl)) hash = (Math.imul(hash, 31) + (buf[end++] as number)) | 0;
+      prevStart = pos;
+      prevLength = end - pos;
+      prevKeep = keep = end > pos && isWantedBytes(buf, pos, end, hash);
+    }
+    if (keep) {
+      if (runStart < 0) runStart = pos;
+    } else if (runStart >= 0) {
+      for (let k = runStart; k < pos; k++) out[w++] = buf[k] as number;
+      runStart = -1;
+    }
+    pos = nl + 1;
+  }
+  if (runStart >= 0) for (let k = runStart; k < n; k++) out[w++] = buf[k] as number;
+  const text = Buffer.from(out.buffer, out.byteOffset, w).toString('latin1');
+  // A body far bigger than engines send is not kept hold of.
+  if (keptScratch.length > 1024 * 1024) keptScratch = new Uint8Array(64 * 1024);
+  return text;
 }
