@@ -1,24 +1,20 @@
-// Prometheus exposition of the snapshot (the gpufleet_* families of ARCHITECTURE.md). Gauges are
-// rewritten once per collection tick and the text is rendered then, once: a scrape only writes the
-// cached string, so scrapes cost the same at 1 or 1,000 per second. Label values are sanitised and each
-// family is capped at maxSeries so hostile names or a huge host cannot blow up Prometheus.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+// Prometheus exposition of the snapshot (the gpufleet_* families of ARCHITECTURE.md). A publication is
+// kept and written into the families by the first scrape after it, which renders the text once; later
+// scrapes write the kept string, so scrapes cost the same at 1 or 1,000 per second. The gpufleet families
+// are written by exposition.ts (label text built once per series, no label objects); prom-client only
+// supplies its process_* and nodejs_* defaults. Label values are sanitised and each family is capped at
+// maxSeries so hostile names or a huge host cannot blow up Prometheus.
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { GPU_CAPACITY_STATES, type CapacityAnswer } from '../capacity/types.js';
 import type { EnergyReading } from '../energy/energyMeter.js';
 import type { Gpu, Snapshot, SourceName } from '../model.js';
 import type { LostGpu } from '../store/store.js';
+import { Family, labelValue, renderFamilies, type FamilyType } from './exposition.js';
 
-const MAX_LABEL_LENGTH = 128;
+export { sanitizeLabel } from './exposition.js';
 
-/** No control characters or ANSI escapes, bounded length; prom-client escapes quotes and backslashes. */
-export function sanitizeLabel(value: string | number | null | undefined): string {
-  if (value === null || value === undefined) return '';
-  // eslint-disable-next-line no-control-regex
-  const s = String(value).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[\x00-\x1f\x7f]/g, '');
-  return s.length > MAX_LABEL_LENGTH ? s.slice(0, MAX_LABEL_LENGTH) : s;
-}
-
-type LabelValues<L extends string> = Partial<Record<L, string>>;
+/** The sampling period of prom-client's event-loop delay histogram. */
+export const EVENT_LOOP_SAMPLE_MS = 100;
 
 /**
  * Compute processes on a GPU and its MIG instances (a pid listed on both counts once); graphics-only ones
@@ -41,11 +37,17 @@ interface PendingUpdate {
 }
 
 export class SidecarMetrics {
-  readonly registry = new Registry();
+  /** prom-client's default process_* and nodejs_* metrics only. */
+  private readonly registry = new Registry();
+  private readonly defaultMetrics: boolean;
   private readonly maxSeries: number;
-  private readonly families: Gauge<string>[] = [];
-  private readonly setCounts = new Map<Gauge<string>, number>();
+  /** Every family, in the order of the text. */
+  private readonly all: Family[] = [];
+  /** The families rewritten from each publication. */
+  private readonly families: Family[] = [];
+  private readonly setCounts = new Map<Family, number>();
 
+  /** Escaped label values. */
   private readonly host: string;
   private readonly version: string;
   private readonly hostInfo;
@@ -83,7 +85,7 @@ export class SidecarMetrics {
   private readonly collectorDuration;
   private readonly collectorUp;
   private readonly collectorLastSuccess;
-  readonly collectorErrors;
+  private readonly collectorErrors;
   private readonly xidErrors;
   private readonly xidSeries = new Set<string>();
   private readonly droppedSeries;
@@ -109,14 +111,16 @@ export class SidecarMetrics {
    */
   constructor(opts: { maxSeries: number; host?: string; version?: string; defaultMetrics?: boolean }) {
     this.maxSeries = opts.maxSeries;
-    this.host = sanitizeLabel(opts.host ?? '');
-    this.version = sanitizeLabel(opts.version ?? '');
-    const r = [this.registry];
-    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) => {
-      const g = new Gauge({ name, help, labelNames, registers: r });
-      this.families.push(g as Gauge<string>);
-      return g;
+    this.host = labelValue(opts.host ?? '');
+    this.version = labelValue(opts.version ?? '');
+    const family = (name: string, help: string, type: FamilyType, labelNames: readonly string[], perPublication: boolean) => {
+      const f = new Family(name, help, type, labelNames);
+      this.all.push(f);
+      if (perPublication) this.families.push(f);
+      return f;
     };
+    const gauge = (name: string, help: string, labelNames: readonly string[]) => family(name, help, 'gauge', labelNames, true);
+    const counter = (name: string, help: string, labelNames: readonly string[]) => family(name, help, 'counter', labelNames, false);
     this.hostInfo = gauge('gpufleet_host_info', 'A host with a gpufleet sidecar (value 1, also with no GPU): the hosts of a fleet', [
       'host', 'version', 'driver_version', 'cuda_version',
     ]);
@@ -174,47 +178,21 @@ export class SidecarMetrics {
     this.rankBusy = gauge('gpufleet_engine_rank_busy', 'One data-parallel rank\'s KV-cache usage is above --busy-threshold (1) or not (0)', rank);
     this.engineGenTps = gauge('gpufleet_engine_generation_tokens_per_second', 'Generated tokens per second over the load window', eng);
     this.enginePromptTps = gauge('gpufleet_engine_prompt_tokens_per_second', 'Prompt tokens per second over the load window', eng);
-    this.collectorDuration = new Gauge({
-      name: 'gpufleet_collector_duration_seconds',
-      help: 'Duration of the last run of each collector',
-      labelNames: ['host', 'collector'],
-      registers: r,
-    });
-    this.collectorUp = new Gauge({
-      name: 'gpufleet_collector_up',
-      help: 'Whether the last run of each collector succeeded (1) or failed (0)',
-      labelNames: ['host', 'collector'],
-      registers: r,
-    });
-    this.collectorLastSuccess = new Gauge({
-      name: 'gpufleet_collector_last_success_timestamp_seconds',
-      help: 'Unix time of the last successful run of each collector',
-      labelNames: ['host', 'collector'],
-      registers: r,
-    });
-    this.collectorErrors = new Counter({
-      name: 'gpufleet_collector_errors_total',
-      help: 'Failed collector runs by reason (timeout, spawn, exit, parse, too-large, http, other)',
-      labelNames: ['host', 'collector', 'reason'],
-      registers: r,
-    });
-    this.xidErrors = new Counter({
-      name: 'gpufleet_gpu_xid_errors_total',
-      help: 'Xid errors the NVIDIA driver logged for each GPU since the sidecar started, by Xid code',
-      labelNames: ['host', 'gpu_uuid', 'gpu_index', 'xid'],
-      registers: r,
-    });
-    this.duplicateUuids = new Counter({
-      name: 'gpufleet_gpu_duplicate_uuid_total',
-      help: 'GPUs found reporting the UUID of another GPU of this host (masked capture, broken board), each counted once; they stay apart by gpu_index',
-      labelNames: ['host'],
-      registers: r,
-    });
-    this.droppedSeries = new Counter({
-      name: 'gpufleet_metrics_dropped_series_total',
-      help: 'Series left out of /metrics because a family reached --max-series',
-      registers: r,
-    });
+    // Set as collectors run, not from a publication: kept between publications.
+    const collector = ['host', 'collector'] as const;
+    this.collectorDuration = family('gpufleet_collector_duration_seconds', 'Duration of the last run of each collector', 'gauge', collector, false);
+    this.collectorUp = family('gpufleet_collector_up', 'Whether the last run of each collector succeeded (1) or failed (0)', 'gauge', collector, false);
+    this.collectorLastSuccess = family('gpufleet_collector_last_success_timestamp_seconds', 'Unix time of the last successful run of each collector', 'gauge', collector, false);
+    this.collectorErrors = counter('gpufleet_collector_errors_total', 'Failed collector runs by reason (timeout, spawn, exit, parse, too-large, http, other)', [
+      'host', 'collector', 'reason',
+    ]);
+    this.xidErrors = counter('gpufleet_gpu_xid_errors_total', 'Xid errors the NVIDIA driver logged for each GPU since the sidecar started, by Xid code', [
+      'host', 'gpu_uuid', 'gpu_index', 'xid',
+    ]);
+    this.duplicateUuids = counter('gpufleet_gpu_duplicate_uuid_total',
+      'GPUs found reporting the UUID of another GPU of this host (masked capture, broken board), each counted once; they stay apart by gpu_index',
+      ['host']);
+    this.droppedSeries = counter('gpufleet_metrics_dropped_series_total', 'Series left out of /metrics because a family reached --max-series', []);
     this.capacityState = gauge('gpufleet_gpu_capacity_state',
       'GPU capacity state: 1 for the current one of free, idle-held, busy, unavailable, 0 for the others (GET /api/v1/capacity says why)',
       ['host', 'gpu_uuid', 'gpu_index', 'state']);
@@ -231,39 +209,37 @@ export class SidecarMetrics {
     this.enginePowerShare = gauge('gpufleet_engine_power_share_ratio',
       "Share 0..1 of the GPU's power charged to the engine: a MIG instance's compute slices, a shared whole GPU by its processes' memory",
       ['host', 'engine_id', 'gpu_uuid']);
-    this.gpuEnergy = new Counter({
-      name: 'gpufleet_gpu_energy_joules_total',
-      help: "GPU energy since the sidecar started: nvidia-smi's 1 s average power integrated over time (trapezoids between ticks; gaps over 5 intervals are left out)",
-      labelNames: ['host', 'gpu_uuid', 'gpu_index'],
-      registers: r,
-    });
-    this.engineEnergy = new Counter({
-      name: 'gpufleet_engine_energy_joules_total',
-      help: "The engine's share of its GPUs' energy since the sidecar started (see gpufleet_engine_power_share_ratio)",
-      labelNames: ['host', 'engine_id'],
-      registers: r,
-    });
+    // Counters, but rewritten from the meter's totals with each publication that carries them (setEnergy).
+    this.gpuEnergy = counter('gpufleet_gpu_energy_joules_total',
+      "GPU energy since the sidecar started: nvidia-smi's 1 s average power integrated over time (trapezoids between ticks; gaps over 5 intervals are left out)",
+      gpu);
+    this.engineEnergy = counter('gpufleet_engine_energy_joules_total',
+      "The engine's share of its GPUs' energy since the sidecar started (see gpufleet_engine_power_share_ratio)", eng);
     // From the start, so that increase() sees the first duplicate.
-    if (this.host) this.duplicateUuids.inc({ host: this.host }, 0);
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
-    if (this.host) this.setHostInfo(this.host, null, null);
+    if (this.host) this.duplicateUuids.add(`host="${this.host}"`, 0);
+    this.defaultMetrics = opts.defaultMetrics !== false;
+    // The event-loop delay histogram (nodejs_eventloop_lag_*) samples on a timer: at prom-client's
+    // default 10 ms that timer alone cost ~7 ms of CPU a second here, more than the rest of an idle
+    // sidecar's tick; at 100 ms a stall still shows in its percentiles, for ~1 ms a second.
+    if (this.defaultMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    if (this.host) this.setHostInfo(this.host, '', '');
   }
 
-  private setHostInfo(host: string, driverVersion: string | null, cudaVersion: string | null): void {
-    this.set(this.hostInfo, { host, version: this.version, driver_version: driverVersion ?? '', cuda_version: cudaVersion ?? '' }, 1);
+  /** Label values escaped (labelValue). */
+  private setHostInfo(host: string, driverVersion: string, cudaVersion: string): void {
+    this.set(this.hostInfo, `host="${host}",version="${this.version}",driver_version="${driverVersion}",cuda_version="${cudaVersion}"`, 1);
   }
 
-  private set<L extends string>(g: Gauge<L>, labels: LabelValues<L>, value: number | null | undefined): void {
+  /** A series of a per-publication family, unless the family has maxSeries already or the value is not a number. */
+  private set(f: Family, labels: string, value: number | null | undefined): void {
     if (value === null || value === undefined || !Number.isFinite(value)) return;
-    const n = this.setCounts.get(g as Gauge<string>) ?? 0;
+    const n = this.setCounts.get(f) ?? 0;
     if (n >= this.maxSeries) {
-      this.droppedSeries.inc();
+      this.droppedSeries.add('', 1);
       return;
     }
-    this.setCounts.set(g as Gauge<string>, n + 1);
-    const clean: Record<string, string> = {};
-    for (const [k, v] of Object.entries(labels)) clean[k] = sanitizeLabel(v as string);
-    g.set(clean as LabelValues<L>, value);
+    this.setCounts.set(f, n + 1);
+    f.set(labels, value);
   }
 
   /**
@@ -282,11 +258,15 @@ export class SidecarMetrics {
     const { snap, lost, derived } = update;
     for (const f of this.families) f.reset();
     this.setCounts.clear();
-    const host = snap.host.hostname;
-    this.setHostInfo(host, snap.host.driverVersion, snap.host.cudaVersion);
+    const host = labelValue(snap.host.hostname);
+    this.setHostInfo(host, labelValue(snap.host.driverVersion), labelValue(snap.host.cudaVersion));
+    const parentOfMig = new Map<string, string>();
     for (const g of snap.gpus) {
-      const l = { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index) };
-      this.set(this.gpuInfo, { ...l, name: g.name, pci_bus_id: g.pciBusId, mig_mode: g.mig.mode, vgpu_mode: g.vgpu.hostMode }, 1);
+      const uuid = labelValue(g.uuid);
+      // One label text for the eight per-GPU families.
+      const l = `host="${host}",gpu_uuid="${uuid}",gpu_index="${g.index === null ? '' : labelValue(g.index)}"`;
+      this.set(this.gpuInfo,
+        `${l},name="${labelValue(g.name)}",pci_bus_id="${labelValue(g.pciBusId)}",mig_mode="${labelValue(g.mig.mode)}",vgpu_mode="${labelValue(g.vgpu.hostMode)}"`, 1);
       this.set(this.gpuProcesses, l, computeProcessCount(g));
       this.set(this.gpuUtil, l, g.utilization.gpu === null ? null : g.utilization.gpu / 100);
       this.set(this.gpuMemUsed, l, g.memory.usedBytes);
@@ -295,37 +275,33 @@ export class SidecarMetrics {
       this.set(this.gpuPower, l, g.powerW);
       this.set(this.gpuPowerLimit, l, g.powerLimitW);
       for (const m of g.mig.instances) {
-        const migUuid = m.uuid ?? `${g.uuid}/${m.gpuInstanceId}/${m.computeInstanceId}`;
-        this.set(this.migInfo, {
-          host, gpu_uuid: g.uuid, mig_uuid: migUuid, gi_id: String(m.gpuInstanceId), ci_id: String(m.computeInstanceId), profile: m.profile ?? '',
-        }, 1);
-        const ml = { host, gpu_uuid: g.uuid, mig_uuid: migUuid };
+        if (m.uuid) parentOfMig.set(m.uuid, g.uuid);
+        const ml = `host="${host}",gpu_uuid="${uuid}",mig_uuid="${labelValue(m.uuid ?? `${g.uuid}/${m.gpuInstanceId}/${m.computeInstanceId}`)}"`;
+        this.set(this.migInfo, `${ml},gi_id="${labelValue(m.gpuInstanceId)}",ci_id="${labelValue(m.computeInstanceId)}",profile="${labelValue(m.profile)}"`, 1);
         this.set(this.migMemUsed, ml, m.memory.usedBytes);
         this.set(this.migMemTotal, ml, m.memory.totalBytes);
       }
       for (const v of g.vgpu.instances) {
-        this.set(this.vgpuInfo, {
-          host, gpu_uuid: g.uuid, vgpu_id: v.id, vgpu_uuid: v.uuid ?? '', vgpu_type: v.type ?? '', vm_id: v.vmId ?? '', vm_name: v.vmName ?? '',
-        }, 1);
-        const vl = { host, gpu_uuid: g.uuid, vgpu_id: v.id };
+        const vl = `host="${host}",gpu_uuid="${uuid}",vgpu_id="${labelValue(v.id)}"`;
+        this.set(this.vgpuInfo,
+          `${vl},vgpu_uuid="${labelValue(v.uuid)}",vgpu_type="${labelValue(v.type)}",vm_id="${labelValue(v.vmId)}",vm_name="${labelValue(v.vmName)}"`, 1);
         this.set(this.vgpuUtil, vl, v.utilization.gpu === null ? null : v.utilization.gpu / 100);
         this.set(this.vgpuFbUsed, vl, v.framebuffer.usedBytes);
         this.set(this.vgpuFbTotal, vl, v.framebuffer.totalBytes);
         this.set(this.vgpuActive, vl, v.active ? 1 : 0);
       }
     }
-    const parentOfMig = new Map<string, string>();
-    for (const g of snap.gpus) for (const m of g.mig.instances) if (m.uuid) parentOfMig.set(m.uuid, g.uuid);
     for (const e of snap.engines) {
-      const el = { host, engine_id: e.id };
-      this.set(this.engineInfo, { ...el, type: e.type, model: e.model ?? '', endpoint: e.endpoint, deployment: e.deployment, version: e.version ?? '' }, 1);
+      const el = `host="${host}",engine_id="${labelValue(e.id)}"`;
+      this.set(this.engineInfo,
+        `${el},type="${labelValue(e.type)}",model="${labelValue(e.model)}",endpoint="${labelValue(e.endpoint)}",deployment="${labelValue(e.deployment)}",version="${labelValue(e.version)}"`, 1);
       this.set(this.engineUp, el, e.health === 'up' ? 1 : 0);
       for (const w of e.workers) {
-        const rank = String(w.rank);
-        for (const gpu of w.gpuUuids) this.set(this.engineGpu, { ...el, rank, gpu_uuid: gpu }, 1);
+        const rl = `${el},rank="${labelValue(w.rank)}"`;
+        for (const gpu of w.gpuUuids) this.set(this.engineGpu, `${rl},gpu_uuid="${labelValue(gpu)}"`, 1);
         for (const mig of w.migUuids) {
           const parent = parentOfMig.get(mig) ?? (w.gpuUuids.length === 1 ? w.gpuUuids[0] : undefined);
-          this.set(this.engineMig, { ...el, rank, gpu_uuid: parent ?? '', mig_uuid: mig }, 1);
+          this.set(this.engineMig, `${rl},gpu_uuid="${labelValue(parent)}",mig_uuid="${labelValue(mig)}"`, 1);
         }
       }
       if (e.health !== 'up') continue;
@@ -336,7 +312,7 @@ export class SidecarMetrics {
       this.set(this.engineGenTps, el, e.load.generationTokensPerSec);
       this.set(this.enginePromptTps, el, e.load.promptTokensPerSec);
       for (const r of e.ranks ?? []) {
-        const rl = { ...el, rank: String(r.rank) };
+        const rl = `${el},rank="${labelValue(r.rank)}"`;
         this.set(this.rankKv, rl, r.kvCacheUsage);
         this.set(this.rankRunning, rl, r.running);
         this.set(this.rankWaiting, rl, r.waiting);
@@ -344,7 +320,7 @@ export class SidecarMetrics {
       }
     }
     for (const g of lost) {
-      this.set(this.gpuLost, { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index), name: g.name }, 1);
+      this.set(this.gpuLost, `host="${host}",gpu_uuid="${labelValue(g.uuid)}",gpu_index="${labelValue(g.index)}",name="${labelValue(g.name)}"`, 1);
     }
     if (derived.capacity) this.setCapacity(host, derived.capacity);
     if (derived.energy) this.setEnergy(host, derived.energy);
@@ -352,48 +328,49 @@ export class SidecarMetrics {
 
   private setCapacity(host: string, c: CapacityAnswer): void {
     for (const g of c.gpus) {
-      const l = { host, gpu_uuid: g.uuid, gpu_index: g.index === null ? '' : String(g.index) };
-      for (const state of GPU_CAPACITY_STATES) this.set(this.capacityState, { ...l, state }, g.state === state ? 1 : 0);
+      const l = `host="${host}",gpu_uuid="${labelValue(g.uuid)}",gpu_index="${labelValue(g.index)}"`;
+      for (const state of GPU_CAPACITY_STATES) this.set(this.capacityState, `${l},state="${state}"`, g.state === state ? 1 : 0);
       this.set(this.capacitySince, l, Date.parse(g.since) / 1000);
     }
     for (const m of c.mig) {
-      const l = { host, gpu_uuid: m.gpuUuid, profile: m.profile };
-      this.set(this.migProfileInstances, { ...l, state: 'free' }, m.free);
-      this.set(this.migProfileInstances, { ...l, state: 'used' }, m.used);
+      const l = `host="${host}",gpu_uuid="${labelValue(m.gpuUuid)}",profile="${labelValue(m.profile)}"`;
+      this.set(this.migProfileInstances, `${l},state="free"`, m.free);
+      this.set(this.migProfileInstances, `${l},state="used"`, m.used);
       if (m.creatable !== undefined) this.set(this.migProfileCreatable, l, m.creatable);
     }
     for (const m of c.models) {
-      this.set(this.modelEngines, { host, model: m.model }, m.engineCount);
-      this.set(this.modelEnginesBusy, { host, model: m.model }, m.busyCount);
+      const l = `host="${host}",model="${labelValue(m.model)}"`;
+      this.set(this.modelEngines, l, m.engineCount);
+      this.set(this.modelEnginesBusy, l, m.busyCount);
     }
   }
 
   /** Counters from the meter's totals: reset and set again, so GPUs and engines that left go with them. */
-  private setEnergy(rawHost: string, e: EnergyReading): void {
-    const host = sanitizeLabel(rawHost);
+  private setEnergy(host: string, e: EnergyReading): void {
     this.gpuEnergy.reset();
     this.engineEnergy.reset();
     let n = 0;
     for (const g of e.gpus) {
       if (n++ >= this.maxSeries) {
-        this.droppedSeries.inc();
+        this.droppedSeries.add('', 1);
         continue;
       }
-      this.gpuEnergy.inc({ host, gpu_uuid: sanitizeLabel(g.uuid), gpu_index: g.index === null ? '' : String(g.index) }, g.joules);
+      if (Number.isFinite(g.joules)) this.gpuEnergy.add(`host="${host}",gpu_uuid="${labelValue(g.uuid)}",gpu_index="${labelValue(g.index)}"`, g.joules);
     }
     n = 0;
     for (const x of e.engines) {
       if (n++ >= this.maxSeries) {
-        this.droppedSeries.inc();
+        this.droppedSeries.add('', 1);
         continue;
       }
-      this.engineEnergy.inc({ host, engine_id: sanitizeLabel(x.id) }, x.joules);
-      for (const s of x.shares) this.set(this.enginePowerShare, { host, engine_id: x.id, gpu_uuid: s.gpuUuid }, s.ratio);
+      const id = labelValue(x.id);
+      if (Number.isFinite(x.joules)) this.engineEnergy.add(`host="${host}",engine_id="${id}"`, x.joules);
+      for (const s of x.shares) this.set(this.enginePowerShare, `host="${host}",engine_id="${id}",gpu_uuid="${labelValue(s.gpuUuid)}"`, s.ratio);
     }
   }
 
   /**
-   * Renders the registry now (prom-client's process_* and nodejs_* defaults are read at this moment too)
+   * Renders the families now (prom-client's process_* and nodejs_* defaults are read at this moment too)
    * and keeps the text for scrapes until the next refresh.
    */
   refresh(): Promise<string> {
@@ -401,7 +378,14 @@ export class SidecarMetrics {
       this.apply(this.pending);
       this.pending = null;
     }
-    const p: Promise<string> = this.registry.metrics().then((text) => {
+    const own = renderFamilies(this.all);
+    if (!this.defaultMetrics) {
+      this.rendering = null;
+      this.cached = `${own}\n`;
+      return Promise.resolve(this.cached);
+    }
+    const p: Promise<string> = this.registry.metrics().then((defaults) => {
+      const text = `${own}\n\n${defaults}`;
       if (this.rendering === p) {
         this.rendering = null;
         // A publication that came in meanwhile makes this text old: its waiters get it, nobody after.
@@ -418,27 +402,28 @@ export class SidecarMetrics {
   }
 
   recordXid(host: string, gpuUuid: string, gpuIndex: number | null, xid: number): void {
-    const labels = { host: sanitizeLabel(host), gpu_uuid: sanitizeLabel(gpuUuid), gpu_index: gpuIndex === null ? '' : String(gpuIndex), xid: String(xid) };
-    const key = `${labels.gpu_uuid}|${labels.xid}`;
+    const uuid = labelValue(gpuUuid);
+    const code = labelValue(xid);
+    const key = `${uuid}|${code}`;
     if (!this.xidSeries.has(key) && this.xidSeries.size >= this.maxSeries) {
-      this.droppedSeries.inc();
+      this.droppedSeries.add('', 1);
       return;
     }
     this.xidSeries.add(key);
-    this.xidErrors.inc(labels);
+    this.xidErrors.add(`host="${labelValue(host)}",gpu_uuid="${uuid}",gpu_index="${labelValue(gpuIndex)}",xid="${code}"`, 1);
   }
 
   /** GPUs newly seen sharing another GPU's UUID (GpuReading.newDuplicateUuids). */
   recordDuplicateUuids(count: number): void {
-    if (count > 0) this.duplicateUuids.inc({ host: this.host }, count);
+    if (count > 0) this.duplicateUuids.add(`host="${this.host}"`, count);
   }
 
   recordCollector(collector: SourceName, ok: boolean, durationSeconds: number, reason?: string, at = Date.now()): void {
-    const host = this.host;
-    this.collectorDuration.set({ host, collector }, durationSeconds);
-    this.collectorUp.set({ host, collector }, ok ? 1 : 0);
-    if (ok) this.collectorLastSuccess.set({ host, collector }, at / 1000);
-    else this.collectorErrors.inc({ host, collector, reason: reason ?? 'other' });
+    const l = `host="${this.host}",collector="${labelValue(collector)}"`;
+    if (Number.isFinite(durationSeconds)) this.collectorDuration.set(l, durationSeconds);
+    this.collectorUp.set(l, ok ? 1 : 0);
+    if (ok) this.collectorLastSuccess.set(l, at / 1000);
+    else this.collectorErrors.add(`${l},reason="${labelValue(reason ?? 'other')}"`, 1);
   }
 
   /**

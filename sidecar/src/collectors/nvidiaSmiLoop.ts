@@ -5,6 +5,7 @@
 // (and kill a healthy child), nor one backward hide a real hang.
 import type { ChildProcess } from 'node:child_process';
 import { splitSmiLogStream } from '../parsers/nvidiaSmiStream.js';
+import { keepReadElements } from '../parsers/nvidiaSmiXml.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { spawnFailure, startChild } from './childProcess.js';
 import { SourceError, sanitizeForMessage } from './sourceError.js';
@@ -64,7 +65,8 @@ export class NvidiaSmiLoop {
     }
     const { child, done } = started;
     this.child = child;
-    const split = splitSmiLogStream();
+    // Documents come filtered to the elements the parser reads, never as one string of their full size.
+    const split = splitSmiLogStream({ keep: keepReadElements });
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
       const { documents, errors } = split.push(chunk);

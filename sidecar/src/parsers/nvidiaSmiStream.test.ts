@@ -1,4 +1,4 @@
-import { parseNvidiaSmiXml } from './nvidiaSmiXml.js';
+import { keepReadElements, parseNvidiaSmiXml } from './nvidiaSmiXml.js';
 import { splitSmiLogStream, type SmiLogStreamSplitter } from './nvidiaSmiStream.js';
 import { readFixture } from './__tests__/fixtures.js';
 
@@ -104,5 +104,24 @@ describe('splitSmiLogStream', () => {
     expect(s.push('')).toEqual({ documents: [], errors: [] });
     expect(s.push(undefined as unknown as string)).toEqual({ documents: [], errors: [] });
     expect(s.end()).toEqual({ documents: [], errors: [] });
+  });
+});
+
+describe('splitSmiLogStream with a filter', () => {
+  it.each([1, 3, 17, 4096, 65536, 10_000_000])('gives what filtering each whole document gives, in %d-character chunks', (chunk) => {
+    const stream = docs.join('\n');
+    const { documents, errors } = feed(splitSmiLogStream({ keep: keepReadElements }), stream, chunk);
+    expect(errors).toEqual([]);
+    expect(documents).toEqual(docs.map(keepReadElements));
+    expect(documents.map((d) => parseNvidiaSmiXml(d))).toEqual(docs.map((d) => parseNvidiaSmiXml(d)));
+  });
+
+  it('counts and bounds what it holds by the raw text', () => {
+    const s = splitSmiLogStream({ maxBufferChars: 1000, keep: keepReadElements });
+    // Most of it filtered away at the cut after </gpu>, but counted as it came.
+    const input = `<?xml version="1.0"?><nvidia_smi_log><gpu><uuid>GPU-1</uuid></gpu>${'<supported_clocks>x</supported_clocks>'.repeat(40)}`;
+    const r = s.push(input);
+    expect(r.errors).toEqual([`dropped ${input.length} characters holding no complete document (limit 1000)`]);
+    expect(s.bufferedChars).toBe(0);
   });
 });

@@ -22,6 +22,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import type { MemoryUsage, MigMode, Utilization, VgpuHostMode } from '../model.js';
 import { ParseError, quoteOutput } from './errors.js';
+import { buildKeptXml } from './keptXml.js';
 import { naToNull, parseCelsius, parseIntOrNull, parseMHz, parseMiB, parsePercent, parseWatts } from './values.js';
 
 export interface SmiXmlMigDevice {
@@ -228,6 +229,11 @@ export function keepReadElements(xml: string): string {
 
 type XmlObject = { [key: string]: unknown };
 
+/** Elements that are arrays even when there is one. */
+function isArrayElement(name: string): boolean {
+  return name === 'gpu' || name === 'mig_device' || name === 'process_info';
+}
+
 const parser = new XMLParser({
   // Only `<gpu id="...">` carries an attribute we use (fallback for the bus id).
   ignoreAttributes: (name: string) => name !== 'id',
@@ -239,7 +245,7 @@ const parser = new XMLParser({
   htmlEntities: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
-  isArray: (name: string) => name === 'gpu' || name === 'mig_device' || name === 'process_info',
+  isArray: isArrayElement,
   // Callbacks get a matcher instead of a path string: cheaper, and only tag names are used here.
   jPath: false,
 });
@@ -337,12 +343,16 @@ export function parseNvidiaSmiXml(xml: string, options: SmiXmlOptions = {}): Smi
   let doc = xml.slice(0, closeAt + ROOT_CLOSE.length);
   if (options.prefilter !== false) doc = keepReadElements(doc);
 
-  let parsed: unknown;
-  try {
-    parsed = parser.parse(doc);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new ParseError(SMI_XML_SOURCE, `malformed XML: ${quoteOutput(why)}`, { cause: err });
+  // The prefiltered text of a plain document goes through our own builder; anything it does not
+  // handle (and every text when the prefilter is off) through fast-xml-parser.
+  let parsed: unknown = options.prefilter !== false ? buildKeptXml(doc, isRead, isArrayElement) : null;
+  if (parsed === null) {
+    try {
+      parsed = parser.parse(doc);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new ParseError(SMI_XML_SOURCE, `malformed XML: ${quoteOutput(why)}`, { cause: err });
+    }
   }
   const rootValue = obj(parsed)?.['nvidia_smi_log'];
   if (rootValue === undefined) {
