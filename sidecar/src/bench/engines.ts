@@ -1,11 +1,13 @@
 // Engine figures for npm run bench (issue 4's targets), printed, never asserted:
 //   6. /metrics parse throughput on the largest vLLM capture (target over 100 MB/s, issue 12)
 //   7. discovery + scrape cycle for a host with 16 engines (target under 100 ms of CPU per cycle)
-//   8. the sidecar's CPU share at a 1 s interval on that host (target under 2 % of one core)
+//   8. the sidecar's CPU share at a 1 s interval on that host (target under 2 % of one core), beside the
+//      floor: what fetching the same answers costs a client that does nothing else (fetchFloor.ts)
 // The 16 engines are real HTTP servers in one child process answering the real 0.10.1 capture, and
 // the process table is a procfs laid out in a temp dir with real vLLM command lines and titles.
 import type { ChildProcess } from 'node:child_process';
 import { start, stop } from './children.js';
+import { fetchFloorShare } from './fetchFloor.js';
 import { startHostSidecar } from './sidecarProcess.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,6 +119,10 @@ export async function engineBench(): Promise<void> {
     } finally {
       await sidecar.stop();
     }
+    // The floor under that share, with the sidecar stopped: only fetching the same 32 answers a second.
+    console.log('    floor: fetching the same /health + /metrics answers once a second and nothing else (20 s each)');
+    line('  raw sockets, kept open, bodies dropped', `${(await fetchFloorShare(ports, 'socket', 20)).toFixed(2)} %`);
+    line('  node:http keep-alive agent, bodies dropped', `${(await fetchFloorShare(ports, 'http', 20)).toFixed(2)} %`);
   } finally {
     await stop(servers);
     rmSync(proc, { recursive: true, force: true });

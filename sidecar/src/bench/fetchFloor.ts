@@ -1,0 +1,85 @@
+// What fetching the engines' answers costs before any of the sidecar's own work: the floor under
+// section 8's CPU share. Two clients fetch /health and /metrics from every stand-in once a second for a
+// while, in this process, and their CPU share is measured:
+//   - raw sockets: one kept-open connection per engine, a request written, the answer read to its
+//     Content-Length and dropped (the least a Node program can do to get the bytes);
+//   - node:http with a keep-alive agent, bodies read and dropped (what most Node clients build on).
+// Neither parses anything; the stand-ins answer with Content-Length (http.ServerResponse.end(text)).
+import http from 'node:http';
+import net from 'node:net';
+
+export type FloorClient = 'socket' | 'http';
+
+type Get = (path: string) => Promise<void>;
+
+function socketClient(port: number): { get: Get; close: () => void } {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  let head = '';
+  let want = -1;
+  let got = 0;
+  let done: (() => void) | null = null;
+  s.on('data', (d: Buffer) => {
+    if (want < 0) {
+      head += d.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const m = /content-length: *(\d+)/i.exec(head.slice(0, end));
+      want = m ? Number(m[1]) : 0;
+      got = head.length - end - 4;
+    } else {
+      got += d.length;
+    }
+    if (got >= want && done) {
+      const f = done;
+      done = null;
+      head = '';
+      want = -1;
+      f();
+    }
+  });
+  return {
+    get: (path) =>
+      new Promise<void>((resolve) => {
+        done = resolve;
+        s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+      }),
+    close: () => s.destroy(),
+  };
+}
+
+function httpClient(port: number, agent: http.Agent): { get: Get; close: () => void } {
+  return {
+    get: (path) =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.on('data', () => {});
+          res.on('end', () => resolve());
+        });
+        req.on('error', reject);
+      }),
+    close: () => {},
+  };
+}
+
+/** CPU share of one core (%) for fetching /health + /metrics from every port once a second. */
+export async function fetchFloorShare(ports: number[], client: FloorClient, seconds: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const clients = ports.map((p) => (client === 'socket' ? socketClient(p) : httpClient(p, agent)));
+  const tick = () => Promise.all(clients.map(async (c) => { await c.get('/health'); await c.get('/metrics'); }));
+  try {
+    for (let i = 0; i < 3; i++) await tick(); // connections open, code warm
+    const c0 = process.cpuUsage();
+    const w0 = performance.now();
+    for (let i = 0; i < seconds; i++) {
+      const next = w0 + (i + 1) * 1000;
+      await tick();
+      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+    }
+    const c = process.cpuUsage(c0);
+    return ((c.user + c.system) / 1000 / (performance.now() - w0)) * 100;
+  } finally {
+    for (const c of clients) c.close();
+    agent.destroy();
+  }
+}
