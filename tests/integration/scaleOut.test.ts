@@ -145,9 +145,9 @@ describe('scale-out store: two Prometheus shards → VictoriaMetrics, rules in v
     expect(await emptyPanelsSettled(d, query)).toEqual([]);
   }, 180_000);
 
-  it('the fleet topology panel\'s multi-family queries keep each row\'s __name__ through VictoriaMetrics, at the fleet and at each host\'s level', async () => {
+  it('the fleet topology panel\'s queries through VictoriaMetrics: multi-family rows keep their __name__, and every family comes back at the fleet and at each host\'s level', async () => {
     const fleet = dashboards.find((d) => d.uid === 'gpufleet-fleet');
-    const panel = fleet.panels.find((p: any) => p.targets?.some((t: any) => t.refId === 'fleet'));
+    const panel = fleet.panels.find((p: any) => p.targets?.some((t: any) => t.refId === 'gpu_families'));
     const hosts = await typicalHosts(query);
     expect(hosts.length).toBe(3);
     expect(await topologyNameProblems(fleet, panel, query, hosts)).toEqual([]);

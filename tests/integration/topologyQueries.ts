@@ -1,11 +1,10 @@
-// The fleet dashboard's topology queries against any Prometheus API (Prometheus, VictoriaMetrics): several
-// families per query, so the panel reads what each row is from its `__name__`. Checks that the store keeps that
-// name through the queries' `max by (__name__, …)`, `or` and `and`, and that every family the store holds for a
-// host comes back at that host's level.
-import { MEANING_LIST, rowKind } from '../../src/panels/topology/prometheus/contract.js';
+// The fleet dashboard's topology queries against any Prometheus API (Prometheus, VictoriaMetrics): the per-GPU
+// and per-engine ones hold several families each, so the panel reads what each row is from its `__name__`.
+// Checks that the store keeps that name through the queries' `or` and `and`, and that every family the store
+// holds comes back: the tiles' at the fleet level, every one of a host's at that host's level.
+import { MEANING_LIST, meaningOf, rowKind } from '../../src/panels/topology/prometheus/contract.js';
 import { allSelected, interpolate, type Query, type Vars } from './dashboardQueries.js';
 
-const BY_METRIC = new Map(MEANING_LIST.map((m) => [m.metric, m]));
 const HOST_FAMILIES = MEANING_LIST.filter((m) => m.kind === 'host').map((m) => m.metric);
 const ALL_FAMILIES = MEANING_LIST.map((m) => m.metric);
 
@@ -26,11 +25,12 @@ export async function topologyNameProblems(d: any, panel: any, query: Query, hos
     const names = new Set<string>();
     for (const t of panel.targets) {
       for (const s of await query(interpolate(t.expr, vars))) {
-        const name = s.metric.__name__ ?? '';
-        const meaning = BY_METRIC.get(name);
+        // The tiles' aggregations drop __name__: their refId names the family, as the panel reads it.
+        const meaning = meaningOf(s.metric.__name__ ?? '', t.refId);
+        const name = meaning?.metric ?? '';
         const kind = rowKind(s.metric as Record<string, string>);
         if (!meaning) {
-          problems.push(`${level} [${t.refId}]: a row without a contract __name__ (${JSON.stringify(s.metric)})`);
+          problems.push(`${level} [${t.refId}]: a row neither its __name__ nor its refId gives a meaning (${JSON.stringify(s.metric)})`);
         } else if (meaning.kind !== kind || (expectHost === undefined && kind !== 'host')) {
           problems.push(`${level} [${t.refId}]: ${name} on a row labelled as ${kind}`);
         } else if (expectHost !== undefined && s.metric.host !== expectHost) {

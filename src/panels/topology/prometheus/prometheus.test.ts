@@ -130,7 +130,8 @@ describe('Prometheus table frames → the topology model', () => {
   });
 
   it('several families per query (`{__name__=~"a|b"}`, the provisioned dashboard): the same fleet as one query per family', () => {
-    // One query per join key, as provisioning/generate/dashboards.ts groups them; none of these refIds is the contract's.
+    // One query per join key, as provisioning/generate/dashboards.ts groups the per-GPU and per-engine families (the
+    // tiles too: `max by (__name__, host, …)` keeps the name); none of these refIds is the contract's.
     const QUERY_OF: Record<RowKind, string> = {
       host: 'fleet',
       gpu: 'gpu_families',
