@@ -147,7 +147,10 @@ describe('Prometheus table frames → the topology model', () => {
     const perFamily = fleetOf(fleet);
     const shape = (f: typeof perFamily, key: string) =>
       Array.from(fleetTopology(f, [key], []).nodes.values())
-        .map((n) => `${n.id} ${n.title} ${n.subtitle ?? ''} ${n.mainstat ?? ''} ${n.load ?? ''} ${JSON.stringify(n.detail)}`)
+        .map(
+          (n) =>
+            `${n.id} ${n.title} ${n.subtitle ?? ''} ${n.mainstat ?? ''} ${n.load ?? ''} ${JSON.stringify(n.detail)}`
+        )
         .sort();
     const tiles = (f: typeof perFamily) => JSON.stringify(tileGroups(f));
     for (const frames of [tableFrames, seriesFrames]) {
@@ -164,11 +167,16 @@ describe('Prometheus table frames → the topology model', () => {
         expect(missingFamilies(f, f.hosts.get(host)!)).toEqual(missingFamilies(perFamily, perFamily.hosts.get(host)!));
       }
       // The fleet level alone (one aggregation `by (__name__, host, …)`): the same tiles.
-      expect(tiles(fleetOf(pick(merged, ['fleet']), 'cluster', frames))).toEqual(tiles(fleetOf(pick(fleet, FLEET_REFIDS))));
+      expect(tiles(fleetOf(pick(merged, ['fleet']), 'cluster', frames))).toEqual(
+        tiles(fleetOf(pick(fleet, FLEET_REFIDS)))
+      );
     }
     // A row of a multi-family query that lost its __name__ (an aggregation without it) cannot be guessed from the refId.
     const nameless = { ...combine(pick(fleet, ['gpus', 'gpu_util']), { gpu_families: ['gpus', 'gpu_util'] }) };
-    nameless.gpu_families = [...nameless.gpu_families, { metric: { host: 'sim-0002', gpu_uuid: 'GPU-2-0' }, value: '0.5' }];
+    nameless.gpu_families = [
+      ...nameless.gpu_families,
+      { metric: { host: 'sim-0002', gpu_uuid: 'GPU-2-0' }, value: '0.5' },
+    ];
     expect(fleetOf(nameless).warnings).toEqual([
       'Query gpu_families: 1 row of GPUs, but neither their __name__ nor the refId "gpu_families" is in the panel\'s contract: ignored (README, "Topology panel on Prometheus").',
     ]);

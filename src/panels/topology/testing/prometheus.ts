@@ -260,7 +260,10 @@ export function pick(answers: Record<string, Sample[]>, refIds: string[]): Recor
  * The same answers with several families per query (`{__name__=~"a|b"}` selectors, as the provisioned fleet
  * dashboard sends them): each query's rows are its families' rows, one after the other, `__name__` on each.
  */
-export function combine(answers: Record<string, Sample[]>, queries: Record<string, string[]>): Record<string, Sample[]> {
+export function combine(
+  answers: Record<string, Sample[]>,
+  queries: Record<string, string[]>
+): Record<string, Sample[]> {
   return Object.fromEntries(
     Object.entries(queries).map(([query, refIds]) => [query, refIds.flatMap((r) => answers[r] ?? [])])
   );
