@@ -5,13 +5,14 @@
 // What it must show is counted from the raw families, not from the dashboard's queries.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MEANINGS } from '../../src/panels/topology/prometheus/contract.js';
+import { rowKind } from '../../src/panels/topology/prometheus/contract.js';
 import { type Fleet, buildFleet } from '../../src/panels/topology/prometheus/fleet.js';
 import { readRows } from '../../src/panels/topology/prometheus/rows.js';
 import { fleetWarnings, tileGroups } from '../../src/panels/topology/prometheus/tiles.js';
 import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../../src/panels/topology/prometheus/topology.js';
 import { tableFrames, type Sample as FrameSample } from '../../src/panels/topology/testing/prometheus.js';
 import { allSelected, emptyPanels, interpolate, loadDashboards, type Vars } from './dashboardQueries.js';
+import { topologyNameProblems, typicalHosts } from './topologyQueries.js';
 import { ROOT, startFleetSim, waitFor, type FleetSim } from './harness.js';
 import { startPrometheus, type Prometheus, type Sample } from './prom.js';
 
@@ -20,7 +21,6 @@ const RULE_FILE = join(ROOT, 'prometheus/rules/gpufleet-fleet.rules.yml');
 const fleetDashboard = loadDashboards(ROOT).find((d) => d.uid === 'gpufleet-fleet');
 const panelType = JSON.parse(readFileSync(join(ROOT, 'src/panels/topology/plugin.json'), 'utf8')).id;
 const panel = fleetDashboard.panels.find((p: any) => p.type === panelType);
-const isHostLevel = (refId: string) => MEANINGS.get(refId)?.kind === 'host';
 
 /** A value as Grafana's Prometheus data source puts a multi-value variable into a query (regex-escaped). */
 const grafanaRegex = (v: string) => v.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&');
@@ -74,7 +74,10 @@ describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', ()
     const vars = allSelected(fleetDashboard);
     const { answers, fleet } = await panelSees(vars);
     // Fleet level: the browser gets one series per host and figure, nothing per GPU or engine.
-    const detailRows = Object.entries(answers).filter(([r, rows]) => !isHostLevel(r) && rows.length > 0).map(([r, rows]) => `${r}: ${rows.length}`);
+    const detailRows = Object.entries(answers)
+      .map(([r, rows]) => [r, rows.filter((s) => rowKind(s.metric as Record<string, string>) !== 'host').length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([r, n]) => `${r}: ${n}`);
     expect(detailRows).toEqual([]);
 
     const tiles = tileGroups(fleet).flatMap((g) => g.tiles);
@@ -185,6 +188,12 @@ describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', ()
     const { topo } = fleetTopologyCapped(fleet, 800, []);
     const titles = new Set(topo.engines.map((n) => n.detail.model));
     expect([...titles]).toEqual([model]);
+  });
+
+  it('several families per query: every row keeps its family\'s __name__, and each level brings back every family the store has', async () => {
+    const hosts = await typicalHosts(prom.query);
+    expect(hosts.length).toBe(3);
+    expect(await topologyNameProblems(fleetDashboard, panel, prom.query, hosts)).toEqual([]);
   });
 
   it('every topology query answers without an error, and with rows at some level of the variables', async () => {

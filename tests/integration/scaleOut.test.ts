@@ -15,6 +15,7 @@ import { ALERT_RULES } from '../../provisioning/generate/alertRules.js';
 import { SLO_RULES } from '../../provisioning/generate/sloRules.js';
 import { FLEET_RULES } from '../../provisioning/generate/fleetRules.js';
 import { emptyPanelsSettled, loadDashboards } from './dashboardQueries.js';
+import { topologyNameProblems, typicalHosts } from './topologyQueries.js';
 import { CLI, freePort, json, ROOT, startSidecar, waitFor, type Running } from './harness.js';
 import { instantQuery, startPrometheus, stopProcess, type Prometheus } from './prom.js';
 import { startVictoriaMetrics, startVmalert, type Daemon } from './victoria.js';
@@ -143,6 +144,14 @@ describe('scale-out store: two Prometheus shards → VictoriaMetrics, rules in v
   it.each(dashboards.map((d) => [d.title, d]))('%s: every Prometheus panel query answers with data and no error through VictoriaMetrics, all hosts at once and one by one', async (_t, d: any) => {
     expect(await emptyPanelsSettled(d, query)).toEqual([]);
   }, 180_000);
+
+  it('the fleet topology panel\'s queries through VictoriaMetrics: multi-family rows keep their __name__, and every family comes back at the fleet and at each host\'s level', async () => {
+    const fleet = dashboards.find((d) => d.uid === 'gpufleet-fleet');
+    const panel = fleet.panels.find((p: any) => p.targets?.some((t: any) => t.refId === 'gpu_families'));
+    const hosts = await typicalHosts(query);
+    expect(hosts.length).toBe(3);
+    expect(await topologyNameProblems(fleet, panel, query, hosts)).toEqual([]);
+  }, 120_000);
 
   it('vmalert evaluates every alert and recording rule of prometheus/rules/ without an error', async () => {
     // vmalert's Prometheus-compatible rules API.

@@ -112,7 +112,7 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
         for (const refId of missingFamilies(f, host)) {
           const m = MEANINGS.get(refId)!;
           messages.push(
-            `${host.key}: no ${m.what} (${m.metric}, query ${refId}) while other hosts have it: its sidecar may be older than theirs, or its scrape failed.`
+            `${host.key}: no ${m.what} (${m.metric}) while other hosts have it: its sidecar may be older than theirs, or its scrape failed.`
           );
         }
       }

@@ -6,12 +6,14 @@ import {
   FLEET_REFIDS,
   HOST_REFIDS,
   type Sample,
+  combine,
   fleetAnswers,
   onlyHosts,
   pick,
   seriesFrames,
   tableFrames,
 } from '../testing/prometheus';
+import { MEANING_LIST, type RowKind } from './contract';
 import { buildFleet } from './fleet';
 import { describeQueryError, readRows } from './rows';
 import { tileGroups, tileFigure, fleetWarnings } from './tiles';
@@ -124,6 +126,59 @@ describe('Prometheus table frames → the topology model', () => {
     );
     expect(f.warnings).toEqual([
       'Query C: 1 row of GPUs, but neither their __name__ nor the refId "C" is in the panel\'s contract: ignored (README, "Topology panel on Prometheus").',
+    ]);
+  });
+
+  it('several families per query (`{__name__=~"a|b"}`, the provisioned dashboard): the same fleet as one query per family', () => {
+    // One query per join key, as provisioning/generate/dashboards.ts groups the per-GPU and per-engine families (the
+    // tiles too: `max by (__name__, host, …)` keeps the name); none of these refIds is the contract's.
+    const QUERY_OF: Record<RowKind, string> = {
+      host: 'fleet',
+      gpu: 'gpu_families',
+      vgpu: 'gpu_families',
+      mig: 'mig_families',
+      engine: 'engine_families',
+      edge: 'engine_families',
+    };
+    const queries: Record<string, string[]> = {};
+    for (const m of MEANING_LIST) {
+      (queries[QUERY_OF[m.kind]] ??= []).push(m.refId);
+    }
+    const perFamily = fleetOf(fleet);
+    const shape = (f: typeof perFamily, key: string) =>
+      Array.from(fleetTopology(f, [key], []).nodes.values())
+        .map(
+          (n) =>
+            `${n.id} ${n.title} ${n.subtitle ?? ''} ${n.mainstat ?? ''} ${n.load ?? ''} ${JSON.stringify(n.detail)}`
+        )
+        .sort();
+    const tiles = (f: typeof perFamily) => JSON.stringify(tileGroups(f));
+    for (const frames of [tableFrames, seriesFrames]) {
+      const merged = combine(fleet, queries);
+      // A frame really mixes families: its rows carry several __name__s (the table's `__name__` column).
+      const table = tableFrames(merged).find((f) => f.refId === 'gpu_families')!;
+      expect(new Set(table.fields.find((x) => x.name === '__name__')!.values).size).toBeGreaterThan(5);
+      const f = fleetOf(merged, 'cluster', frames);
+      expect(f.warnings).toEqual([]);
+      expect(Array.from(f.seen).sort()).toEqual(Array.from(perFamily.seen).sort());
+      expect(tiles(f)).toEqual(tiles(perFamily));
+      for (const host of ['sim-0000', 'sim-0001', 'sim-0002']) {
+        expect(shape(f, host)).toEqual(shape(perFamily, host));
+        expect(missingFamilies(f, f.hosts.get(host)!)).toEqual(missingFamilies(perFamily, perFamily.hosts.get(host)!));
+      }
+      // The fleet level alone (one aggregation `by (__name__, host, …)`): the same tiles.
+      expect(tiles(fleetOf(pick(merged, ['fleet']), 'cluster', frames))).toEqual(
+        tiles(fleetOf(pick(fleet, FLEET_REFIDS)))
+      );
+    }
+    // A row of a multi-family query that lost its __name__ (an aggregation without it) cannot be guessed from the refId.
+    const nameless = { ...combine(pick(fleet, ['gpus', 'gpu_util']), { gpu_families: ['gpus', 'gpu_util'] }) };
+    nameless.gpu_families = [
+      ...nameless.gpu_families,
+      { metric: { host: 'sim-0002', gpu_uuid: 'GPU-2-0' }, value: '0.5' },
+    ];
+    expect(fleetOf(nameless).warnings).toEqual([
+      'Query gpu_families: 1 row of GPUs, but neither their __name__ nor the refId "gpu_families" is in the panel\'s contract: ignored (README, "Topology panel on Prometheus").',
     ]);
   });
 

@@ -256,6 +256,19 @@ export function pick(answers: Record<string, Sample[]>, refIds: string[]): Recor
   return Object.fromEntries(refIds.map((r) => [r, answers[r] ?? []]));
 }
 
+/**
+ * The same answers with several families per query (`{__name__=~"a|b"}` selectors, as the provisioned fleet
+ * dashboard sends them): each query's rows are its families' rows, one after the other, `__name__` on each.
+ */
+export function combine(
+  answers: Record<string, Sample[]>,
+  queries: Record<string, string[]>
+): Record<string, Sample[]> {
+  return Object.fromEntries(
+    Object.entries(queries).map(([query, refIds]) => [query, refIds.flatMap((r) => answers[r] ?? [])])
+  );
+}
+
 /** Only the rows of some hosts (what `{host="$host"}` does to each query). */
 export function onlyHosts(answers: Record<string, Sample[]>, hosts: string[]): Record<string, Sample[]> {
   return Object.fromEntries(
