@@ -19,6 +19,7 @@
 // - Values are numbers: finite, NaN or ±Inf exactly as the text says (`NaN`, `+Inf`, `-Inf`).
 
 import { ParseError, quoteOutput } from '../parsers/errors.js';
+import { ownCopy } from '../util/ownCopy.js';
 
 export type PromType =
   | 'counter'
@@ -130,15 +131,6 @@ export class PromLimitError extends ParseError {
 /** Label values up to this long are shared between samples; at most MAX_INTERNED of them. */
 const MAX_INTERNED_LENGTH = 128;
 const MAX_INTERNED = 20_000;
-/**
- * A string of its own with the characters of `v`. V8 makes a substring of 13 characters or more a
- * view into the string it was cut from: one label value kept from a scrape (a model name) would keep
- * the whole scrape's text alive, and old, since a collector keeps its last scrape for a tick.
- */
-export function ownCopy(v: string): string {
-  return v.length < 13 ? v : v.split('').join('');
-}
-
 /** Label values seen across inputs (the same engines answer the same values every tick), as copies of their own. */
 const SHARED_VALUES_MAX = 4096;
 const sharedValues = new Map<string, string>();

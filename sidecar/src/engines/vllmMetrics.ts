@@ -26,7 +26,8 @@
 //   without it (all of V0, and `cache_config_info` in 0.4.3) belong to engine "0".
 // Counters and histogram buckets are kept raw (cumulative) so vllmLoad can take deltas.
 
-import { ownCopy, parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
+import { parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
+import { ownCopy } from '../util/ownCopy.js';
 
 export interface HistogramBucket {
   /** Upper bound; the last bucket is +Inf. */

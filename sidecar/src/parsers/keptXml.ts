@@ -9,6 +9,8 @@
 // element the parser does not read, mismatched or unclosed tags, deep nesting) answers null, and the
 // caller parses the text with fast-xml-parser, whose checks and error messages stay the reference.
 
+import { ownCopy } from '../util/ownCopy.js';
+
 type XmlObject = { [key: string]: unknown };
 
 interface Frame {
@@ -90,7 +92,7 @@ export function buildKeptXml(doc: string, isElement: (name: string) => boolean, 
       } else {
         if (raw.indexOf('>') >= 0) return null;
         const t = raw.trim();
-        if (t !== '') top.text = top.text === undefined ? t : top.text + t;
+        if (t !== '') top.text = ownCopy(top.text === undefined ? t : top.text + t);
       }
     }
     if (lt < 0) break;
@@ -137,7 +139,7 @@ export function buildKeptXml(doc: string, isElement: (name: string) => boolean, 
       if (end < 0) return null;
       const v = doc.slice(j + 4, end);
       if (v.indexOf('<') >= 0 || v.indexOf('&') >= 0) return null;
-      frame.id = v.trim();
+      frame.id = ownCopy(v.trim());
       j = end + 1;
       // An attribute runs into the next one or the tag's end only after a space.
       const after = doc.charCodeAt(j);
