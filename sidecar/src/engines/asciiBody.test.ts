@@ -93,3 +93,23 @@ describe('reading an ASCII /metrics body from its bytes', () => {
     }
   });
 });
+
+describe('names made to share a hash', () => {
+  // "Aa" and "BB" hash alike under h * 31 + c: every string of such blocks collides. The byte reader
+  // must read them as the text reader does, and look each up in a short list, not a list of thousands
+  // (jest's deadline is the hang guard, not a speed claim).
+  it('read as the text reader reads them, with the kept families between them', () => {
+    const names = Array.from({ length: 6000 }, (_, i) => `v${Array.from({ length: 13 }, (_, b) => ((i >> b) & 1 ? 'Aa' : 'BB')).join('')}`);
+    const lines: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      names.forEach((n, i) => {
+        lines.push(`${n} ${i}`);
+        if (i % 500 === 0) lines.push(`vllm:num_requests_running{engine="0"} ${i}`);
+      });
+    }
+    const text = `${lines.join('\n')}\n`;
+    const kept = keepReadFamiliesAscii(Buffer.from(text, 'latin1'));
+    expect(kept).toBe(keepReadFamilies(text));
+    expect(kept.split('\n').filter((l) => l.startsWith('vllm:num_requests_running'))).toHaveLength(36);
+  }, 20_000);
+});

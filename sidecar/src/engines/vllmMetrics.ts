@@ -493,6 +493,8 @@ let keptScratch = new Uint8Array(64 * 1024);
 
 const wantedBytes = new Map<number, { bytes: Uint8Array; wanted: boolean }[]>();
 let wantedBytesCount = 0;
+/** Names remembered under one hash at most. */
+const MAX_NAMES_PER_HASH = 4;
 
 /** buf[a, a + len) and buf[b, b + len) hold the same bytes. */
 function sameBytes(x: Uint8Array, a: number, y: Uint8Array, b: number, len: number): boolean {
@@ -503,10 +505,18 @@ function sameBytes(x: Uint8Array, a: number, y: Uint8Array, b: number, len: numb
 /** isWanted of the name in buf[start, end) (ASCII), found by its bytes: no string made for a name seen before. */
 function isWantedBytes(buf: Uint8Array, start: number, end: number, hash: number): boolean {
   const len = end - start;
-  const list = wantedBytes.get(hash);
+  let list = wantedBytes.get(hash);
   if (list) for (const k of list) if (k.bytes.length === len && sameBytes(buf, start, k.bytes, 0, len)) return k.wanted;
   const wanted = isWanted(Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1'));
-  if (wantedBytesCount < MAX_REMEMBERED_NAMES && len <= MAX_REMEMBERED_NAME_BYTES) {
+  // The hash is a plain one: names made to collide must not make a lookup scan a long list, so a
+  // list holds a few names and the rest are read as strings; the table starts over when full, so
+  // names seen later are still remembered.
+  if (len <= MAX_REMEMBERED_NAME_BYTES && (!list || list.length < MAX_NAMES_PER_HASH)) {
+    if (wantedBytesCount >= MAX_REMEMBERED_NAMES) {
+      wantedBytes.clear();
+      wantedBytesCount = 0;
+      list = undefined;
+    }
     wantedBytesCount++;
     const known = { bytes: buf.slice(start, end), wanted };
     if (list) list.push(known);

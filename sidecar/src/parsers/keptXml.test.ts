@@ -59,7 +59,24 @@ describe('buildKeptXml', () => {
     ['a stray >', '<nvidia_smi_log><a>1 > 0</a></nvidia_smi_log>'],
     ['deep nesting', `<nvidia_smi_log>${'<volatile>'.repeat(40)}${'</volatile>'.repeat(40)}</nvidia_smi_log>`],
     ['no root', ''],
+    ['two DOCTYPEs', '<!DOCTYPE nvidia_smi_log><!DOCTYPE nvidia_smi_log><nvidia_smi_log></nvidia_smi_log>'],
+    ['markup in the DOCTYPE', '<!DOCTYPE a <x>><nvidia_smi_log></nvidia_smi_log>'],
+    ['an unclosed quote in the declaration', '<?xml version="1.0?><nvidia_smi_log></nvidia_smi_log>'],
+    ['CR LF in text', '<nvidia_smi_log><product_name>A\r\nB</product_name></nvidia_smi_log>'],
+    ['CR in an id', '<nvidia_smi_log><gpu id="a\rb"/></nvidia_smi_log>'],
   ])('%s: handed back to fast-xml-parser', (_what, xml) => {
     expect(build(xml)).toBeNull();
   });
+
+  // Hang guards (jest's deadline, not a speed claim): each input was quadratic in an earlier builder.
+  it('many DOCTYPEs are refused at the second, not scanned back each time', () => {
+    const xml = `<?xml version="1.0"?>${'<!DOCTYPE a>'.repeat(200_000)}<nvidia_smi_log></nvidia_smi_log>`;
+    expect(build(xml)).toBeNull();
+  }, 20_000);
+
+  it('text around many children is joined once', () => {
+    const xml = `<nvidia_smi_log><processes>${'xxxxxxxxxxxxxxxx<pid/>'.repeat(100_000)}</processes></nvidia_smi_log>`;
+    const tree = build(xml);
+    expect(tree).toEqual(fxp.parse(xml));
+  }, 20_000);
 });

@@ -16,8 +16,16 @@ type XmlObject = { [key: string]: unknown };
 interface Frame {
   name: string;
   children: XmlObject | null;
+  /** The element's first text run, trimmed; later runs (text around children) in `more`, joined once at its end. */
   text: string | undefined;
+  more: string[] | undefined;
   id: string | undefined;
+}
+
+function textOf(f: Frame): string | undefined {
+  // A copy of its own (see ownCopy): the value outlives the document.
+  if (f.text === undefined) return undefined;
+  return ownCopy(f.more === undefined ? f.text : f.text + f.more.join(''));
 }
 
 /** Deeper than nvidia-smi's documents (6 levels) and well under fast-xml-parser's own limit. */
@@ -31,16 +39,28 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
+/** `<?xml …?>` with its quotes paired: fast-xml-parser refuses an unclosed one. */
+function balancedQuotes(doc: string, from: number, to: number): boolean {
+  let quote = 0;
+  for (let k = from; k < to; k++) {
+    const c = doc.charCodeAt(k);
+    if (quote === 0 && (c === 0x22 || c === 0x27)) quote = c;
+    else if (c === quote) quote = 0;
+  }
+  return quote === 0;
+}
+
 /** The value fast-xml-parser gives a closed element. */
 function valueOf(f: Frame): unknown {
+  const text = textOf(f);
   if (f.id !== undefined) {
     const o: XmlObject = f.children ?? {};
-    if (f.text !== undefined) o['#text'] = f.text;
+    if (text !== undefined) o['#text'] = text;
     o['@_id'] = f.id;
     return o;
   }
-  if (f.children === null) return f.text ?? '';
-  if (f.text !== undefined) f.children['#text'] = f.text;
+  if (f.children === null) return text ?? '';
+  if (text !== undefined) f.children['#text'] = text;
   return f.children;
 }
 
@@ -63,16 +83,23 @@ export function buildKeptXml(doc: string, isElement: (name: string) => boolean, 
   let i = 0;
   // Prolog: the declaration and an external DOCTYPE, as nvidia-smi prints them.
   let declared = false;
+  let doctype = false;
   for (;;) {
     while (i < n && isSpace(doc.charCodeAt(i))) i++;
     if (!declared && doc.startsWith('<?xml', i) && isSpace(doc.charCodeAt(i + 5))) {
       const e = doc.indexOf('?>', i);
-      if (e < 0) return null;
+      if (e < 0 || !balancedQuotes(doc, i, e)) return null;
       declared = true;
       i = e + 2;
     } else if (doc.startsWith('<!DOCTYPE', i)) {
+      // One external DOCTYPE: an internal subset (`[`), markup inside or a second one is fast-xml-parser's.
       const e = doc.indexOf('>', i);
-      if (e < 0 || doc.lastIndexOf('[', e) > i) return null;
+      if (e < 0 || doctype) return null;
+      for (let k = i + 9; k < e; k++) {
+        const c = doc.charCodeAt(k);
+        if (c === 0x5b /* [ */ || c === 0x3c /* < */) return null;
+      }
+      doctype = true;
       i = e + 1;
     } else {
       break;
@@ -90,9 +117,13 @@ export function buildKeptXml(doc: string, isElement: (name: string) => boolean, 
       if (!top) {
         if (raw.trim() !== '') return null;
       } else {
-        if (raw.indexOf('>') >= 0) return null;
+        // fast-xml-parser turns CR LF and a lone CR into LF first: such text is left to it.
+        if (raw.indexOf('>') >= 0 || raw.indexOf('\r') >= 0) return null;
         const t = raw.trim();
-        if (t !== '') top.text = ownCopy(top.text === undefined ? t : top.text + t);
+        if (t !== '') {
+          if (top.text === undefined) top.text = t;
+          else (top.more ??= []).push(t);
+        }
       }
     }
     if (lt < 0) break;
@@ -117,7 +148,7 @@ export function buildKeptXml(doc: string, isElement: (name: string) => boolean, 
       rootSeen = true;
     }
     if (stack.length >= MAX_DEPTH) return null;
-    const frame: Frame = { name, children: null, text: undefined, id: undefined };
+    const frame: Frame = { name, children: null, text: undefined, more: undefined, id: undefined };
     // Attributes: `id` only, quoted, no markup or reference in the value.
     let selfClosing = false;
     for (;;) {
@@ -138,7 +169,7 @@ export function buildKeptXml(doc: string, isElement: (name: string) => boolean, 
       const end = doc.indexOf(q === 0x22 ? '"' : "'", j + 4);
       if (end < 0) return null;
       const v = doc.slice(j + 4, end);
-      if (v.indexOf('<') >= 0 || v.indexOf('&') >= 0) return null;
+      if (v.indexOf('<') >= 0 || v.indexOf('&') >= 0 || v.indexOf('\r') >= 0) return null;
       frame.id = ownCopy(v.trim());
       j = end + 1;
       // An attribute runs into the next one or the tag's end only after a space.
