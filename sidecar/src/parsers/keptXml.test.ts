@@ -1,24 +1,10 @@
 // The builder for prefiltered nvidia-smi text gives fast-xml-parser's tree, or hands the text back (null).
-import { XMLParser } from 'fast-xml-parser';
 import { buildKeptXml } from './keptXml.js';
-import { keepReadElements } from './nvidiaSmiXml.js';
+import { fastXmlTree, isArrayElement, keepReadElements } from './nvidiaSmiXml.js';
 import { fixtureNames, readFixture } from './__tests__/fixtures.js';
 
-const isArray = (name: string) => name === 'gpu' || name === 'mig_device' || name === 'process_info';
-// Options as in nvidiaSmiXml.ts.
-const fxp = new XMLParser({
-  ignoreAttributes: (name: string) => name !== 'id',
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: false,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  isArray,
-  jPath: false,
-});
+const isArray = isArrayElement;
+const fxp = { parse: fastXmlTree };
 const known = new Set(['nvidia_smi_log', 'gpu', 'uuid', 'product_name', 'processes', 'process_info', 'pid', 'a', 'b', 'mig_device', 'volatile']);
 const build = (xml: string) => buildKeptXml(xml, (n) => known.has(n) || n.includes('uncorrectable'), isArray);
 const buildRead = (xml: string) => buildKeptXml(xml, () => true, isArray);

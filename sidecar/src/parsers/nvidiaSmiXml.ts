@@ -230,7 +230,7 @@ export function keepReadElements(xml: string): string {
 type XmlObject = { [key: string]: unknown };
 
 /** Elements that are arrays even when there is one. */
-function isArrayElement(name: string): boolean {
+export function isArrayElement(name: string): boolean {
   return name === 'gpu' || name === 'mig_device' || name === 'process_info';
 }
 
@@ -249,6 +249,11 @@ const parser = new XMLParser({
   // Callbacks get a matcher instead of a path string: cheaper, and only tag names are used here.
   jPath: false,
 });
+
+/** fast-xml-parser's tree with the options above: the reference keptXml.ts must match. */
+export function fastXmlTree(xml: string): XmlObject {
+  return parser.parse(xml) as XmlObject;
+}
 
 function obj(v: unknown): XmlObject | undefined {
   if (Array.isArray(v)) return obj(v[0]);
