@@ -3,10 +3,9 @@
 // variables set, evaluated by Debian's promtool over the SLO rule file on synthetic series with round rates: one
 // model served on an H100 host and on an A100 host. The expected dollars are worked out here from the inputs.
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { allSelected, interpolate, loadDashboards } from './dashboardQueries.js';
 import { ROOT } from './harness.js';
-import { promtool, promtoolTestRules } from './promtool.js';
+import { promtool, promtoolTestRuleFile } from './promtool.js';
 
 const SLO_FILE = join(ROOT, 'prometheus/rules/gpufleet-slo.rules.yml');
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
@@ -72,22 +71,10 @@ describe('cost per million tokens by GPU type, from the fleet dashboard\'s queri
     expect(expected((e) => e.gen).map((x) => x.value)).toEqual([7.1528, 8.8368]);
 
     expect(
-      promtoolTestRules(
-        stringify({
-          rule_files: [SLO_FILE],
-          evaluation_interval: '1m',
-          tests: [
-            {
-              interval: '1m',
-              input_series: ENGINES.flatMap(series),
-              promql_expr_test: [
-                { expr: `round(${perGenerated}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen) },
-                { expr: `round(${perToken}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen + e.prompt) },
-              ],
-            },
-          ],
-        }),
-      ),
+      promtoolTestRuleFile(SLO_FILE, ENGINES.flatMap(series), [
+        { expr: `round(${perGenerated}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen) },
+        { expr: `round(${perToken}, 0.0001)`, eval_time: '10m', exp_samples: expected((e) => e.gen + e.prompt) },
+      ]),
     ).toMatch(/SUCCESS/);
   });
 });

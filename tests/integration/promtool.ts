@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 
 export function promtool(args: string[]): string {
   try {
@@ -22,4 +23,18 @@ export function promtoolTestRules(yamlText: string): string {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `promtool test rules` of one rule file over one group of input series (a sample a minute, the rules
+ * evaluated every minute), checking `exprTests` (promql_expr_test entries).
+ */
+export function promtoolTestRuleFile(ruleFile: string, inputSeries: Array<{ series: string; values: string }>, exprTests: unknown[]): string {
+  return promtoolTestRules(
+    stringify({
+      rule_files: [ruleFile],
+      evaluation_interval: '1m',
+      tests: [{ interval: '1m', input_series: inputSeries, promql_expr_test: exprTests }],
+    }),
+  );
 }

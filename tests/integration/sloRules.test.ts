@@ -3,10 +3,9 @@
 // request where vLLM has it and per token gap otherwise (the `basis` label), tokens per joule, GPU share and
 // GPU type per engine. Inputs are synthetic series with round rates, so every expected value is exact.
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { OBJECTIVES, RECORD, SLO_RULES } from '../../provisioning/generate/sloRules.js';
 import { ROOT } from './harness.js';
-import { promtool, promtoolTestRules } from './promtool.js';
+import { promtool, promtoolTestRuleFile } from './promtool.js';
 
 const SLO_FILE = join(ROOT, 'prometheus/rules/gpufleet-slo.rules.yml');
 const V = (engineId: string, rank = '0') => `job="vllm-engines",host="h1",engine_id="${engineId}",model="m-${engineId}",engine="${rank}",model_name="m"`;
@@ -90,24 +89,16 @@ describe('SLO and efficiency recording rules (promtool)', () => {
 
   it('record attainment, ITL basis, tokens per joule, GPU share and type as computed by hand', () => {
     expect(
-      promtoolTestRules(
-        stringify({
-          rule_files: [SLO_FILE],
-          evaluation_interval: '1m',
-          tests: [
-            {
-              interval: '1m',
-              input_series: SERIES.map(([series, values]) => ({ series, values })),
-              // Rounded: rates are sums of float divisions (0.75 comes out as 0.7499999999999999). round() drops
-              // the metric name, so the expected series go without it.
-              promql_expr_test: EXPECTS.map((e) => ({
-                expr: `round(${e.expr}, 0.0001)`,
-                eval_time: '10m',
-                exp_samples: e.samples.map(([labels, value]) => ({ labels: labels.replace(/^[^{]+/, ''), value })),
-              })),
-            },
-          ],
-        }),
+      promtoolTestRuleFile(
+        SLO_FILE,
+        SERIES.map(([series, values]) => ({ series, values })),
+        // Rounded: rates are sums of float divisions (0.75 comes out as 0.7499999999999999). round() drops
+        // the metric name, so the expected series go without it.
+        EXPECTS.map((e) => ({
+          expr: `round(${e.expr}, 0.0001)`,
+          eval_time: '10m',
+          exp_samples: e.samples.map(([labels, value]) => ({ labels: labels.replace(/^[^{]+/, ''), value })),
+        })),
       ),
     ).toMatch(/SUCCESS/);
   });
