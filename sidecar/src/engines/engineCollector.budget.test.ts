@@ -6,7 +6,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineCollector } from './engineCollector.js';
-import { plainGet } from './plainHttp.js';
+import { httpGet, type GetOptions } from './httpGet.js';
+
+// An http:// URL goes through plainHttp's kept connection (plainGetBytes), then is decoded.
+const plainGet = (url: URL, opts: GetOptions) => httpGet(url.href, opts);
 
 let proc: string;
 const pits: { server: Server; port: number; sockets: Set<Socket> }[] = [];

@@ -7,7 +7,11 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plainGet, pooledConnections } from './plainHttp.js';
+import { httpGet, type GetOptions } from './httpGet.js';
+import { pooledConnections } from './plainHttp.js';
+
+// An http:// URL goes through plainHttp's kept connection (plainGetBytes), then is decoded.
+const plainGet = (url: URL, opts: GetOptions) => httpGet(url.href, opts);
 
 interface RawServer {
   server: Server;

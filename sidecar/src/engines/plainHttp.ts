@@ -6,7 +6,7 @@
 // ~7 ms this way, parse included). Same contract as httpGet: a deadline, a size cap, SourceErrors.
 import { connect, type Socket } from 'node:net';
 import { SourceError } from '../collectors/sourceError.js';
-import type { HttpAnswer, HttpBytesAnswer } from './httpGet.js';
+import type { GetOptions, HttpBytesAnswer } from './httpGet.js';
 
 /** Status line and headers of one answer, at most. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -375,22 +375,8 @@ export function pooledConnections(): number {
   return connections.size;
 }
 
-export interface PlainGetOptions {
-  timeoutMs: number;
-  maxBytes: number;
-  headers?: Record<string, string>;
-  socketPath?: string;
-  signal?: AbortSignal;
-}
-
-/** GET over plain http (TCP or a unix socket) on the engine's kept connection; the body as text (UTF-8). */
-export async function plainGet(url: URL, opts: PlainGetOptions): Promise<HttpAnswer> {
-  const a = await plainGetBytes(url, opts);
-  return { status: a.status, contentType: a.contentType, body: a.bytes.toString('utf8') };
-}
-
 /** GET over plain http (TCP or a unix socket) on the engine's kept connection; the body as received. */
-export function plainGetBytes(url: URL, opts: PlainGetOptions): Promise<HttpBytesAnswer> {
+export function plainGetBytes(url: URL, opts: GetOptions): Promise<HttpBytesAnswer> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 80);
   const key = opts.socketPath ? `unix:${opts.socketPath}` : `${host}:${port}`;
