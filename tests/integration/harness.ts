@@ -32,7 +32,8 @@ export async function startSidecar(args: string[], env: Record<string, string> =
   let out = '';
   proc.stdout?.on('data', (d) => (out += d));
   proc.stderr?.on('data', (d) => (out += d));
-  const base = await new Promise<string>((res, rej) => {
+  // A sidecar that never starts (a test of a refused start, or a failure) leaves no folder behind.
+  const started = new Promise<string>((res, rej) => {
     // Generous: on a crowded machine (several simulated hosts, a Prometheus) starting one took 2 minutes.
     const timer = setTimeout(() => {
       proc.kill('SIGTERM'); // not left running behind a failed test
@@ -50,6 +51,10 @@ export async function startSidecar(args: string[], env: Record<string, string> =
       clearTimeout(timer);
       rej(new Error(`sidecar exited with ${code}:\n${out}`));
     });
+  });
+  const base = await started.catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   return {
     base,

@@ -1,7 +1,7 @@
 // The sidecar as an operator runs it, on the simulated host: the real CLI, the real collector code
 // path (the fake nvidia-smi is just another executable), real HTTP, and Debian's promtool.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, json, startSidecar, waitFor, type Running } from './harness.js';
@@ -215,10 +215,14 @@ describe('the command line', () => {
 
   it('an empty token file is refused at start', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gpufleet-tok-'));
-    writeFileSync(join(dir, 'token'), '\n');
-    const r = spawnSync(process.execPath, [CLI, '--simulate', 'small', '--token-file', join(dir, 'token')], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/token-file.*empty/);
+    try {
+      writeFileSync(join(dir, 'token'), '\n');
+      const r = spawnSync(process.execPath, [CLI, '--simulate', 'small', '--token-file', join(dir, 'token')], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/token-file.*empty/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing nvidia-smi leaves the API up with the source failed and says why', async () => {
