@@ -80,37 +80,13 @@ function asciiBlank(c: number): boolean {
 }
 
 /**
- * readFormat of a body that is all ASCII (buffer.isAscii), read in place: its characters are its
- * bytes, so the same tests on the bytes give the same verdict, without decoding the whole body
- * (only its first SNIFF_CHARS and its last line).
+ * readFormat of a body that is all ASCII (buffer.isAscii): its characters are its bytes, so only its
+ * last line and its first SNIFF_CHARS are decoded, and read by the same tests as readFormat's.
  */
 export function readFormatAscii(contentType: string, buf: Buffer): FormatVerdict {
   let end = buf.length;
   while (end > 0 && asciiBlank(buf[end - 1] as number)) end--;
   const start = end > 0 ? buf.lastIndexOf(10, end - 1) + 1 : 0;
   const eof = buf.toString('latin1', start, end).trim() === '# EOF';
-  return verdict(contentType, eof, () => hasOpenMetricsMarksAscii(buf.length > SNIFF_CHARS ? buf.subarray(0, SNIFF_CHARS) : buf));
-}
-
-/** `head` holds `text` at `at` (false past its end). */
-function bytesAt(head: Buffer, at: number, text: string): boolean {
-  if (at < 0 || at + text.length > head.length) return false;
-  for (let i = 0; i < text.length; i++) if (head[at + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-/** hasOpenMetricsMarks of the first SNIFF_CHARS of an ASCII body, on its bytes: the same searches, natively, in place. */
-function hasOpenMetricsMarksAscii(head: Buffer): boolean {
-  if (bytesAt(head, 0, '# UNIT ') || head.indexOf('\n# UNIT ') >= 0) return true;
-  for (let at = head.indexOf(' # {'); at >= 0; at = head.indexOf(' # {', at + 4)) {
-    if (head[head.lastIndexOf(10, at) + 1] !== 35 /* # */) return true;
-  }
-  for (let at = head.indexOf(' counter'); at >= 0; at = head.indexOf(' counter', at + 8)) {
-    const lineStart = head.lastIndexOf(10, at) + 1;
-    const after = head[at + 8];
-    if (!bytesAt(head, lineStart, '# TYPE ') || !(after === undefined || after === 10 || after === 13 || after === 32)) continue;
-    const name = head.toString('latin1', lineStart + 7, at);
-    return !name.endsWith('_total') && (head.indexOf(`\n${name}_total{`, at) >= 0 || head.indexOf(`\n${name}_total `, at) >= 0);
-  }
-  return false;
+  return verdict(contentType, eof, () => hasOpenMetricsMarks(buf.toString('latin1', 0, Math.min(buf.length, SNIFF_CHARS))));
 }
