@@ -1,5 +1,6 @@
 // The text-format writer of the gpufleet families: prom-client's layout (HELP, TYPE, a blank line between
 // families, series in the order first set), escaping, and every family's labels as the README names them.
+import { Counter, Gauge, Registry } from 'prom-client';
 import { CapacityTracker } from '../capacity/tracker.js';
 import { parsePromText } from '../engines/promText.js';
 import { buildFleet } from '../fleet/fleetModel.js';
@@ -41,6 +42,32 @@ describe('Family', () => {
     expect(escapeLabelValue('a"b\\c')).toBe('a\\"b\\\\c');
     expect(labelValue('say "hi"\n')).toBe('say \\"hi\\"');
     expect(labelText(['a', 'b'], ['1', '2'])).toBe('a="1",b="2"');
+  });
+
+  it('the same bytes as prom-client for the same families, labels and values', async () => {
+    const reg = new Registry();
+    const g = new Gauge({ name: 'x_ratio', help: 'Help with \\ and\nnewline', labelNames: ['host', 'model'], registers: [reg] });
+    const c = new Counter({ name: 'y_total', help: 'h', registers: [reg] });
+    const ours = new Family('x_ratio', 'Help with \\ and\nnewline', 'gauge', ['host', 'model']);
+    const oursC = new Family('y_total', 'h', 'counter', []);
+    const rows: Array<[string, string, number]> = [
+      ['h1', 'Qwen/Qwen3-4B', 0.1 + 0.2],
+      ['h"2', 'a\\b', 1e21],
+      ['h1', 'say "hi"', -0],
+      ['h3', 'x'.repeat(40), NaN],
+      ['h4', 'm', Infinity],
+      ['h5', 'm', -Infinity],
+      ['h1', 'Qwen/Qwen3-4B', 7],
+    ];
+    for (const [host, model, v] of rows) {
+      g.set({ host, model }, v);
+      ours.set(labelText(['host', 'model'], [labelValue(host), labelValue(model)]), v);
+    }
+    c.inc(2);
+    c.inc(3);
+    oursC.add('', 2);
+    oursC.add('', 3);
+    expect(renderFamilies([ours, oursC])).toBe((await reg.metrics()).trimEnd());
   });
 
   it('values as prom-client writes them', () => {
