@@ -167,6 +167,7 @@ describe('a hostile local user cannot turn engine discovery against the host', (
     const exited = s ? new Promise((r) => (s.proc.exitCode !== null ? r(null) : s.proc.once('exit', r))) : null;
     if (sidecarPids[1] !== undefined) process.kill(sidecarPids[1], 'SIGTERM');
     await exited;
+    await s?.stop(); // exited already: this removes the harness's folder
     for (const sv of servers) sv.close();
     udsServer?.close();
     rmSync(dir, { recursive: true, force: true });
