@@ -190,7 +190,7 @@ const GROUP_LABELS = ['cluster', 'rack', 'datacenter', 'region', 'job'];
  * `and` keeps its left side's rows, names included.
  */
 // Raw: Grafana regex-escapes a multi-value variable's value, and `gpu1\\.example\\.com` would never equal a host
-// name. With All (`.+`) or several hosts (`a,b`) the raw value names no host either.
+// name. With All (`.*`) or several hosts (`a,b`) the raw value names no host either.
 const HOST_ONE = 'host="${host:raw}"';
 // The level switch, a matcher on a label no series has (so its value is ""): `(?:$model)(?:$engine)` matches ""
 // exactly when both are All (`.*`; a model or engine value never matches ""). `=~` keeps every series then and
@@ -305,11 +305,15 @@ export function fleetOverview(): Dashboard {
       'counts, free capacity, load and alerts per host and per group, and the engines → GPUs topology.',
     [
       customVariable('group', 'Group by', GROUP_LABELS),
-      queryVariable('host', 'Host', 'label_values(gpufleet_host_info, host)', { multi: true, includeAll: true }),
+      // All is `.*`, as for model and engine: the engine list below tells "every host" from a pick by it.
+      queryVariable('host', 'Host', 'label_values(gpufleet_host_info, host)', { multi: true, includeAll: true, allValue: '.*' }),
       // `.*`: an engine whose model is unknown has no model label, and `.+` would leave it out.
       queryVariable('model', 'Model', 'label_values(gpufleet_engine_info{host=~"$host"}, model)', { multi: true, includeAll: true, allValue: '.*' }),
       // Model and engine at All (`.*`) is the fleet level: the topology panel shows host tiles only then.
-      queryVariable('engine', 'Engine', 'label_values(gpufleet_engine_info{host=~"$host", model=~"$model"}, engine_id)', {
+      // The list is empty until a host or a model narrows it: a whole fleet's engine ids (56,000 on all-mig)
+      // took seconds to list at every page open. The switch is FILTER_VALUE's: "" matches `(?:$host)(?:$model)`
+      // only while both are All, and a picked name never matches "".
+      queryVariable('engine', 'Engine', `label_values(gpufleet_engine_info{host=~"$host", model=~"$model", ${FILTER_LABEL}!~"(?:$host)(?:$model)"}, engine_id)`, {
         multi: true,
         includeAll: true,
         allValue: '.*',

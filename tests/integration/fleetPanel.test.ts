@@ -190,6 +190,29 @@ describe('the fleet dashboard\'s topology panel on fleet-sim and Prometheus', ()
     expect([...titles]).toEqual([model]);
   });
 
+  it('the engine list: empty while every host and model is selected; a picked host\'s or model\'s engines otherwise', async () => {
+    // As Grafana's Prometheus data source lists a variable's values: the label-values API with the selector as match[].
+    const variable = fleetDashboard.templating.list.find((v: any) => v.name === 'engine');
+    const [, selector, label] = /^label_values\((.*), (\w+)\)$/.exec(variable.definition) as string[];
+    const listed = async (vars: Vars) => {
+      const url = `${prom.url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(interpolate(selector as string, vars))}`;
+      const answer = (await (await fetch(url)).json()) as { status: string; data: string[] };
+      expect(answer.status).toBe('success');
+      return new Set(answer.data);
+    };
+    const info = await prom.query('gpufleet_engine_info');
+    const all = allSelected(fleetDashboard);
+    expect(info.length).toBeGreaterThan(HOSTS);
+    expect(await listed(all)).toEqual(new Set());
+
+    const host = info[0]?.metric.host as string;
+    expect(await listed({ ...all, host: grafanaRegex(host) })).toEqual(new Set(info.filter((s) => s.metric.host === host).map((s) => s.metric.engine_id)));
+    const model = info.find((s) => s.metric.model)?.metric.model as string;
+    const ofModel = new Set(info.filter((s) => s.metric.model === model).map((s) => s.metric.engine_id));
+    expect(ofModel.size).toBeGreaterThan(0);
+    expect(await listed({ ...all, model: grafanaRegex(model) })).toEqual(ofModel);
+  });
+
   it('several families per query: every row keeps its family\'s __name__, and each level brings back every family the store has', async () => {
     const hosts = await typicalHosts(prom.query);
     expect(hosts.length).toBe(3);
