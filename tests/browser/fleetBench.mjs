@@ -1,6 +1,7 @@
 // The fleet figures of `npm run bench` (issue 10), printed, never asserted: a 1,000-host simulated fleet
 // (fleet-sim, `typical` then `all-mig`) scraped every 15 s by a real Prometheus with the fleet rules,
 // which also remote-writes into VictoriaMetrics (rules there by vmalert, as in prometheus/scale-out/).
+// Each store is measured with the other stopped, as if each had its own machine.
 //   - the fleet dashboard's topology queries as Grafana's Prometheus data source sends them
 //     (@grafana/prometheus in Chromium → the harness's /api/ds/query → Prometheus): answer bytes in
 //     total and the slowest query, at fleet level and for one host;
@@ -70,7 +71,7 @@ async function daemon(bin, args, url) {
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) {
-      return { url, stop };
+      return { url, pid: proc.pid, stop };
     }
     if (proc.exitCode !== null || Date.now() > deadline) {
       await stop();
@@ -108,6 +109,7 @@ async function startVictoria() {
   );
   return {
     url: vm.url,
+    pids: [vm.pid, vmalert.pid],
     stop: async () => {
       await vmalert.stop();
       await vm.stop();
@@ -145,9 +147,45 @@ function summarise(entries) {
   return { bytes, slowest, count: entries.length, entries };
 }
 
+/**
+ * Runs `fn` with these processes stopped (SIGSTOP), then lets them go on. Each store is measured with the
+ * other paused: on this 2-core machine they would otherwise share the CPU that production gives each its
+ * own machines, and what one store's figure waited on would be the other's ingestion. Prometheus keeps
+ * the samples it could not remote-write while VictoriaMetrics is stopped and sends them after.
+ */
+async function paused(pids, fn) {
+  for (const pid of pids) {
+    process.kill(pid, 'SIGSTOP');
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const pid of pids) {
+      process.kill(pid, 'SIGCONT');
+    }
+  }
+}
+
+/**
+ * Waits until Prometheus has remote-written what it appended (what it held back while VictoriaMetrics was
+ * stopped), so VictoriaMetrics is not measured while it ingests the backlog.
+ */
+async function remoteWriteCaughtUp(promUrl) {
+  const newest = (text, name) =>
+    Math.max(...text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).map((l) => Number(l.split(' ').at(-1))));
+  await waitFor('Prometheus remote-wrote its backlog', async () => {
+    const text = await (await fetch(`${promUrl}/metrics`)).text();
+    const appended = newest(text, 'prometheus_remote_storage_highest_timestamp_in_seconds');
+    const sent = newest(text, 'prometheus_remote_storage_queue_highest_sent_timestamp_seconds');
+    return Number.isFinite(appended) && Number.isFinite(sent) && sent >= appended - 5;
+  });
+}
+
 /** One mix: the fleet, the stores, the page. `browser` is a launched Playwright Chromium. */
 async function benchMix(browser, mix, runs) {
-  console.log(`\n3. fleet dashboard on Prometheus, ${HOSTS} hosts, ${mix} (fleet-sim seed 1, ${SCRAPE_S} s scrapes)`);
+  console.log(
+    `\n3. fleet dashboard on Prometheus, ${HOSTS} hosts, ${mix} (fleet-sim seed 1, ${SCRAPE_S} s scrapes; each store measured with the other stopped)`
+  );
   const started = Date.now();
   const vm = await startVictoria();
   let fleet;
@@ -206,17 +244,24 @@ async function benchMix(browser, mix, runs) {
 
     // Answer bytes: what the data source asked for at fleet level, then for one host.
     const levels = {};
+    // The other store's processes, stopped while one is measured.
+    const others = { 'gpufleet-prometheus': vm.pids, 'gpufleet-victoria': [fleet.pids[1]] };
     for (const uid of ['gpufleet-prometheus', 'gpufleet-victoria']) {
-      let mark = server.queryLog.length;
-      await page.evaluate((ds) => window.gpufleetHost.show({ view: 'fleet', ds }), uid);
-      await wait('[data-testid="gpufleet-host"]');
-      await waitDone();
-      const fleetLevel = server.queryLog.slice(mark);
-      mark = server.queryLog.length;
-      await page.locator('[data-testid="gpufleet-host"]').nth(3).click();
-      await wait('[data-testid="gpufleet-gpu"]');
-      await waitDone();
-      levels[uid] = { fleet: summarise(fleetLevel), host: summarise(server.queryLog.slice(mark)) };
+      if (uid === 'gpufleet-victoria') {
+        await remoteWriteCaughtUp(fleet.promUrl);
+      }
+      await paused(others[uid], async () => {
+        let mark = server.queryLog.length;
+        await page.evaluate((ds) => window.gpufleetHost.show({ view: 'fleet', ds }), uid);
+        await wait('[data-testid="gpufleet-host"]');
+        await waitDone();
+        const fleetLevel = server.queryLog.slice(mark);
+        mark = server.queryLog.length;
+        await page.locator('[data-testid="gpufleet-host"]').nth(3).click();
+        await wait('[data-testid="gpufleet-gpu"]');
+        await waitDone();
+        levels[uid] = { fleet: summarise(fleetLevel), host: summarise(server.queryLog.slice(mark)) };
+      });
     }
     const p = levels['gpufleet-prometheus'];
     for (const [level, entries] of [['fleet level', p.fleet.entries], ['one host', p.host.entries]]) {
@@ -240,10 +285,17 @@ async function benchMix(browser, mix, runs) {
     // The same fleet-level expressions straight to each store, one after another (no browser).
     const asked = server.queryLog.filter((e) => e.path === 'api/v1/query').slice(0, p.fleet.count);
     const direct = { p: [], v: [] };
-    for (const { expr } of asked) {
-      direct.p.push(await instant(fleet.promUrl, expr));
-      direct.v.push(await instant(vm.url, expr));
-    }
+    await paused(others['gpufleet-prometheus'], async () => {
+      for (const { expr } of asked) {
+        direct.p.push(await instant(fleet.promUrl, expr));
+      }
+    });
+    await remoteWriteCaughtUp(fleet.promUrl);
+    await paused(others['gpufleet-victoria'], async () => {
+      for (const { expr } of asked) {
+        direct.v.push(await instant(vm.url, expr));
+      }
+    });
     // Per query, the slowest first: what the fleet level waits on in each store.
     const perQuery = asked
       .map((e, i) => ({ refId: e.refId, p: direct.p[i], v: direct.v[i] }))
@@ -261,7 +313,12 @@ async function benchMix(browser, mix, runs) {
 
     // Chromium: end to end, render, hover, click, host level (median of the runs; the first run apart).
     for (const uid of ['gpufleet-prometheus', 'gpufleet-victoria']) {
-      const r = await page.evaluate(([ds, n]) => window.gpufleetHost.benchFleet(ds, n), [uid, uid === 'gpufleet-prometheus' ? runs : 1]);
+      if (uid === 'gpufleet-victoria') {
+        await remoteWriteCaughtUp(fleet.promUrl);
+      }
+      const r = await paused(others[uid], () =>
+        page.evaluate(([ds, n]) => window.gpufleetHost.benchFleet(ds, n), [uid, uid === 'gpufleet-prometheus' ? runs : 1])
+      );
       const med = (k) => median(r.map((x) => x[k]));
       const store = uid === 'gpufleet-prometheus' ? 'Prometheus' : 'VictoriaMetrics';
       console.log(`  Chromium, grafana12 host set, ${store} (${r[0].tiles} tiles, ${r[0].rows} rows; median of ${r.length})`);
