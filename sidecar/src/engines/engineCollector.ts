@@ -19,8 +19,7 @@ import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
 import { engineBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
-import { keepReadFamilies, keepReadFamiliesAscii, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
-import { ownCopy } from '../util/ownCopy.js';
+import { keepReadFamilies, keptLinesAscii, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
   procPath: string;
@@ -397,11 +396,14 @@ export class EngineCollector {
       if (format.truncated) {
         throw new SourceError('parse', `GET ${metricsUrl}: OpenMetrics answer without its closing "# EOF": cut short, not read (${describeAnswer(m.contentType, body())})`);
       }
-      // Decoded text's kept lines may be a slice of the whole body: a copy of their own is remembered.
-      const kept = ascii ? keepReadFamiliesAscii(m.bytes) : ownCopy(keepReadFamilies(body()));
-      // The same lines as this engine's last answer read the same: its last result is taken again, and
-      // the scrape still counts as new (its time is now, below).
-      const read = s.lastParse.read(c.socketPath ? `unix:${c.socketPath} ${metricsUrl}` : metricsUrl, kept, (k) => parseVllmMetrics(k, { source: `GET ${metricsUrl}` }));
+      // The kept lines as bytes (an ASCII body's are not decoded yet); the same as this engine's last
+      // answer's, they read the same: its last result is taken again, and the scrape still counts as
+      // new (its time is now, below).
+      const keptText = ascii ? null : keepReadFamilies(body());
+      const kept = keptText === null ? keptLinesAscii(m.bytes) : Buffer.from(keptText, 'utf8');
+      const read = s.lastParse.read(c.socketPath ? `unix:${c.socketPath} ${metricsUrl}` : metricsUrl, kept, () =>
+        parseVllmMetrics(keptText ?? kept.toString('latin1'), { source: `GET ${metricsUrl}` }),
+      );
       const parsed = read.result;
       if (read.reused) this.parseCounts.reused++;
       else this.parseCounts.parsed++;
