@@ -5,6 +5,10 @@
 //      floor: what fetching the same answers costs a client that does nothing else (fetchFloor.ts)
 // The 16 engines are real HTTP servers in one child process answering the real 0.10.1 capture, and
 // the process table is a procfs laid out in a temp dir with real vLLM command lines and titles.
+// 7 and 8 run twice: an idle fleet, whose answers change only where a real idle vLLM's do
+// (process_cpu_seconds_total: lines the sidecar drops, so each engine's kept lines stay the same and
+// are not read again, lastParse.ts), and a busy one, whose token counters also move at every answer
+// (every scrape read in full).
 import type { ChildProcess } from 'node:child_process';
 import { start, stop } from './children.js';
 import { fetchFloorShare } from './fetchFloor.js';
@@ -21,16 +25,42 @@ function line(label: string, value: string, target?: string): void {
   console.log(`  ${label.padEnd(52)} ${value.padStart(14)}${target ? `   (target ${target})` : ''}`);
 }
 
+/** How the stand-ins' counters move: see the head of this file. */
+export type FleetLoad = 'idle' | 'busy';
+
+// The capture cut around the values that move; the mode is switched by a line on stdin.
 const SERVERS = `
 const http = require('node:http');
 const fs = require('node:fs');
 const metrics = fs.readFileSync(process.argv[1], 'utf8');
 const count = Number(process.argv[2]);
+let mode = process.argv[3];
+process.stdin.on('data', (d) => { mode = String(d).trim().split('\\n').pop(); });
+const re = /^(process_cpu_seconds_total|vllm:prompt_tokens_total\\{[^}]*\\}|vllm:generation_tokens_total\\{[^}]*\\}) (\\S+)$/gm;
+const segs = [];
+const slots = [];
+let last = 0;
+for (let m; (m = re.exec(metrics)); ) {
+  segs.push(metrics.slice(last, m.index + m[1].length + 1));
+  slots.push({ cpu: m[1].startsWith('process'), base: Number(m[2]) });
+  last = m.index + m[0].length;
+}
+segs.push(metrics.slice(last));
+if (slots.length !== 3) throw new Error('capture without its three moving values');
+const answer = (n) => {
+  let out = segs[0];
+  slots.forEach((s, k) => {
+    const v = s.cpu ? (s.base + n * 0.01).toFixed(2) : (mode === 'busy' ? s.base + n * 37 : s.base).toFixed(1);
+    out += v + segs[k + 1];
+  });
+  return out;
+};
 const ports = [];
 let left = count;
 for (let i = 0; i < count; i++) {
+  let answered = 0;
   const s = http.createServer((q, r) => {
-    if (q.url === '/metrics') r.end(metrics);
+    if (q.url === '/metrics') r.end(answer(++answered));
     else if (q.url === '/version') r.end('{"version":"0.10.1"}');
     else if (q.url === '/v1/models') r.end('{"object":"list","data":[{"id":"Qwen/Qwen3-4B-FP8","object":"model","root":"Qwen/Qwen3-4B-FP8","parent":null,"max_model_len":40960}]}');
     else r.end();
@@ -65,10 +95,10 @@ function procCpuSeconds(pid: number): number {
 }
 
 /** `count` vLLM stand-ins in one child process, each answering the real 0.10.1 capture; their ports. */
-export async function startEngineStandIns(count: number): Promise<{ servers: ChildProcess; ports: number[] }> {
-  const servers = start(process.execPath, ['-e', SERVERS, largestMetricsFixture(), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startEngineStandIns(count: number, load: FleetLoad = 'idle'): Promise<{ servers: ChildProcess; ports: number[]; setLoad: (l: FleetLoad) => void }> {
+  const servers = start(process.execPath, ['-e', SERVERS, largestMetricsFixture(), String(count), load], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ports = await new Promise<number[]>((resolve) => servers.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
-  return { servers, ports };
+  return { servers, ports, setLoad: (l) => servers.stdin?.write(`${l}\n`) };
 }
 
 export async function engineBench(): Promise<void> {
@@ -78,50 +108,63 @@ export async function engineBench(): Promise<void> {
   line('CPU time', `${t.cpuMBps.toFixed(1)} MB/s`, '> 100 MB/s');
   line('wall clock', `${t.wallMBps.toFixed(1)} MB/s`);
 
-  const { servers, ports } = await startEngineStandIns(ENGINES);
+  const { servers, ports, setLoad } = await startEngineStandIns(ENGINES);
   const proc = fakeProc(ports);
+  const LOADS: FleetLoad[] = ['idle', 'busy'];
   try {
     const collector = new EngineCollector({
       procPath: proc, dockerSocket: null, engineUrls: [], hostname: 'bench', intervalMs: 1000, busyThreshold: 0.9,
       timeoutMs: 2000, graceMs: 300_000, windowMs: 60_000,
     });
-    for (let i = 0; i < 3; i++) await collector.collect([]);
-    const cpu: number[] = [];
-    const wall: number[] = [];
-    let engines = 0;
-    for (let i = 0; i < 20; i++) {
-      const c0 = process.cpuUsage();
-      const w0 = performance.now();
-      const r = await collector.collect([]);
-      wall.push(performance.now() - w0);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-      engines = r.engines.filter((e) => e.health === 'up' && e.load.running !== null).length;
+    console.log(`\n7. Engine cycle: discovery + /health + /metrics for ${ENGINES} engines, 300 other processes`);
+    for (const load of LOADS) {
+      setLoad(load);
+      await new Promise((r) => setTimeout(r, 100)); // the stand-ins read their stdin
+      for (let i = 0; i < 3; i++) await collector.collect([]);
+      const counts0 = { ...collector.parseCounts };
+      const cpu: number[] = [];
+      const wall: number[] = [];
+      let engines = 0;
+      for (let i = 0; i < 20; i++) {
+        const c0 = process.cpuUsage();
+        const w0 = performance.now();
+        const r = await collector.collect([]);
+        wall.push(performance.now() - w0);
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
+        engines = r.engines.filter((e) => e.health === 'up' && e.load.running !== null).length;
+      }
+      cpu.sort((a, b) => a - b);
+      wall.sort((a, b) => a - b);
+      const read = collector.parseCounts.parsed - counts0.parsed;
+      const reused = collector.parseCounts.reused - counts0.reused;
+      console.log(`    ${load} fleet (${engines} up with load; of ${read + reused} answers ${read} read, ${reused} the same kept lines as the engine's last)`);
+      line('sidecar CPU per cycle, median', `${(cpu[10] as number).toFixed(1)} ms`, '< 100 ms');
+      line('wall per cycle, median', `${(wall[10] as number).toFixed(1)} ms`);
     }
-    cpu.sort((a, b) => a - b);
-    wall.sort((a, b) => a - b);
-    console.log(`\n7. Engine cycle: discovery + /health + /metrics for ${ENGINES} engines (${engines} up with load), 300 other processes`);
-    line('sidecar CPU per cycle, median', `${(cpu[10] as number).toFixed(1)} ms`, '< 100 ms');
-    line('wall per cycle, median', `${(wall[10] as number).toFixed(1)} ms`);
 
     // The whole sidecar on that host, as an operator runs it (nvidia-smi simulated: one GPU). Not in
     // simulate mode, which would watch only the simulator's own engines and none of these.
-    const sidecar = await startHostSidecar('small', ['--proc', proc, '--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none']);
-    try {
-      await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
-      const c0 = procCpuSeconds(sidecar.pid);
-      const seconds = 30;
-      await new Promise((r) => setTimeout(r, seconds * 1000));
-      const share = ((procCpuSeconds(sidecar.pid) - c0) / seconds) * 100;
-      const seen = ((await (await fetch(`${sidecar.base}/api/v1/engines`)).json()) as { engines: { health: string }[] }).engines;
-      console.log(`\n8. Sidecar CPU share at a 1 s interval on that host (${seconds} s, sidecar process only; the fake nvidia-smi is another process)`);
-      line(`CPU share of one core (${seen.filter((e) => e.health === 'up').length} of ${ENGINES} engines up)`, `${share.toFixed(2)} %`, '< 2 %');
-    } finally {
-      await sidecar.stop();
+    const seconds = 30;
+    console.log(`\n8. Sidecar CPU share at a 1 s interval on that host (${seconds} s, sidecar process only; the fake nvidia-smi is another process)`);
+    for (const load of LOADS) {
+      setLoad(load);
+      const sidecar = await startHostSidecar('small', ['--proc', proc, '--interval', '1s', '--docker-socket', 'none', '--kmsg', 'none']);
+      try {
+        await new Promise((r) => setTimeout(r, 8000)); // start-up and the first ticks
+        const c0 = procCpuSeconds(sidecar.pid);
+        await new Promise((r) => setTimeout(r, seconds * 1000));
+        const share = ((procCpuSeconds(sidecar.pid) - c0) / seconds) * 100;
+        const seen = ((await (await fetch(`${sidecar.base}/api/v1/engines`)).json()) as { engines: { health: string }[] }).engines;
+        line(`CPU share of one core, ${load} fleet (${seen.filter((e) => e.health === 'up').length} of ${ENGINES} engines up)`, `${share.toFixed(2)} %`, '< 2 %');
+      } finally {
+        await sidecar.stop();
+      }
     }
     // The floor under that share, with the sidecar stopped: only fetching the same 32 answers a second.
     console.log('    floor: fetching the same /health + /metrics answers once a second and nothing else (20 s each)');
     line('  raw sockets, kept open, bodies dropped', `${(await fetchFloorShare(ports, 'socket', 20)).toFixed(2)} %`);
+    line('  the same, /health and /metrics in one write', `${(await fetchFloorShare(ports, 'pipelined', 20)).toFixed(2)} %`);
     line('  node:http keep-alive agent, bodies dropped', `${(await fetchFloorShare(ports, 'http', 20)).toFixed(2)} %`);
   } finally {
     await stop(servers);

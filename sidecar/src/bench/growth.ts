@@ -97,11 +97,12 @@ export async function growthBench(): Promise<void> {
     }
     fitLine('GPU', GPU_COUNTS, gpuCosts, 'GPUs');
 
-    console.log('    engines: one L40S (the small scenario\'s nvidia-smi) and N vLLM stand-ins answering the 0.10.1 capture');
-    console.log('    (47 KiB of /metrics each), found in a laid-out procfs with 300 other processes (--proc)');
+    console.log('    engines: one L40S (the small scenario\'s nvidia-smi) and N vLLM stand-ins answering the 0.10.1 capture,');
+    console.log('    (47 KiB of /metrics each), found in a laid-out procfs with 300 other processes (--proc);');
+    console.log('    busy: their token counters move at every answer, so every scrape is read (an idle engine\'s is not, section 8)');
     const engineCosts: Cost[] = [];
     for (const n of ENGINE_COUNTS) {
-      const { servers, ports } = await startEngineStandIns(n);
+      const { servers, ports } = await startEngineStandIns(n, 'busy');
       const proc = fakeProc(ports);
       try {
         const c = await measure(await startHostSidecar('small', [...COMMON, '--proc', proc]));

@@ -14,11 +14,12 @@ import { EndpointGate } from './endpointGate.js';
 import { readFormat, readFormatAscii, type ExpositionFormat } from './expositionFormat.js';
 import { parseAllowList, type VllmPath } from './endpointPolicy.js';
 import { httpGet, httpGetBytes } from './httpGet.js';
+import { LastParse } from './lastParse.js';
 import { mapEngineGpus } from './mapping.js';
 import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
 import { engineBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
-import { keepReadFamilies, keepReadFamiliesAscii, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
+import { keepReadFamilies, keptLinesAscii, parseVllmMetrics, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
 
 export interface EngineCollectorOptions {
   procPath: string;
@@ -74,12 +75,20 @@ interface EngineState {
   lastError: string | null;
   /** The format of the last /metrics answer read. */
   metricsFormat: ExpositionFormat | null;
+  /** This engine's last kept /metrics lines and what they read as: an idle engine's are not read again. */
+  lastParse: LastParse<VllmMetrics>;
   /** Answered /health and a /metrics with vLLM families at least once: only then is it a scrape target. */
   answeredAsVllm: boolean;
   /** Whether the last collection finished this engine's probe before its budget ran out. */
   refreshed: boolean;
   /** Monotonic ms of the last finished probe; -Infinity: never. */
   refreshedAt: number;
+}
+
+/** Since the collector started: /metrics answers read, and those whose kept lines were the same as the engine's last (not read again). */
+export interface ParseCounts {
+  parsed: number;
+  reused: number;
 }
 
 export interface EngineReading {
@@ -166,6 +175,7 @@ export class EngineCollector {
   /** Candidates left out by --max-engines at the last tick. */
   private overCap = 0;
   private readonly clock: Clock;
+  readonly parseCounts: ParseCounts = { parsed: 0, reused: 0 };
 
   constructor(private readonly opts: EngineCollectorOptions) {
     this.scanner = new ProcScanner(opts.procPath, undefined, opts.procPids ?? null);
@@ -266,7 +276,7 @@ export class EngineCollector {
         this.states.set(c.id, {
           candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, lastSeenInDiscovery: now, version: null, models: null,
           versionAskedAt: -Infinity, modelsAskedAt: -Infinity, processStart: null, windows: new Map(), merged: null, mergedKey: '', lastError: null,
-          metricsFormat: null, answeredAsVllm: false,
+          metricsFormat: null, lastParse: new LastParse<VllmMetrics>(), answeredAsVllm: false,
           refreshed: false, refreshedAt: -Infinity,
         });
       }
@@ -362,6 +372,7 @@ export class EngineCollector {
     if (s.health === 'down' && before === 'up') event('engine-down', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) stopped answering: ${s.lastError}`);
     if (s.health !== 'up') {
       clearWindows(s);
+      s.lastParse.clear();
       this.refreshed(s, now);
       return;
     }
@@ -385,8 +396,17 @@ export class EngineCollector {
       if (format.truncated) {
         throw new SourceError('parse', `GET ${metricsUrl}: OpenMetrics answer without its closing "# EOF": cut short, not read (${describeAnswer(m.contentType, body())})`);
       }
-      const kept = ascii ? keepReadFamiliesAscii(m.bytes) : keepReadFamilies(body());
-      const parsed = parseVllmMetrics(kept, { source: `GET ${metricsUrl}` });
+      // The kept lines as bytes (an ASCII body's are not decoded yet); the same as this engine's last
+      // answer's, they read the same: its last result is taken again, and the scrape still counts as
+      // new (its time is now, below).
+      const keptText = ascii ? null : keepReadFamilies(body());
+      const kept = keptText === null ? keptLinesAscii(m.bytes) : Buffer.from(keptText, 'utf8');
+      const read = s.lastParse.read(c.socketPath ? `unix:${c.socketPath} ${metricsUrl}` : metricsUrl, kept, () =>
+        parseVllmMetrics(keptText ?? kept.toString('latin1'), { source: `GET ${metricsUrl}` }),
+      );
+      const parsed = read.result;
+      if (read.reused) this.parseCounts.reused++;
+      else this.parseCounts.parsed++;
       if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, body())})`);
       s.answeredAsVllm = true;
       s.metricsFormat = format.format;
@@ -406,6 +426,7 @@ export class EngineCollector {
       timedOut = err instanceof SourceError && err.reason === 'timeout';
       s.lastError = (err as Error).message;
       clearWindows(s);
+      s.lastParse.clear();
     }
     if (timedOut) {
       this.refreshed(s, now);

@@ -186,6 +186,26 @@ describe('parsePromText: names and values seen before', () => {
     // duplicate label, the value's quote never closed on its line, `le.x` is no label name
     expect(expo.problems.map((p) => p.line)).toEqual([7, 8, 10]);
   });
+
+  it('reads label names exactly past the first sixteen, when two look alike, and from one input to the next', () => {
+    // A config line with twenty labels before the names the buckets repeat (vLLM's cache_config_info);
+    // `aqxqb` and `arxrb` have the same length, ends and middle; `le` and `lex` share a start.
+    const many = Array.from({ length: 20 }, (_, k) => `l${k}="${k}"`).join(',');
+    const first = [`info{${many}} 1`, 'b{model_name="m",le="1"} 2', 'b{model_name="m",le="2"} 3', 'c{aqxqb="x",arxrb="y"} 4', 'c{arxrb="y",aqxqb="x"} 5', 'c{lex="1",le="1"} 6'];
+    const second = ['c{arxrb="z"} 7', 'c{aqxqb="w",model_name="n"} 8', 'b{le="1",model_name="m"} 9', 'c{l19="19",l0="0"} 10'];
+    const read = (lines: string[]) => parsePromText(lines.join('\n')).samples.map((s) => [s.name, { ...s.labels }, s.value]);
+    const alone = (lines: string[]) => lines.map((l) => read([l])[0]);
+    for (let round = 0; round < 2; round++) {
+      expect(read(first)).toEqual(alone(first));
+      expect(read(second)).toEqual(alone(second));
+    }
+    expect(read(second)).toEqual([
+      ['c', { arxrb: 'z' }, 7],
+      ['c', { aqxqb: 'w', model_name: 'n' }, 8],
+      ['b', { le: '1', model_name: 'm' }, 9],
+      ['c', { l19: '19', l0: '0' }, 10],
+    ]);
+  });
 });
 
 describe('parsePromText: malformed input is skipped and counted', () => {

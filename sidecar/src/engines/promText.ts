@@ -146,8 +146,19 @@ function sharedValue(v: string): string {
   return own;
 }
 
-/** Label names remembered per input for reading in place (vLLM's use four or five). */
-const MAX_SEEN_LABELS = 16;
+/**
+ * Label names remembered per input for reading in place. vLLM's samples use four or five, but its
+ * `cache_config_info` line alone has 10 to 24 of its own, and when those filled a list of 16 the
+ * names every bucket line repeats (`model_name`, `le`) were never recognised.
+ */
+const MAX_SEEN_LABELS = 256;
+/**
+ * Where a bare label name was last found: slot + 1 in this input's list, by a hash of the name's
+ * length and three of its characters. Shared by every parse and never cleared: a hit is always
+ * checked against the text, so what another input left here only costs a miss.
+ */
+const LABEL_SLOT_BITS = 9;
+const labelSlotByHash = new Uint16Array(1 << LABEL_SLOT_BITS);
 
 const TYPES: ReadonlySet<string> = new Set([
   'counter',
@@ -303,6 +314,8 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
   };
 
   let tokenEnd = 0;
+  /** The last readQuoted read no escape: its value holds no quote, backslash or newline. */
+  let quotedPlain = false;
   // Positions of the next quote and backslash at or after some point, found with indexOf and
   // reused until passed: the scan of every quoted string is native, and the whole input is
   // searched at most once for each character however the lines are broken (no quadratic rescans
@@ -326,7 +339,9 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         if (nextQuote >= end) throw new LineError(`unterminated ${what}`);
         if (out.length + (nextQuote - i) > maxLen) throw new LineError(`${what} longer than ${maxLen} characters`);
         tokenEnd = nextQuote + 1;
-        return out.length === 0 ? text.slice(i, nextQuote) : out + text.slice(i, nextQuote);
+        // Every escape adds a character to out, so an empty out means none was read.
+        quotedPlain = out.length === 0;
+        return quotedPlain ? text.slice(i, nextQuote) : out + text.slice(i, nextQuote);
       }
       if (nextBackslash >= end) throw new LineError(`unterminated ${what}`);
       const e = nextBackslash + 1 < end ? text.charCodeAt(nextBackslash + 1) : -1;
@@ -522,6 +537,8 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
           break;
         }
         let lname: string;
+        /** The name's place in seenLabels; -1 for a quoted name or one past MAX_SEEN_LABELS. */
+        let slot = -1;
         if (c === QUOTE) {
           lname = readQuoted(i, lim.maxNameLength, 'quoted name');
           i = skipBlank(tokenEnd);
@@ -535,24 +552,35 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
             continue;
           }
         } else {
-          let seen = -1;
-          for (let k = 0; k < seenLabels.length; k++) {
-            if (nameAt(seenLabels[k] as string, i, LABEL_CHAR)) {
-              seen = k;
-              break;
-            }
+          // The name's extent, as readName finds it, then the name last seen with the same hash:
+          // the same length and characters there is the same name, read without a slice.
+          let j = i;
+          if (c < 128 && LABEL_START[c] === 1) {
+            j++;
+            while (j < end && (c = text.charCodeAt(j)) < 128 && LABEL_CHAR[c] === 1) j++;
           }
-          if (seen >= 0) {
-            lname = seenLabels[seen] as string;
-            tokenEnd = i + lname.length;
+          const len = j - i;
+          let hash = 0;
+          if (len > 0) {
+            hash = (len * 31 + text.charCodeAt(i) * 7 + text.charCodeAt(j - 1) * 3 + text.charCodeAt(i + (len >> 1))) & ((1 << LABEL_SLOT_BITS) - 1);
+            const at = (labelSlotByHash[hash] as number) - 1;
+            const cand = at >= 0 && at < seenLabels.length ? (seenLabels[at] as string) : '';
+            if (cand.length === len && text.startsWith(cand, i)) slot = at;
+          }
+          if (slot >= 0) {
+            lname = seenLabels[slot] as string;
+            tokenEnd = j;
           } else {
             lname = readName(i, true);
             if (lname.length === 0) throw new LineError('invalid label name');
             // Only names read bare are recognised bare: a quoted name may hold any character.
-            if (seenLabels.length < MAX_SEEN_LABELS && !seenLabels.includes(lname)) {
+            slot = seenLabels.indexOf(lname);
+            if (slot < 0 && seenLabels.length < MAX_SEEN_LABELS) {
+              slot = seenLabels.length;
               seenLabels.push(lname);
               seenValues.push(null);
             }
+            if (slot >= 0) labelSlotByHash[hash] = slot + 1;
           }
           i = skipBlank(tokenEnd);
           c = i < end ? text.charCodeAt(i) : -1;
@@ -561,7 +589,6 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         if (c !== EQUALS) throw new LineError('expected "=" after label name');
         i = skipBlank(i + 1);
         if (i >= end || text.charCodeAt(i) !== QUOTE) throw new LineError('label value is not quoted');
-        const slot = seenLabels.indexOf(lname);
         const known = slot >= 0 ? seenValues[slot] : null;
         let value: string;
         // A remembered value holds no quote, backslash or newline: the same characters between the
@@ -572,7 +599,7 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         } else {
           value = readQuoted(i, lim.maxLabelValueLength, 'label value');
           if (value.length <= MAX_INTERNED_LENGTH) value = intern(value);
-          if (slot >= 0) seenValues[slot] = value.length <= MAX_INTERNED_LENGTH && !/["\\\n]/.test(value) ? value : null;
+          if (slot >= 0) seenValues[slot] = quotedPlain && value.length <= MAX_INTERNED_LENGTH ? value : null;
         }
         if (lname in labels) throw new LineError(`duplicate label "${quoteOutput(lname, 40)}"`);
         if (++labelCount > lim.maxLabels) throw new LineError(`more than ${lim.maxLabels} labels`);

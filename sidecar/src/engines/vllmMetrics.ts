@@ -533,8 +533,23 @@ function isWantedBytes(buf: Uint8Array, start: number, end: number, hash: number
  * in work on lines this short.
  */
 export function keepReadFamiliesAscii(body: Buffer): string {
+  const text = keptLinesAscii(body).toString('latin1');
+  // A body far bigger than engines send is not kept hold of.
+  if (keptScratch.length > MAX_KEPT_SCRATCH) keptScratch = new Uint8Array(64 * 1024);
+  return text;
+}
+
+/** Past this size, the scratch a large body made is let go once bodies are small again. */
+const MAX_KEPT_SCRATCH = 1024 * 1024;
+
+/**
+ * The bytes keepReadFamiliesAscii decodes: a view into a buffer that the next call overwrites, for a
+ * caller that compares them with an engine's last (lastParse.ts) before deciding to decode them.
+ */
+export function keptLinesAscii(body: Buffer): Buffer {
   const buf = new Uint8Array(body.buffer, body.byteOffset, body.length);
   const n = buf.length;
+  if (keptScratch.length > MAX_KEPT_SCRATCH && n <= MAX_KEPT_SCRATCH) keptScratch = new Uint8Array(64 * 1024);
   if (keptScratch.length < n) keptScratch = new Uint8Array(n);
   const out = keptScratch;
   let w = 0;
@@ -569,8 +584,5 @@ export function keepReadFamiliesAscii(body: Buffer): string {
     pos = nl + 1;
   }
   if (runStart >= 0) for (let k = runStart; k < n; k++) out[w++] = buf[k] as number;
-  const text = Buffer.from(out.buffer, out.byteOffset, w).toString('latin1');
-  // A body far bigger than engines send is not kept hold of.
-  if (keptScratch.length > 1024 * 1024) keptScratch = new Uint8Array(64 * 1024);
-  return text;
+  return Buffer.from(out.buffer, out.byteOffset, w);
 }
