@@ -1102,6 +1102,43 @@ function panelModule(panel?: string) {
   return `${PLUGIN_BASE}/panels/${panel}/module.js`;
 }
 
+/**
+ * Chromium's long animation frames (frames that took over 50 ms from their first task to their paint)
+ * while it runs: what a click's frame waited on, by script (its invoker: an event handler, a timer, a
+ * fetch's promise, React's scheduler) and by rendering (style, layout, paint). Nothing where the
+ * browser does not report them.
+ */
+function watchLongFrames() {
+  const entries: any[] = [];
+  const supported = (PerformanceObserver.supportedEntryTypes ?? []).includes('long-animation-frame');
+  const observer = supported ? new PerformanceObserver((list) => entries.push(...list.getEntries())) : undefined;
+  observer?.observe({ type: 'long-animation-frame' });
+  return {
+    /** The frames that overlap [a, b], times from a: the frame, its scripts, its rendering. */
+    within(a: number, b: number) {
+      entries.push(...(observer?.takeRecords() ?? []));
+      return entries
+        .filter((f) => f.startTime < b && f.startTime + f.duration > a)
+        .map((f) => {
+          const end = f.startTime + f.duration;
+          return {
+            startMs: f.startTime - a,
+            ms: f.duration,
+            scriptMs: f.scripts.reduce((n: number, s: any) => n + s.duration, 0),
+            // From the frame's rendering start (rAF callbacks, then style, layout, paint) to its end.
+            renderMs: f.renderStart > 0 ? end - f.renderStart : 0,
+            styleLayoutMs: f.styleAndLayoutStart > 0 ? end - f.styleAndLayoutStart : 0,
+            scripts: [...f.scripts]
+              .sort((x: any, y: any) => y.duration - x.duration)
+              .slice(0, 4)
+              .map((s: any) => `${s.invoker || s.invokerType} ${s.duration.toFixed(0)} ms (at ${(s.startTime - a).toFixed(0)})`),
+          };
+        });
+    },
+    stop: () => observer?.disconnect(),
+  };
+}
+
 async function benchFleet(uid: string, runs: number, panel?: string) {
   const out = [];
   const panelPlugin = await importPlugin(panelModule(panel));
@@ -1147,6 +1184,7 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
     const hoverMs = performance.now() - h0;
 
     // Click: the panel's own answer (the host level, painted), then the host's topology from its queries.
+    const frames = watchLongFrames();
     const c0 = performance.now();
     tile.click();
     // The click's handlers (the panel's, the dashboard's variable hook), React's commit (a discrete event's
@@ -1160,12 +1198,15 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
     await until('host level', () => Boolean(rootEl.querySelector('[data-testid="gpufleet-topology"]')));
     await nextPaint();
     const clickMs = performance.now() - c0;
+    performance.measure('gpufleet click', { start: c0, end: c0 + clickMs });
     await until(
       'host topology',
       () => panelDone(rootEl) && rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length > 0
     );
     await nextPaint();
     const hostLevelMs = performance.now() - c0;
+    const clickFrames = frames.within(c0, c0 + clickMs);
+    frames.stop();
     out.push({
       fleetWait: waitedOn(t0, t0 + endToEndMs),
       hostWait: waitedOn(c0, c0 + hostLevelMs),
@@ -1178,6 +1219,7 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
       clickScriptMs,
       clickCommitMs,
       clickLayoutMs,
+      clickFrames,
       hostLevelMs,
       tiles: tiles.length,
       hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
