@@ -275,6 +275,16 @@ async function benchMix(browser, mix, runs) {
           '    of which handlers / React commit / style and layout',
           `${ms(med('clickScriptMs'))} / ${ms(med('clickCommitMs'))} / ${ms(med('clickLayoutMs'))}`
         );
+        // Chromium's long animation frames (> 50 ms) inside each click, from the click: what the paint waited
+        // on. A frame whose wall time far exceeds its scripts and rendering waited for a core.
+        for (const [i, x] of r.entries()) {
+          const frames = (x.clickFrames ?? []).map(
+            (f) =>
+              `+${ms(f.startMs)}: ${ms(f.ms)} (scripts ${ms(f.scriptMs)}, render ${ms(f.renderMs)}` +
+              `${f.scripts.length ? `; ${f.scripts[0]}` : ''})`
+          );
+          line(`    click ${i + 1} (${ms(x.clickMs)}): long frames`, frames.join('; ') || 'none over 50 ms');
+        }
       }
       line(`  host level after the click (its queries, ${r[0].hostGpus} GPUs drawn)`, ms(med('hostLevelMs')), '< 300 ms');
       // What each figure waited on (medians): variable reloads, the /api/ds/query answer, its parse, the
