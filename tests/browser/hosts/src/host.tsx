@@ -1148,9 +1148,17 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
   const Panel = panelPlugin.panel;
   const rootEl = document.getElementById('root')!;
   for (let i = 0; i < runs; i++) {
+    // The previous run's page stays until React commits the new one, its tiles on screen: wait for the new one.
+    const previous = rootEl.querySelector('[data-testid="panel-state"]');
     const t0 = performance.now();
     await show({ view: 'fleet', ds: uid, ...(panel === undefined ? {} : { panel }) });
-    await until('fleet tiles', () => panelDone(rootEl) && Boolean(rootEl.querySelector(SHOWN_TILE)));
+    await until(
+      'fleet tiles',
+      () =>
+        rootEl.querySelector('[data-testid="panel-state"]') !== previous &&
+        panelDone(rootEl) &&
+        Boolean(rootEl.querySelector(SHOWN_TILE))
+    );
     const queriesMs = Number(rootEl.querySelector('[data-testid="panel-state"]')!.getAttribute('data-ms'));
     await nextPaint();
     const endToEndMs = performance.now() - t0;
@@ -1210,6 +1218,19 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
     const hostLevelMs = performance.now() - c0;
     const clickFrames = frames.within(c0, c0 + clickMs);
     frames.stop();
+    const hostGpus = rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length;
+
+    // Back to the fleet ("All hosts", as a user goes back): every tile on screen again, painted; then the
+    // fleet-level run the variable started, so that the next run starts from a settled page.
+    const backButton = Array.from(rootEl.querySelectorAll('[data-testid="gpufleet-topology"] button')).find(
+      (b) => b.textContent?.trim() === 'All hosts'
+    ) as HTMLElement;
+    const b0 = performance.now();
+    backButton.click();
+    await until('fleet tiles again', () => rootEl.querySelectorAll(SHOWN_TILE).length === tiles.length);
+    await nextPaint();
+    const backMs = performance.now() - b0;
+    await until('fleet level answered', () => panelDone(rootEl) && !rootEl.querySelector('[data-testid="gpufleet-topology"]'));
     out.push({
       fleetWait: waitedOn(t0, t0 + endToEndMs),
       hostWait: waitedOn(c0, c0 + hostLevelMs),
@@ -1224,8 +1245,9 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
       clickLayoutMs,
       clickFrames,
       hostLevelMs,
+      backMs,
       tiles: tiles.length,
-      hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
+      hostGpus,
       rows: fleetRows,
     });
   }
