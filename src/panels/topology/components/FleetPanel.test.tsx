@@ -229,6 +229,19 @@ describe('TopologyPanel on Prometheus: fleet level', () => {
     expect(screen.getAllByRole('button', { name: /^host / })).toHaveLength(2);
   });
 
+  it('"All hosts" from a host the variable opened: the rows on hand until the fleet level answers', async () => {
+    const hostLevel = tableFrames(pick(onlyHosts(answers, ['sim-0002']), [...FLEET_REFIDS, ...HOST_REFIDS]));
+    const { rerender } = renderPanel(hostLevel, { vars: { host: 'sim-0002' } });
+    await userEvent.click(screen.getByRole('button', { name: 'All hosts' }));
+    const back = panelProps(hostLevel, { vars: { host: 'All' } });
+    rerender(<TopologyPanel {...back} data={{ ...back.data, state: LoadingState.Loading }} />);
+    expect(screen.getAllByRole('button', { name: /^host / }).map((b) => b.textContent)).toEqual([
+      expect.stringContaining('sim-0002'),
+    ]);
+    rerender(<TopologyPanel {...panelProps(dashboard, { vars: { host: 'All' } })} />);
+    expect(screen.getAllByRole('button', { name: /^host / })).toHaveLength(12);
+  });
+
   it('while a run loads, the panel keeps what it read from the last answer, and reads the next when it is done', () => {
     const { rerender } = renderPanel(dashboard);
     expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);

@@ -114,7 +114,7 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
   if (level === 'fleet' && fleet && !awaitingFleet && fleetShown?.fleet !== fleet) {
     setFleetShown({ fleet, groups, messages: fleetMessages });
   }
-  const fleetVisible = level === 'fleet' && (awaitingFleet ? fleetShown !== null : fleet !== undefined);
+  const fleetVisible = level === 'fleet';
 
   // The host's own answer is on its way (a pick made on the fleet-level answer, whose rows name no GPU or
   // engine of it, or a run in progress): the host level waits for it instead of drawing the host once from
@@ -225,7 +225,9 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       </div>
     ) : null;
 
-  const shown = fleetVisible && !awaitingFleet && fleet ? { fleet, groups, messages: fleetMessages } : fleetShown;
+  // Back from a host, the tiles as last drawn; else (and when none were drawn yet) the current answer's.
+  const shown =
+    fleetVisible && fleet && !(awaitingFleet && fleetShown) ? { fleet, groups, messages: fleetMessages } : fleetShown;
   const fleetLevel = shown ? (
     <FleetLevel
       groups={shown.groups}
