@@ -9,6 +9,8 @@
 //   - in Chromium: the page end to end (queries, frames, render, paint), the panel's first render on
 //     those frames, hover and click on a tile, and the host level after the click (its own queries);
 //   - series per host and in total, as the store counts them.
+// GPUFLEET_BENCH_FLEET_AB=<build>,<build> (folders under dist/panels/) adds clicks on each panel build in
+// turn on the same page, for a before / after under the same load.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -332,8 +334,19 @@ async function benchMix(browser, mix, runs) {
           '    of which handlers / React commit / style and layout',
           `${ms(med('clickScriptMs'))} / ${ms(med('clickCommitMs'))} / ${ms(med('clickLayoutMs'))}`
         );
+        // Chromium's long animation frames (> 50 ms) inside each click, from the click: what the paint waited
+        // on. A frame whose wall time far exceeds its scripts and rendering waited for a core.
+        for (const [i, x] of r.entries()) {
+          const frames = (x.clickFrames ?? []).map(
+            (f) =>
+              `+${ms(f.startMs)}: ${ms(f.ms)} (scripts ${ms(f.scriptMs)}, render ${ms(f.renderMs)}` +
+              `${f.scripts.length ? `; ${f.scripts[0]}` : ''})`
+          );
+          line(`    click ${i + 1} (${ms(x.clickMs)}): long frames`, frames.join('; ') || 'none over 50 ms');
+        }
       }
       line(`  host level after the click (its queries, ${r[0].hostGpus} GPUs drawn)`, ms(med('hostLevelMs')), '< 300 ms');
+      line('  back to the fleet ("All hosts"): every tile painted', ms(med('backMs')));
       // What each figure waited on (medians): variable reloads, the /api/ds/query answer, its parse, the
       // data source's frames, the panel.
       for (const [label, key] of [['page end to end', 'fleetWait'], ['host level', 'hostWait']]) {
@@ -342,6 +355,27 @@ async function benchMix(browser, mix, runs) {
           `  ${label} waited on: before the run (variables) / ds answer / parse / frames / panel`,
           `${ms(w('beforeRunMs'))} (${ms(w('variablesMs'))}) / ${ms(w('dsFetchMs'))} / ${ms(w('dsParseMs'))} / ${ms(w('framesMs'))} / ${ms(w('panelMs'))}` +
             ` (${w('dsRequests')} ds + ${w('labelRequests')} other requests)`
+        );
+      }
+    }
+
+    // Panel builds side by side (GPUFLEET_BENCH_FLEET_AB=topology-before,topology: folders under
+    // dist/panels/), one run of each in turn on the same page and stores, so that both see the same load.
+    const builds = (process.env.GPUFLEET_BENCH_FLEET_AB ?? '').split(',').filter(Boolean);
+    if (builds.length > 0) {
+      const ab = new Map(builds.map((b) => [b, []]));
+      for (let i = 0; i < Number(process.env.GPUFLEET_BENCH_FLEET_AB_RUNS ?? 6); i++) {
+        for (const b of builds) {
+          const [x] = await page.evaluate(([n]) => window.gpufleetHost.benchFleet('gpufleet-prometheus', 1, n), [b]);
+          ab.get(b).push(x);
+        }
+      }
+      for (const [b, xs] of ab) {
+        const med = (k) => median(xs.map((x) => x[k]));
+        line(
+          `  ${b}: click, median of ${xs.length} (min-max); handlers / commit`,
+          `${ms(med('clickMs'))} (${ms(Math.min(...xs.map((x) => x.clickMs)))}-${ms(Math.max(...xs.map((x) => x.clickMs)))}); ` +
+            `${ms(med('clickScriptMs'))} / ${ms(med('clickCommitMs'))}; hover ${ms(med('hoverMs'))}; back ${ms(med('backMs'))}`
         );
       }
     }

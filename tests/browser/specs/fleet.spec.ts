@@ -60,6 +60,9 @@ test.describe('fleet dashboard on Prometheus through @grafana/prometheus', () =>
     await page.getByRole('button', { name: `host ${host}`, exact: true }).click();
     const topo = page.getByTestId('gpufleet-topology');
     await expect(topo).toBeVisible();
+    // The fleet level stays mounted under the host, out of sight.
+    await expect(page.getByTestId('gpufleet-fleet')).toBeHidden();
+    await expect(page.getByRole('button', { name: `host ${host}`, exact: true })).toHaveCount(0);
     // The panel's pick went through the URL to the dashboard variable, as in Grafana.
     await expect(page.getByLabel('Variable host')).toHaveValue(host);
 

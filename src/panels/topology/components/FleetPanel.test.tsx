@@ -196,6 +196,52 @@ describe('TopologyPanel on Prometheus: fleet level', () => {
     expect(screen.getAllByTestId('gpufleet-gpu')).toHaveLength(8);
   });
 
+  it('the fleet level stays mounted, hidden, under a host; "All hosts" shows it at once while the fleet-level run loads', async () => {
+    const fleetLevel = tableFrames(pick(answers, FLEET_REFIDS));
+    const { rerender } = renderPanel(fleetLevel, { vars: { host: 'All' } });
+    const tile = screen.getByRole('button', { name: 'host sim-0003' });
+    await userEvent.click(tile);
+    const hostLevel = tableFrames(pick(onlyHosts(answers, ['sim-0003']), [...FLEET_REFIDS, ...HOST_REFIDS]));
+    rerender(<TopologyPanel {...panelProps(hostLevel, { vars: { host: 'sim-0003' } })} />);
+    expect(screen.getAllByTestId('gpufleet-gpu')).toHaveLength(8);
+    // The same element, kept, out of reach: no tile is a button anyone can find at the host level.
+    expect(tile.isConnected).toBe(true);
+    expect(tile.closest('[aria-hidden="true"]')).not.toBeNull();
+    expect(screen.queryAllByRole('button', { name: /^host / })).toHaveLength(0);
+    await userEvent.click(screen.getByRole('button', { name: 'All hosts' }));
+    expect(locationService.getSearchObject()['var-host']).toBe('$__all');
+    // The run the variable started loads, on the host's rows (one tile): the fleet level as it was, at once.
+    const back = panelProps(hostLevel, { vars: { host: 'All' } });
+    rerender(<TopologyPanel {...back} data={{ ...back.data, state: LoadingState.Loading }} />);
+    expect(screen.getAllByRole('button', { name: /^host / })).toHaveLength(12);
+    expect(screen.getByRole('button', { name: 'host sim-0003' })).toBe(tile);
+    expect(screen.queryByTestId('gpufleet-topology')).toBeNull();
+    // A tile clicked meanwhile opens its host, named from the fleet level on screen.
+    await userEvent.click(screen.getByRole('button', { name: 'host sim-0005' }));
+    expect(locationService.getSearchObject()['var-host']).toBe('sim-0005');
+    const next = panelProps(hostLevel, { vars: { host: 'sim-0005' } });
+    rerender(<TopologyPanel {...next} data={{ ...next.data, state: LoadingState.Loading }} />);
+    expect(screen.getByTestId('gpufleet-host-loading')).toHaveTextContent('Loading sim-0005…');
+    await userEvent.click(screen.getByRole('button', { name: 'All hosts' }));
+    // The fleet level's answer: read anew.
+    const two = tableFrames(pick(onlyHosts(answers, ['sim-0001', 'sim-0002']), FLEET_REFIDS));
+    rerender(<TopologyPanel {...panelProps(two, { vars: { host: 'All' } })} />);
+    expect(screen.getAllByRole('button', { name: /^host / })).toHaveLength(2);
+  });
+
+  it('"All hosts" from a host the variable opened: the rows on hand until the fleet level answers', async () => {
+    const hostLevel = tableFrames(pick(onlyHosts(answers, ['sim-0002']), [...FLEET_REFIDS, ...HOST_REFIDS]));
+    const { rerender } = renderPanel(hostLevel, { vars: { host: 'sim-0002' } });
+    await userEvent.click(screen.getByRole('button', { name: 'All hosts' }));
+    const back = panelProps(hostLevel, { vars: { host: 'All' } });
+    rerender(<TopologyPanel {...back} data={{ ...back.data, state: LoadingState.Loading }} />);
+    expect(screen.getAllByRole('button', { name: /^host / }).map((b) => b.textContent)).toEqual([
+      expect.stringContaining('sim-0002'),
+    ]);
+    rerender(<TopologyPanel {...panelProps(dashboard, { vars: { host: 'All' } })} />);
+    expect(screen.getAllByRole('button', { name: /^host / })).toHaveLength(12);
+  });
+
   it('while a run loads, the panel keeps what it read from the last answer, and reads the next when it is done', () => {
     const { rerender } = renderPanel(dashboard);
     expect(screen.getAllByTestId('gpufleet-host')).toHaveLength(12);

@@ -88,8 +88,11 @@ const TileView = memo(function TileView({
   );
 });
 
-/** The fleet level: one tile per host, in groups by the grouping label; a click opens the host. */
-export function FleetTiles({ groups, groupLabel, colorBy, thresholds, onSelect }: Props) {
+/**
+ * The fleet level: one tile per host, in groups by the grouping label; a click opens the host. Memoised: the
+ * level around it renders again when it is hidden or shown, the tiles need not.
+ */
+export const FleetTiles = memo(function FleetTiles({ groups, groupLabel, colorBy, thresholds, onSelect }: Props) {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   return (
@@ -118,7 +121,7 @@ export function FleetTiles({ groups, groupLabel, colorBy, thresholds, onSelect }
       ))}
     </div>
   );
-}
+});
 
 const getStyles = (theme: GrafanaTheme2) => ({
   wrap: css({ padding: theme.spacing(0, 1, 1) }),

@@ -1,22 +1,31 @@
-import React, { useCallback, useMemo, useState } from 'react';
+import React, { useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { LoadingState, type PanelProps, type ThresholdsConfig } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
 
-import { FleetTiles } from './FleetTiles';
+import { FleetLevel } from './FleetLevel';
 import { getTopologyStyles } from './styles';
 import { TopologyView } from './TopologyView';
 import { type Capped, capTopology, omittedText } from '../cap';
 import { normaliseThresholds } from '../format';
 import type { Topology } from '../model';
-import type { FleetHost } from '../prometheus/fleet';
-import { tileGroups, fleetWarnings } from '../prometheus/tiles';
+import type { Fleet, FleetHost } from '../prometheus/fleet';
+import { type Tile, tileGroups, fleetWarnings } from '../prometheus/tiles';
 import { fleetTopology, fleetTopologyCapped, missingFamilies } from '../prometheus/topology';
 import { MEANINGS } from '../prometheus/contract';
 import { errorMessages, filterIsSet, hasVariable, readPanelInput, singleValue } from '../source';
 import { type TopologyOptions, withDefaults } from '../types';
 
 type Props = PanelProps<TopologyOptions>;
+
+/** The fleet level as drawn: the fleet it was read from, its tiles, its notices. */
+interface FleetShown {
+  fleet: Fleet;
+  groups: Array<{ group: string; tiles: Tile[] }>;
+  messages: string[];
+}
+
+const NO_MESSAGES: string[] = [];
 
 /**
  * The panel: picks the level of detail and hands one Topology to one view.
@@ -85,6 +94,28 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
 
   const errors = useMemo(() => errorMessages(data.errors), [data.errors]);
 
+  // The fleet level stays mounted, hidden, under a host or a filter: a click on a tile unmounts none of
+  // its thousand tiles (React's deletions, the browser's style and paint of the removed subtree), and
+  // "All hosts" shows it again at once, from the answer it was drawn from, while the fleet-level run loads.
+  const fleetMessages = useMemo(
+    () =>
+      level === 'fleet' && fleet && input.source === 'prometheus'
+        ? [...errors, ...fleet.warnings, ...fleetWarnings(fleet), ...input.notices.map((n) => n.text)]
+        : NO_MESSAGES,
+    [level, fleet, input, errors]
+  );
+  const [fleetShown, setFleetShown] = useState<FleetShown | null>(null);
+  // Back from a host: until the fleet-level run answers, the rows on hand are the host's (one tile).
+  const [backFrom, setBackFrom] = useState<PanelProps['data']['series'] | null>(null);
+  const awaitingFleet = backFrom !== null && (loading || data.series === backFrom);
+  if (backFrom !== null && !awaitingFleet) {
+    setBackFrom(null);
+  }
+  if (level === 'fleet' && fleet && !awaitingFleet && fleetShown?.fleet !== fleet) {
+    setFleetShown({ fleet, groups, messages: fleetMessages });
+  }
+  const fleetVisible = level === 'fleet';
+
   // The host's own answer is on its way (a pick made on the fleet-level answer, whose rows name no GPU or
   // engine of it, or a run in progress): the host level waits for it instead of drawing the host once from
   // rows that cannot hold it and again when they come.
@@ -126,20 +157,27 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
   const selectHost = useCallback(
     (key: string) => {
       setPickedAt({ key, varHost, series: data.series });
-      const host = fleet?.hosts.get(key)?.host;
+      const host = (fleetShown?.fleet ?? fleet)?.hosts.get(key)?.host;
       // The dashboard's hook: its queries can narrow to {host="$host"}.
       if (host && opts.hostVariable.trim()) {
         locationService.partial({ [`var-${opts.hostVariable.trim().replace(/^\$/, '')}`]: host });
       }
     },
-    [fleet, opts.hostVariable, varHost, data.series]
+    [fleet, fleetShown, opts.hostVariable, varHost, data.series]
   );
+  // The tiles get one function for the panel's life: a new one would render all of them again, hidden or not.
+  const selectRef = useRef(selectHost);
+  useLayoutEffect(() => {
+    selectRef.current = selectHost;
+  });
+  const onSelectTile = useCallback((key: string) => selectRef.current(key), []);
   const backToFleet = useCallback(() => {
     setPickedAt(null);
     if (hasVariable(replaceVariables, opts.hostVariable)) {
+      setBackFrom(data.series);
       locationService.partial({ [`var-${opts.hostVariable.trim().replace(/^\$/, '')}`]: '$__all' });
     }
-  }, [replaceVariables, opts.hostVariable]);
+  }, [replaceVariables, opts.hostVariable, data.series]);
 
   if (input.source === 'none' || (input.source === 'prometheus' && !view && level !== 'fleet' && !awaitingHost)) {
     if (data.state === LoadingState.Loading) {
@@ -187,71 +225,57 @@ export function TopologyPanel({ data, width, height, options, fieldConfig, repla
       </div>
     ) : null;
 
-  if (level === 'fleet' && fleet) {
-    const messages = [
-      ...errors,
-      ...fleet.warnings,
-      ...fleetWarnings(fleet),
-      ...(input.source === 'prometheus' ? input.notices.map((n) => n.text) : []),
-    ];
-    const hostCount = groups.reduce((n, g) => n + g.tiles.length, 0);
-    return (
-      <div className={styles.root} style={{ width, height }} data-testid="gpufleet-fleet">
-        <div className={styles.legend}>
-          <span className={styles.legendTitle}>
-            {hostCount} host{hostCount === 1 ? '' : 's'}
-            {fleet.groupLabel && groups.some((g) => g.group) ? ` by ${fleet.groupLabel}` : ''}
-          </span>
-          <span>click a host for its topology</span>
-        </div>
-        {messages.length > 0 && (
-          <div className={styles.notices} role="alert">
-            {messages.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </div>
-        )}
-        <div className={styles.scroll}>
-          <FleetTiles
-            groups={groups}
-            groupLabel={fleet.groupLabel}
-            colorBy={opts.tileColorBy}
-            thresholds={thresholds}
-            onSelect={selectHost}
-          />
-        </div>
-      </div>
-    );
+  // Back from a host, the tiles as last drawn; else (and when none were drawn yet) the current answer's.
+  const shown =
+    fleetVisible && fleet && !(awaitingFleet && fleetShown) ? { fleet, groups, messages: fleetMessages } : fleetShown;
+  const fleetLevel = shown ? (
+    <FleetLevel
+      groups={shown.groups}
+      groupLabel={shown.fleet.groupLabel}
+      colorBy={opts.tileColorBy}
+      thresholds={thresholds}
+      messages={fleetVisible ? shown.messages : NO_MESSAGES}
+      onSelect={onSelectTile}
+      width={width}
+      height={height}
+      hidden={!fleetVisible}
+    />
+  ) : null;
+  if (fleetVisible) {
+    return <>{fleetLevel}</>;
   }
 
   return (
-    <div className={styles.root} style={{ width, height }} data-testid="gpufleet-topology">
-      {crumbs}
-      {awaitingHost && (
-        <div className={styles.center} data-testid="gpufleet-host-loading">
-          <LoadingPlaceholder text={`Loading ${hostKey}…`} />
-        </div>
-      )}
-      {view && (
-        <TopologyView
-          // A new level or host starts with nothing selected.
-          key={level === 'host' ? `host:${hostKey}` : level}
-          topo={view.topo}
-          width={width}
-          opts={opts}
-          thresholds={thresholds}
-          replaceVariables={replaceVariables}
-          messages={view.messages}
-          emptyText={
-            input.source === 'sidecar'
-              ? 'The sidecar reports no GPUs and no engines.'
-              : level === 'host'
-                ? `Prometheus returned no GPUs and no engines for ${hostKey}.`
-                : 'Prometheus returned no GPUs and no engines for this filter.'
-          }
-        />
-      )}
-    </div>
+    <>
+      {fleetLevel}
+      <div className={styles.root} style={{ width, height }} data-testid="gpufleet-topology">
+        {crumbs}
+        {awaitingHost && (
+          <div className={styles.center} data-testid="gpufleet-host-loading">
+            <LoadingPlaceholder text={`Loading ${hostKey}…`} />
+          </div>
+        )}
+        {view && (
+          <TopologyView
+            // A new level or host starts with nothing selected.
+            key={level === 'host' ? `host:${hostKey}` : level}
+            topo={view.topo}
+            width={width}
+            opts={opts}
+            thresholds={thresholds}
+            replaceVariables={replaceVariables}
+            messages={view.messages}
+            emptyText={
+              input.source === 'sidecar'
+                ? 'The sidecar reports no GPUs and no engines.'
+                : level === 'host'
+                  ? `Prometheus returned no GPUs and no engines for ${hostKey}.`
+                  : 'Prometheus returned no GPUs and no engines for this filter.'
+            }
+          />
+        )}
+      </div>
+    </>
   );
 }
 

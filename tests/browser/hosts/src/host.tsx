@@ -1102,19 +1102,67 @@ function panelModule(panel?: string) {
   return `${PLUGIN_BASE}/panels/${panel}/module.js`;
 }
 
+/**
+ * Chromium's long animation frames (frames that took over 50 ms from their first task to their paint)
+ * while it runs: what a click's frame waited on, by script (its invoker: an event handler, a timer, a
+ * fetch's promise, React's scheduler) and by rendering (style, layout, paint). Nothing where the
+ * browser does not report them.
+ */
+function watchLongFrames() {
+  const entries: any[] = [];
+  const supported = (PerformanceObserver.supportedEntryTypes ?? []).includes('long-animation-frame');
+  const observer = supported ? new PerformanceObserver((list) => entries.push(...list.getEntries())) : undefined;
+  observer?.observe({ type: 'long-animation-frame' });
+  return {
+    /** The frames that overlap [a, b], times from a: the frame, its scripts, its rendering. */
+    within(a: number, b: number) {
+      entries.push(...(observer?.takeRecords() ?? []));
+      return entries
+        .filter((f) => f.startTime < b && f.startTime + f.duration > a)
+        .map((f) => {
+          const end = f.startTime + f.duration;
+          return {
+            startMs: f.startTime - a,
+            ms: f.duration,
+            scriptMs: f.scripts.reduce((n: number, s: any) => n + s.duration, 0),
+            // From the frame's rendering start (rAF callbacks, then style, layout, paint) to its end.
+            renderMs: f.renderStart > 0 ? end - f.renderStart : 0,
+            styleLayoutMs: f.styleAndLayoutStart > 0 ? end - f.styleAndLayoutStart : 0,
+            scripts: [...f.scripts]
+              .sort((x: any, y: any) => y.duration - x.duration)
+              .slice(0, 4)
+              .map((s: any) => `${s.invoker || s.invokerType} ${s.duration.toFixed(0)} ms (at ${(s.startTime - a).toFixed(0)})`),
+          };
+        });
+    },
+    stop: () => observer?.disconnect(),
+  };
+}
+
+/** A host tile on screen: the panel keeps the fleet level mounted, hidden, under a host. */
+const SHOWN_TILE = '[data-testid="gpufleet-host"]:not([aria-hidden="true"] *)';
+
 async function benchFleet(uid: string, runs: number, panel?: string) {
   const out = [];
   const panelPlugin = await importPlugin(panelModule(panel));
   const Panel = panelPlugin.panel;
   const rootEl = document.getElementById('root')!;
   for (let i = 0; i < runs; i++) {
+    // The previous run's page stays until React commits the new one, its tiles on screen: wait for the new one.
+    const previous = rootEl.querySelector('[data-testid="panel-state"]');
     const t0 = performance.now();
     await show({ view: 'fleet', ds: uid, ...(panel === undefined ? {} : { panel }) });
-    await until('fleet tiles', () => panelDone(rootEl) && Boolean(rootEl.querySelector('[data-testid="gpufleet-host"]')));
+    await until(
+      'fleet tiles',
+      () =>
+        rootEl.querySelector('[data-testid="panel-state"]') !== previous &&
+        panelDone(rootEl) &&
+        Boolean(rootEl.querySelector(SHOWN_TILE))
+    );
     const queriesMs = Number(rootEl.querySelector('[data-testid="panel-state"]')!.getAttribute('data-ms'));
     await nextPaint();
     const endToEndMs = performance.now() - t0;
-    const tiles = rootEl.querySelectorAll('[data-testid="gpufleet-host"]');
+    const tiles = rootEl.querySelectorAll(SHOWN_TILE);
     const fleetRows = lastFleet!.series.reduce((n: number, f: any) => n + f.length, 0);
 
     // The panel alone on the frames it just got (fleet level): React commit, then the next paint.
@@ -1147,6 +1195,7 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
     const hoverMs = performance.now() - h0;
 
     // Click: the panel's own answer (the host level, painted), then the host's topology from its queries.
+    const frames = watchLongFrames();
     const c0 = performance.now();
     tile.click();
     // The click's handlers (the panel's, the dashboard's variable hook), React's commit (a discrete event's
@@ -1160,12 +1209,28 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
     await until('host level', () => Boolean(rootEl.querySelector('[data-testid="gpufleet-topology"]')));
     await nextPaint();
     const clickMs = performance.now() - c0;
+    performance.measure('gpufleet click', { start: c0, end: c0 + clickMs });
     await until(
       'host topology',
       () => panelDone(rootEl) && rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length > 0
     );
     await nextPaint();
     const hostLevelMs = performance.now() - c0;
+    const clickFrames = frames.within(c0, c0 + clickMs);
+    frames.stop();
+    const hostGpus = rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length;
+
+    // Back to the fleet ("All hosts", as a user goes back): every tile on screen again, painted; then the
+    // fleet-level run the variable started, so that the next run starts from a settled page.
+    const backButton = Array.from(rootEl.querySelectorAll('[data-testid="gpufleet-topology"] button')).find(
+      (b) => b.textContent?.trim() === 'All hosts'
+    ) as HTMLElement;
+    const b0 = performance.now();
+    backButton.click();
+    await until('fleet tiles again', () => rootEl.querySelectorAll(SHOWN_TILE).length === tiles.length);
+    await nextPaint();
+    const backMs = performance.now() - b0;
+    await until('fleet level answered', () => panelDone(rootEl) && !rootEl.querySelector('[data-testid="gpufleet-topology"]'));
     out.push({
       fleetWait: waitedOn(t0, t0 + endToEndMs),
       hostWait: waitedOn(c0, c0 + hostLevelMs),
@@ -1178,9 +1243,11 @@ async function benchFleet(uid: string, runs: number, panel?: string) {
       clickScriptMs,
       clickCommitMs,
       clickLayoutMs,
+      clickFrames,
       hostLevelMs,
+      backMs,
       tiles: tiles.length,
-      hostGpus: rootEl.querySelectorAll('[data-testid="gpufleet-gpu"]').length,
+      hostGpus,
       rows: fleetRows,
     });
   }
