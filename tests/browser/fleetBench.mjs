@@ -366,7 +366,9 @@ async function benchMix(browser, mix, runs) {
       const ab = new Map(builds.map((b) => [b, []]));
       for (let i = 0; i < Number(process.env.GPUFLEET_BENCH_FLEET_AB_RUNS ?? 6); i++) {
         for (const b of builds) {
-          const [x] = await page.evaluate(([n]) => window.gpufleetHost.benchFleet('gpufleet-prometheus', 1, n), [b]);
+          const [x] = await paused(others['gpufleet-prometheus'], () =>
+            page.evaluate(([n]) => window.gpufleetHost.benchFleet('gpufleet-prometheus', 1, n), [b])
+          );
           ab.get(b).push(x);
         }
       }
