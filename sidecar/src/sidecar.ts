@@ -24,6 +24,7 @@ import { normalizePciBusId } from './parsers/values.js';
 import { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Cadence } from './util/cadence.js';
+import { nextTurn } from './util/turns.js';
 
 export interface SidecarDeps {
   config: Config;
@@ -254,6 +255,8 @@ export class Sidecar {
   /** One GPU tick: read, publish (store, history, /metrics). */
   async gpuTick(): Promise<Snapshot> {
     const reading = await this.gpu.collect();
+    // The document was parsed in this turn: the publication below takes a turn of its own (see nextTurn).
+    await nextTurn();
     // A tick cut short by shutdown (its nvidia-smi child killed) is not a failure worth reporting.
     if (this.stopped && this.store.latest) return this.store.latest;
     this.outcome('gpu', reading.gpu);
@@ -287,6 +290,7 @@ export class Sidecar {
       if (this.stopped) return null;
     }
     const r = await this.engines.collect(this.lastGoodGpus, undefined, { budgetMs, signal: this.shutdown.signal });
+    await nextTurn();
     if (this.stopped) return null;
     this.outcome('engines', { ok: r.ok, enabled: true, error: r.error, durationSeconds: r.durationSeconds });
     if (r.docker) this.outcome('docker', { ...r.docker, enabled: true });

@@ -7,6 +7,7 @@ import { isAscii } from 'node:buffer';
 import type { Engine, EngineLoad, EngineRank, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
 import { systemClock, wallAt, type Clock } from '../util/clock.js';
+import { nextTurn } from '../util/turns.js';
 import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
 import { describeDockerFailure } from './dockerError.js';
@@ -318,6 +319,8 @@ export class EngineCollector {
     const byPid = new Map(procs.map((p) => [p.pid, p]));
     const engines: Engine[] = [];
     for (const s of [...this.states.values()].sort((a, b) => byId.compare(a.candidate.id, b.candidate.id))) {
+      // Each engine's load is derived over its window in a turn of its own (see nextTurn).
+      await nextTurn();
       engines.push(this.toEngine(s, byPid, gpus, now));
     }
     const overrun = signal.aborted && stale > 0 ? { stale, total: all.length, budgetMs: budgetMs ?? 0 } : undefined;
@@ -383,6 +386,10 @@ export class EngineCollector {
     const metricsUrl = `${c.endpoint}/metrics`;
     try {
       const m = await this.getBytes(c, '/metrics', MAX_METRICS_BYTES, signal);
+      // Reading the answer holds the loop about a millisecond, and the probes' answers come in
+      // together: each is read in a turn of its own, after the API requests that came in meanwhile.
+      await nextTurn();
+      if (signal.aborted) return;
       if (m.status !== 200) throw new SourceError('http', `GET ${metricsUrl}: HTTP ${m.status}`);
       // An all-ASCII body (every vLLM scrape, as a rule) is read from its bytes: only the lines kept
       // are decoded. Any other is decoded whole and read as text; both read the same.
