@@ -2,7 +2,7 @@
 // newlines and ANSI escapes, followed from the engine through the collector to what the sidecar
 // serves: /metrics must stay one valid sample per series, the SD endpoint valid target labels, and
 // neither may let one engine's text land in another engine's labels.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,20 +15,12 @@ import { Store } from '../store/store.js';
 import { createApp } from './app.js';
 import { SidecarMetrics, sanitizeLabel } from './metrics.js';
 import { listenLoopback } from '../testing/listenLoopback.js';
+import { writeProc } from '../testing/fakeProcfs.js';
 
 const NASTY_ROOT = 'org/evil",engine_id="h:1"} 1\ngpufleet_engine_up{engine_id="x"} 1,\u001b[31mred\u001b[0m\u0007';
 const NASTY_ARGV = 'org/other\\"} 1\n# HELP x\r\u001b]0;title\u0007';
 /** Any C0 control character or DEL. */
 const hasControl = (v: string) => [...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
-
-function writeProc(root: string, pid: number, ppid: number, argv: string[]) {
-  const dir = join(root, String(pid));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stat'), `${pid} (x) S ${ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${1000 + pid} 0 0`);
-  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
-  writeFileSync(join(dir, 'cgroup'), '0::/user.slice\n');
-  writeFileSync(join(dir, 'environ'), '');
-}
 
 async function engineServer(models: string | null): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {

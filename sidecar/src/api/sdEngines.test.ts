@@ -2,7 +2,7 @@
 // laid out in a temp dir: only engines that answered like vLLM are targets, a bad endpoint beside good
 // ones costs only itself (never a 500 for the whole answer), and no target points elsewhere than its
 // engine id says.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,15 +14,7 @@ import { Store } from '../store/store.js';
 import { createApp } from './app.js';
 import { SidecarMetrics } from './metrics.js';
 import { listenLoopback } from '../testing/listenLoopback.js';
-
-function writeProc(root: string, pid: number, argv: string[]) {
-  const dir = join(root, String(pid));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stat'), `${pid} (x) S 1 ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${1000 + pid} 0 0`);
-  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
-  writeFileSync(join(dir, 'cgroup'), '0::/user.slice\n');
-  writeFileSync(join(dir, 'environ'), '');
-}
+import { writeProc } from '../testing/fakeProcfs.js';
 
 async function server(metrics: string): Promise<{ server: Server; port: number }> {
   const s = createServer((req, res) => {
@@ -50,10 +42,10 @@ describe('GET /api/v1/sd/engines', () => {
     ports = { good: good.port, other: other.port, notVllm: notVllm.port };
     proc = mkdtempSync(join(tmpdir(), 'procfs-sd-'));
     writeFileSync(join(proc, 'uptime'), '5000.00 1.00\n');
-    writeProc(proc, 100, ['vllm', 'serve', 'org/good', '--port', String(good.port)]);
-    writeProc(proc, 200, ['vllm', 'serve', 'org/other', '--port', String(other.port)]);
-    writeProc(proc, 300, ['vllm', 'serve', 'org/bad', '--host', 'not:ipv6', '--port', '8001']);
-    writeProc(proc, 400, ['vllm', 'serve', 'org/not-vllm', '--port', String(notVllm.port)]);
+    writeProc(proc, 100, 1, ['vllm', 'serve', 'org/good', '--port', String(good.port)]);
+    writeProc(proc, 200, 1, ['vllm', 'serve', 'org/other', '--port', String(other.port)]);
+    writeProc(proc, 300, 1, ['vllm', 'serve', 'org/bad', '--host', 'not:ipv6', '--port', '8001']);
+    writeProc(proc, 400, 1, ['vllm', 'serve', 'org/not-vllm', '--port', String(notVllm.port)]);
     const collector = new EngineCollector({
       procPath: proc, dockerSocket: null, engineUrls: [], hostname: 'h', intervalMs: 1000, busyThreshold: 0.9, timeoutMs: 1000, graceMs: 60_000, windowMs: 60_000,
     });

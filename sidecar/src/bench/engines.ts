@@ -13,11 +13,12 @@ import type { ChildProcess } from 'node:child_process';
 import { start, stop } from './children.js';
 import { fetchFloorShare } from './fetchFloor.js';
 import { startHostSidecar } from './sidecarProcess.js';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineCollector } from '../engines/engineCollector.js';
 import { largestMetricsFixture, measurePromTextThroughput } from '../engines/promTextBench.js';
+import { writeProc } from '../testing/fakeProcfs.js';
 
 const ENGINES = 16;
 
@@ -68,24 +69,18 @@ for (let i = 0; i < count; i++) {
   s.listen(0, '127.0.0.1', () => { ports[i] = s.address().port; if (--left === 0) process.stdout.write(JSON.stringify(ports) + '\\n'); });
 }`;
 
-function writeProc(root: string, pid: number, ppid: number, argv: string[]) {
-  const dir = join(root, String(pid));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stat'), `${pid} (x) S ${ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${100 + pid} 0 0`);
-  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
-  writeFileSync(join(dir, 'cgroup'), '0::/system.slice/vllm.service\n');
-  writeFileSync(join(dir, 'environ'), 'CUDA_VISIBLE_DEVICES=0\0');
-}
+/** The bench's processes: a vLLM systemd unit, GPU 0 visible. */
+const ENGINE_PROC = { cgroup: '0::/system.slice/vllm.service\n', environ: 'CUDA_VISIBLE_DEVICES=0\0' };
 
 /** A procfs with one engine per port (API server + EngineCore each) and 300 unrelated processes. */
 export function fakeProc(ports: number[]): string {
   const root = mkdtempSync(join(tmpdir(), 'bench-proc-'));
   writeFileSync(join(root, 'uptime'), '100000.00 1.00\n');
   ports.forEach((port, i) => {
-    writeProc(root, 1000 + i * 10, 1, ['/usr/bin/python3', '/usr/local/bin/vllm', 'serve', 'Qwen/Qwen3-4B-FP8', '--port', String(port)]);
-    writeProc(root, 1001 + i * 10, 1000 + i * 10, ['VLLM::EngineCore']);
+    writeProc(root, 1000 + i * 10, 1, ['/usr/bin/python3', '/usr/local/bin/vllm', 'serve', 'Qwen/Qwen3-4B-FP8', '--port', String(port)], ENGINE_PROC);
+    writeProc(root, 1001 + i * 10, 1000 + i * 10, ['VLLM::EngineCore'], ENGINE_PROC);
   });
-  for (let i = 0; i < 300; i++) writeProc(root, 5000 + i, 1, ['/usr/sbin/some-daemon', `--id=${i}`]);
+  for (let i = 0; i < 300; i++) writeProc(root, 5000 + i, 1, ['/usr/sbin/some-daemon', `--id=${i}`], ENGINE_PROC);
   return root;
 }
 

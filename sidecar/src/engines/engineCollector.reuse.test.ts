@@ -1,11 +1,12 @@
 // An idle engine's /metrics lines are not read again (lastParse.ts), and that changes nothing of what
 // the collector reports: each tick is still a fresh scrape, a changed line is read, engines stay apart.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineCollector } from './engineCollector.js';
+import { writeProc } from '../testing/fakeProcfs.js';
 
 const FIX = new URL('../../../tests/fixtures/vllm/', import.meta.url);
 const capture = readFileSync(new URL('metrics_0.10.1_ngc-25.09_qwen3-4b-fp8_tp1_6-requests.txt', FIX), 'utf8');
@@ -40,15 +41,6 @@ async function fake(running: number): Promise<Fake> {
   return e;
 }
 
-function writeProc(root: string, pid: number, ppid: number, argv: string[]) {
-  const dir = join(root, String(pid));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stat'), `${pid} (x) S ${ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${100 + pid} 0 0`);
-  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
-  writeFileSync(join(dir, 'cgroup'), '0::/system.slice/vllm.service\n');
-  writeFileSync(join(dir, 'environ'), '');
-}
-
 describe('EngineCollector: an idle engine is not read again', () => {
   let proc: string;
   let a: Fake;
@@ -63,7 +55,7 @@ describe('EngineCollector: an idle engine is not read again', () => {
     b = await fake(3);
     proc = mkdtempSync(join(tmpdir(), 'procfs-'));
     writeFileSync(join(proc, 'uptime'), '5000.00 9000.00\n');
-    [a, b].forEach((e, i) => writeProc(proc, 100 + i * 10, 1, ['/usr/bin/python3', '/usr/local/bin/vllm', 'serve', 'Qwen/Qwen3-4B-FP8', '--port', String(e.port)]));
+    [a, b].forEach((e, i) => writeProc(proc, 100 + i * 10, 1, ['/usr/bin/python3', '/usr/local/bin/vllm', 'serve', 'Qwen/Qwen3-4B-FP8', '--port', String(e.port)], { cgroup: '0::/system.slice/vllm.service\n' }));
     collector = new EngineCollector({
       procPath: proc, dockerSocket: null, engineUrls: [], hostname: 'h', intervalMs: 1000, busyThreshold: 0.9, timeoutMs: 2000, graceMs: 60_000, windowMs: 60_000,
       clock,

@@ -5,14 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePidList, pidListReader } from './pidList.js';
 import { ProcScanner } from './procScan.js';
-
-function writeProc(root: string, pid: number, ppid: number, argv: string[]) {
-  const dir = join(root, String(pid));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stat'), `${pid} (x) S ${ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${1000 + pid} 0 0`);
-  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
-  writeFileSync(join(dir, 'cgroup'), '0::/user.slice\n');
-}
+import { writeProc } from '../testing/fakeProcfs.js';
 
 describe('pid list', () => {
   let dir: string;
@@ -41,9 +34,9 @@ describe('pid list', () => {
     const proc = join(dir, 'proc');
     mkdirSync(proc);
     writeFileSync(join(proc, 'uptime'), '5000.00 1.00\n');
-    writeProc(proc, 10, 1, ['vllm', 'serve', 'mine', '--port', '8001']);
-    writeProc(proc, 11, 10, ['VLLM::EngineCore']);
-    writeProc(proc, 20, 1, ['vllm', 'serve', 'the-machines-own', '--port', '8000']);
+    writeProc(proc, 10, 1, ['vllm', 'serve', 'mine', '--port', '8001'], { environ: null });
+    writeProc(proc, 11, 10, ['VLLM::EngineCore'], { environ: null });
+    writeProc(proc, 20, 1, ['vllm', 'serve', 'the-machines-own', '--port', '8000'], { environ: null });
     const file = join(dir, 'engine-pids');
     writeFileSync(file, '10\n11\n');
     const scanner = new ProcScanner(proc, undefined, pidListReader(file));

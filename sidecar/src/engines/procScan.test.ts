@@ -5,15 +5,7 @@ import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FULL_REREAD_SCANS, ProcScanner, readProcFile } from './procScan.js';
-
-function writeProc(root: string, pid: number, ppid: number, argv: string[], environ = '') {
-  const dir = join(root, String(pid));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'stat'), `${pid} (x) S ${ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${1000 + pid} 0 0`);
-  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
-  writeFileSync(join(dir, 'cgroup'), '0::/user.slice\n');
-  writeFileSync(join(dir, 'environ'), environ);
-}
+import { writeProc } from '../testing/fakeProcfs.js';
 
 describe('ProcScanner: a process that exits mid-scan', () => {
   let root: string;
@@ -136,7 +128,7 @@ describe('ProcScanner: what it reads again', () => {
     root = mkdtempSync(join(tmpdir(), 'procscan-cache-'));
     // Uptime 5000 s; processes started at 1000 + pid ticks, i.e. ~10 s after boot: all past their first minute.
     writeFileSync(join(root, 'uptime'), '5000.00 1.00\n');
-    writeProc(root, 10, 1, ['vllm', 'serve', 'org/a', '--port', '8001'], 'CUDA_VISIBLE_DEVICES=0\0');
+    writeProc(root, 10, 1, ['vllm', 'serve', 'org/a', '--port', '8001'], { environ: 'CUDA_VISIBLE_DEVICES=0\0' });
     writeProc(root, 11, 10, ['VLLM::EngineCore']);
     writeProc(root, 12, 11, ['VLLM::Worker_TP0']);
   });
@@ -188,7 +180,7 @@ describe('ProcScanner: what it reads again', () => {
     expect(scanner.env(10, 'CUDA_VISIBLE_DEVICES')).toBe('0');
     expect(reads.filter((r) => r.endsWith('/10/environ'))).toHaveLength(1);
     // pid 10 taken by another process (another start time): its environment is read anew.
-    writeProc(root, 10, 1, ['vllm', 'serve', 'org/c'], 'CUDA_VISIBLE_DEVICES=5\0');
+    writeProc(root, 10, 1, ['vllm', 'serve', 'org/c'], { environ: 'CUDA_VISIBLE_DEVICES=5\0' });
     writeFileSync(join(root, '10', 'stat'), '10 (x) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0');
     // Reused between two scans, the pid never left the listing: that shows at the next full read.
     for (let i = 0; i < FULL_REREAD_SCANS; i++) scanner.scan();
@@ -242,7 +234,7 @@ describe('ProcScanner.env: an unreadable /proc/PID/environ', () => {
   let root: string;
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'procscan-env-'));
-    writeProc(root, 20, 1, ['VLLM::EngineCore'], 'HOME=/root\0CUDA_VISIBLE_DEVICES=3\0');
+    writeProc(root, 20, 1, ['VLLM::EngineCore'], { environ: 'HOME=/root\0CUDA_VISIBLE_DEVICES=3\0' });
   });
   afterEach(() => {
     chmodSync(join(root, '20'), 0o755);
