@@ -255,6 +255,7 @@ export class Sidecar {
   /** One GPU tick: read, publish (store, history, /metrics). */
   async gpuTick(): Promise<Snapshot> {
     const reading = await this.gpu.collect();
+    const at = this.clock.monoMs();
     // The document was parsed in this turn: the publication below takes a turn of its own (see nextTurn).
     await nextTurn();
     // A tick cut short by shutdown (its nvidia-smi child killed) is not a failure worth reporting.
@@ -262,7 +263,7 @@ export class Sidecar {
     this.outcome('gpu', reading.gpu);
     this.outcome('vgpu', reading.vgpu);
     this.deps.metrics.recordDuplicateUuids(reading.newDuplicateUuids ?? 0);
-    this.gpuReading = { reading, at: this.clock.monoMs() };
+    this.gpuReading = { reading, at };
     if (reading.fresh) this.lastGoodGpus = reading.gpus;
     this.firstGpu();
     const snap = this.compose();

@@ -30,6 +30,8 @@ function stop(proc) {
       return res();
     }
     proc.once('exit', () => res());
+    // A process the bench stopped (SIGSTOP) acts on SIGTERM only once it runs again.
+    proc.kill('SIGCONT');
     proc.kill('SIGTERM');
   });
 }

@@ -68,6 +68,8 @@ async function daemon(bin, args, url) {
         return r();
       }
       proc.once('exit', r);
+      // A process stopped by paused() acts on SIGTERM only once it runs again.
+      proc.kill('SIGCONT');
       proc.kill('SIGTERM');
     });
   const deadline = Date.now() + 60_000;
@@ -156,17 +158,38 @@ function summarise(entries) {
  * the samples it could not remote-write while VictoriaMetrics is stopped and sends them after.
  */
 async function paused(pids, fn) {
-  for (const pid of pids) {
-    process.kill(pid, 'SIGSTOP');
-  }
+  const signal = (pid, sig) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // Gone already (its stop, or a crash): nothing to stop or to let go on.
+    }
+  };
   try {
+    for (const pid of pids) {
+      stoppedPids.add(pid);
+      signal(pid, 'SIGSTOP');
+    }
     return await fn();
   } finally {
     for (const pid of pids) {
-      process.kill(pid, 'SIGCONT');
+      signal(pid, 'SIGCONT');
+      stoppedPids.delete(pid);
     }
   }
 }
+
+// A bench that exits or is interrupted while a store is stopped lets it go on, so that it can end.
+const stoppedPids = new Set();
+process.on('exit', () => {
+  for (const pid of stoppedPids) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+});
 
 /**
  * Waits until Prometheus has remote-written what it appended (what it held back while VictoriaMetrics was

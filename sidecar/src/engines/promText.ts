@@ -574,7 +574,9 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
             lname = readName(i, true);
             if (lname.length === 0) throw new LineError('invalid label name');
             // Only names read bare are recognised bare: a quoted name may hold any character.
-            slot = seenLabels.indexOf(lname);
+            // Once the list is full a miss is not looked for in it: a body of ever new names would
+            // otherwise scan all of them on every one (a name read afresh costs only its string).
+            slot = seenLabels.length < MAX_SEEN_LABELS ? seenLabels.indexOf(lname) : -1;
             if (slot < 0 && seenLabels.length < MAX_SEEN_LABELS) {
               slot = seenLabels.length;
               seenLabels.push(lname);

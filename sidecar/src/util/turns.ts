@@ -5,13 +5,16 @@
 // to back while a scrape waits. Waiters are let through one per turn, in the order they asked, each
 // after the I/O that turn polled (the requests that came in meanwhile) was handled.
 
+// The real one, taken at load: a test that fakes timers later must not leave a release queued on a fake
+// clock it never advances (every later waiter would wait behind it).
+const immediate = setImmediate;
 const waiting: (() => void)[] = [];
 let scheduled = false;
 
 function releaseOne(): void {
   const next = waiting.shift();
   // An immediate set while immediates run goes to the next turn, after its I/O poll.
-  if (waiting.length > 0) setImmediate(releaseOne);
+  if (waiting.length > 0) immediate(releaseOne);
   else scheduled = false;
   next?.();
 }
@@ -22,7 +25,7 @@ export function nextTurn(): Promise<void> {
     waiting.push(resolve);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(releaseOne);
+      immediate(releaseOne);
     }
   });
 }

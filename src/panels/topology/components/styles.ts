@@ -9,7 +9,8 @@ export const getTopologyStyles = (theme: GrafanaTheme2) => ({
   root: css({ position: 'relative', display: 'flex', flexDirection: 'column', overflow: 'hidden' }),
   // A level kept mounted under another: the browser keeps its layout but neither styles, lays out nor
   // paints its contents (content-visibility), and it takes no room; showing it again is one style change.
-  hiddenLevel: css({ contentVisibility: 'hidden', height: 0, overflow: 'hidden' }),
+  // visibility too: where content-visibility is not supported, the hidden tiles must still leave the tab order.
+  hiddenLevel: css({ contentVisibility: 'hidden', visibility: 'hidden', height: 0, overflow: 'hidden' }),
   center: css({ display: 'flex', alignItems: 'center', justifyContent: 'center', padding: theme.spacing(1) }),
   empty: css({ color: theme.colors.text.secondary, padding: theme.spacing(2), textAlign: 'center' }),
   legend: css({
