@@ -1,9 +1,9 @@
-// An all-ASCII /metrics body is read from its bytes (keepReadFamiliesAscii, readFormatAscii) and any
+// An all-ASCII /metrics body is read from its bytes (keptLinesAscii, readFormatAscii) and any
 // other as decoded text (keepReadFamilies, readFormat): both must read the same, on every capture
 // and on thousands of ASCII mutations of them (line ends, comments, # EOF, names cut or run on).
 import { isAscii } from 'node:buffer';
 import { readFormat, readFormatAscii } from './expositionFormat.js';
-import { keepReadFamilies, keepReadFamiliesAscii } from './vllmMetrics.js';
+import { keepReadFamilies, keptLinesAscii } from './vllmMetrics.js';
 import { metricsFixtureNames, prng, readVllmFixture } from './__tests__/fixtures.js';
 
 const OM = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -36,7 +36,7 @@ function mutate(text: string, rnd: () => number): string {
 
 function expectSameReading(text: string): void {
   const bytes = Buffer.from(text, 'latin1');
-  expect(keepReadFamiliesAscii(bytes)).toBe(keepReadFamilies(text));
+  expect(keptLinesAscii(bytes).toString('latin1')).toBe(keepReadFamilies(text));
   for (const ct of [OM, TEXT, '']) expect(readFormatAscii(ct, bytes)).toEqual(readFormat(ct, text));
 }
 
@@ -108,7 +108,7 @@ describe('names made to share a hash', () => {
       });
     }
     const text = `${lines.join('\n')}\n`;
-    const kept = keepReadFamiliesAscii(Buffer.from(text, 'latin1'));
+    const kept = keptLinesAscii(Buffer.from(text, 'latin1')).toString('latin1');
     expect(kept).toBe(keepReadFamilies(text));
     expect(kept.split('\n').filter((l) => l.startsWith('vllm:num_requests_running'))).toHaveLength(36);
   }, 20_000);

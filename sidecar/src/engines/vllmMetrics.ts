@@ -525,26 +525,16 @@ function isWantedBytes(buf: Uint8Array, start: number, end: number, hash: number
   return wanted;
 }
 
-/**
- * keepReadFamilies of a body that is all ASCII (buffer.isAscii), read from its bytes: the same lines
- * kept, as one string, without decoding the whole body first (three quarters of it are dropped).
- * Characters are bytes in ASCII, so every test below is the one keepReadFamilies makes. Plain loops
- * over a Uint8Array view: Buffer's own indexOf, compare and copy cost more in argument checks than
- * in work on lines this short.
- */
-export function keepReadFamiliesAscii(body: Buffer): string {
-  const text = keptLinesAscii(body).toString('latin1');
-  // A body far bigger than engines send is not kept hold of.
-  if (keptScratch.length > MAX_KEPT_SCRATCH) keptScratch = new Uint8Array(64 * 1024);
-  return text;
-}
-
 /** Past this size, the scratch a large body made is let go once bodies are small again. */
 const MAX_KEPT_SCRATCH = 1024 * 1024;
 
 /**
- * The bytes keepReadFamiliesAscii decodes: a view into a buffer that the next call overwrites, for a
- * caller that compares them with an engine's last (lastParse.ts) before deciding to decode them.
+ * keepReadFamilies of a body that is all ASCII (buffer.isAscii), read from its bytes: the same lines
+ * kept, without decoding the whole body first (three quarters of it are dropped). Characters are bytes
+ * in ASCII, so every test below is the one keepReadFamilies makes. Plain loops over a Uint8Array view:
+ * Buffer's own indexOf, compare and copy cost more in argument checks than in work on lines this short.
+ * The answer is a view into a buffer that the next call overwrites: a caller compares it with an
+ * engine's last (lastParse.ts) before it decodes it (latin1, as the bytes are ASCII).
  */
 export function keptLinesAscii(body: Buffer): Buffer {
   const buf = new Uint8Array(body.buffer, body.byteOffset, body.length);
