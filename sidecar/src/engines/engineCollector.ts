@@ -7,6 +7,7 @@ import { isAscii } from 'node:buffer';
 import type { Engine, EngineLoad, EngineRank, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
 import { systemClock, wallAt, type Clock } from '../util/clock.js';
+import { pacedPool } from '../util/pacedPool.js';
 import { nextTurn } from '../util/turns.js';
 import { byId, discoverEngines, type EngineCandidate } from './discovery.js';
 import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
@@ -106,7 +107,10 @@ export interface EngineReading {
 
 const MAX_METRICS_BYTES = 32 * 1024 * 1024;
 const MODELS_REFRESH_MS = 60_000;
+/** Probes in flight at most: a hung engine holds one for its deadline, not the others. */
 const PARALLEL_PROBES = 8;
+/** Longest wait for a probe before the next starts beside it (pacedPool.ts says why one at a time). */
+const PROBE_PACE_MS = 50;
 export const DEFAULT_MAX_ENGINES = 256;
 /** Engines remembered at most, found now or within the grace period. */
 export const MAX_ENGINE_STATES = 1024;
@@ -123,8 +127,6 @@ const EMPTY_LOAD: EngineLoad = {
   preemptions: null,
 };
 
-/** At most n at a time, each slot taking the next item as soon as it is free: an engine that hangs
- * holds one slot for its deadline, not a whole batch of other engines. */
 /** What was wrong in a /metrics answer that was still read (a broken histogram…); null when nothing. */
 function metricsProblems(url: string, parsed: VllmMetrics): string | null {
   // The `engine` label is the engine's text: named only when it is a rank number.
@@ -134,14 +136,6 @@ function metricsProblems(url: string, parsed: VllmMetrics): string | null {
   if (problems.length === 0) return null;
   const more = problems.length > MAX_PROBLEMS_SHOWN ? ` (and ${problems.length - MAX_PROBLEMS_SHOWN} more)` : '';
   return `GET ${url}: ${problems.slice(0, MAX_PROBLEMS_SHOWN).join('; ')}${more}`;
-}
-
-async function inPool<T>(items: T[], n: number, fn: (t: T) => Promise<void>, signal: AbortSignal): Promise<void> {
-  let next = 0;
-  const slot = async (): Promise<void> => {
-    while (next < items.length && !signal.aborted) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, slot));
 }
 
 /** The first bytes of a body say HTML: a proxy's error page or another web server on the port. */
@@ -295,7 +289,10 @@ export class EngineCollector {
       onAbort = resolve;
       signal.addEventListener('abort', onAbort, { once: true });
     });
-    await Promise.race([inPool(all, PARALLEL_PROBES, (s) => this.probe(s, now, events, signal), signal), budgetOut]);
+    // Probes are started within a quarter of the budget however many engines there are.
+    const paceMs = Math.min(PROBE_PACE_MS, (budgetMs ?? Infinity) / 4 / Math.max(1, all.length));
+    const probes = pacedPool(all, { maxInFlight: PARALLEL_PROBES, paceMs, signal }, (s) => this.probe(s, now, events, signal));
+    await Promise.race([probes, budgetOut]);
     signal.removeEventListener('abort', onAbort);
     const stale = all.filter((s) => !s.refreshed).length;
 

@@ -1,8 +1,10 @@
 // Latency and CPU per request of one HTTP server process under an open-loop load: the process's own
 // CPU (from /proc) beyond what it spends idle in the same time, divided by the requests it answered.
+// The load client runs in a process of its own (loadClient.ts), as in section 2: the bench's heap and
+// timers are not in the figures of either server.
 import { cpuSeconds } from '../proc.js';
-import { runLoad, type Target } from '../load.js';
-import { quantile } from '../stats.js';
+import type { Target } from '../load.js';
+import { runLoadApart } from '../loadClient.js';
 
 export interface ServerFigures {
   p50: number;
@@ -23,13 +25,13 @@ export async function measureServer(pid: number, target: Target, rate: number, s
   const idlePerSecond = (cpuSeconds(pid) - i0) / ((performance.now() - t0) / 1000);
   const c0 = cpuSeconds(pid);
   const l0 = performance.now();
-  const r = (await runLoad([target], { rate, seconds })).get(target.label);
+  const r = (await runLoadApart({ targets: [target], rate, seconds }))[target.label];
   const elapsed = (performance.now() - l0) / 1000;
   const busy = cpuSeconds(pid) - c0 - idlePerSecond * elapsed;
   if (!r) throw new Error('no result');
   return {
-    p50: quantile(r.latencies, 0.5),
-    p99: quantile(r.latencies, 0.99),
+    p50: r.p50,
+    p99: r.p99,
     ok: r.ok,
     errors: r.errors,
     cutOff: r.cutOff,
