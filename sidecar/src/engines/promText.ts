@@ -291,72 +291,157 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
   if (text.length > lim.maxBytes || (text.length * 3 > lim.maxBytes && Buffer.byteLength(text, 'utf8') > lim.maxBytes)) {
     throw new PromLimitError(source, 'maxBytes', `exposition is larger than ${lim.maxBytes} bytes`);
   }
+  return new TextParser(text, lim, source).run();
+}
 
-  const families = new Map<string, PromFamily>();
-  const samples: PromSample[] = [];
-  const problems: PromProblem[] = [];
-  let skipped = 0;
-  let lineNo = 0;
-  let eof = false;
+/** One name's entry: the sample list and the family it resolved to. */
+interface NameEntry {
+  /** The first copy of the name: every sample of that name shares it. */
+  name: string;
+  list: PromSample[];
+  fam: PromFamily | null;
+  epoch: number;
+}
 
-  const n = text.length;
-  let pos = 0;
+/**
+ * One parse: the input, a cursor over [i, end) of the current line, and what was read so far. The
+ * steps are methods, not closures made anew at each parse: V8 optimised such closures again after
+ * most garbage collections (each parse made new ones), a few times a second in a sidecar reading 16
+ * engines, on background threads that cost more CPU than the parses themselves.
+ */
+class TextParser {
+  readonly families = new Map<string, PromFamily>();
+  readonly samples: PromSample[] = [];
+  readonly problems: PromProblem[] = [];
+  eof = false;
+  readonly n: number;
+  /** End of the current line (before any CR). */
+  end = 0;
+  tokenEnd = 0;
+  /** The last readQuoted read no escape: its value holds no quote, backslash or newline. */
+  quotedPlain = false;
+  // Positions of the next quote and backslash at or after some point, found with indexOf and
+  // reused until passed: the scan of every quoted string is native, and the whole input is
+  // searched at most once for each character however the lines are broken (no quadratic rescans
+  // on lines with an unterminated quote).
+  nextQuote = -1;
+  nextBackslash = -1;
+  readonly typed = new Set<PromFamily>();
+  // One lookup per sample: its name's entry holds the sample list and the family it resolved to.
+  // `epoch` moves whenever a family is added or typed, which can change what a name resolves to.
+  readonly names = new Map<string, NameEntry>();
+  epoch = 0;
+  // Label values repeat (engine="0", model_name, le...): keeping one copy of each keeps what the
+  // result holds small, which is most of the cost on large inputs (the collector copies it).
+  readonly interned = new Map<string, string>();
+  // Lines repeat their metric name (a histogram's buckets), label names and most label values
+  // (engine="0", model_name): a name or value that reads the same as one seen before on this input
+  // is recognised in place (one native comparison) and the first copy reused, with no slice and no
+  // hash lookup of a new string. Only plain text is recognised so: a value with an escape, or one
+  // not seen yet, goes through readName/readQuoted as always, so what is read never differs.
+  lastName = '';
+  /** Label names seen (at most MAX_SEEN_LABELS), each with the last value it had unescaped. */
+  readonly seenLabels: string[] = [];
+  readonly seenValues: (string | null)[] = [];
 
-  // --- tiny cursor helpers over [i, end) of the current line ---------------------------------
-  let end = 0;
-  const skipBlank = (i: number): number => {
+  constructor(
+    readonly text: string,
+    readonly lim: PromLimits,
+    readonly source: string,
+  ) {
+    this.n = text.length;
+  }
+
+  run(): PromExposition {
+    const { text, n, lim, problems } = this;
+    let skipped = 0;
+    let lineNo = 0;
+    let pos = 0;
+    while (pos < n && !this.eof) {
+      let nl = text.indexOf('\n', pos);
+      if (nl < 0) nl = n;
+      lineNo++;
+      let end = nl;
+      if (end > pos && text.charCodeAt(end - 1) === CR) end--;
+      this.end = end;
+      const lineStart = pos;
+      pos = nl + 1;
+      if (end - lineStart > lim.maxLineLength) {
+        skipped++;
+        if (problems.length < lim.maxProblems) {
+          problems.push({ line: lineNo, reason: `line longer than ${lim.maxLineLength} characters` });
+        }
+        continue;
+      }
+      const i = this.skipBlank(lineStart);
+      if (i >= end) continue; // blank line
+      try {
+        if (text.charCodeAt(i) === HASH) this.parseComment(i + 1);
+        else this.parseSample(i);
+      } catch (e) {
+        if (!(e instanceof LineError)) throw e;
+        skipped++;
+        if (problems.length < lim.maxProblems) {
+          problems.push({ line: lineNo, reason: `${e.reason}: ${quoteOutput(text.slice(lineStart, end), 60)}` });
+        }
+      }
+    }
+    const byName = new Map<string, PromSample[]>();
+    for (const [name, entry] of this.names) byName.set(name, entry.list);
+    return { families: this.families, samples: this.samples, byName, lines: lineNo, skipped, problems, eof: this.eof };
+  }
+
+  skipBlank(i: number): number {
+    const text = this.text;
+    const end = this.end;
     while (i < end) {
       const c = text.charCodeAt(i);
       if (c !== SPACE && c !== TAB) break;
       i++;
     }
     return i;
-  };
+  }
 
-  let tokenEnd = 0;
-  /** The last readQuoted read no escape: its value holds no quote, backslash or newline. */
-  let quotedPlain = false;
-  // Positions of the next quote and backslash at or after some point, found with indexOf and
-  // reused until passed: the scan of every quoted string is native, and the whole input is
-  // searched at most once for each character however the lines are broken (no quadratic rescans
-  // on lines with an unterminated quote).
-  let nextQuote = -1;
-  let nextBackslash = -1;
   /** Reads a quoted string starting at the opening quote; sets tokenEnd past the closing quote. */
-  const readQuoted = (i: number, maxLen: number, what: string): string => {
+  readQuoted(i: number, maxLen: number, what: string): string {
+    const text = this.text;
+    const end = this.end;
     i++; // opening quote
     let out = '';
     for (;;) {
-      if (nextQuote < i) {
-        nextQuote = text.indexOf('"', i);
-        if (nextQuote < 0) nextQuote = n;
+      if (this.nextQuote < i) {
+        this.nextQuote = text.indexOf('"', i);
+        if (this.nextQuote < 0) this.nextQuote = this.n;
       }
-      if (nextBackslash < i) {
-        nextBackslash = text.indexOf('\\', i);
-        if (nextBackslash < 0) nextBackslash = n;
+      if (this.nextBackslash < i) {
+        this.nextBackslash = text.indexOf('\\', i);
+        if (this.nextBackslash < 0) this.nextBackslash = this.n;
       }
-      if (nextQuote < nextBackslash) {
-        if (nextQuote >= end) throw new LineError(`unterminated ${what}`);
-        if (out.length + (nextQuote - i) > maxLen) throw new LineError(`${what} longer than ${maxLen} characters`);
-        tokenEnd = nextQuote + 1;
+      if (this.nextQuote < this.nextBackslash) {
+        if (this.nextQuote >= end) throw new LineError(`unterminated ${what}`);
+        if (out.length + (this.nextQuote - i) > maxLen) throw new LineError(`${what} longer than ${maxLen} characters`);
+        this.tokenEnd = this.nextQuote + 1;
         // Every escape adds a character to out, so an empty out means none was read.
-        quotedPlain = out.length === 0;
-        return quotedPlain ? text.slice(i, nextQuote) : out + text.slice(i, nextQuote);
+        this.quotedPlain = out.length === 0;
+        return this.quotedPlain ? text.slice(i, this.nextQuote) : out + text.slice(i, this.nextQuote);
       }
-      if (nextBackslash >= end) throw new LineError(`unterminated ${what}`);
-      const e = nextBackslash + 1 < end ? text.charCodeAt(nextBackslash + 1) : -1;
-      out += text.slice(i, nextBackslash);
+      if (this.nextBackslash >= end) throw new LineError(`unterminated ${what}`);
+      const e = this.nextBackslash + 1 < end ? text.charCodeAt(this.nextBackslash + 1) : -1;
+      out += text.slice(i, this.nextBackslash);
       if (e === BACKSLASH) out += '\\';
       else if (e === QUOTE) out += '"';
       else if (e === 110 /* n */) out += '\n';
       else throw new LineError(`invalid escape in ${what}`);
       if (out.length > maxLen) throw new LineError(`${what} longer than ${maxLen} characters`);
-      i = nextBackslash + 2;
+      i = this.nextBackslash + 2;
     }
-  };
+  }
 
   /** Reads a bare metric (or label) name at i; sets tokenEnd. Empty string when none. */
-  const readName = (i: number, label: boolean): string => {
+  readName(i: number, label: boolean): string {
+    const text = this.text;
+    const end = this.end;
+    const lim = this.lim;
     const start = i;
     const first = label ? LABEL_START : NAME_START;
     const rest = label ? LABEL_CHAR : NAME_CHAR;
@@ -366,17 +451,23 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
       while (i < end && (c = text.charCodeAt(i)) < 128 && rest[c] === 1) i++;
     }
     if (i - start > lim.maxNameLength) throw new LineError(`name longer than ${lim.maxNameLength} characters`);
-    tokenEnd = i;
+    this.tokenEnd = i;
     return text.slice(start, i);
-  };
+  }
 
   /** A name in `# HELP/TYPE/UNIT` lines: bare or quoted. */
-  const readMetaName = (i: number): string => {
-    if (i < end && text.charCodeAt(i) === QUOTE) return readQuoted(i, lim.maxNameLength, 'quoted name');
-    return readName(i, false);
-  };
+  readMetaName(i: number): string {
+    const text = this.text;
+    const end = this.end;
+    const lim = this.lim;
+    if (i < end && text.charCodeAt(i) === QUOTE) return this.readQuoted(i, lim.maxNameLength, 'quoted name');
+    return this.readName(i, false);
+  }
 
-  const getFamily = (name: string, create: boolean): PromFamily | undefined => {
+  getFamily(name: string, create: boolean): PromFamily | undefined {
+    const lim = this.lim;
+    const source = this.source;
+    const families = this.families;
     let f = families.get(name);
     if (!f && create) {
       if (families.size >= lim.maxFamilies) {
@@ -384,115 +475,100 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
       }
       f = { name, type: 'untyped', help: null, unit: null, samples: [] };
       families.set(name, f);
-      epoch++;
+      this.epoch++;
     }
     return f;
-  };
-  const typed = new Set<PromFamily>();
-  // One lookup per sample: its name's entry holds the sample list and the family it resolved to.
-  // `epoch` moves whenever a family is added or typed, which can change what a name resolves to.
-  interface NameEntry {
-    /** The first copy of the name: every sample of that name shares it. */
-    name: string;
-    list: PromSample[];
-    fam: PromFamily | null;
-    epoch: number;
   }
-  const names = new Map<string, NameEntry>();
-  let epoch = 0;
-  // Label values repeat (engine="0", model_name, le...): keeping one copy of each keeps what the
-  // result holds small, which is most of the cost on large inputs (the collector copies it).
-  const interned = new Map<string, string>();
-  const intern = (v: string): string => {
+
+  intern(v: string): string {
+    const interned = this.interned;
     const hit = interned.get(v);
     if (hit !== undefined) return hit;
     const own = sharedValue(v);
     if (interned.size < MAX_INTERNED) interned.set(own, own);
     return own;
-  };
+  }
 
-  const parseComment = (i: number): void => {
+  parseComment(i: number): void {
+    const text = this.text;
+    const end = this.end;
+    const lim = this.lim;
+    const typed = this.typed;
     // i is just past '#'
-    i = skipBlank(i);
+    i = this.skipBlank(i);
     const kwStart = i;
     while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
     const kw = text.slice(kwStart, i);
     if (kw === 'EOF') {
-      if (skipBlank(i) === end) eof = true;
+      if (this.skipBlank(i) === end) this.eof = true;
       return;
     }
     if (kw !== 'HELP' && kw !== 'TYPE' && kw !== 'UNIT') return; // an ordinary comment
-    i = skipBlank(i);
-    const name = readMetaName(i);
+    i = this.skipBlank(i);
+    const name = this.readMetaName(i);
     if (name.length === 0) throw new LineError(`# ${kw} without a metric name`);
-    i = tokenEnd;
+    i = this.tokenEnd;
     if (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) {
       throw new LineError(`invalid metric name in # ${kw}`);
     }
-    i = skipBlank(i);
+    i = this.skipBlank(i);
     if (kw === 'HELP') {
       // Escapes in HELP: `\\` and `\n`; any other backslash is kept as written.
       let help = '';
       let start = i;
       for (;;) {
-        if (nextBackslash < i) {
-          nextBackslash = text.indexOf('\\', i);
-          if (nextBackslash < 0) nextBackslash = n;
+        if (this.nextBackslash < i) {
+          this.nextBackslash = text.indexOf('\\', i);
+          if (this.nextBackslash < 0) this.nextBackslash = this.n;
         }
-        if (nextBackslash >= end - 1) break;
-        const e = text.charCodeAt(nextBackslash + 1);
+        if (this.nextBackslash >= end - 1) break;
+        const e = text.charCodeAt(this.nextBackslash + 1);
         if (e === BACKSLASH || e === 110) {
-          help += text.slice(start, nextBackslash) + (e === BACKSLASH ? '\\' : '\n');
-          start = nextBackslash + 2;
+          help += text.slice(start, this.nextBackslash) + (e === BACKSLASH ? '\\' : '\n');
+          start = this.nextBackslash + 2;
         }
-        i = nextBackslash + (e === BACKSLASH || e === 110 ? 2 : 1);
+        i = this.nextBackslash + (e === BACKSLASH || e === 110 ? 2 : 1);
       }
       help += text.slice(start, end);
-      const fam = getFamily(name, true) as PromFamily;
+      const fam = this.getFamily(name, true) as PromFamily;
       if (fam.help === null) fam.help = help.length > lim.maxHelpLength ? help.slice(0, lim.maxHelpLength) : help;
       return;
     }
     const wordStart = i;
     while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
     const word = text.slice(wordStart, i);
-    if (skipBlank(i) !== end) throw new LineError(`trailing text after # ${kw}`);
+    if (this.skipBlank(i) !== end) throw new LineError(`trailing text after # ${kw}`);
     if (kw === 'UNIT') {
-      const fam = getFamily(name, true) as PromFamily;
+      const fam = this.getFamily(name, true) as PromFamily;
       fam.unit = word;
       return;
     }
     if (!TYPES.has(word)) throw new LineError(`unknown metric type "${quoteOutput(word, 30)}"`);
-    const fam = getFamily(name, true) as PromFamily;
+    const fam = this.getFamily(name, true) as PromFamily;
     if (typed.has(fam)) throw new LineError(`second # TYPE for ${quoteOutput(name, 60)}`);
     typed.add(fam);
     fam.type = word === 'unknown' ? 'untyped' : (word as PromType);
-    epoch++;
-  };
+    this.epoch++;
+  }
 
-  // Lines repeat their metric name (a histogram's buckets), label names and most label values
-  // (engine="0", model_name): a name or value that reads the same as one seen before on this input
-  // is recognised in place (one native comparison) and the first copy reused, with no slice and no
-  // hash lookup of a new string. Only plain text is recognised so: a value with an escape, or one
-  // not seen yet, goes through readName/readQuoted as always, so what is read never differs.
-  let lastName = '';
-  /** Label names seen (at most MAX_SEEN_LABELS), each with the last value it had unescaped. */
-  const seenLabels: string[] = [];
-  const seenValues: (string | null)[] = [];
   /** The text at i is `known` followed by a character that cannot continue a name of that kind. */
-  const nameAt = (known: string, i: number, rest: Uint8Array): boolean => {
+  nameAt(known: string, i: number, rest: Uint8Array): boolean {
+    const text = this.text;
+    const end = this.end;
     if (!text.startsWith(known, i)) return false;
     const j = i + known.length;
     if (j >= end) return true;
     const c = text.charCodeAt(j);
     return !(c < 128 && rest[c] === 1);
-  };
+  }
 
   /**
-   * The value of text[start, stop) when it is a whole number written plainly: up to 15 digits,
-   * optionally followed by a point and zeros (`1739.0`, how counters are written). Read digit by
-   * digit, exactly what Number() reads (below 2^53); null for anything else.
-   */
-  const plainInteger = (start: number, stop: number): number | null => {
+  * The value of text[start, stop) when it is a whole number written plainly: up to 15 digits,
+  * optionally followed by a point and zeros (`1739.0`, how counters are written). Read digit by
+  * digit, exactly what Number() reads (below 2^53); null for anything else.
+  */
+  plainInteger(start: number, stop: number): number | null {
+    const text = this.text;
     let v = 0;
     let k = start;
     for (; k < stop; k++) {
@@ -506,30 +582,39 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
       for (k++; k < stop; k++) if (text.charCodeAt(k) !== 48) return null;
     }
     return v;
-  };
+  }
 
-  const parseSample = (i: number): void => {
+  parseSample(i: number): void {
+    const text = this.text;
+    const end = this.end;
+    const lim = this.lim;
+    const source = this.source;
+    const families = this.families;
+    const names = this.names;
+    const seenLabels = this.seenLabels;
+    const seenValues = this.seenValues;
+    const samples = this.samples;
     let name = '';
     const c0 = text.charCodeAt(i);
     if (c0 !== LBRACE) {
-      if (lastName.length > 0 && nameAt(lastName, i, NAME_CHAR)) {
-        name = lastName;
-        tokenEnd = i + lastName.length;
+      if (this.lastName.length > 0 && this.nameAt(this.lastName, i, NAME_CHAR)) {
+        name = this.lastName;
+        this.tokenEnd = i + this.lastName.length;
       } else {
-        name = readName(i, false);
+        name = this.readName(i, false);
         if (name.length === 0) throw new LineError('invalid metric name');
-        lastName = name;
+        this.lastName = name;
       }
-      i = tokenEnd;
+      i = this.tokenEnd;
     }
     const labels = Object.create(LABELS_PROTO) as Record<string, string>;
     let labelCount = 0;
-    i = skipBlank(i);
+    i = this.skipBlank(i);
     if (i < end && text.charCodeAt(i) === LBRACE) {
       i++;
       let first = true;
       for (;;) {
-        i = skipBlank(i);
+        i = this.skipBlank(i);
         if (i >= end) throw new LineError('unterminated label set');
         let c = text.charCodeAt(i);
         if (c === RBRACE) {
@@ -540,8 +625,8 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         /** The name's place in seenLabels; -1 for a quoted name or one past MAX_SEEN_LABELS. */
         let slot = -1;
         if (c === QUOTE) {
-          lname = readQuoted(i, lim.maxNameLength, 'quoted name');
-          i = skipBlank(tokenEnd);
+          lname = this.readQuoted(i, lim.maxNameLength, 'quoted name');
+          i = this.skipBlank(this.tokenEnd);
           c = i < end ? text.charCodeAt(i) : -1;
           if (first && name.length === 0 && (c === COMMA || c === RBRACE)) {
             // OpenMetrics 2 / Prometheus 3 quoted metric name: {"my.metric", a="b"}
@@ -569,9 +654,9 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
           }
           if (slot >= 0) {
             lname = seenLabels[slot] as string;
-            tokenEnd = j;
+            this.tokenEnd = j;
           } else {
-            lname = readName(i, true);
+            lname = this.readName(i, true);
             if (lname.length === 0) throw new LineError('invalid label name');
             // Only names read bare are recognised bare: a quoted name may hold any character.
             // Once the list is full a miss is not looked for in it: a body of ever new names would
@@ -584,12 +669,12 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
             }
             if (slot >= 0) labelSlotByHash[hash] = slot + 1;
           }
-          i = skipBlank(tokenEnd);
+          i = this.skipBlank(this.tokenEnd);
           c = i < end ? text.charCodeAt(i) : -1;
         }
         first = false;
         if (c !== EQUALS) throw new LineError('expected "=" after label name');
-        i = skipBlank(i + 1);
+        i = this.skipBlank(i + 1);
         if (i >= end || text.charCodeAt(i) !== QUOTE) throw new LineError('label value is not quoted');
         const known = slot >= 0 ? seenValues[slot] : null;
         let value: string;
@@ -597,16 +682,16 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
         // quotes, closed by a quote, are that value unescaped.
         if (known != null && text.startsWith(known, i + 1) && i + 1 + known.length < end && text.charCodeAt(i + 1 + known.length) === QUOTE) {
           value = known;
-          tokenEnd = i + 2 + known.length;
+          this.tokenEnd = i + 2 + known.length;
         } else {
-          value = readQuoted(i, lim.maxLabelValueLength, 'label value');
-          if (value.length <= MAX_INTERNED_LENGTH) value = intern(value);
-          if (slot >= 0) seenValues[slot] = quotedPlain && value.length <= MAX_INTERNED_LENGTH ? value : null;
+          value = this.readQuoted(i, lim.maxLabelValueLength, 'label value');
+          if (value.length <= MAX_INTERNED_LENGTH) value = this.intern(value);
+          if (slot >= 0) seenValues[slot] = this.quotedPlain && value.length <= MAX_INTERNED_LENGTH ? value : null;
         }
         if (lname in labels) throw new LineError(`duplicate label "${quoteOutput(lname, 40)}"`);
         if (++labelCount > lim.maxLabels) throw new LineError(`more than ${lim.maxLabels} labels`);
         labels[lname] = value;
-        i = skipBlank(tokenEnd);
+        i = this.skipBlank(this.tokenEnd);
         c = i < end ? text.charCodeAt(i) : -1;
         if (c === COMMA) {
           i++;
@@ -620,22 +705,22 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
       }
     }
     if (name.length === 0) throw new LineError('sample without a metric name');
-    i = skipBlank(i);
+    i = this.skipBlank(i);
     // value
     let start = i;
     while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
-    const value = plainInteger(start, i) ?? parsePromNumber(text.slice(start, i));
+    const value = this.plainInteger(start, i) ?? parsePromNumber(text.slice(start, i));
     if (value === null) throw new LineError(i === start ? 'missing value' : 'value is not a number');
     // optional timestamp, then optional exemplar ("# {...} v [ts]"), which we do not keep
     let timestamp: number | null = null;
-    i = skipBlank(i);
+    i = this.skipBlank(i);
     if (i < end && text.charCodeAt(i) !== HASH) {
       start = i;
       while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
       const ts = parsePromNumber(text.slice(start, i));
       if (ts === null || !Number.isFinite(ts)) throw new LineError('timestamp is not a number');
       timestamp = ts;
-      i = skipBlank(i);
+      i = this.skipBlank(i);
     }
     if (i < end && text.charCodeAt(i) !== HASH) throw new LineError('trailing text after value');
 
@@ -648,45 +733,12 @@ export function parsePromText(text: string, options: PromParseOptions = {}): Pro
       names.set(name, entry);
     }
     const sample: PromSample = { name: entry.name, labels, value, timestamp };
-    if (entry.epoch !== epoch || entry.fam === null) {
-      entry.fam = familyFor(families, name) ?? (getFamily(name, true) as PromFamily);
-      entry.epoch = epoch;
+    if (entry.epoch !== this.epoch || entry.fam === null) {
+      entry.fam = familyFor(families, name) ?? (this.getFamily(name, true) as PromFamily);
+      entry.epoch = this.epoch;
     }
     entry.fam.samples.push(sample);
     entry.list.push(sample);
     samples.push(sample);
-  };
-
-  while (pos < n && !eof) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = n;
-    lineNo++;
-    end = nl;
-    if (end > pos && text.charCodeAt(end - 1) === CR) end--;
-    const lineStart = pos;
-    pos = nl + 1;
-    if (end - lineStart > lim.maxLineLength) {
-      skipped++;
-      if (problems.length < lim.maxProblems) {
-        problems.push({ line: lineNo, reason: `line longer than ${lim.maxLineLength} characters` });
-      }
-      continue;
-    }
-    const i = skipBlank(lineStart);
-    if (i >= end) continue; // blank line
-    try {
-      if (text.charCodeAt(i) === HASH) parseComment(i + 1);
-      else parseSample(i);
-    } catch (e) {
-      if (!(e instanceof LineError)) throw e;
-      skipped++;
-      if (problems.length < lim.maxProblems) {
-        problems.push({ line: lineNo, reason: `${e.reason}: ${quoteOutput(text.slice(lineStart, end), 60)}` });
-      }
-    }
   }
-
-  const byName = new Map<string, PromSample[]>();
-  for (const [name, entry] of names) byName.set(name, entry.list);
-  return { families, samples, byName, lines: lineNo, skipped, problems, eof };
 }
