@@ -190,19 +190,23 @@ interface WindowSums {
   buckets(key: HistKey): HistogramBucket[] | null;
 }
 
-function foldedSums(pairs: readonly PairDelta[]): WindowSums {
-  return {
-    counter: (key) => {
-      let total = 0;
-      for (const p of pairs) {
-        const d = p.counters[key];
-        if (d === null) return null;
-        total += d;
-      }
-      return total;
-    },
-    buckets: (key) => sumBuckets(pairs, key),
-  };
+/** The sums taken afresh from the pairs. */
+class FoldedSums implements WindowSums {
+  constructor(private readonly pairs: readonly PairDelta[]) {}
+
+  counter(key: CounterKey): number | null {
+    let total = 0;
+    for (const p of this.pairs) {
+      const d = p.counters[key];
+      if (d === null) return null;
+      total += d;
+    }
+    return total;
+  }
+
+  buckets(key: HistKey): HistogramBucket[] | null {
+    return sumBuckets(this.pairs, key);
+  }
 }
 
 /** What deriving needs of a window's points: the last scrape, the span, and whether the ITL metric kept its name. */
@@ -228,24 +232,24 @@ function shapeOf(points: readonly ScrapePoint[]): WindowShape {
   };
 }
 
+/** A counter's increase per second over the window; null without a span. A module function, not a
+ * closure made at each derive: V8 optimised those again after garbage collections (see TextParser in promText.ts). */
+function windowRate(sums: WindowSums, windowOk: boolean, dt: number, key: CounterKey): number | null {
+  const inc = windowOk ? sums.counter(key) : null;
+  return inc === null ? null : finiteOrNull(inc / dt);
+}
+
 /** The load of a window whose consecutive pairs' increases add up to `sums`. */
 function deriveFromSums(w: WindowShape, sums: WindowSums, busyThreshold: number): DerivedLoad {
   const cur = w.cur;
   const dt = (w.lastAtMs - w.firstAtMs) / 1000;
   const windowOk = w.count >= 2 && Number.isFinite(dt) && dt > 0;
 
-  const increase = (key: CounterKey): number | null => (windowOk ? sums.counter(key) : null);
-  const histIncrease = (key: HistKey): HistogramBucket[] | null => (windowOk ? sums.buckets(key) : null);
-  const rate = (key: CounterKey): number | null => {
-    const inc = increase(key);
-    return inc === null ? null : finiteOrNull(inc / dt);
-  };
-
   // The ITL histogram may change name across an upgrade; quantiles need the same metric throughout.
   const itlSame = w.itlSame;
 
-  const hits = increase('prefixCacheHits');
-  const queries = increase('prefixCacheQueries');
+  const hits = windowOk ? sums.counter('prefixCacheHits') : null;
+  const queries = windowOk ? sums.counter('prefixCacheQueries') : null;
   let prefixCacheHitRatio: number | null = null;
   if (hits !== null && queries !== null && queries > 0) prefixCacheHitRatio = Math.min(1, Math.max(0, hits / queries));
   else if (queries === null) prefixCacheHitRatio = cur.v0PrefixCacheHitRate;
@@ -255,19 +259,19 @@ function deriveFromSums(w: WindowShape, sums: WindowSums, busyThreshold: number)
     running: finiteOrNull(cur.running),
     waiting: finiteOrNull(cur.waiting),
     kvCacheUsage: kv,
-    promptTokensPerSec: rate('promptTokens') ?? finiteOrNull(cur.v0Throughput.prompt),
-    generationTokensPerSec: rate('generationTokens') ?? finiteOrNull(cur.v0Throughput.generation),
-    ttftSeconds: quantiles(histIncrease('ttft')),
-    itlSeconds: itlSame ? quantiles(histIncrease('itl')) : { p50: null, p95: null },
-    e2eSeconds: quantiles(histIncrease('e2e')),
-    preemptions: increase('preemptions'),
+    promptTokensPerSec: windowRate(sums, windowOk, dt, 'promptTokens') ?? finiteOrNull(cur.v0Throughput.prompt),
+    generationTokensPerSec: windowRate(sums, windowOk, dt, 'generationTokens') ?? finiteOrNull(cur.v0Throughput.generation),
+    ttftSeconds: quantiles(windowOk ? sums.buckets('ttft') : null),
+    itlSeconds: itlSame ? quantiles(windowOk ? sums.buckets('itl') : null) : { p50: null, p95: null },
+    e2eSeconds: quantiles(windowOk ? sums.buckets('e2e') : null),
+    preemptions: windowOk ? sums.counter('preemptions') : null,
   };
   return {
     load,
     busy: isBusy(kv, busyThreshold),
     prefixCacheHitRatio,
     swapped: finiteOrNull(cur.swapped),
-    requestsPerSec: rate('requestSuccess'),
+    requestsPerSec: windowRate(sums, windowOk, dt, 'requestSuccess'),
   };
 }
 
@@ -278,7 +282,7 @@ function deriveFromSums(w: WindowShape, sums: WindowSums, busyThreshold: number)
 export function deriveLoadOverWindow(points: readonly ScrapePoint[], busyThreshold: number): DerivedLoad {
   const pairs: PairDelta[] = [];
   for (let i = 1; i < points.length; i++) pairs.push(pairDelta((points[i - 1] as ScrapePoint).scrape, (points[i] as ScrapePoint).scrape));
-  return deriveFromSums(shapeOf(points), foldedSums(pairs), busyThreshold);
+  return deriveFromSums(shapeOf(points), new FoldedSums(pairs), busyThreshold);
 }
 
 /** Integers add and subtract exactly (below 2^53): their running sum equals the sum taken afresh. */
@@ -335,7 +339,7 @@ class BucketSum {
  * the sums are of integers (counts, token counters), which add and subtract exactly, and a window
  * holding other numbers is added up afresh.
  */
-export class LoadWindow {
+export class LoadWindow implements WindowSums {
   private readonly times: number[] = [];
   private readonly itls: EngineScrape['itlMetric'][] = [];
   private lastPoint: ScrapePoint | undefined;
@@ -377,32 +381,34 @@ export class LoadWindow {
     }
   }
 
+  /** The window's counter increase: the running sum, or taken afresh when an increase was not an integer. */
+  counter(key: CounterKey): number | null {
+    const c = this.counterSums[key];
+    return c.inexact > 0 ? new FoldedSums(this.pairs).counter(key) : c.nulls > 0 ? null : c.total;
+  }
+
+  buckets(key: HistKey): HistogramBucket[] | null {
+    const b = this.bucketSums[key];
+    if (b.inexact > 0) return sumBuckets(this.pairs, key);
+    if (b.nulls > 0 || b.byBounds.size !== 1) return null;
+    const g = b.byBounds.values().next().value as { les: readonly number[]; counts: number[] };
+    return g.les.map((le, i) => ({ le, count: g.counts[i] as number }));
+  }
+
   derive(busyThreshold: number): DerivedLoad {
     const last = this.lastPoint;
     if (!last) throw new RangeError('LoadWindow.derive needs at least one scrape');
-    const folded = foldedSums(this.pairs);
-    const sums: WindowSums = {
-      counter: (key) => {
-        const c = this.counterSums[key];
-        return c.inexact > 0 ? folded.counter(key) : c.nulls > 0 ? null : c.total;
-      },
-      buckets: (key) => {
-        const b = this.bucketSums[key];
-        if (b.inexact > 0) return folded.buckets(key);
-        if (b.nulls > 0 || b.byBounds.size !== 1) return null;
-        const g = b.byBounds.values().next().value as { les: readonly number[]; counts: number[] };
-        return g.les.map((le, i) => ({ le, count: g.counts[i] as number }));
-      },
-    };
     const cur = last.scrape;
+    let itlSame = true;
+    for (const m of this.itls) if (m !== cur.itlMetric) itlSame = false;
     const shape: WindowShape = {
       cur,
       firstAtMs: this.times[0] as number,
       lastAtMs: last.atMs,
       count: this.times.length,
-      itlSame: this.itls.every((m) => m === cur.itlMetric),
+      itlSame,
     };
-    return deriveFromSums(shape, sums, busyThreshold);
+    return deriveFromSums(shape, this, busyThreshold);
   }
 }
 

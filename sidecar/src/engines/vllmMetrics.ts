@@ -214,6 +214,25 @@ export function rankOf(engine: string): number | null {
   return /^\d{1,7}$/.test(engine) && Number(engine) <= 1_000_000 ? Number(engine) : null;
 }
 
+// gaugeOf and counterOf are module functions, not closures made at each call: see TextParser in promText.ts.
+/** A gauge summed over its series; a problem noted when it is there but not a finite non-negative number. */
+function gaugeOf(by: BySample, name: string, problems: string[]): number | null {
+  const list = by.get(name);
+  const v = sumOf(list);
+  if (v === null && list && list.length > 0) problems.push(`${name}: not a finite non-negative number`);
+  return v;
+}
+
+/** A counter summed over its series: `name`, or `oldName` when only that is there (renamed across versions). */
+function counterOf(by: BySample, problems: string[], name: string, oldName?: string): number | null {
+  const used = oldName !== undefined && !(by.get(name)?.length) ? oldName : name;
+  const list = by.get(used);
+  if (!list || list.length === 0) return null;
+  const v = sumOf(list);
+  if (v === null) problems.push(`${used}: not a finite non-negative number`);
+  return v;
+}
+
 function extractEngine(engine: string, by: BySample): EngineScrape {
   const problems: string[] = [];
   const modelNames: string[] = [];
@@ -223,13 +242,6 @@ function extractEngine(engine: string, by: BySample): EngineScrape {
       if (m !== undefined && !modelNames.includes(m) && modelNames.length < 16) modelNames.push(m);
     }
   }
-
-  const gauge = (name: string): number | null => {
-    const list = by.get(name);
-    const v = sumOf(list);
-    if (v === null && list && list.length > 0) problems.push(`${name}: not a finite non-negative number`);
-    return v;
-  };
 
   let kvCacheUsage: number | null = null;
   let kvCacheUsageMetric: EngineScrape['kvCacheUsageMetric'] = null;
@@ -245,17 +257,6 @@ function extractEngine(engine: string, by: BySample): EngineScrape {
       break;
     }
   }
-
-  const counter = (...names: string[]): number | null => {
-    for (const name of names) {
-      const list = by.get(name);
-      if (!list || list.length === 0) continue;
-      const v = sumOf(list);
-      if (v === null) problems.push(`${name}: not a finite non-negative number`);
-      return v;
-    }
-    return null;
-  };
 
   let itl: Histogram | null = null;
   let itlMetric: EngineScrape['itlMetric'] = null;
@@ -312,18 +313,18 @@ function extractEngine(engine: string, by: BySample): EngineScrape {
     engine,
     rank: rankOf(engine),
     modelNames,
-    running: gauge('vllm:num_requests_running'),
-    waiting: gauge('vllm:num_requests_waiting'),
-    swapped: gauge('vllm:num_requests_swapped'),
+    running: gaugeOf(by, 'vllm:num_requests_running', problems),
+    waiting: gaugeOf(by, 'vllm:num_requests_waiting', problems),
+    swapped: gaugeOf(by, 'vllm:num_requests_swapped', problems),
     kvCacheUsage,
     kvCacheUsageMetric,
     counters: {
-      promptTokens: counter('vllm:prompt_tokens_total'),
-      generationTokens: counter('vllm:generation_tokens_total'),
-      preemptions: counter('vllm:num_preemptions_total'),
-      prefixCacheQueries: counter('vllm:prefix_cache_queries_total', 'vllm:gpu_prefix_cache_queries_total'),
-      prefixCacheHits: counter('vllm:prefix_cache_hits_total', 'vllm:gpu_prefix_cache_hits_total'),
-      requestSuccess: counter('vllm:request_success_total'),
+      promptTokens: counterOf(by, problems, 'vllm:prompt_tokens_total'),
+      generationTokens: counterOf(by, problems, 'vllm:generation_tokens_total'),
+      preemptions: counterOf(by, problems, 'vllm:num_preemptions_total'),
+      prefixCacheQueries: counterOf(by, problems, 'vllm:prefix_cache_queries_total', 'vllm:gpu_prefix_cache_queries_total'),
+      prefixCacheHits: counterOf(by, problems, 'vllm:prefix_cache_hits_total', 'vllm:gpu_prefix_cache_hits_total'),
+      requestSuccess: counterOf(by, problems, 'vllm:request_success_total'),
     },
     histograms: {
       ttft: histogramOf(by, 'vllm:time_to_first_token_seconds', problems),
@@ -332,8 +333,8 @@ function extractEngine(engine: string, by: BySample): EngineScrape {
     },
     itlMetric,
     v0Throughput: {
-      prompt: gauge('vllm:avg_prompt_throughput_toks_per_s'),
-      generation: gauge('vllm:avg_generation_throughput_toks_per_s'),
+      prompt: gaugeOf(by, 'vllm:avg_prompt_throughput_toks_per_s', problems),
+      generation: gaugeOf(by, 'vllm:avg_generation_throughput_toks_per_s', problems),
     },
     v0PrefixCacheHitRate,
     cacheConfig,
