@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc
 // (The V8 flag keeps the young generation at 1 MB: left to grow under request load it reaches 32 MB, a
 // third of the sidecar's resident memory. The image's entrypoint and scripts/demo.sh pass it too.)
 // gpufleet-sidecar: parse the configuration, start collecting, serve the API; stop cleanly on SIGTERM.

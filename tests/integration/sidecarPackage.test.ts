@@ -56,7 +56,7 @@ describe('the sidecar npm package', () => {
     for (const name of Object.keys(bins)) {
       const bin = join(prefix, 'node_modules/.bin', name);
       expect({ name, installed: existsSync(bin) }).toEqual({ name, installed: true });
-      // The sidecar's own line also carries its V8 flags (`env -S node --max-semi-space-size=1`).
+      // The sidecar's own line also carries its V8 flags (`env -S node --max-semi-space-size=1 --single-threaded-gc`).
       expect(readFileSync(bin, 'utf8')).toMatch(/^#!\/usr\/bin\/env (-S )?node[ \n]/);
     }
   });
