@@ -190,24 +190,32 @@ interface WindowSums {
   buckets(key: HistKey): HistogramBucket[] | null;
 }
 
+/** A counter's increases of consecutive pairs added up; null when one is null. */
+function sumCounter(pairs: readonly PairDelta[], key: CounterKey): number | null {
+  let total = 0;
+  for (const p of pairs) {
+    const d = p.counters[key];
+    if (d === null) return null;
+    total += d;
+  }
+  return total;
+}
+
 /** The sums taken afresh from the pairs. */
 class FoldedSums implements WindowSums {
   constructor(private readonly pairs: readonly PairDelta[]) {}
 
   counter(key: CounterKey): number | null {
-    let total = 0;
-    for (const p of this.pairs) {
-      const d = p.counters[key];
-      if (d === null) return null;
-      total += d;
-    }
-    return total;
+    return sumCounter(this.pairs, key);
   }
 
   buckets(key: HistKey): HistogramBucket[] | null {
     return sumBuckets(this.pairs, key);
   }
 }
+
+/** A window without a span: no increase is known. */
+const NO_SUMS: WindowSums = { counter: () => null, buckets: () => null };
 
 /** What deriving needs of a window's points: the last scrape, the span, and whether the ITL metric kept its name. */
 interface WindowShape {
@@ -232,24 +240,24 @@ function shapeOf(points: readonly ScrapePoint[]): WindowShape {
   };
 }
 
-/** A counter's increase per second over the window; null without a span. A module function, not a
- * closure made at each derive: V8 optimised those again after garbage collections (see TextParser in promText.ts). */
-function windowRate(sums: WindowSums, windowOk: boolean, dt: number, key: CounterKey): number | null {
-  const inc = windowOk ? sums.counter(key) : null;
+/** A counter's increase per second over the window. A module function, not a closure made at each
+ * derive: V8 optimised those again after garbage collections (see TextParser in promText.ts). */
+function windowRate(sums: WindowSums, dt: number, key: CounterKey): number | null {
+  const inc = sums.counter(key);
   return inc === null ? null : finiteOrNull(inc / dt);
 }
 
-/** The load of a window whose consecutive pairs' increases add up to `sums`. */
-function deriveFromSums(w: WindowShape, sums: WindowSums, busyThreshold: number): DerivedLoad {
+/** The load of a window whose consecutive pairs' increases add up to `windowSums`. */
+function deriveFromSums(w: WindowShape, windowSums: WindowSums, busyThreshold: number): DerivedLoad {
   const cur = w.cur;
   const dt = (w.lastAtMs - w.firstAtMs) / 1000;
-  const windowOk = w.count >= 2 && Number.isFinite(dt) && dt > 0;
+  const sums = w.count >= 2 && Number.isFinite(dt) && dt > 0 ? windowSums : NO_SUMS;
 
   // The ITL histogram may change name across an upgrade; quantiles need the same metric throughout.
   const itlSame = w.itlSame;
 
-  const hits = windowOk ? sums.counter('prefixCacheHits') : null;
-  const queries = windowOk ? sums.counter('prefixCacheQueries') : null;
+  const hits = sums.counter('prefixCacheHits');
+  const queries = sums.counter('prefixCacheQueries');
   let prefixCacheHitRatio: number | null = null;
   if (hits !== null && queries !== null && queries > 0) prefixCacheHitRatio = Math.min(1, Math.max(0, hits / queries));
   else if (queries === null) prefixCacheHitRatio = cur.v0PrefixCacheHitRate;
@@ -259,19 +267,19 @@ function deriveFromSums(w: WindowShape, sums: WindowSums, busyThreshold: number)
     running: finiteOrNull(cur.running),
     waiting: finiteOrNull(cur.waiting),
     kvCacheUsage: kv,
-    promptTokensPerSec: windowRate(sums, windowOk, dt, 'promptTokens') ?? finiteOrNull(cur.v0Throughput.prompt),
-    generationTokensPerSec: windowRate(sums, windowOk, dt, 'generationTokens') ?? finiteOrNull(cur.v0Throughput.generation),
-    ttftSeconds: quantiles(windowOk ? sums.buckets('ttft') : null),
-    itlSeconds: itlSame ? quantiles(windowOk ? sums.buckets('itl') : null) : { p50: null, p95: null },
-    e2eSeconds: quantiles(windowOk ? sums.buckets('e2e') : null),
-    preemptions: windowOk ? sums.counter('preemptions') : null,
+    promptTokensPerSec: windowRate(sums, dt, 'promptTokens') ?? finiteOrNull(cur.v0Throughput.prompt),
+    generationTokensPerSec: windowRate(sums, dt, 'generationTokens') ?? finiteOrNull(cur.v0Throughput.generation),
+    ttftSeconds: quantiles(sums.buckets('ttft')),
+    itlSeconds: itlSame ? quantiles(sums.buckets('itl')) : { p50: null, p95: null },
+    e2eSeconds: quantiles(sums.buckets('e2e')),
+    preemptions: sums.counter('preemptions'),
   };
   return {
     load,
     busy: isBusy(kv, busyThreshold),
     prefixCacheHitRatio,
     swapped: finiteOrNull(cur.swapped),
-    requestsPerSec: windowRate(sums, windowOk, dt, 'requestSuccess'),
+    requestsPerSec: windowRate(sums, dt, 'requestSuccess'),
   };
 }
 
@@ -384,7 +392,7 @@ export class LoadWindow implements WindowSums {
   /** The window's counter increase: the running sum, or taken afresh when an increase was not an integer. */
   counter(key: CounterKey): number | null {
     const c = this.counterSums[key];
-    return c.inexact > 0 ? new FoldedSums(this.pairs).counter(key) : c.nulls > 0 ? null : c.total;
+    return c.inexact > 0 ? sumCounter(this.pairs, key) : c.nulls > 0 ? null : c.total;
   }
 
   buckets(key: HistKey): HistogramBucket[] | null {

@@ -225,8 +225,12 @@ function gaugeOf(by: BySample, name: string, problems: string[]): number | null 
 
 /** A counter summed over its series: `name`, or `oldName` when only that is there (renamed across versions). */
 function counterOf(by: BySample, problems: string[], name: string, oldName?: string): number | null {
-  const used = oldName !== undefined && !(by.get(name)?.length) ? oldName : name;
-  const list = by.get(used);
+  let used = name;
+  let list = by.get(name);
+  if (!list?.length && oldName !== undefined) {
+    used = oldName;
+    list = by.get(oldName);
+  }
   if (!list || list.length === 0) return null;
   const v = sumOf(list);
   if (v === null) problems.push(`${used}: not a finite non-negative number`);
