@@ -167,7 +167,7 @@ const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
   engines: engineBench,
   fleet: fleetBench,
   'query-budget': () => queryBudgetBench(line),
-  'node-exporter': () => nodeExporterBench(8),
+  'node-exporter': () => nodeExporterBench(8, 5),
   prometheus: () => prometheusBench(10),
   parsers: parserPeersBench,
   growth: growthBench,

@@ -70,7 +70,8 @@ export function observeGpu(g: Gpu, engines: readonly Engine[], idleUtilization: 
   }
   const holders: string[] = [];
   if (ids.length) holders.push(`engine${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`);
-  const enginePids = new Set(engines.flatMap((e) => e.workers.map((w) => w.pid)).filter((p): p is number => p !== null));
+  const enginePids = new Set<number>();
+  for (const e of engines) for (const w of e.workers) if (w.pid !== null) enginePids.add(w.pid);
   const others = pids.filter((p) => !enginePids.has(p));
   if (others.length) holders.push(`${others.length} other process${others.length > 1 ? 'es' : ''}`);
   if (vgpus) holders.push(`${vgpus} vGPU instance${vgpus > 1 ? 's' : ''}`);
@@ -110,7 +111,8 @@ export function migProfiles(
   engines: readonly Engine[],
   availability?: ReadonlyMap<string, readonly MigProfileAvailability[]> | null,
 ): MigProfileCapacity[] {
-  const engineMigs = new Set(engines.flatMap((e) => e.workers.flatMap((w) => w.migUuids)));
+  const engineMigs = new Set<string>();
+  for (const e of engines) for (const w of e.workers) for (const m of w.migUuids) engineMigs.add(m);
   const out: MigProfileCapacity[] = [];
   for (const g of gpus) {
     if (g.mig.mode !== 'enabled') continue;

@@ -313,7 +313,8 @@ export class EngineCollector {
       for (const [id] of gone.slice(0, this.states.size - MAX_ENGINE_STATES)) this.states.delete(id);
     }
 
-    const byPid = new Map(procs.map((p) => [p.pid, p]));
+    const byPid = new Map<number, ProcInfo>();
+    for (const p of procs) byPid.set(p.pid, p);
     const engines: Engine[] = [];
     for (const s of [...this.states.values()].sort((a, b) => byId.compare(a.candidate.id, b.candidate.id))) {
       // Each engine's load is derived over its window in a turn of its own (see nextTurn).

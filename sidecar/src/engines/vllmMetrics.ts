@@ -573,11 +573,15 @@ export function keptLinesAscii(body: Buffer): Buffer {
     if (keep) {
       if (runStart < 0) runStart = pos;
     } else if (runStart >= 0) {
-      for (let k = runStart; k < pos; k++) out[w++] = buf[k] as number;
+      out.set(buf.subarray(runStart, pos), w);
+      w += pos - runStart;
       runStart = -1;
     }
     pos = nl + 1;
   }
-  if (runStart >= 0) for (let k = runStart; k < n; k++) out[w++] = buf[k] as number;
+  if (runStart >= 0) {
+    out.set(buf.subarray(runStart, n), w);
+    w += n - runStart;
+  }
   return Buffer.from(out.buffer, out.byteOffset, w);
 }
