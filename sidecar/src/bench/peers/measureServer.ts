@@ -18,6 +18,20 @@ export interface ServerFigures {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until each process spends under `share` of a core over half a second (at most `maxSeconds`).
+ * A server pushed past its capacity goes on answering requests its client gave up on: measured
+ * right after, the next server would share the cores with that backlog.
+ */
+export async function settle(pids: readonly number[], share = 0.05, maxSeconds = 60): Promise<void> {
+  const until = performance.now() + maxSeconds * 1000;
+  while (performance.now() < until) {
+    const before = pids.map(cpuSeconds);
+    await sleep(500);
+    if (pids.every((pid, i) => (cpuSeconds(pid) - (before[i] as number)) / 0.5 < share)) return;
+  }
+}
+
 export async function measureServer(pid: number, target: Target, rate: number, seconds: number, idleSeconds = 3): Promise<ServerFigures> {
   const i0 = cpuSeconds(pid);
   const t0 = performance.now();
