@@ -49,8 +49,8 @@ export async function nodeExporterBench(seconds: number, rounds: number): Promis
     for (let round = 0; round < rounds; round++) {
       for (const rate of RATES) {
         // The sidecar's idle CPU (its ticks) is measured before each window and subtracted: the rest
-        // is the scrapes'. node_exporter does nothing between scrapes.
-        // node_exporter past its capacity goes on gathering for the scrapes cut off: it settles first.
+        // is the scrapes'. node_exporter idles between scrapes, once it has gathered for the ones its
+        // client cut off at its capacity: each window waits for that.
         await settle([ne.pid as number]);
         ours.get(rate)?.push(await measureServer(sidecar.pid, { label: 'ours', url: oursUrl }, rate, seconds, 4));
         await settle([ne.pid as number]);
