@@ -56,9 +56,11 @@ describe('the sidecar npm package', () => {
     for (const name of Object.keys(bins)) {
       const bin = join(prefix, 'node_modules/.bin', name);
       expect({ name, installed: existsSync(bin) }).toEqual({ name, installed: true });
-      // The sidecar's own line also carries its V8 flags (`env -S node --max-semi-space-size=1 --single-threaded-gc`).
       expect(readFileSync(bin, 'utf8')).toMatch(/^#!\/usr\/bin\/env (-S )?node[ \n]/);
     }
+    // The sidecar's own line also carries its V8 flags: started as a command, it runs as the image does.
+    const shebang = readFileSync(join(prefix, 'node_modules/.bin/gpufleet-sidecar'), 'utf8').split('\n')[0];
+    expect(shebang).toBe('#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc');
   });
 
   it('gpufleet-sidecar --version prints the package version', () => {

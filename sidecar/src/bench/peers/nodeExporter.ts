@@ -20,12 +20,10 @@ async function describe(url: string): Promise<string> {
   return `${samples} samples, ${(text.length / 1024).toFixed(0)} KiB`;
 }
 
-const spread = (xs: readonly number[]) => `${formatMs(Math.min(...xs))}–${formatMs(Math.max(...xs))}`;
-
 /**
  * `rounds` windows of `seconds` per rate and server, the two servers alternating, so a stall of this
- * machine lands in one window of one of them: the printed figure is the median over the windows, with
- * the range beside it. One window's p99 at 200 req/s is its 16th slowest answer of 1,600, which one
+ * machine lands in one window of one of them: the printed figures are medians over the windows, with
+ * each of our windows' p99 beside them. One window's p99 at 200 req/s is its 16th slowest answer of 1,600, which one
  * stall of the OS moves by milliseconds.
  */
 export async function nodeExporterBench(seconds: number, rounds: number): Promise<void> {
@@ -44,30 +42,28 @@ export async function nodeExporterBench(seconds: number, rounds: number): Promis
     heading(`10. GET /metrics against ${version} (default collectors), open-loop, ${rounds} windows of ${seconds} s per rate and server, alternating; medians over the windows`);
     console.log(`    gpufleet: the sidecar on demo (${await describe(oursUrl)}), text built once per tick`);
     console.log(`    node_exporter: ${await describe(theirsUrl)}, gathered from /proc and /sys at each scrape`);
-    const ours = new Map<number, ServerFigures[]>(RATES.map((r) => [r, []]));
-    const theirs = new Map<number, ServerFigures[]>(RATES.map((r) => [r, []]));
+    const runs = RATES.map((rate) => ({ rate, ours: [] as ServerFigures[], theirs: [] as ServerFigures[] }));
     for (let round = 0; round < rounds; round++) {
-      for (const rate of RATES) {
+      for (const run of runs) {
         // The sidecar's idle CPU (its ticks) is measured before each window and subtracted: the rest
         // is the scrapes'. node_exporter idles between scrapes, once it has gathered for the ones its
         // client cut off at its capacity: each window waits for that.
         await settle([ne.pid as number]);
-        ours.get(rate)?.push(await measureServer(sidecar.pid, { label: 'ours', url: oursUrl }, rate, seconds, 4));
+        run.ours.push(await measureServer(sidecar.pid, { label: 'ours', url: oursUrl }, run.rate, seconds, 4));
         await settle([ne.pid as number]);
-        theirs.get(rate)?.push(await measureServer(ne.pid as number, { label: 'theirs', url: theirsUrl }, rate, seconds, 1));
+        run.theirs.push(await measureServer(ne.pid as number, { label: 'theirs', url: theirsUrl }, run.rate, seconds, 1));
       }
     }
+    const med = (xs: ServerFigures[], pick: (f: ServerFigures) => number) => median(xs.map(pick));
+    const sum = (xs: ServerFigures[]) => `${xs.reduce((n, f) => n + f.ok, 0)}/${xs.reduce((n, f) => n + f.errors, 0)}/${xs.reduce((n, f) => n + f.cutOff, 0)}`;
     compareHeader('node_exporter');
-    for (const rate of RATES) {
-      const o = ours.get(rate) ?? [];
-      const t = theirs.get(rate) ?? [];
-      const med = (xs: ServerFigures[], pick: (f: ServerFigures) => number) => median(xs.map(pick));
+    for (const { rate, ours: o, theirs: t } of runs) {
       compare(`${rate} req/s: p50`, med(o, (f) => f.p50), med(t, (f) => f.p50), formatMs);
       compare(`${rate} req/s: p99`, med(o, (f) => f.p99), med(t, (f) => f.p99), formatMs, rate === 200 ? '< 5 ms, ≤ 1×' : '≤ 1×');
       compare(`${rate} req/s: server CPU per scrape`, med(o, (f) => f.cpuPerRequestMs), med(t, (f) => f.cpuPerRequestMs), formatMs, '≤ 1×');
       line(`${rate} req/s: p99 of each window, ours`, o.map((f) => formatMs(f.p99)).join(', '));
-      line(`${rate} req/s: p99 range over the windows, node_exporter`, spread(t.map((f) => f.p99)));
-      const sum = (xs: ServerFigures[]) => `${xs.reduce((n, f) => n + f.ok, 0)}/${xs.reduce((n, f) => n + f.errors, 0)}/${xs.reduce((n, f) => n + f.cutOff, 0)}`;
+      const theirP99 = t.map((f) => f.p99);
+      line(`${rate} req/s: p99 range over the windows, node_exporter`, `${formatMs(Math.min(...theirP99))}–${formatMs(Math.max(...theirP99))}`);
       line(`${rate} req/s: answered/failed/cut off (ours; node_exporter)`, `${sum(o)}; ${sum(t)}`);
     }
   } finally {
