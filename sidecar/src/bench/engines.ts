@@ -59,16 +59,21 @@ const answer = (n) => {
 };
 const ports = [];
 let left = count;
+// As vLLM's prometheus_client does, /metrics?name[]=… is answered with only the samples named.
+import(process.argv[4]).then(({ restrictToSamples }) => {
 for (let i = 0; i < count; i++) {
   let answered = 0;
   const s = http.createServer((q, r) => {
-    if (q.url === '/metrics') r.end(answer(++answered));
+    const [path, query] = q.url.split('?');
+    const names = new URLSearchParams(query ?? '').getAll('name[]');
+    if (path === '/metrics') r.end(names.length ? restrictToSamples(answer(++answered), new Set(names)) : answer(++answered));
     else if (q.url === '/version') r.end('{"version":"0.10.1"}');
     else if (q.url === '/v1/models') r.end('{"object":"list","data":[{"id":"Qwen/Qwen3-4B-FP8","object":"model","root":"Qwen/Qwen3-4B-FP8","parent":null,"max_model_len":40960}]}');
     else r.end();
   });
   s.listen(0, '127.0.0.1', () => { ports[i] = s.address().port; if (--left === 0) process.stdout.write(JSON.stringify(ports) + '\\n'); });
-}`;
+}
+});`;
 
 /** The bench's processes: a vLLM systemd unit, GPU 0 visible. */
 const ENGINE_PROC = { cgroup: '0::/system.slice/vllm.service\n', environ: 'CUDA_VISIBLE_DEVICES=0\0' };
@@ -92,7 +97,8 @@ function procCpuSeconds(pid: number): number {
 
 /** `count` vLLM stand-ins in one child process, each answering the real 0.10.1 capture; their ports. */
 export async function startEngineStandIns(count: number, load: FleetLoad = 'idle'): Promise<{ servers: ChildProcess; ports: number[]; setLoad: (l: FleetLoad) => void }> {
-  const servers = start(process.execPath, ['-e', SERVERS, largestMetricsFixture(), String(count), load], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const promFormat = new URL('../sim/promFormat.js', import.meta.url).href;
+  const servers = start(process.execPath, ['-e', SERVERS, largestMetricsFixture(), String(count), load, promFormat], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ports = await new Promise<number[]>((resolve) => servers.stdout?.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
   return { servers, ports, setLoad: (l) => servers.stdin?.write(`${l}\n`) };
 }

@@ -1,6 +1,7 @@
 // What fetching the engines' answers costs before any of the sidecar's own work: the floor under
-// section 8's CPU share. Two clients fetch /health and /metrics from every stand-in once a second for a
-// while, in this process, and their CPU share is measured:
+// section 8's CPU share. Two clients fetch /health and /metrics (named as the sidecar asks it, so the
+// stand-ins answer the same quarter of their text) from every stand-in once a second for a while, in
+// this process, and their CPU share is measured:
 //   - raw sockets: one kept-open connection per engine, a request written, the answer read to its
 //     Content-Length and dropped (the least a Node program can do to get the bytes);
 //   - raw sockets pipelined: the same, both requests written at once and their answers read in turn
@@ -9,6 +10,7 @@
 // Neither parses anything; the stand-ins answer with Content-Length (http.ServerResponse.end(text)).
 import http from 'node:http';
 import net from 'node:net';
+import { READ_METRICS_PATH } from '../engines/engineCollector.js';
 
 export type FloorClient = 'socket' | 'pipelined' | 'http';
 
@@ -84,10 +86,10 @@ export async function fetchFloorShare(ports: number[], client: FloorClient, seco
   const tick = () =>
     Promise.all(
       clients.map(async (c) => {
-        if (client === 'pipelined') await c.get(['/health', '/metrics']);
+        if (client === 'pipelined') await c.get(['/health', READ_METRICS_PATH]);
         else {
           await c.get(['/health']);
-          await c.get(['/metrics']);
+          await c.get([READ_METRICS_PATH]);
         }
       }),
     );

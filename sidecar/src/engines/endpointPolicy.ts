@@ -86,8 +86,8 @@ export function ownAddresses(interfaces: NodeJS.Dict<{ address: string }[]>): Se
   return out;
 }
 
-/** The only requests ever sent to an engine. */
-export type VllmPath = '/health' | '/metrics' | '/version' | '/v1/models';
+/** The only requests ever sent to an engine; /metrics also with the sample names read (engineCollector's READ_METRICS_PATH). */
+export type VllmPath = '/health' | '/metrics' | `/metrics?${string}` | '/version' | '/v1/models';
 
 /**
  * A discovered endpoint in the only form probed: scheme, IP or name, port — no credentials, path,

@@ -31,7 +31,8 @@ function body(e: Fake): string {
 async function fake(running: number): Promise<Fake> {
   const e: Fake = { server: createServer(), port: 0, running, tokens: 1739, served: 0 };
   e.server.on('request', (req, res) => {
-    if (req.url === '/metrics') res.end(body(e));
+    // Ignores the query, as a server other than prometheus_client may: /metrics?name[]=… is answered whole.
+    if (req.url?.split('?')[0] === '/metrics') res.end(body(e));
     else if (req.url === '/version') res.end('{"version":"0.10.1"}');
     else if (req.url === '/v1/models') res.end('{"object":"list","data":[]}');
     else res.end();

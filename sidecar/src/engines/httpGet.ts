@@ -32,6 +32,8 @@ export interface GetOptions {
   socketPath?: string;
   /** Aborts the request (the caller's time budget ran out); it then rejects with a 'timeout' SourceError. */
   signal?: AbortSignal;
+  /** How error messages name the request; the URL when absent (a long query string reads badly in one). */
+  shownUrl?: string;
 }
 
 
@@ -59,7 +61,8 @@ export function httpGetBytes(url: string, opts: GetOptions): Promise<HttpBytesAn
       reject(new SourceError('http', `GET ${url}: only http:// and https:// are supported`));
       return;
     }
-    const onAbort = () => fail(abortedError(url));
+    const shown = opts.shownUrl ?? url;
+    const onAbort = () => fail(abortedError(shown));
     const fail = (err: SourceError) => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -67,7 +70,7 @@ export function httpGetBytes(url: string, opts: GetOptions): Promise<HttpBytesAn
       reject(err);
     };
     if (opts.signal?.aborted) {
-      reject(abortedError(url));
+      reject(abortedError(shown));
       return;
     }
     const req = httpsRequest(
@@ -82,14 +85,14 @@ export function httpGetBytes(url: string, opts: GetOptions): Promise<HttpBytesAn
       (res: IncomingMessage) => {
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > opts.maxBytes) {
-          fail(new SourceError('too-large', `GET ${url}: body of ${declared} bytes is over the ${opts.maxBytes} byte limit`));
+          fail(new SourceError('too-large', `GET ${shown}: body of ${declared} bytes is over the ${opts.maxBytes} byte limit`));
           return;
         }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > opts.maxBytes) fail(new SourceError('too-large', `GET ${url}: body over the ${opts.maxBytes} byte limit`));
+          if (size > opts.maxBytes) fail(new SourceError('too-large', `GET ${shown}: body over the ${opts.maxBytes} byte limit`));
           else chunks.push(chunk);
         });
         res.on('end', () => {
@@ -99,11 +102,11 @@ export function httpGetBytes(url: string, opts: GetOptions): Promise<HttpBytesAn
           const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
           resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), bytes });
         });
-        res.on('error', (err) => fail(new SourceError('http', `GET ${url}: ${err.message}`)));
+        res.on('error', (err) => fail(new SourceError('http', `GET ${shown}: ${err.message}`)));
       },
     );
-    const timer = setTimeout(() => fail(new SourceError('timeout', `GET ${url}: no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => fail(new SourceError('http', `GET ${url}: ${err.code ?? err.message}`)));
+    const timer = setTimeout(() => fail(new SourceError('timeout', `GET ${shown}: no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => fail(new SourceError('http', `GET ${shown}: ${err.code ?? err.message}`)));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     req.end();
   });

@@ -389,7 +389,7 @@ export function plainGetBytes(url: URL, opts: GetOptions): Promise<HttpBytesAnsw
     c = made;
   }
   return c.get({
-    url: url.href,
+    url: opts.shownUrl ?? url.href,
     hostHeader: opts.socketPath ? 'localhost' : url.host,
     path: `${url.pathname}${url.search}`,
     headers: { accept: '*/*', 'user-agent': 'gpufleet-sidecar', ...opts.headers },

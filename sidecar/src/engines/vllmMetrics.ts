@@ -407,6 +407,15 @@ export const READ_FAMILIES: ReadonlySet<string> = new Set([
   'vllm:time_to_first_token_seconds',
 ]);
 
+/** The histograms among READ_FAMILIES: their samples are `_bucket`, `_sum` and `_count`. */
+const READ_HISTOGRAMS: ReadonlySet<string> = new Set(['vllm:e2e_request_latency_seconds', 'vllm:time_to_first_token_seconds', ...ITL_METRICS]);
+
+/**
+ * The sample names extractVllmMetrics reads, as prometheus_client's `name[]` filter on /metrics
+ * takes them (it matches sample names, not family names): vLLM then renders a quarter of its text.
+ */
+export const READ_SAMPLE_NAMES: readonly string[] = [...READ_FAMILIES].flatMap((f) => (READ_HISTOGRAMS.has(f) ? [`${f}_bucket`, `${f}_sum`, `${f}_count`] : [f]));
+
 /** Whether extractVllmMetrics reads samples of this name (`_created` series and comments it never does). */
 function wantedName(name: string): boolean {
   if (READ_FAMILIES.has(name)) return true;

@@ -8,7 +8,9 @@ import { parseVllmMetrics, type EngineScrape } from '../engines/vllmMetrics.js';
 import { deriveLoad } from '../engines/vllmLoad.js';
 import { parseVllmModels, parseVllmVersion } from '../engines/vllmApi.js';
 import { BUCKETS, buckets125, EngineMetricsModel, Hist, HttpStats, latencyAt, modelsBody, reasonCounts, shareWithin, versionBody } from './engineMetrics.js';
-import { promFloat, pyRepr } from './promFormat.js';
+import { promFloat, pyRepr, restrictToSamples } from './promFormat.js';
+import { execFileSync } from 'node:child_process';
+import { READ_SAMPLE_NAMES } from '../engines/vllmMetrics.js';
 import { validateScenario } from './scenario.js';
 import type { EngineSpec } from './engineScenario.js';
 
@@ -35,6 +37,44 @@ function scrape(text: string, engineLabel = '0'): EngineScrape {
   if (!e) throw new Error(`no engine ${engineLabel}`);
   return e;
 }
+
+// The real capture through Debian's python3-prometheus-client: its whole text, and its answer to the
+// sidecar's name[] filter (RestrictedRegistry), for the same registry.
+const RESTRICT_PY = `
+import json, sys
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+class Capture:
+    def collect(self):
+        return families
+    describe = collect
+registry = CollectorRegistry()
+registry.register(Capture())
+names = json.load(sys.stdin)
+print(json.dumps({'whole': generate_latest(registry).decode(), 'restricted': generate_latest(registry.restricted_registry(names)).decode()}))
+`;
+
+describe('name[] filter (prometheus_client RestrictedRegistry)', () => {
+  // Every capture, from 0.4.3 to 0.11.0: the names must cover all that any version's text is read for.
+  it.each([
+    'metrics_0.4.3_opt-125m_tp1_1-request.txt',
+    'metrics_0.7.x_qwen2.5-coder-1.5b_lora-enabled_trimmed.txt',
+    'metrics_0.10.1_ngc-25.09_qwen3-4b-fp8_tp1_6-requests.txt',
+    'metrics_0.11.0_qwen1.5-0.5b-chat_tp1_idle.txt',
+  ])("leaves of %s what prometheus_client leaves, for the sidecar's names, and reads the same", (name) => {
+    const capture = fileURLToPath(new URL(`../../../tests/fixtures/vllm/${name}`, import.meta.url));
+    const py = JSON.parse(execFileSync('/usr/bin/python3', ['-c', RESTRICT_PY, capture], { input: JSON.stringify(READ_SAMPLE_NAMES), encoding: 'utf8' })) as { whole: string; restricted: string };
+    expect(py.restricted.length).toBeLessThan(py.whole.length);
+    expect(restrictToSamples(py.whole, new Set(READ_SAMPLE_NAMES))).toBe(py.restricted);
+    // What the sidecar reads from either is the same.
+    expect(parseVllmMetrics(py.restricted)).toEqual(parseVllmMetrics(py.whole));
+  });
+
+  it('answers nothing when no sample is named that exists', () => {
+    expect(restrictToSamples('# HELP a A.\n# TYPE a gauge\na 1.0\n', new Set(['b']))).toBe('');
+  });
+});
 
 describe('number formatting (prometheus_client floatToGoString)', () => {
   it('matches the strings of the fixtures', () => {

@@ -15,6 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { ProcPlan } from './engineLayout.js';
 import { engineFaultsAt, type EngineSpec } from './engineScenario.js';
 import { EngineMetricsModel, HTML_PAGE, HttpStats, modelsBody, versionBody } from './engineMetrics.js';
+import { restrictToSamples } from './promFormat.js';
 import { RUST_FRONTEND_CONTENT_TYPE, RUST_FRONTEND_LISTEN_FD, toRustOpenMetrics } from './rustFrontend.js';
 import {
   engineEnv,
@@ -182,7 +183,12 @@ function serve(cfg: FakeVllmConfig, procs: ReportedProc[]): void {
             brokenHistograms: faults.has('bad-histograms'),
             cpuSeconds: (cpu.user + cpu.system) / 1e6,
           });
-          bytes = rust ? send(res, 200, RUST_FRONTEND_CONTENT_TYPE, toRustOpenMetrics(text)) : send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
+          // vLLM's Python API server answers prometheus_client's name[] filter; the Rust frontend's
+          // answer to it is not known here, so it answers whole, as a server ignoring the query would.
+          const names = new URLSearchParams((req.url ?? '').slice(path.length + 1)).getAll('name[]');
+          bytes = rust
+            ? send(res, 200, RUST_FRONTEND_CONTENT_TYPE, toRustOpenMetrics(text))
+            : send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', names.length ? restrictToSamples(text, new Set(names)) : text);
         }
         break;
       default:

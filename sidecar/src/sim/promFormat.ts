@@ -83,3 +83,30 @@ export class PromWriter {
     return this.lines.length ? `${this.lines.join('\n')}\n` : '';
   }
 }
+
+/**
+ * What prometheus_client answers to /metrics?name[]=… (its RestrictedRegistry): only the samples
+ * named, each family's HELP and TYPE lines before its first one, families with none left out.
+ */
+export function restrictToSamples(text: string, names: ReadonlySet<string>): string {
+  const out: string[] = [];
+  let header: string[] = [];
+  let headerFamily = '';
+  let headerShown = false;
+  for (const line of text.split('\n')) {
+    const comment = /^# (?:HELP|TYPE) (\S+)/.exec(line);
+    if (comment) {
+      if (comment[1] !== headerFamily) {
+        header = [];
+        headerFamily = comment[1] as string;
+        headerShown = false;
+      }
+      header.push(line);
+    } else if (line !== '' && !line.startsWith('#') && names.has(line.slice(0, line.search(/[{ ]|$/)))) {
+      if (!headerShown) out.push(...header);
+      headerShown = true;
+      out.push(line);
+    }
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
+}
