@@ -121,15 +121,24 @@ describe('EngineCollector', () => {
     expect(good.load.kvCacheUsage).not.toBeNull();
   });
 
-  it('reports an engine that stops answering as down, with an event', async () => {
+  it('reports an engine whose /health fails as down within 5 s, while its /metrics still answers, with an event', async () => {
     tp2.healthy = false;
-    const r = await collector.collect(gpus, 1_002_000);
-    const e = r.engines.find((x) => x.id === `node-a:${tp2.port}`) as (typeof r.engines)[number];
-    expect(e.health).toBe('down');
-    expect(e.load.running).toBeNull();
-    expect(r.events).toContainEqual(expect.objectContaining({ kind: 'engine-down', subject: `node-a:${tp2.port}` }));
+    // While /metrics reads, /health is asked every 5 s (it was last asked at the first tick, 1_000_000).
+    let down: Awaited<ReturnType<EngineCollector['collect']>> | null = null;
+    let t = 1_001_000;
+    while (down === null && t < 1_010_000) {
+      t += 1000;
+      const r = await collector.collect(gpus, t);
+      if (r.engines.find((x) => x.id === `node-a:${tp2.port}`)?.health === 'down') down = r;
+    }
+    expect(t).toBeLessThanOrEqual(1_005_000);
+    const e = down?.engines.find((x) => x.id === `node-a:${tp2.port}`);
+    expect(e?.load.running).toBeNull();
+    expect(e?.lastError).toMatch(/\/health: HTTP 503/);
+    expect(down?.events).toContainEqual(expect.objectContaining({ kind: 'engine-down', subject: `node-a:${tp2.port}` }));
     tp2.healthy = true;
-    const back = await collector.collect(gpus, 1_003_000);
+    // A down engine's /health is asked every tick.
+    const back = await collector.collect(gpus, t + 1000);
     expect(back.events).toContainEqual(expect.objectContaining({ kind: 'engine-up', subject: `node-a:${tp2.port}` }));
   });
 
@@ -137,9 +146,9 @@ describe('EngineCollector', () => {
     rmSync(join(proc, '200'), { recursive: true });
     rmSync(join(proc, '201'), { recursive: true });
     html.server.close();
-    const r1 = await collector.collect(gpus, 1_004_000);
+    const r1 = await collector.collect(gpus, 1_014_000);
     expect(r1.engines.find((x) => x.id === `node-a:${html.port}`)?.health).toBe('down');
-    const r2 = await collector.collect(gpus, 1_004_000 + 61_000);
+    const r2 = await collector.collect(gpus, 1_014_000 + 61_000);
     expect(r2.engines.find((x) => x.id === `node-a:${html.port}`)).toBeUndefined();
   });
 

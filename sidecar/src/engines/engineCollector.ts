@@ -59,8 +59,12 @@ interface EngineState {
   candidate: EngineCandidate;
   health: Engine['health'];
   firstSeen: number;
-  /** Monotonic ms of the last successful /health answer. */
+  /** Monotonic ms it was last seen up: a successful /health answer, or /metrics read between them. */
   lastUpAt: number | null;
+  /** When /health was last asked (ms); -Infinity: never. */
+  healthAskedAt: number;
+  /** When /metrics was last read (ms); -Infinity: never. */
+  metricsReadAt: number;
   lastSeenInDiscovery: number;
   version: string | null;
   /** When /version was last asked (ms); -Infinity: ask at the next tick. */
@@ -96,6 +100,9 @@ interface EngineState {
  */
 export const READ_METRICS_PATH: VllmPath = `/metrics?${READ_SAMPLE_NAMES.map((n) => `name%5B%5D=${encodeURIComponent(n)}`).join('&')}`;
 
+/** How one /metrics request went: read, failed (an error kept in lastError), ran into its deadline, or aborted. */
+type Scrape = 'read' | 'failed' | 'timeout' | 'aborted';
+
 /** Since the collector started: /metrics answers read, and those whose kept lines were the same as the engine's last (not read again). */
 export interface ParseCounts {
   parsed: number;
@@ -116,6 +123,13 @@ export interface EngineReading {
 
 const MAX_METRICS_BYTES = 32 * 1024 * 1024;
 const MODELS_REFRESH_MS = 60_000;
+/**
+ * While an engine is up and its /metrics reads, /health is asked this often rather than every tick:
+ * a dead API server fails /metrics at once (and /health is asked in that tick); what only /health
+ * tells is an engine core dead behind a live API server, and vLLM's own watchdog ends such a
+ * server within 5 s. Half the requests to every engine, and their CPU on both sides.
+ */
+const HEALTH_EVERY_MS = 5_000;
 /** Probes in flight at most: a hung engine holds one for its deadline, not the others. */
 const PARALLEL_PROBES = 8;
 /** Longest wait for a probe before the next starts beside it (pacedPool.ts says why one at a time). */
@@ -279,7 +293,7 @@ export class EngineCollector {
         s.lastSeenInDiscovery = now;
       } else {
         this.states.set(c.id, {
-          candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, lastSeenInDiscovery: now, version: null, models: null,
+          candidate: c, health: 'unknown', firstSeen: now, lastUpAt: null, healthAskedAt: -Infinity, metricsReadAt: -Infinity, lastSeenInDiscovery: now, version: null, models: null,
           versionAskedAt: -Infinity, modelsAskedAt: -Infinity, processStart: null, windows: new Map(), merged: null, mergedKey: '', lastError: null,
           metricsFormat: null, lastParse: new LastParse<VllmMetrics>(), filterMetrics: true, answeredAsVllm: false,
           refreshed: false, refreshedAt: -Infinity,
@@ -390,81 +404,54 @@ export class EngineCollector {
       this.refreshed(s, now);
       return;
     }
-    let healthError: string | null = null;
-    try {
-      const h = await this.get(c, '/health', 64 * 1024, signal);
-      if (h.status !== 200) throw new SourceError('http', `GET ${c.endpoint}/health: HTTP ${h.status}`);
-    } catch (err) {
-      healthError = (err as Error).message;
-    }
-    if (signal.aborted) return;
-    if (healthError === null) {
-      s.health = 'up';
-      s.lastUpAt = now;
-    } else {
-      s.health = 'down';
-      s.lastError = healthError;
-    }
-    const event = (kind: 'engine-up' | 'engine-down', text: string) =>
-      events.push({ time: new Date(wallAt(this.clock, now)).toISOString(), host: this.opts.hostname, kind, subject: c.id, text });
-    if (s.health === 'up' && before !== 'up') event('engine-up', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) is up`);
-    if (s.health === 'down' && before === 'up') event('engine-down', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) stopped answering: ${s.lastError}`);
-    if (s.health !== 'up') {
-      clearWindows(s);
-      s.lastParse.clear();
-      this.refreshed(s, now);
-      return;
-    }
-
     // An engine that let a request run into its deadline is not asked again this tick: a hung
     // server would otherwise cost a deadline per endpoint.
-    let timedOut = false;
-    const metricsUrl = `${c.endpoint}/metrics`;
-    try {
-      const filtered = s.filterMetrics;
-      let m = await this.getBytes(c, filtered ? READ_METRICS_PATH : '/metrics', MAX_METRICS_BYTES, signal);
-      // Reading the answer holds the loop about a millisecond, and the probes' answers come in
-      // together: each is read in a turn of its own, after the API requests that came in meanwhile.
-      await nextTurn();
-      if (signal.aborted) return;
-      let read = m.status === 200 ? this.readMetrics(s, metricsUrl, m) : null;
-      // A registry with no names to match answers the filter empty (vLLM's multiprocess one, with
-      // --api-server-count over 1), and a server other than prometheus_client may refuse the query:
-      // asked again whole, and whole from then on once that answer reads.
-      if (filtered && (read ? read.parsed.engines.length === 0 : m.status >= 400 && m.status < 500)) {
-        m = await this.getBytes(c, '/metrics', MAX_METRICS_BYTES, signal);
-        await nextTurn();
-        if (signal.aborted) return;
-        read = m.status === 200 ? this.readMetrics(s, metricsUrl, m) : null;
-        if (read !== null && read.parsed.engines.length > 0) s.filterMetrics = false;
+    let scraped: Scrape | null = null;
+    const healthDue = before !== 'up' || s.metricsReadAt !== s.refreshedAt || now - s.healthAskedAt >= HEALTH_EVERY_MS - this.opts.intervalMs / 2;
+    if (!healthDue) {
+      scraped = await this.scrape(s, now, signal);
+      if (scraped === 'aborted') return;
+      if (scraped === 'timeout') {
+        this.refreshed(s, now);
+        return;
       }
-      if (read === null) throw new SourceError('http', `GET ${metricsUrl}: HTTP ${m.status}`);
-      const parsed = read.parsed;
-      if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, m.bytes.toString('utf8'))})`);
-      s.answeredAsVllm = true;
-      s.metricsFormat = read.format;
-      // A restarted server starts its counters over: its old points would give a bogus window.
-      const restarted = parsed.processStartTimeSeconds !== null && s.processStart !== null && parsed.processStartTimeSeconds !== s.processStart;
-      if (restarted) {
-        clearWindows(s);
-        s.version = null;
-        s.versionAskedAt = -Infinity;
-        s.modelsAskedAt = -Infinity;
-        s.filterMetrics = true;
-      }
-      s.processStart = parsed.processStartTimeSeconds;
-      this.record(s, parsed.engines, now);
-      s.lastError = metricsProblems(metricsUrl, parsed);
-    } catch (err) {
-      if (signal.aborted) return;
-      timedOut = err instanceof SourceError && err.reason === 'timeout';
-      s.lastError = (err as Error).message;
-      clearWindows(s);
-      s.lastParse.clear();
+      if (scraped === 'read') s.lastUpAt = now;
     }
-    if (timedOut) {
-      this.refreshed(s, now);
-      return;
+    if (scraped !== 'read') {
+      s.healthAskedAt = now;
+      let healthError: string | null = null;
+      try {
+        const h = await this.get(c, '/health', 64 * 1024, signal);
+        if (h.status !== 200) throw new SourceError('http', `GET ${c.endpoint}/health: HTTP ${h.status}`);
+      } catch (err) {
+        healthError = (err as Error).message;
+      }
+      if (signal.aborted) return;
+      if (healthError === null) {
+        s.health = 'up';
+        s.lastUpAt = now;
+      } else {
+        s.health = 'down';
+        s.lastError = healthError;
+      }
+      const event = (kind: 'engine-up' | 'engine-down', text: string) =>
+        events.push({ time: new Date(wallAt(this.clock, now)).toISOString(), host: this.opts.hostname, kind, subject: c.id, text });
+      if (s.health === 'up' && before !== 'up') event('engine-up', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) is up`);
+      if (s.health === 'down' && before === 'up') event('engine-down', `engine ${c.id} (${c.launch?.model ?? c.endpoint}) stopped answering: ${s.lastError}`);
+      if (s.health !== 'up') {
+        clearWindows(s);
+        s.lastParse.clear();
+        this.refreshed(s, now);
+        return;
+      }
+    }
+    if (scraped === null) {
+      scraped = await this.scrape(s, now, signal);
+      if (scraped === 'aborted') return;
+      if (scraped === 'timeout') {
+        this.refreshed(s, now);
+        return;
+      }
     }
 
     // Both change only with a restart (a new process_start_time_seconds clears them) or, for
@@ -501,6 +488,56 @@ export class EngineCollector {
       }
     }
     this.refreshed(s, now);
+  }
+
+  /** Asks /metrics and records what it reads; says how that went. */
+  private async scrape(s: EngineState, now: number, signal: AbortSignal): Promise<Scrape> {
+    const c = s.candidate;
+    const metricsUrl = `${c.endpoint}/metrics`;
+    try {
+      const filtered = s.filterMetrics;
+      let m = await this.getBytes(c, filtered ? READ_METRICS_PATH : '/metrics', MAX_METRICS_BYTES, signal);
+      // Reading the answer holds the loop about a millisecond, and the probes' answers come in
+      // together: each is read in a turn of its own, after the API requests that came in meanwhile.
+      await nextTurn();
+      if (signal.aborted) return 'aborted';
+      let read = m.status === 200 ? this.readMetrics(s, metricsUrl, m) : null;
+      // A registry with no names to match answers the filter empty (vLLM's multiprocess one, with
+      // --api-server-count over 1), and a server other than prometheus_client may refuse the query:
+      // asked again whole, and whole from then on once that answer reads.
+      if (filtered && (read ? read.parsed.engines.length === 0 : m.status >= 400 && m.status < 500)) {
+        m = await this.getBytes(c, '/metrics', MAX_METRICS_BYTES, signal);
+        await nextTurn();
+        if (signal.aborted) return 'aborted';
+        read = m.status === 200 ? this.readMetrics(s, metricsUrl, m) : null;
+        if (read !== null && read.parsed.engines.length > 0) s.filterMetrics = false;
+      }
+      if (read === null) throw new SourceError('http', `GET ${metricsUrl}: HTTP ${m.status}`);
+      const parsed = read.parsed;
+      if (parsed.engines.length === 0) throw new SourceError('parse', `GET ${metricsUrl}: not Prometheus text with vLLM metrics (${describeAnswer(m.contentType, m.bytes.toString('utf8'))})`);
+      s.answeredAsVllm = true;
+      s.metricsFormat = read.format;
+      // A restarted server starts its counters over: its old points would give a bogus window.
+      const restarted = parsed.processStartTimeSeconds !== null && s.processStart !== null && parsed.processStartTimeSeconds !== s.processStart;
+      if (restarted) {
+        clearWindows(s);
+        s.version = null;
+        s.versionAskedAt = -Infinity;
+        s.modelsAskedAt = -Infinity;
+        s.filterMetrics = true;
+      }
+      s.processStart = parsed.processStartTimeSeconds;
+      this.record(s, parsed.engines, now);
+      s.lastError = metricsProblems(metricsUrl, parsed);
+      s.metricsReadAt = now;
+      return 'read';
+    } catch (err) {
+      if (signal.aborted) return 'aborted';
+      s.lastError = (err as Error).message;
+      clearWindows(s);
+      s.lastParse.clear();
+      return err instanceof SourceError && err.reason === 'timeout' ? 'timeout' : 'failed';
+    }
   }
 
   /** Adds one scrape's ranks to the engine's windows (and to the sum of its ranks when there are several). */

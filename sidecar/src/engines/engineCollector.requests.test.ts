@@ -1,5 +1,6 @@
-// /metrics is asked with prometheus_client's name[] filter (what vLLM serves its metrics with); the
-// answer reads the same as the whole text. Against Debian's python3-prometheus-client, in both of the
+// What is asked of an engine each tick. /metrics with prometheus_client's name[] filter (what vLLM
+// serves its metrics with), whose answer reads the same as the whole text; /health every 5 s while
+// /metrics reads, and in the tick /metrics fails. Against Debian's python3-prometheus-client, in both of the
 // registries vLLM uses: the process one, which answers the filter, and the multiprocess one
 // (--api-server-count over 1), which answers it empty, so the collector asks whole from then on.
 // And servers that are not prometheus_client: one refusing the query, one failing.
@@ -152,7 +153,7 @@ describe('/metrics with the name[] filter, against python3-prometheus-client', (
 });
 
 /** An HTTP server answering /metrics (whole, plain) and what `onFiltered` says to /metrics?…; logs each request's URL. */
-async function plainServer(onFiltered: (res: import('node:http').ServerResponse) => void): Promise<{ port: number; urls: string[] }> {
+async function plainServer(onFiltered: (res: import('node:http').ServerResponse) => void): Promise<{ server: Server; port: number; urls: string[] }> {
   const body = 'vllm:num_requests_running{engine="0",model_name="m"} 2.0\nvllm:num_requests_waiting{engine="0",model_name="m"} 0.0\n';
   const urls: string[] = [];
   const server = createServer((req, res) => {
@@ -165,7 +166,7 @@ async function plainServer(onFiltered: (res: import('node:http').ServerResponse)
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, urls };
+  return { server, port: (server.address() as AddressInfo).port, urls };
 }
 
 describe('/metrics with the name[] filter, against servers that are not prometheus_client', () => {
@@ -192,5 +193,36 @@ describe('/metrics with the name[] filter, against servers that are not promethe
     await tick();
     // No second request to hide a failing engine behind: one filtered scrape per tick.
     expect(s.urls.filter((u) => u.startsWith('/metrics'))).toEqual([expect.stringMatching(/^\/metrics\?/), expect.stringMatching(/^\/metrics\?/)]);
+  });
+});
+
+describe('/health while /metrics reads', () => {
+  const answerWhole = (res: import('node:http').ServerResponse) => {
+    res.statusCode = 404;
+    res.end();
+  };
+
+  it('is asked every 5 s, /metrics every tick', async () => {
+    const s = await plainServer(answerWhole);
+    const { tick } = collectorFor(s.port);
+    for (let i = 0; i < 16; i++) expect((await tick()).engines[0]).toMatchObject({ health: 'up', lastError: null });
+    expect(s.urls.filter((u) => u === '/health').length).toBe(4);
+    expect(s.urls.filter((u) => u === '/metrics').length).toBe(16);
+  });
+
+  it('is asked in the tick /metrics fails: a server gone is down in that tick, with an event', async () => {
+    const s = await plainServer(answerWhole);
+    const { tick } = collectorFor(s.port);
+    await tick();
+    await tick();
+    expect(s.urls.filter((u) => u === '/health').length).toBe(1);
+    await new Promise((r) => {
+      s.server.close(r);
+      s.server.closeAllConnections();
+    });
+    const r = await tick();
+    expect(r.engines[0]).toMatchObject({ health: 'down', load: expect.objectContaining({ running: null }) });
+    expect(r.engines[0]?.lastError).toMatch(/\/health: ECONNREFUSED/);
+    expect(r.events).toContainEqual(expect.objectContaining({ kind: 'engine-down' }));
   });
 });
