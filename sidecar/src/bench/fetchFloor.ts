@@ -1,18 +1,16 @@
 // What fetching the engines' answers costs before any of the sidecar's own work: the floor under
-// section 8's CPU share. Two clients fetch /health and /metrics (named as the sidecar asks it, so the
-// stand-ins answer the same quarter of their text) from every stand-in once a second for a while, in
-// this process, and their CPU share is measured:
+// section 8's CPU share. Two clients ask every stand-in what the sidecar asks (/metrics with its name[]
+// filter every second, /health every fifth) for a while, in this process, and their CPU share is
+// measured:
 //   - raw sockets: one kept-open connection per engine, a request written, the answer read to its
 //     Content-Length and dropped (the least a Node program can do to get the bytes);
-//   - raw sockets pipelined: the same, both requests written at once and their answers read in turn
-//     (what one pipelined write of /health and /metrics would save the sidecar's client at most);
 //   - node:http with a keep-alive agent, bodies read and dropped (what most Node clients build on).
 // Neither parses anything; the stand-ins answer with Content-Length (http.ServerResponse.end(text)).
 import http from 'node:http';
 import net from 'node:net';
 import { READ_METRICS_PATH } from '../engines/engineCollector.js';
 
-export type FloorClient = 'socket' | 'pipelined' | 'http';
+export type FloorClient = 'socket' | 'http';
 
 type Get = (paths: string[]) => Promise<void>;
 
@@ -79,20 +77,21 @@ function httpClient(port: number, agent: http.Agent): { get: Get; close: () => v
   };
 }
 
-/** CPU share of one core (%) for fetching /health + /metrics from every port once a second. */
+/** CPU share of one core (%) for asking every port what the sidecar asks, once a second. */
 export async function fetchFloorShare(ports: number[], client: FloorClient, seconds: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const clients = ports.map((p) => (client === 'http' ? httpClient(p, agent) : socketClient(p)));
-  const tick = () =>
-    Promise.all(
+  // The sidecar asks /health every 5 s while /metrics reads (HEALTH_EVERY_MS in engineCollector.ts).
+  let ticks = 0;
+  const tick = () => {
+    const health = ticks++ % 5 === 0;
+    return Promise.all(
       clients.map(async (c) => {
-        if (client === 'pipelined') await c.get(['/health', READ_METRICS_PATH]);
-        else {
-          await c.get(['/health']);
-          await c.get([READ_METRICS_PATH]);
-        }
+        if (health) await c.get(['/health']);
+        await c.get([READ_METRICS_PATH]);
       }),
     );
+  };
   try {
     for (let i = 0; i < 3; i++) await tick(); // connections open, code warm
     const c0 = process.cpuUsage();

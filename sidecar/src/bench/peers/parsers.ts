@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { measurePromTextThroughput } from '../../engines/promTextBench.js';
+import { largestMetricsFixture, measurePromTextThroughput } from '../../engines/promTextBench.js';
+import { READ_SAMPLE_NAMES } from '../../engines/vllmMetrics.js';
 import { compare, compareHeader, heading, perSecond } from '../print.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -27,6 +28,31 @@ for path in sys.argv[1:]:
         n += 1
     out[path] = size * n / (time.process_time() - c0) / 1e6
 print(json.dumps(out))
+`;
+
+// What the engine pays per scrape: prometheus_client rendering a registry of the capture's families,
+// whole and with the sidecar's name[] filter (RestrictedRegistry, as vLLM's /metrics answers it).
+// Families parsed once and held, so the figure is the rendering alone (a live registry also collects).
+const RENDER_PY = `
+import json, sys, time
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+class Capture:
+    def collect(self):
+        return families
+    describe = collect
+registry = CollectorRegistry()
+registry.register(Capture())
+def cost(r):
+    for _ in range(20): out = generate_latest(r)
+    n = 0
+    c0 = time.process_time()
+    while time.process_time() - c0 < 1.0:
+        out = generate_latest(r)
+        n += 1
+    return {'ms': (time.process_time() - c0) / n * 1000, 'bytes': len(out)}
+print(json.dumps({'whole': cost(registry), 'named': cost(registry.restricted_registry(json.load(sys.stdin)))}))
 `;
 
 function fixtures(): string[] {
@@ -62,5 +88,21 @@ export async function parserPeersBench(): Promise<void> {
     const p = python[f] ?? NaN;
     const name = (f.split('/').pop() ?? f).replace(/^metrics_/, '').replace(/\.txt$/, '');
     compare(`${name.slice(0, 34)} (${(t.bytes / 1024).toFixed(0)} KiB)`, t.cpuMBps, p, perSecond('MB/s'), '> 100 MB/s, > 1×');
+  }
+  engineRenderBench();
+}
+
+/** prometheus_client's cost to render the largest capture for one scrape, whole and as the sidecar asks it. */
+function engineRenderBench(): void {
+  const capture = largestMetricsFixture();
+  console.log(`    what one scrape costs the engine: prometheus_client rendering ${capture.split('/').pop()}`);
+  try {
+    const r = JSON.parse(execFileSync(PYTHON, ['-c', RENDER_PY, capture], { input: JSON.stringify(READ_SAMPLE_NAMES), encoding: 'utf8', timeout: 60_000 })) as Record<'whole' | 'named', { ms: number; bytes: number }>;
+    const row = (label: string, text: string) => console.log(`      ${label.padEnd(52)} ${text}`);
+    row('whole text (what a plain GET /metrics renders)', `${r.whole.ms.toFixed(3)} ms of CPU, ${r.whole.bytes} bytes`);
+    row(`the sidecar's name[] filter (${READ_SAMPLE_NAMES.length} sample names)`, `${r.named.ms.toFixed(3)} ms of CPU, ${r.named.bytes} bytes`);
+    row('ratio', `${(r.whole.ms / r.named.ms).toFixed(1)}× less CPU, ${(r.whole.bytes / r.named.bytes).toFixed(1)}× fewer bytes`);
+  } catch (err) {
+    console.log(`    prometheus_client could not run (${(err as Error).message.split('\n')[0]}); Debian: apt install python3-prometheus-client`);
   }
 }
