@@ -11,6 +11,7 @@ import { BUCKETS, buckets125, EngineMetricsModel, Hist, HttpStats, latencyAt, mo
 import { promFloat, pyRepr, restrictToSamples } from './promFormat.js';
 import { execFileSync } from 'node:child_process';
 import { READ_SAMPLE_NAMES } from '../engines/vllmMetrics.js';
+import { CAPTURE_REGISTRY_PY } from '../testing/captureRegistry.js';
 import { validateScenario } from './scenario.js';
 import type { EngineSpec } from './engineScenario.js';
 
@@ -40,17 +41,7 @@ function scrape(text: string, engineLabel = '0'): EngineScrape {
 
 // The real capture through Debian's python3-prometheus-client: its whole text, and its answer to the
 // sidecar's name[] filter (RestrictedRegistry), for the same registry.
-const RESTRICT_PY = `
-import json, sys
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
-families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
-class Capture:
-    def collect(self):
-        return families
-    describe = collect
-registry = CollectorRegistry()
-registry.register(Capture())
+const RESTRICT_PY = `${CAPTURE_REGISTRY_PY}
 names = json.load(sys.stdin)
 print(json.dumps({'whole': generate_latest(registry).decode(), 'restricted': generate_latest(registry.restricted_registry(names)).decode()}))
 `;

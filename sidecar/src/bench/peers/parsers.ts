@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { largestMetricsFixture, measurePromTextThroughput } from '../../engines/promTextBench.js';
 import { READ_SAMPLE_NAMES } from '../../engines/vllmMetrics.js';
+import { CAPTURE_REGISTRY_PY } from '../../testing/captureRegistry.js';
 import { compare, compareHeader, heading, perSecond } from '../print.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -33,17 +34,7 @@ print(json.dumps(out))
 // What the engine pays per scrape: prometheus_client rendering a registry of the capture's families,
 // whole and with the sidecar's name[] filter (RestrictedRegistry, as vLLM's /metrics answers it).
 // Families parsed once and held, so the figure is the rendering alone (a live registry also collects).
-const RENDER_PY = `
-import json, sys, time
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
-families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
-class Capture:
-    def collect(self):
-        return families
-    describe = collect
-registry = CollectorRegistry()
-registry.register(Capture())
+const RENDER_PY = `${CAPTURE_REGISTRY_PY}
 def cost(r):
     for _ in range(20): out = generate_latest(r)
     n = 0
