@@ -1,8 +1,9 @@
-// The `engines` source: each tick, discover engines, probe /health, scrape /metrics (and /version,
-// /v1/models when needed), derive load over a window, and map ranks to GPUs. One engine that hangs
-// or answers garbage costs its own deadline and shows as its own error; it never delays or poisons
-// another engine's state. The whole collection gets one time budget: when it runs out, the requests
-// in flight are aborted and the engines not done keep their last state, marked stale.
+// The `engines` source: each tick, discover engines, scrape /metrics (with /health every 5 s while
+// that reads, /version and /v1/models when needed), derive load over a window, and map ranks to
+// GPUs. One engine that hangs or answers garbage costs its own deadline and shows as its own error;
+// it never delays or poisons another engine's state. The whole collection gets one time budget: when
+// it runs out, the requests in flight are aborted and the engines not done keep their last state,
+// marked stale.
 import { isAscii } from 'node:buffer';
 import type { Engine, EngineLoad, EngineRank, FleetEvent, Gpu } from '../model.js';
 import { SourceError } from '../collectors/sourceError.js';
@@ -83,7 +84,7 @@ interface EngineState {
   metricsFormat: ExpositionFormat | null;
   /** This engine's last kept /metrics lines and what they read as: an idle engine's are not read again. */
   lastParse: LastParse<VllmMetrics>;
-  /** /metrics is asked with READ_METRICS_PATH's filter; off once the filter proved unanswered (see probe). */
+  /** /metrics is asked with READ_METRICS_PATH's filter; off once the filter proved unanswered (see scrape). */
   filterMetrics: boolean;
   /** Answered /health and a /metrics with vLLM families at least once: only then is it a scrape target. */
   answeredAsVllm: boolean;
@@ -376,7 +377,7 @@ export class EngineCollector {
     }
     // The kept lines as bytes (an ASCII body's are not decoded yet); the same as this engine's last
     // answer's, they read the same: its last result is taken again, and the scrape still counts as
-    // new (its time is now, in probe).
+    // new (its time is now, in scrape).
     const keptText = ascii ? null : keepReadFamilies(body());
     const kept = keptText === null ? keptLinesAscii(m.bytes) : Buffer.from(keptText, 'utf8');
     const c = s.candidate;
