@@ -6,7 +6,7 @@
 // And servers that are not prometheus_client: one refusing the query, one failing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,7 +153,7 @@ describe('/metrics with the name[] filter, against python3-prometheus-client', (
 });
 
 /** An HTTP server answering /metrics (whole, plain) and what `onFiltered` says to /metrics?…; logs each request's URL. */
-async function plainServer(onFiltered: (res: import('node:http').ServerResponse) => void): Promise<{ server: Server; port: number; urls: string[] }> {
+async function plainServer(onFiltered: (res: ServerResponse) => void): Promise<{ server: Server; port: number; urls: string[] }> {
   const body = 'vllm:num_requests_running{engine="0",model_name="m"} 2.0\nvllm:num_requests_waiting{engine="0",model_name="m"} 0.0\n';
   const urls: string[] = [];
   const server = createServer((req, res) => {
@@ -197,13 +197,13 @@ describe('/metrics with the name[] filter, against servers that are not promethe
 });
 
 describe('/health while /metrics reads', () => {
-  const answerWhole = (res: import('node:http').ServerResponse) => {
+  const refuseFilter = (res: ServerResponse) => {
     res.statusCode = 404;
     res.end();
   };
 
   it('is asked every 5 s, /metrics every tick', async () => {
-    const s = await plainServer(answerWhole);
+    const s = await plainServer(refuseFilter);
     const { tick } = collectorFor(s.port);
     for (let i = 0; i < 16; i++) expect((await tick()).engines[0]).toMatchObject({ health: 'up', lastError: null });
     expect(s.urls.filter((u) => u === '/health').length).toBe(4);
@@ -211,7 +211,7 @@ describe('/health while /metrics reads', () => {
   });
 
   it('is asked in the tick /metrics fails: a server gone is down in that tick, with an event', async () => {
-    const s = await plainServer(answerWhole);
+    const s = await plainServer(refuseFilter);
     const { tick } = collectorFor(s.port);
     await tick();
     await tick();
