@@ -17,7 +17,7 @@ import { readVllmFixture, vllmFixtureNames } from './__tests__/fixtures.js';
 /** The same engine with every counter and histogram bucket at zero: "just started". */
 function zeroed(e: EngineScrape): EngineScrape {
   const h = (x: Histogram | null): Histogram | null =>
-    x && { buckets: x.buckets.map((b) => ({ le: b.le, count: 0 })), count: 0, sum: 0 };
+    x && { les: x.les, counts: x.counts.map(() => 0), count: 0, sum: 0 };
   const counters = { ...e.counters };
   for (const k of Object.keys(counters) as (keyof typeof counters)[]) if (counters[k] !== null) counters[k] = 0;
   return { ...e, counters, histograms: { ttft: h(e.histograms.ttft), itl: h(e.histograms.itl), e2e: h(e.histograms.e2e) } };
@@ -281,6 +281,6 @@ describe('tests/fixtures/vllm', () => {
   it('the latency histograms answer the same quantile whichever way they are read', () => {
     // histogramQuantile on the cumulative fixture buckets equals the window from zero.
     const e = only(readVllmFixture('metrics_0.10.1_ngc-25.09_qwen3-4b-fp8_tp1_6-requests.txt'));
-    expect(histogramQuantile(0.5, e.histograms.ttft?.buckets ?? [])).toBeCloseTo(0.035, 12);
+    expect(histogramQuantile(0.5, e.histograms.ttft ?? { les: [], counts: [] })).toBeCloseTo(0.035, 12);
   });
 });

@@ -108,11 +108,12 @@ function checkScrape(e: EngineScrape): void {
   for (const h of Object.values(e.histograms)) {
     if (!h) continue;
     let last = 0;
-    for (const b of h.buckets) {
-      if (!(Number.isFinite(b.count) && b.count >= last)) throw new Error('bucket counts not cumulative');
-      last = b.count;
+    if (h.les.length !== h.counts.length) throw new Error('bounds and counts differ in length');
+    for (const c of h.counts) {
+      if (!(Number.isFinite(c) && c >= last)) throw new Error('bucket counts not cumulative');
+      last = c;
     }
-    expectFiniteOrNull(histogramQuantile(0.5, h.buckets), 'p50 of cumulative');
+    expectFiniteOrNull(histogramQuantile(0.5, h), 'p50 of cumulative');
   }
 }
 

@@ -10,13 +10,18 @@ import {
   mergeEngineScrapes,
   type ScrapePoint,
 } from './vllmLoad.js';
-import type { EngineScrape, Histogram, HistogramBucket } from './vllmMetrics.js';
+import type { BucketCounts, EngineScrape, Histogram } from './vllmMetrics.js';
 
 const INF = Infinity;
 
+/** Bounds and counts from [le, count] pairs. */
+function buckets(pairs: [number, number][]): BucketCounts {
+  return { les: pairs.map((p) => p[0]), counts: pairs.map((p) => p[1]) };
+}
+
 function hist(pairs: [number, number][]): Histogram {
-  const buckets: HistogramBucket[] = pairs.map(([le, count]) => ({ le, count }));
-  return { buckets, count: buckets[buckets.length - 1]?.count ?? null, sum: null };
+  const b = buckets(pairs);
+  return { ...b, count: b.counts[b.counts.length - 1] ?? null, sum: null };
 }
 
 function scrape(over: Partial<Omit<EngineScrape, 'counters' | 'histograms'>> & {
@@ -68,7 +73,7 @@ describe('counterIncrease', () => {
 });
 
 describe('histogramQuantile (Prometheus histogram_quantile semantics)', () => {
-  const b = (pairs: [number, number][]) => hist(pairs).buckets;
+  const b = buckets;
 
   it('interpolates linearly inside the bucket holding the rank', () => {
     // 35 observations: (0.1, 0.5] holds 20. p50: rank 17.5 → 0.1 + 0.4·17.5/20 = 0.45
@@ -106,13 +111,13 @@ describe('histogramDelta', () => {
   it('subtracts bucket by bucket', () => {
     const prev = hist([[0.1, 10], [0.5, 20], [1, 25], [INF, 25]]);
     const cur = hist([[0.1, 10], [0.5, 40], [1, 55], [INF, 60]]);
-    expect(histogramDelta(prev, cur)).toEqual(hist([[0.1, 0], [0.5, 20], [1, 30], [INF, 35]]).buckets);
+    expect(histogramDelta(prev, cur)).toEqual(buckets([[0.1, 0], [0.5, 20], [1, 30], [INF, 35]]));
   });
 
   it('a reset (any bucket went down) makes the current histogram the increase', () => {
-    expect(histogramDelta(hist([[1, 5], [INF, 10]]), hist([[1, 1], [INF, 2]]))).toEqual(hist([[1, 1], [INF, 2]]).buckets);
+    expect(histogramDelta(hist([[1, 5], [INF, 10]]), hist([[1, 1], [INF, 2]]))).toEqual(buckets([[1, 1], [INF, 2]]));
     // a restart with new bounds and fewer observations: also a reset
-    expect(histogramDelta(hist([[1, 5], [INF, 10]]), hist([[2, 1], [INF, 2]]))).toEqual(hist([[2, 1], [INF, 2]]).buckets);
+    expect(histogramDelta(hist([[1, 5], [INF, 10]]), hist([[2, 1], [INF, 2]]))).toEqual(buckets([[2, 1], [INF, 2]]));
   });
 
   it('null for changed bounds without a reset, non-cumulative increases, broken input', () => {
@@ -342,7 +347,7 @@ describe('mergeEngineScrapes', () => {
     expect(m.running).toBe(8);
     expect(m.kvCacheUsage).toBe(0.9);
     expect(m.counters.promptTokens).toBe(300);
-    expect(m.histograms.ttft?.buckets).toEqual(hist([[1, 4], [INF, 5]]).buckets);
+    expect([m.histograms.ttft?.les, m.histograms.ttft?.counts]).toEqual([[1, INF], [4, 5]]);
     // a rank without a reading does not hide the others'
     expect(mergeEngineScrapes([{ ...a, kvCacheUsage: null }, { ...b, kvCacheUsage: 0.4 }]).kvCacheUsage).toBe(0.4);
   });

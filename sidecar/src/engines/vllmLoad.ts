@@ -17,7 +17,7 @@
 //   a V0 engine's own average-throughput gauges stand in for the token rates.
 
 import type { EngineLoad, Quantiles } from '../model.js';
-import type { EngineScrape, Histogram, HistogramBucket } from './vllmMetrics.js';
+import type { BucketCounts, EngineScrape, Histogram } from './vllmMetrics.js';
 
 export interface DerivedLoad {
   load: EngineLoad;
@@ -36,19 +36,28 @@ export function counterIncrease(prev: number | null, cur: number | null): number
   return cur >= prev ? cur - prev : cur;
 }
 
-function sameBounds(a: HistogramBucket[], b: HistogramBucket[]): boolean {
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]?.le !== b[i]?.le) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-function cumulativeOk(buckets: HistogramBucket[]): boolean {
+function cumulativeOk(h: BucketCounts): boolean {
+  const { les, counts } = h;
+  if (les.length === 0 || les.length !== counts.length || les[les.length - 1] !== Infinity) return false;
   let last = 0;
-  for (const b of buckets) {
-    if (!Number.isFinite(b.count) || b.count < last || Number.isNaN(b.le)) return false;
-    last = b.count;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] as number;
+    if (!Number.isFinite(c) || c < last || Number.isNaN(les[i])) return false;
+    last = c;
   }
-  return buckets.length > 0 && buckets[buckets.length - 1]?.le === Infinity;
+  return true;
+}
+
+function wentDown(prev: readonly number[], cur: readonly number[]): boolean {
+  for (let i = 0; i < cur.length; i++) if ((cur[i] as number) < (prev[i] ?? 0)) return true;
+  return false;
 }
 
 /**
@@ -56,19 +65,20 @@ function cumulativeOk(buckets: HistogramBucket[]): boolean {
  * makes `cur` itself the increase; a change of bucket bounds without a reset, or a result that is
  * not cumulative, gives null.
  */
-export function histogramDelta(prev: Histogram | null, cur: Histogram | null): HistogramBucket[] | null {
-  if (!cur || !cumulativeOk(cur.buckets)) return null;
-  if (!prev || !cumulativeOk(prev.buckets)) return null;
-  const reset =
-    !sameBounds(prev.buckets, cur.buckets) || cur.buckets.some((b, i) => b.count < (prev.buckets[i]?.count ?? 0));
-  if (reset) {
+export function histogramDelta(prev: Histogram | null, cur: Histogram | null): BucketCounts | null {
+  if (!cur || !cumulativeOk(cur)) return null;
+  if (!prev || !cumulativeOk(prev)) return null;
+  const same = sameBounds(prev.les, cur.les);
+  if (!same || wentDown(prev.counts, cur.counts)) {
     // A restart may change the bounds; anything else with other bounds cannot be compared.
-    const prevTotal = prev.buckets[prev.buckets.length - 1]?.count ?? 0;
-    const curTotal = cur.buckets[cur.buckets.length - 1]?.count ?? 0;
-    if (!sameBounds(prev.buckets, cur.buckets) && curTotal >= prevTotal) return null;
-    return cur.buckets.map((b) => ({ le: b.le, count: b.count }));
+    const prevTotal = prev.counts[prev.counts.length - 1] ?? 0;
+    const curTotal = cur.counts[cur.counts.length - 1] ?? 0;
+    if (!same && curTotal >= prevTotal) return null;
+    return { les: cur.les, counts: cur.counts.slice() };
   }
-  const out = cur.buckets.map((b, i) => ({ le: b.le, count: b.count - (prev.buckets[i]?.count ?? 0) }));
+  const counts = new Array<number>(cur.counts.length);
+  for (let i = 0; i < counts.length; i++) counts[i] = (cur.counts[i] as number) - (prev.counts[i] as number);
+  const out = { les: cur.les, counts };
   return cumulativeOk(out) ? out : null;
 }
 
@@ -77,30 +87,31 @@ export function histogramDelta(prev: Histogram | null, cur: Histogram | null): H
  * Returns null where Prometheus would return NaN (no observations, < 2 buckets, no +Inf bucket,
  * broken counts) and for q outside 0..1.
  */
-export function histogramQuantile(q: number, buckets: HistogramBucket[]): number | null {
-  if (!(q >= 0 && q <= 1) || buckets.length < 2 || !cumulativeOk(buckets)) return null;
-  const observations = (buckets[buckets.length - 1] as HistogramBucket).count;
+export function histogramQuantile(q: number, h: BucketCounts): number | null {
+  const { les, counts } = h;
+  if (!(q >= 0 && q <= 1) || les.length < 2 || !cumulativeOk(h)) return null;
+  const n = les.length;
+  const observations = counts[n - 1] as number;
   if (!(observations > 0)) return null;
   const rank = q * observations;
   let b = 0;
-  while (b < buckets.length - 1 && (buckets[b] as HistogramBucket).count < rank) b++;
-  if (b === buckets.length - 1) return (buckets[buckets.length - 2] as HistogramBucket).le;
-  const bucket = buckets[b] as HistogramBucket;
-  if (b === 0 && bucket.le <= 0) return bucket.le;
+  while (b < n - 1 && (counts[b] as number) < rank) b++;
+  if (b === n - 1) return les[n - 2] as number;
+  const le = les[b] as number;
+  if (b === 0 && le <= 0) return le;
   let start = 0;
   let below = 0;
   if (b > 0) {
-    const prevBucket = buckets[b - 1] as HistogramBucket;
-    start = prevBucket.le;
-    below = prevBucket.count;
+    start = les[b - 1] as number;
+    below = counts[b - 1] as number;
   }
-  const inBucket = bucket.count - below;
-  if (!(inBucket > 0)) return bucket.le; // rank == 0 at q == 0 with empty leading buckets
-  const v = start + (bucket.le - start) * ((rank - below) / inBucket);
+  const inBucket = (counts[b] as number) - below;
+  if (!(inBucket > 0)) return le; // rank == 0 at q == 0 with empty leading buckets
+  const v = start + (le - start) * ((rank - below) / inBucket);
   return Number.isFinite(v) ? v : null;
 }
 
-function quantiles(buckets: HistogramBucket[] | null): Quantiles {
+function quantiles(buckets: BucketCounts | null): Quantiles {
   if (!buckets) return { p50: null, p95: null };
   return { p50: histogramQuantile(0.5, buckets), p95: histogramQuantile(0.95, buckets) };
 }
@@ -142,12 +153,11 @@ const sharedBounds = new Map<string, readonly number[]>();
 /** The bounds each histogram had last time: nearly always the same again, recognised without making their key. */
 const lastBounds: Partial<Record<HistKey, { key: string; les: readonly number[] }>> = {};
 
-function bucketDelta(d: HistogramBucket[] | null, hist: HistKey): BucketDelta | null {
+function bucketDelta(d: BucketCounts | null, hist: HistKey): BucketDelta | null {
   if (d === null) return null;
-  const counts = d.map((b) => b.count);
+  const { les, counts } = d;
   const last = lastBounds[hist];
-  if (last && last.les.length === d.length && d.every((b, i) => b.le === last.les[i])) return { key: last.key, les: last.les, counts };
-  const les = d.map((b) => b.le);
+  if (last && sameBounds(last.les, les)) return { key: last.key, les: last.les, counts };
   const key = les.join(',');
   let shared = sharedBounds.get(key);
   if (!shared) {
@@ -167,7 +177,7 @@ export function pairDelta(prev: EngineScrape, cur: EngineScrape): PairDelta {
 }
 
 /** The bucket increases of consecutive pairs added up; null when one is null or the bounds differ. */
-function sumBuckets(pairs: readonly PairDelta[], key: HistKey): HistogramBucket[] | null {
+function sumBuckets(pairs: readonly PairDelta[], key: HistKey): BucketCounts | null {
   let first: BucketDelta | null = null;
   let counts: number[] = [];
   for (const p of pairs) {
@@ -181,13 +191,13 @@ function sumBuckets(pairs: readonly PairDelta[], key: HistKey): HistogramBucket[
     if (d.key !== first.key) return null;
     for (let i = 0; i < counts.length; i++) counts[i] = (counts[i] as number) + (d.counts[i] as number);
   }
-  return first === null ? null : first.les.map((le, i) => ({ le, count: counts[i] as number }));
+  return first === null ? null : { les: first.les, counts };
 }
 
 /** How the window's increases add up: from the pairs each time, or kept as running sums (LoadWindow). */
 interface WindowSums {
   counter(key: CounterKey): number | null;
-  buckets(key: HistKey): HistogramBucket[] | null;
+  buckets(key: HistKey): BucketCounts | null;
 }
 
 /** A counter's increases of consecutive pairs added up; null when one is null. */
@@ -209,7 +219,7 @@ class FoldedSums implements WindowSums {
     return sumCounter(this.pairs, key);
   }
 
-  buckets(key: HistKey): HistogramBucket[] | null {
+  buckets(key: HistKey): BucketCounts | null {
     return sumBuckets(this.pairs, key);
   }
 }
@@ -395,12 +405,12 @@ export class LoadWindow implements WindowSums {
     return c.inexact > 0 ? sumCounter(this.pairs, key) : c.nulls > 0 ? null : c.total;
   }
 
-  buckets(key: HistKey): HistogramBucket[] | null {
+  buckets(key: HistKey): BucketCounts | null {
     const b = this.bucketSums[key];
     if (b.inexact > 0) return sumBuckets(this.pairs, key);
     if (b.nulls > 0 || b.byBounds.size !== 1) return null;
-    const g = b.byBounds.values().next().value as { les: readonly number[]; counts: number[] };
-    return g.les.map((le, i) => ({ le, count: g.counts[i] as number }));
+    // The running sums themselves: quantiles only read them.
+    return b.byBounds.values().next().value as BucketCounts;
   }
 
   derive(busyThreshold: number): DerivedLoad {
@@ -456,15 +466,13 @@ function mergeHistograms(hs: (Histogram | null)[]): Histogram | null {
   for (const h of hs) {
     if (!h) return null;
     if (!out) {
-      out = { buckets: h.buckets.map((b) => ({ ...b })), count: h.count, sum: h.sum };
+      out = { les: h.les, counts: h.counts.slice(), count: h.count, sum: h.sum };
       continue;
     }
-    if (!sameBounds(out.buckets, h.buckets)) return null;
-    out = {
-      buckets: out.buckets.map((b, i) => ({ le: b.le, count: b.count + (h.buckets[i]?.count ?? 0) })),
-      count: out.count !== null && h.count !== null ? out.count + h.count : null,
-      sum: out.sum !== null && h.sum !== null ? out.sum + h.sum : null,
-    };
+    if (!sameBounds(out.les, h.les)) return null;
+    for (let i = 0; i < out.counts.length; i++) out.counts[i] = (out.counts[i] as number) + (h.counts[i] as number);
+    out.count = out.count !== null && h.count !== null ? out.count + h.count : null;
+    out.sum = out.sum !== null && h.sum !== null ? out.sum + h.sum : null;
   }
   return out;
 }

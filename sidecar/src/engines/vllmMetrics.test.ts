@@ -45,10 +45,8 @@ describe('parseVllmMetrics', () => {
     expect(m.engines.map((e) => e.counters.requestSuccess)).toEqual([null, 9]);
     expect(m.engines[0]?.histograms.ttft).toBeNull();
     expect(m.engines[1]?.histograms.ttft).toEqual({
-      buckets: [
-        { le: 0.1, count: 1 },
-        { le: Infinity, count: 4 },
-      ],
+      les: [0.1, Infinity],
+      counts: [1, 4],
       count: 4,
       sum: 1.5,
     });
@@ -75,11 +73,12 @@ describe('parseVllmMetrics', () => {
         'vllm:inter_token_latency_seconds_bucket{le="+Inf"} 2',
       ].join('\n')
     ).engines[0];
-    expect([both?.itlMetric, both?.histograms.itl?.buckets.length]).toEqual(['vllm:inter_token_latency_seconds', 2]);
+    expect([both?.itlMetric, both?.histograms.itl?.les.length]).toEqual(['vllm:inter_token_latency_seconds', 2]);
     const tpot = parseVllmMetrics('vllm:time_per_output_token_seconds_bucket{le="+Inf"} 9\n').engines[0];
-    expect([tpot?.itlMetric, tpot?.histograms.itl?.buckets]).toEqual([
+    expect([tpot?.itlMetric, tpot?.histograms.itl?.les, tpot?.histograms.itl?.counts]).toEqual([
       'vllm:time_per_output_token_seconds',
-      [{ le: Infinity, count: 9 }],
+      [Infinity],
+      [9],
     ]);
   });
 
@@ -132,10 +131,21 @@ describe('parseVllmMetrics', () => {
     ['one le written twice, -0 and 0', 'x_bucket{le="-0"} 1\nx_bucket{le="0"} 1\nx_bucket{le="+Inf"} 3', [[0, 2], [Infinity, 3]]],
   ])('histogram buckets %s read as one sorted cumulative list', (_what, body, buckets) => {
     const e = parseVllmMetrics(body.replace(/x_/g, 'vllm:e2e_request_latency_seconds_')).engines[0];
-    const got = e?.histograms.e2e?.buckets.map((b) => [b.le, b.count]);
+    const h = e?.histograms.e2e;
+    const got = h?.les.map((le, i) => [le, h.counts[i]]);
     expect(got).toEqual(buckets);
     // 0, never -0: what a Map key or a sum gives
     expect(got?.every(([le]) => !Object.is(le, -0))).toBe(true);
+  });
+
+  it('readings with the same bucket bounds share one bounds array, and other bounds get their own', () => {
+    const body = (le: string, n: number) =>
+      `vllm:e2e_request_latency_seconds_bucket{le="${le}"} ${n}\nvllm:e2e_request_latency_seconds_bucket{le="+Inf"} ${n + 1}\n`;
+    const a = parseVllmMetrics(body('1', 2)).engines[0]?.histograms.e2e;
+    const b = parseVllmMetrics(body('1', 5)).engines[0]?.histograms.e2e;
+    const c = parseVllmMetrics(body('2', 5)).engines[0]?.histograms.e2e;
+    expect(b?.les).toBe(a?.les);
+    expect([a?.counts, b?.counts, c?.les, c?.counts]).toEqual([[2, 3], [5, 6], [2, Infinity], [5, 6]]);
   });
 
   it('label values with quotes, commas, newlines and ANSI escapes stay in their engine', () => {

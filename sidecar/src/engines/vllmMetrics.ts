@@ -29,16 +29,17 @@
 import { parsePromNumber, parsePromText, type PromExposition, type PromParseOptions, type PromSample } from './promText.js';
 import { ownCopy } from '../util/ownCopy.js';
 
-export interface HistogramBucket {
-  /** Upper bound; the last bucket is +Inf. */
-  le: number;
-  /** Cumulative count of observations <= le. */
-  count: number;
+/** Bucket bounds and counts of a histogram, one number per bucket rather than one object per bucket:
+ * the last readings of every engine live a tick or more, and per-bucket objects were a quarter of
+ * what the collector promoted to old space (README, issue 12). */
+export interface BucketCounts {
+  /** Upper bounds, rising, the last +Inf. Readings with the same bounds share one array: never change it. */
+  les: readonly number[];
+  /** Count of observations <= each bound (cumulative in a reading, an increase in a delta). */
+  counts: number[];
 }
 
-export interface Histogram {
-  /** Sorted by `le`, cumulative, ending with the +Inf bucket. */
-  buckets: HistogramBucket[];
+export interface Histogram extends BucketCounts {
   /** `_count`, when present and finite. */
   count: number | null;
   /** `_sum`, when present and finite. */
@@ -152,6 +153,24 @@ function configBool(v: string | undefined): boolean | null {
   return null;
 }
 
+// The bounds each histogram had last time, shared by every reading that has them again (nearly all do).
+const MAX_KNOWN_BOUNDS = 64;
+const knownBounds = new Map<string, readonly number[]>();
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `les` itself, or an equal array read before under `name`. */
+function sharedBounds(name: string, les: number[]): readonly number[] {
+  const known = knownBounds.get(name);
+  if (known && sameNumbers(known, les)) return known;
+  if (known || knownBounds.size < MAX_KNOWN_BOUNDS) knownBounds.set(name, les);
+  return les;
+}
+
 /** Histogram `name` from its `_bucket/_count/_sum` samples (summed over any other labels). */
 function histogramOf(by: BySample, name: string, problems: string[]): Histogram | null {
   const buckets = by.get(`${name}_bucket`);
@@ -160,7 +179,8 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
   if (!buckets && !countS && !sumS) return null;
   // Buckets come once each, in rising order of le, as a rule: then they are the sorted list as they
   // are. Buckets of one le in several series (other labels) are added up, and any order sorted.
-  const sorted: HistogramBucket[] = [];
+  let les: number[] = [];
+  let counts: number[] = [];
   let inOrder = true;
   let bad: string | null = null;
   for (const b of buckets ?? []) {
@@ -174,20 +194,22 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
       bad = 'bucket count not a finite non-negative number';
       break;
     }
-    if (sorted.length > 0 && !(le > (sorted[sorted.length - 1] as HistogramBucket).le)) inOrder = false;
+    if (les.length > 0 && !(le > (les[les.length - 1] as number))) inOrder = false;
     // (0 + x: a -0 reads as 0, as it does as a Map key or sum)
-    sorted.push({ le: 0 + le, count: 0 + b.value });
+    les.push(0 + le);
+    counts.push(0 + b.value);
   }
   if (!inOrder) {
     const byLe = new Map<number, number>();
-    for (const b of sorted) byLe.set(b.le, (byLe.get(b.le) ?? 0) + b.count);
-    sorted.length = 0;
-    for (const [le, count] of [...byLe.entries()].sort((a, b) => a[0] - b[0])) sorted.push({ le, count });
+    les.forEach((le, i) => byLe.set(le, (byLe.get(le) ?? 0) + (counts[i] as number)));
+    const sorted = [...byLe.entries()].sort((a, b) => a[0] - b[0]);
+    les = sorted.map((e) => e[0]);
+    counts = sorted.map((e) => e[1]);
   }
-  if (!bad && sorted.length > 0 && sorted[sorted.length - 1]?.le !== Infinity) bad = 'no +Inf bucket';
+  if (!bad && les.length > 0 && les[les.length - 1] !== Infinity) bad = 'no +Inf bucket';
   if (!bad) {
-    for (let i = 1; i < sorted.length; i++) {
-      if ((sorted[i]?.count as number) < (sorted[i - 1]?.count as number)) {
+    for (let i = 1; i < counts.length; i++) {
+      if ((counts[i] as number) < (counts[i - 1] as number)) {
         bad = 'bucket counts not cumulative';
         break;
       }
@@ -197,7 +219,7 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
     problems.push(`${name}: ${bad}`);
     return null;
   }
-  return { buckets: sorted, count: sumOf(countS), sum: sumOf(sumS) };
+  return { les: sharedBounds(name, les), counts, count: sumOf(countS), sum: sumOf(sumS) };
 }
 
 function engineKeyOrder(a: string, b: string): number {

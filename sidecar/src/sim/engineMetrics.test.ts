@@ -139,7 +139,7 @@ describe('0.11.0 /metrics', () => {
       const ha = a.histograms[h];
       const hb = b.histograms[h];
       expect(hb?.count).toBeGreaterThan(ha?.count as number);
-      hb?.buckets.forEach((bk, i) => expect(bk.count).toBeGreaterThanOrEqual(ha?.buckets[i]?.count as number));
+      hb?.counts.forEach((c, i) => expect(c).toBeGreaterThanOrEqual(ha?.counts[i] as number));
     }
     const load = deriveLoad(a, b, 60, 0.9).load;
     expect(load.promptTokensPerSec).toBeGreaterThan(100);
@@ -313,9 +313,10 @@ describe('a known SLO attainment from the load profile', () => {
       const hb = b.histograms[key];
       const total = (hb?.count as number) - (ha?.count as number);
       expect(total).toBeGreaterThan(500);
-      hb?.buckets.forEach((bk, i) => {
-        if (!Number.isFinite(bk.le)) return;
-        const share = (bk.count - (ha?.buckets[i]?.count as number)) / total;
+      hb?.les.forEach((le, i) => {
+        if (!Number.isFinite(le)) return;
+        const bk = { le, count: hb.counts[i] as number };
+        const share = (bk.count - (ha?.counts[i] as number)) / total;
         // Two floors (one per scrape): within two requests of the window's expectation.
         expect({ key, le: bk.le, near: Math.abs(share - shareWithin(d, bk.le)) <= 2 / total }).toEqual({ key, le: bk.le, near: true });
       });
