@@ -160,8 +160,11 @@ interface Known {
 export const FULL_REREAD_SCANS = 30;
 
 export class ProcScanner {
-  private known = new Map<number, Known>();
-  private listed = new Set<number>();
+  // Both maps are updated in place: rebuilt each tick, their tables outlived young collections
+  // and were a seventh of what the collector promoted (README, issue 12).
+  private readonly known = new Map<number, Known>();
+  /** The scan that last listed each pid: this one, the one before (gone since), never older. */
+  private readonly listedIn = new Map<number, number>();
   private scans = 0;
   private lastOut: ProcInfo[] = [];
   /** Files read by the last scan (for tests and the benchmark). */
@@ -207,11 +210,12 @@ export class ProcScanner {
     }
     this.lastReads = 0;
     const full = this.scans++ % FULL_REREAD_SCANS === 0;
-    const listed = new Set<number>();
+    const scan = this.scans;
+    const listedIn = this.listedIn;
     const allowed = this.only?.() ?? null;
     for (const n of names) {
       const c = n.charCodeAt(0);
-      if (c >= 48 && c <= 57 && /^\d+$/.test(n) && (allowed === null || allowed.has(Number(n)))) listed.add(Number(n));
+      if (c >= 48 && c <= 57 && /^\d+$/.test(n) && (allowed === null || allowed.has(Number(n)))) listedIn.set(Number(n), scan);
     }
     let uptime = NaN;
     try {
@@ -221,14 +225,16 @@ export class ProcScanner {
       this.lastError = err.message;
     }
     const uptimeTicks = Number.isFinite(uptime) ? uptime * CLOCK_TICKS : null;
-    const next = new Map<number, Known>();
+    const known = this.known;
     const out: ProcInfo[] = [];
     // vLLM sets its process titles in the first seconds of a process's life: only a process older
     // than a minute keeps what was read of it.
     const settled = (startTime: number) => uptimeTicks !== null && uptimeTicks - startTime > 60 * CLOCK_TICKS;
-    for (const pid of listed) {
-      const k = this.known.get(pid);
-      const orphaned = k !== undefined && this.listed.has(k.ppid) && !listed.has(k.ppid);
+    for (const [pid, at] of listedIn) {
+      if (at !== scan) continue;
+      const k = known.get(pid);
+      // Listed by the last scan and not by this one: the parent is gone and its children re-parented.
+      const orphaned = k !== undefined && listedIn.get(k.ppid) === scan - 1;
       let p: Known | null;
       try {
         p = k && !full && !orphaned && settled(k.startTime) ? k : this.read(pid, k, settled, full);
@@ -238,12 +244,19 @@ export class ProcScanner {
         this.lastError = `process scan incomplete: ${err.message}`;
         p = k ?? null;
       }
-      if (!p) continue;
-      next.set(pid, p);
+      if (!p) {
+        known.delete(pid);
+        continue;
+      }
+      if (p !== k) known.set(pid, p);
       out.push({ pid, ppid: p.ppid, startTime: p.startTime, argv: p.argv, containerId: p.containerId });
     }
-    this.known = next;
-    this.listed = listed;
+    // Only now: a gone parent's entry told its children they were re-parented.
+    for (const [pid, at] of listedIn) {
+      if (at === scan) continue;
+      listedIn.delete(pid);
+      known.delete(pid);
+    }
     this.lastOut = out;
     return out;
   }
