@@ -19,7 +19,8 @@ export interface PlainGet {
   /** `host[:port]` for the Host header. */
   hostHeader: string;
   path: string;
-  headers: Record<string, string>;
+  /** Header lines after Host, each ending in CRLF. */
+  headerLines: string;
   timeoutMs: number;
   maxBytes: number;
   signal?: AbortSignal;
@@ -339,10 +340,7 @@ class Connection {
     socket.on('end', onEnd);
     socket.on('close', onClose);
     socket.on('error', onError);
-    const extra = Object.entries(job.req.headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('');
-    socket.write(`GET ${job.req.path} HTTP/1.1\r\nHost: ${job.req.hostHeader}\r\n${extra}\r\n`, 'latin1');
+    socket.write(`GET ${job.req.path} HTTP/1.1\r\nHost: ${job.req.hostHeader}\r\n${job.req.headerLines}\r\n`, 'latin1');
   }
 
   private idle(): void {
@@ -370,6 +368,17 @@ class Connection {
 
 const connections = new Map<string, Connection>();
 
+const DEFAULT_HEADERS: Readonly<Record<string, string>> = { accept: '*/*', 'user-agent': 'gpufleet-sidecar' };
+
+function headerLines(headers: Readonly<Record<string, string>>): string {
+  return Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+}
+
+// Engines are asked without headers of their own: the lines are the same every time.
+const DEFAULT_HEADER_LINES = headerLines(DEFAULT_HEADERS);
+
 /** Connections kept in the pool (for tests: it must not grow with endpoints that fail). */
 export function pooledConnections(): number {
   return connections.size;
@@ -392,7 +401,7 @@ export function plainGetBytes(url: URL, opts: GetOptions): Promise<HttpBytesAnsw
     url: opts.shownUrl ?? url.href,
     hostHeader: opts.socketPath ? 'localhost' : url.host,
     path: `${url.pathname}${url.search}`,
-    headers: { accept: '*/*', 'user-agent': 'gpufleet-sidecar', ...opts.headers },
+    headerLines: opts.headers ? headerLines({ ...DEFAULT_HEADERS, ...opts.headers }) : DEFAULT_HEADER_LINES,
     timeoutMs: opts.timeoutMs,
     maxBytes: opts.maxBytes,
     signal: opts.signal,
