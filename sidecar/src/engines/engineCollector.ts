@@ -19,7 +19,7 @@ import { parseAllowList, type VllmPath } from './endpointPolicy.js';
 import { httpGet, httpGetBytes, type HttpBytesAnswer } from './httpGet.js';
 import { LastParse } from './lastParse.js';
 import { mapEngineGpus } from './mapping.js';
-import { ProcScanner, type EnvState, type ProcInfo } from './procScan.js';
+import { ProcScanner, type EnvState, type ProcInfo, type ProcLookup } from './procScan.js';
 import { MAX_MODELS_BODY_BYTES, MAX_VERSION_BODY_BYTES, parseVllmModels, parseVllmVersion, type VllmModels } from './vllmApi.js';
 import { engineBusy, LoadWindow, mergeEngineScrapes, type ScrapePoint } from './vllmLoad.js';
 import { keepReadFamilies, keptLinesAscii, parseVllmMetrics, READ_SAMPLE_NAMES, type EngineScrape, type VllmMetrics } from './vllmMetrics.js';
@@ -139,6 +139,9 @@ export const DEFAULT_MAX_ENGINES = 256;
 /** Engines remembered at most, found now or within the grace period. */
 export const MAX_ENGINE_STATES = 1024;
 
+/** A scan that failed lists no process. */
+const NO_PROCS: ProcLookup = new Map<number, ProcInfo>();
+
 const EMPTY_LOAD: EngineLoad = {
   running: null,
   waiting: null,
@@ -188,6 +191,7 @@ const MAX_PROBLEMS_SHOWN = 3;
 
 export class EngineCollector {
   private readonly scanner: ProcScanner;
+  private readonly procTable: ProcLookup = { get: (pid) => this.scanner.proc(pid) };
   private readonly docker: DockerDiscovery | null;
   private readonly states = new Map<string, EngineState>();
   private readonly gate: EndpointGate;
@@ -257,11 +261,14 @@ export class EngineCollector {
     const t0 = performance.now();
     let procs: ProcInfo[] = [];
     let scanError: SourceError | undefined;
+    // The scanner's table, kept from tick to tick (a map built here each tick outlived young collections).
+    let byPid: ProcLookup = this.procTable;
     try {
       procs = this.scanner.scan();
       if (this.scanner.lastError) scanError = new SourceError('other', this.scanner.lastError);
     } catch (err) {
       scanError = new SourceError('other', (err as Error).message);
+      byPid = NO_PROCS;
     }
     let containers: ContainerEngine[] = [];
     let docker: EngineReading['docker'] = null;
@@ -338,8 +345,6 @@ export class EngineCollector {
       for (const [id] of gone.slice(0, this.states.size - MAX_ENGINE_STATES)) this.states.delete(id);
     }
 
-    const byPid = new Map<number, ProcInfo>();
-    for (const p of procs) byPid.set(p.pid, p);
     const engines: Engine[] = [];
     for (const s of [...this.states.values()].sort((a, b) => byId.compare(a.candidate.id, b.candidate.id))) {
       // Each engine's load is derived over its window in a turn of its own (see nextTurn).
@@ -572,7 +577,7 @@ export class EngineCollector {
     s.merged.trim(now, this.opts.windowMs);
   }
 
-  private toEngine(s: EngineState, procs: Map<number, ProcInfo>, gpus: Gpu[], _now: number): Engine {
+  private toEngine(s: EngineState, procs: ProcLookup, gpus: Gpu[], _now: number): Engine {
     const c = s.candidate;
     const env = new Map<number, EnvState>();
     for (const pid of c.pids) {

@@ -6,7 +6,7 @@
 // process (a PID namespace apart, or the context not created yet).
 import type { EngineWorker, Gpu } from '../model.js';
 import type { EngineCandidate } from './discovery.js';
-import type { EnvState, ProcInfo } from './procScan.js';
+import type { EnvState, ProcInfo, ProcLookup } from './procScan.js';
 import { classifyProcesses, type ProcessRole } from './vllmCmdline.js';
 
 export interface GpuMapping {
@@ -58,7 +58,7 @@ interface RankProc {
 }
 
 /** The processes that are the engine's ranks, with their global rank (dp·pp·tp + pp·tp + tp). */
-export function rankProcesses(candidate: EngineCandidate, procs: Map<number, ProcInfo>): RankProc[] {
+export function rankProcesses(candidate: EngineCandidate, procs: ProcLookup): RankProc[] {
   const tpSize = candidate.launch?.parallel.tensor ?? 1;
   const ppSize = candidate.launch?.parallel.pipeline ?? 1;
   // Roles from titles, and from the tree where there are none (v0 forks repeat the launch line).
@@ -86,7 +86,7 @@ export function rankProcesses(candidate: EngineCandidate, procs: Map<number, Pro
 
 export function mapEngineGpus(
   candidate: EngineCandidate,
-  procs: Map<number, ProcInfo>,
+  procs: ProcLookup,
   gpus: Gpu[],
   env: Map<number, EnvState>,
 ): GpuMapping {

@@ -27,6 +27,11 @@ export interface ProcInfo {
   containerId: string | null;
 }
 
+/** Processes by pid: a Map, or the scanner's own table. */
+export interface ProcLookup {
+  get(pid: number): ProcInfo | undefined;
+}
+
 /** ppid and start time from /proc/PID/stat; the command name may hold spaces and parentheses. */
 export function parseStat(stat: string): { ppid: number; startTime: number } | null {
   const close = stat.lastIndexOf(')');
@@ -145,10 +150,8 @@ export function readProcFile(path: string): string | null {
 export type ProcReader = (path: string) => string | null;
 
 interface Known {
-  ppid: number;
-  startTime: number;
-  argv: string[];
-  containerId: string | null;
+  /** What the scan lists for the process: the same object from scan to scan while nothing changed. */
+  info: ProcInfo;
   /** Environment variables read so far (a process's initial environment does not change). */
   env: Map<string, EnvState>;
 }
@@ -234,10 +237,10 @@ export class ProcScanner {
       if (at !== scan) continue;
       const k = known.get(pid);
       // Listed by the last scan and not by this one: the parent is gone and its children re-parented.
-      const orphaned = k !== undefined && listedIn.get(k.ppid) === scan - 1;
+      const orphaned = k !== undefined && listedIn.get(k.info.ppid) === scan - 1;
       let p: Known | null;
       try {
-        p = k && !full && !orphaned && settled(k.startTime) ? k : this.read(pid, k, settled, full);
+        p = k && !full && !orphaned && settled(k.info.startTime) ? k : this.read(pid, k, settled, full);
       } catch (err) {
         if (!(err instanceof ProcResourceError)) throw err;
         // Not read, not gone: the process stays as it was known (a new one waits for the next scan).
@@ -249,7 +252,7 @@ export class ProcScanner {
         continue;
       }
       if (p !== k) known.set(pid, p);
-      out.push({ pid, ppid: p.ppid, startTime: p.startTime, argv: p.argv, containerId: p.containerId });
+      out.push(p.info);
     }
     // Only now: a gone parent's entry told its children they were re-parented.
     for (const [pid, at] of listedIn) {
@@ -266,18 +269,20 @@ export class ProcScanner {
     const statText = this.read1(join(dir, 'stat'));
     const stat = statText ? parseStat(statText) : null;
     if (!stat) return null;
-    const same = k !== undefined && k.startTime === stat.startTime;
-    if (same && settled(stat.startTime) && !full) return { ...k, ppid: stat.ppid };
+    const same = k !== undefined && k.info.startTime === stat.startTime;
+    if (same && settled(stat.startTime) && !full) return { info: { ...k.info, ppid: stat.ppid }, env: k.env };
     const cmdline = this.read1(join(dir, 'cmdline'));
     if (cmdline === null) return null;
-    const containerId = same ? k.containerId : parseCgroupContainer(this.read1(join(dir, 'cgroup')) ?? '');
+    const containerId = same ? k.info.containerId : parseCgroupContainer(this.read1(join(dir, 'cgroup')) ?? '');
     return {
-      ppid: stat.ppid,
-      startTime: stat.startTime,
-      argv: titleWords(splitProcCmdline(cmdline)),
-      containerId,
+      info: { pid, ppid: stat.ppid, startTime: stat.startTime, argv: titleWords(splitProcCmdline(cmdline)), containerId },
       env: same && !full ? k.env : new Map(),
     };
+  }
+
+  /** The process as the last scan listed it. */
+  proc(pid: number): ProcInfo | undefined {
+    return this.known.get(pid)?.info;
   }
 
   /** Who a process runs as, from /proc/PID/status; null when it cannot be read (gone, or short of fds). */
