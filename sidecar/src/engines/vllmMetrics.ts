@@ -179,11 +179,14 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
   if (!buckets && !countS && !sumS) return null;
   // Buckets come once each, in rising order of le, as a rule: then they are the sorted list as they
   // are. Buckets of one le in several series (other labels) are added up, and any order sorted.
-  let les: number[] = [];
-  let counts: number[] = [];
+  // Sized up front: arrays grown by push keep up to twice the room they need, and the counts live a tick.
+  const list = buckets ?? [];
+  let les = new Array<number>(list.length);
+  let counts = new Array<number>(list.length);
   let inOrder = true;
   let bad: string | null = null;
-  for (const b of buckets ?? []) {
+  for (let k = 0; k < list.length; k++) {
+    const b = list[k] as PromSample;
     const leText = b.labels.le;
     const le = leText === undefined ? null : parsePromNumber(leText);
     if (le === null || Number.isNaN(le)) {
@@ -194,10 +197,10 @@ function histogramOf(by: BySample, name: string, problems: string[]): Histogram 
       bad = 'bucket count not a finite non-negative number';
       break;
     }
-    if (les.length > 0 && !(le > (les[les.length - 1] as number))) inOrder = false;
+    if (k > 0 && !(le > (les[k - 1] as number))) inOrder = false;
     // (0 + x: a -0 reads as 0, as it does as a Map key or sum)
-    les.push(0 + le);
-    counts.push(0 + b.value);
+    les[k] = 0 + le;
+    counts[k] = 0 + b.value;
   }
   if (!inOrder) {
     const byLe = new Map<number, number>();
