@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc --no-allocation-site-pretenuring
 // (The V8 flags keep the young generation at 1 MB — left to grow under request load it reaches 32 MB, a
 // third of the sidecar's resident memory — and collect the small heap on one thread, which costs less CPU
 // than V8's helper threads. The image's entrypoint, the compose file, the DaemonSet and scripts/demo.sh
