@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { sidecarNodeFlags } from '../../sidecar/src/bench/startup.js';
 import { ROOT } from './harness.js';
 
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -17,8 +18,8 @@ function nodeFlags(argv: readonly string[]): string[] {
   return argv.slice(node + 1, cli);
 }
 
-const shebang = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(read('sidecar/src/cli.ts').split('\n', 1)[0] ?? '');
-const FLAGS = shebang?.[1]?.trim().split(' ') ?? [];
+// Read as the bench reads them, so the flags measured are the flags checked here.
+const FLAGS = sidecarNodeFlags(join(ROOT, 'sidecar/src/cli.ts'));
 
 describe('the sidecar starts with the same V8 flags however it is started', () => {
   it('its #! line names them', () => {

@@ -17,7 +17,7 @@
 //   a V0 engine's own average-throughput gauges stand in for the token rates.
 
 import type { EngineLoad, Quantiles } from '../model.js';
-import type { BucketCounts, EngineScrape, Histogram } from './vllmMetrics.js';
+import { sameBounds, type BucketCounts, type EngineScrape, type Histogram } from './vllmMetrics.js';
 
 export interface DerivedLoad {
   load: EngineLoad;
@@ -34,13 +34,6 @@ export interface DerivedLoad {
 export function counterIncrease(prev: number | null, cur: number | null): number | null {
   if (prev === null || cur === null || !Number.isFinite(prev) || !Number.isFinite(cur) || cur < 0 || prev < 0) return null;
   return cur >= prev ? cur - prev : cur;
-}
-
-function sameBounds(a: readonly number[], b: readonly number[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function cumulativeOk(h: BucketCounts): boolean {

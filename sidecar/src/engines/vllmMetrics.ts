@@ -157,7 +157,9 @@ function configBool(v: string | undefined): boolean | null {
 const MAX_KNOWN_BOUNDS = 64;
 const knownBounds = new Map<string, readonly number[]>();
 
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+/** Equal bucket bounds (the same array, or the same numbers in the same order). */
+export function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -166,7 +168,7 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
 /** `les` itself, or an equal array read before under `name`. */
 function sharedBounds(name: string, les: number[]): readonly number[] {
   const known = knownBounds.get(name);
-  if (known && sameNumbers(known, les)) return known;
+  if (known && sameBounds(known, les)) return known;
   if (known || knownBounds.size < MAX_KNOWN_BOUNDS) knownBounds.set(name, les);
   return les;
 }
