@@ -5,6 +5,7 @@ import { parseDurationMs } from '../util/duration.js';
 export const SECTIONS = [
   'parse', 'api', 'memory', 'nvidia-smi', 'engines', 'fleet', 'query-budget',
   'node-exporter', 'prometheus', 'parsers', 'growth', 'soak', 'startup', 'capacity', 'capacity-rules', 'packaging',
+  'real-host',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 

@@ -15,6 +15,8 @@
 //  10. the capacity answer per tick and per request (capacity.ts); 10b. the shipped rule files' evaluation
 //      time in a real Prometheus on fleet-sim's 1,000 hosts (capacityRules.ts; --only capacity-rules)
 //   15. release sizes: plugin archive, npm package, container image when built here (packaging.ts)
+//   16. on a GPU host only: sections 5 and 15 against the real nvidia-smi, the sidecar's CPU at 1 s and
+//       NVML's own calls through pynvml, the physical floor (realHost.ts; skipped elsewhere)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,7 @@ import { growthBench } from './growth.js';
 import { HELP, parseBenchArgs, SECTIONS, type BenchOptions, type Section } from './options.js';
 import { nodeExporterBench } from './peers/nodeExporter.js';
 import { nvidiaSmiPeerBench } from './peers/nvidiaSmi.js';
+import { realHostBench } from './realHost.js';
 import { parserPeersBench } from './peers/parsers.js';
 import { prometheusBench } from './peers/prometheus.js';
 import { heading, line } from './print.js';
@@ -176,6 +179,7 @@ const SECTION_RUNS: Record<Section, (o: BenchOptions) => Promise<void>> = {
   capacity: () => capacityBench(line),
   'capacity-rules': capacityRulesBench,
   packaging: async () => packagingBench(line),
+  'real-host': () => realHostBench(),
 };
 
 async function main(): Promise<void> {

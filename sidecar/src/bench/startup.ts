@@ -34,25 +34,35 @@ function rssMB(pid: number): number {
 /**
  * How the sidecar is started: `simulate` is `--simulate <scenario>`, which also starts the scenario's
  * engines as processes (nine on demo, competing for the same 2 cores at start); `host` is the sidecar as on
- * a real host whose engines already run: the fake nvidia-smi printing the scenario, no simulator.
+ * a real host whose engines already run: the fake nvidia-smi printing the scenario, no simulator; `real`
+ * is a real host: its own nvidia-smi (`nvidiaSmi`) and GPUs.
  */
-export type StartupMode = 'simulate' | 'host';
+export type StartupMode = 'simulate' | 'host' | 'real';
 
 const FAKE_NVIDIA_SMI = fileURLToPath(new URL('../sim/fakeNvidiaSmi.js', import.meta.url));
 
-function startupArgs(mode: StartupMode, scenario: string): { args: string[]; env: NodeJS.ProcessEnv } {
+function startupArgs(mode: StartupMode, scenario: string, nvidiaSmi: string): { args: string[]; env: NodeJS.ProcessEnv } {
   if (mode === 'simulate') return { args: ['--simulate', scenario], env: {} };
-  return {
-    args: ['--nvidia-smi', FAKE_NVIDIA_SMI, '--hostname', 'bench', '--kmsg', 'none', '--docker-socket', 'none'],
-    env: { GPUFLEET_SIM_SCENARIO: scenario, GPUFLEET_SIM_CONTROL: '' },
-  };
+  const host = ['--hostname', 'bench', '--kmsg', 'none', '--docker-socket', 'none'];
+  if (mode === 'real') return { args: ['--nvidia-smi', nvidiaSmi, ...host], env: {} };
+  return { args: ['--nvidia-smi', FAKE_NVIDIA_SMI, ...host], env: { GPUFLEET_SIM_SCENARIO: scenario, GPUFLEET_SIM_CONTROL: '' } };
 }
 
 export async function startupFigures(
-  opts: { scenario?: string; interval?: string; settleMs?: number; timeoutMs?: number; mode?: StartupMode } = {},
+  opts: {
+    scenario?: string;
+    interval?: string;
+    settleMs?: number;
+    timeoutMs?: number;
+    mode?: StartupMode;
+    /** The nvidia-smi of mode `real`. */
+    nvidiaSmi?: string;
+    /** Awaited once the first GPU reading is served, in place of waiting `settleMs`. */
+    whileRunning?: (pid: number, base: string) => Promise<void>;
+  } = {},
 ): Promise<StartupFigures> {
   const { scenario = 'demo', interval = '1s', settleMs = 10_000, timeoutMs = 30_000, mode = 'simulate' } = opts;
-  const how = startupArgs(mode, scenario);
+  const how = startupArgs(mode, scenario, opts.nvidiaSmi ?? 'nvidia-smi');
   const t0 = performance.now();
   const child = spawn(process.execPath, [...sidecarNodeFlags(), CLI, ...how.args, '--interval', interval, '--listen', '127.0.0.1:0', '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -84,7 +94,8 @@ export async function startupFigures(
       await new Promise((r) => setTimeout(r, 10));
     }
     const firstGpuMs = performance.now() - t0;
-    await new Promise((r) => setTimeout(r, settleMs));
+    if (opts.whileRunning) await opts.whileRunning(child.pid as number, base);
+    else await new Promise((r) => setTimeout(r, settleMs));
     return { firstGpuMs, apiUpMs, gpuStates: states, rssMB: rssMB(child.pid as number) };
   } finally {
     await new Promise<void>((resolve) => {

@@ -1,7 +1,9 @@
 // Every file in tests/fixtures/nvidia-smi goes through the parser for its command here, with the
 // values a user would read off it. A new fixture without an entry fails the first test.
 
+import { parseMigProfiles } from './migProfiles.js';
 import { parseNvidiaSmiList } from './nvidiaSmiList.js';
+import { splitSmiLogStream } from './nvidiaSmiStream.js';
 import { parseNvidiaSmiXml } from './nvidiaSmiXml.js';
 import { childrenOf, parseSmiText, valueAt } from './smiText.js';
 import { parseVgpuQuery } from './vgpuQuery.js';
@@ -17,7 +19,52 @@ function migGiCi(text: string): [string, string][] {
   ]);
 }
 
+const H200_UUID = 'GPU-8075bd7e-d6b3-6f87-b92d-6bc5c62fa981';
+
 const CHECKS: Record<string, (text: string) => void> = {
+  'L_h200_580.159.04.txt': (text) => {
+    expect(parseNvidiaSmiList(text)).toEqual([{ index: 0, name: 'NVIDIA H200', uuid: H200_UUID, migDevices: [] }]);
+  },
+  'mig-lgip_h200_mig-disabled_580.159.04.txt': (text) => {
+    // With MIG off the driver still answers with every profile the GPU could hold, all free: the sidecar
+    // reads this table only while some GPU has MIG on (migProfilesReader), or every H200 would look carvable.
+    expect(parseMigProfiles(text).map((r) => `${r.profile}#${r.profileId} ${r.free}/${r.total}`)).toEqual([
+      '1g.18gb#19 7/7',
+      '1g.18gb+me#20 1/1',
+      '1g.35gb#15 4/4',
+      '2g.35gb#14 3/3',
+      '3g.71gb#9 2/2',
+      '4g.71gb#5 1/1',
+      '7g.141gb#0 1/1',
+    ]);
+  },
+  'q-text_h200_python-load_580.159.04.txt': (text) => {
+    const gpu = parseSmiText(text).find((r) => r.key === 'GPU 00000000:00:06.0');
+    expect([valueAt(gpu, 'GPU UUID'), valueAt(gpu, 'GPU Virtualization Mode', 'Virtualization Mode')]).toEqual([
+      H200_UUID,
+      'Pass-Through',
+    ]);
+    expect(valueAt(gpu, 'Processes', 'Process ID')).toBe('627');
+  },
+  'q-x-lms500_h200_idle_580.159.04.stream.txt': (text) => {
+    // What the sidecar's loop reads: documents back to back from one nvidia-smi, the last cut by SIGINT.
+    const s = splitSmiLogStream();
+    const documents = [...s.push(text).documents, ...s.end().documents];
+    expect(documents.length).toBeGreaterThanOrEqual(3);
+    for (const d of documents) expect(parseNvidiaSmiXml(d).gpus.map((g) => [g.uuid, g.processes])).toEqual([[H200_UUID, []]]);
+  },
+  'q-x_h200_python-load_580.159.04.xml': (text) => {
+    const log = parseNvidiaSmiXml(text);
+    expect([log.driverVersion, log.cudaVersion, log.attachedGpus]).toEqual(['580.159.04', '13.0', 1]);
+    const [g] = log.gpus;
+    expect([g?.name, g?.uuid, g?.pciBusId, g?.virtualizationMode, g?.migMode, g?.migDevices]).toEqual([
+      'NVIDIA H200', H200_UUID, '00000000:00:06.0', 'Pass-Through', 'disabled', [],
+    ]);
+    expect(g?.memory).toEqual({ totalBytes: 143771 * MiB, usedBytes: 5235 * MiB });
+    expect([g?.utilization.gpu, g?.utilization.memory, g?.temperatureC]).toEqual([99, 24, 58]);
+    expect([g?.powerW, g?.powerAverageW, g?.powerLimitW]).toEqual([669.74, 693.6, 700]);
+    expect(g?.processes.map((p) => [p.pid, p.name, p.type, p.usedMemoryBytes])).toEqual([[627, 'python3', 'C', 5226 * MiB]]);
+  },
   'capture_h100-mig_590.48.01.txt': (text) => {
     const [gpu] = parseNvidiaSmiList(captureSection(text, 'capabilities :: list (-L)'));
     expect(gpu?.migDevices.map((d) => d.profile)).toEqual(['3g.40gb', '2g.20gb', '1g.10gb', '1g.10gb']);
@@ -104,6 +151,11 @@ const CHECKS: Record<string, (text: string) => void> = {
       ['instance-00000004', 'NVIDIA RTX Pro 6000 Blackwell DC-3Q', 3072 * MiB, 0, null],
       ['instance-00000005', 'NVIDIA RTX Pro 6000 Blackwell DC-3Q', 3072 * MiB, 12, false],
     ]);
+  },
+  'vgpu-q_not-vgpu-host_580.159.04.txt': (text) => {
+    // What `nvidia-smi vgpu -q` prints on a host that is not a vGPU host (exit status 0): no GPUs, no error.
+    expect(text.trim()).toBe('No supported devices in vGPU mode');
+    expect(parseVgpuQuery(text)).toEqual([]);
   },
   'vgpu-q_rtx-pro-6000-blackwell-dc_mig-backed_580.105.06.txt': (text) => {
     const [gpu] = parseVgpuQuery(text);

@@ -34,14 +34,14 @@ const ownCpuMs = () => {
 };
 const liveChildrenCpu = (pids: number[]) => pids.reduce((s, p) => s + (() => { try { return cpuSeconds(p); } catch { return 0; } })(), 0);
 
-async function ticks(once: () => Promise<void>, setup?: () => Promise<void>): Promise<TickCost> {
+export async function ticks(once: () => Promise<void>, setup?: () => Promise<void>, count = TICKS): Promise<TickCost> {
   if (setup) await setup();
   const pids = childPids(process.pid); // a loop's nvidia-smi lives through the run; spawned ones are reaped
   const reaped0 = reapedChildrenCpuSeconds();
   const live0 = liveChildrenCpu(pids);
   let own = 0;
   const wall: number[] = [];
-  for (let i = 0; i < TICKS; i++) {
+  for (let i = 0; i < count; i++) {
     const t = performance.now();
     const c = ownCpuMs();
     await once();
@@ -50,17 +50,20 @@ async function ticks(once: () => Promise<void>, setup?: () => Promise<void>): Pr
     await sleep(Math.max(0, INTERVAL_MS - (performance.now() - t)));
   }
   const smi = reapedChildrenCpuSeconds() - reaped0 + liveChildrenCpu(pids) - live0;
-  return { wallMs: median(wall), smiCpuMs: (smi * 1000) / TICKS, ownCpuMs: own / TICKS };
+  return { wallMs: median(wall), smiCpuMs: (smi * 1000) / count, ownCpuMs: own / count };
 }
 
-async function scenarioRows(scenario: string): Promise<void> {
-  const env = { ...demoEnv(), GPUFLEET_SIM_SCENARIO: scenario };
+/**
+ * The exporter-style spawn, our spawn mode and our loop against one nvidia-smi (the fake one printing a
+ * scenario, or a host's real one), printed as rows under `title`.
+ */
+export async function tickRows(title: string, nvidiaSmi: string, env: NodeJS.ProcessEnv, count = TICKS): Promise<void> {
   const rows: [string, TickCost][] = [];
   rows.push(['one spawn per tick, --query-gpu csv (exporter)', await ticks(async () => {
-    await run(FAKE, [`--query-gpu=${EXPORTER_FIELDS}`, '--format=csv,noheader,nounits'], { env });
-  })]);
+    await run(nvidiaSmi, [`--query-gpu=${EXPORTER_FIELDS}`, '--format=csv,noheader,nounits'], { env });
+  }, undefined, count)]);
   for (const mode of ['spawn', 'loop'] as const) {
-    const c = new GpuCollector({ nvidiaSmi: FAKE, mode, intervalMs: INTERVAL_MS, timeoutMs: 10_000, host: 'bench', env });
+    const c = new GpuCollector({ nvidiaSmi, mode, intervalMs: INTERVAL_MS, timeoutMs: 10_000, host: 'bench', env });
     try {
       rows.push([`gpufleet ${mode === 'loop' ? '-q -x -lms loop' : 'spawn mode (-q -x)'}`, await ticks(async () => {
         const r = await c.collect();
@@ -70,13 +73,21 @@ async function scenarioRows(scenario: string): Promise<void> {
         // The loop's first document: on a loaded machine it may take several seconds.
         const until = performance.now() + 20_000;
         while (mode === 'loop' && !(await c.collect()).gpu.ok && performance.now() < until) await sleep(250);
-      })]);
+      }, count)]);
     } finally {
       c.stop();
     }
   }
-  console.log(`    ${scenario} host: ${''.padEnd(40)} wall / nvidia-smi CPU / parse CPU per tick`);
+  console.log(`    ${title.padEnd(46)} wall / nvidia-smi CPU / parse CPU per tick`);
   for (const [label, t] of rows) line(label, `${formatMs(t.wallMs)} / ${formatMs(t.smiCpuMs)} / ${formatMs(t.ownCpuMs)}`);
+}
+
+/** The floor of any spawn, without nvidia-smi's or NVML's work: what a spawn per tick costs at best. */
+export async function spawnFloorRow(count = TICKS): Promise<void> {
+  const t = await ticks(async () => {
+    await run('/bin/true', []);
+  }, undefined, count);
+  line('floor: spawning /bin/true, wall / CPU per spawn', `${formatMs(t.wallMs)} / ${formatMs(t.smiCpuMs)}`);
 }
 
 export async function nvidiaSmiPeerBench(): Promise<void> {
@@ -84,10 +95,6 @@ export async function nvidiaSmiPeerBench(): Promise<void> {
   console.log('    The fake nvidia-smi is a Node program printing the real formats: its start-up stands in for');
   console.log('    nvidia-smi\'s. On real hardware the driver initialisation dominates a spawn (NVML init per process,');
   console.log('    worse without persistence mode); the loop pays it once. On vGPU hosts `vgpu -q` is read as well.');
-  // The floor of any spawn, without nvidia-smi's or NVML's work: what a spawn per tick costs at best.
-  const t = await ticks(async () => {
-    await run('/bin/true', []);
-  });
-  line('floor: spawning /bin/true, wall / CPU per spawn', `${formatMs(t.wallMs)} / ${formatMs(t.smiCpuMs)}`);
-  for (const s of ['small', 'demo']) await scenarioRows(s);
+  await spawnFloorRow();
+  for (const s of ['small', 'demo']) await tickRows(`${s} host:`, FAKE, { ...demoEnv(), GPUFLEET_SIM_SCENARIO: s });
 }
