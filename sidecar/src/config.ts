@@ -9,7 +9,7 @@ import { parseDurationMs } from './util/duration.js';
 import { VERSION } from './version.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export type NvidiaSmiMode = 'loop' | 'spawn';
+export type NvidiaSmiMode = 'loop' | 'spawn' | 'query';
 
 export interface Config {
   listenHost: string;
@@ -20,6 +20,8 @@ export interface Config {
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeoutMs: number;
+  /** Query mode: how often the full `nvidia-smi -q -x` document is read. */
+  nvidiaSmiFullIntervalMs: number;
   /** How often `nvidia-smi vgpu -q` is read on vGPU hosts (at once when a VM attaches or detaches). */
   vgpuIntervalMs: number;
   procPath: string;
@@ -168,16 +170,25 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--nvidia-smi-mode <mode>',
-        'loop: one long-running `nvidia-smi -q -x -lms` split per document; spawn: one nvidia-smi per tick',
+        'loop: one long-running `nvidia-smi -q -x -lms` split per document; spawn: one nvidia-smi per tick; ' +
+          'query: a `--query-gpu` CSV loop for the per-tick figures and `-q -x` every --nvidia-smi-full-interval (least CPU)',
       )
         .env('GPUFLEET_NVIDIA_SMI_MODE')
-        .choices(['loop', 'spawn'])
+        .choices(['loop', 'spawn', 'query'])
         .default('loop'),
     )
     .addOption(
       new Option('--nvidia-smi-timeout <duration>', 'a single nvidia-smi call is killed after this long')
         .env('GPUFLEET_NVIDIA_SMI_TIMEOUT')
         .default('10s'),
+    )
+    .addOption(
+      new Option(
+        '--nvidia-smi-full-interval <duration>',
+        'query mode: how often the whole `nvidia-smi -q -x` document is read (processes, MIG devices, vGPU state are this old at most)',
+      )
+        .env('GPUFLEET_NVIDIA_SMI_FULL_INTERVAL')
+        .default('5s'),
     )
     .addOption(
       new Option(
@@ -324,6 +335,7 @@ interface RawOptions {
   nvidiaSmi: string;
   nvidiaSmiMode: NvidiaSmiMode;
   nvidiaSmiTimeout: string;
+  nvidiaSmiFullInterval: string;
   vgpuInterval: string;
   proc: string;
   dockerSocket: string;
@@ -414,6 +426,7 @@ export function toConfig(opts: RawOptions): Config {
     nvidiaSmi: opts.nvidiaSmi,
     nvidiaSmiMode: opts.nvidiaSmiMode,
     nvidiaSmiTimeoutMs: duration('--nvidia-smi-timeout')(opts.nvidiaSmiTimeout),
+    nvidiaSmiFullIntervalMs: duration('--nvidia-smi-full-interval')(opts.nvidiaSmiFullInterval),
     vgpuIntervalMs: duration('--vgpu-interval')(opts.vgpuInterval),
     procPath: opts.proc,
     dockerSocket: opts.dockerSocket === 'none' || opts.dockerSocket === '' ? null : opts.dockerSocket,

@@ -115,6 +115,7 @@ export class Sidecar {
       mode: config.nvidiaSmiMode,
       intervalMs: config.intervalMs,
       timeoutMs: config.nvidiaSmiTimeoutMs,
+      fullIntervalMs: config.nvidiaSmiFullIntervalMs,
       vgpuIntervalMs: config.vgpuIntervalMs,
       host: config.hostname,
       env: deps.nvidiaSmiEnv,

@@ -16,8 +16,8 @@ import { startupFigures } from './startup.js';
 import { statChildrenCpuSeconds } from './stats.js';
 
 const TICKS = 10;
-const STEADY_WARMUP_MS = 15_000;
-const STEADY_MS = 60_000;
+const STEADY_WARMUP_MS = 10_000;
+const STEADY_MS = 45_000;
 
 /** `GPUFLEET_NVIDIA_SMI`, else `nvidia-smi` on PATH; null when neither is an executable file. */
 export function findNvidiaSmi(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -172,25 +172,27 @@ export async function realHostBench(env: NodeJS.ProcessEnv = process.env): Promi
       line(`run ${i + 1}`, `failed: ${(err as Error).message}`);
     }
   }
-  let steady: SteadyFigures | null = null;
-  try {
-    await startupFigures({
-      mode: 'real',
-      nvidiaSmi: smi,
-      timeoutMs: 60_000,
-      whileRunning: async (pid) => {
-        steady = await steadyWindow(pid);
-      },
-    });
-  } catch (err) {
-    line('steady state', `failed: ${(err as Error).message}`);
-  }
-  if (steady) {
-    const s: SteadyFigures = steady;
-    console.log(`    steady state at 1 s, ${STEADY_MS / 1000} s after ${STEADY_WARMUP_MS / 1000} s of start-up (no engines)`);
-    line('sidecar CPU per tick (% of a core)', `${s.sidecarCpuMs.toFixed(2)} ms (${(s.sidecarCpuMs / 10).toFixed(2)} %)`);
-    line('nvidia-smi CPU per tick (% of a core)', `${s.nvidiaSmiCpuMs.toFixed(2)} ms (${(s.nvidiaSmiCpuMs / 10).toFixed(2)} %)`);
-    line('sidecar resident memory', `${s.rssMB.toFixed(1)} MB`);
+  console.log(`    steady state at 1 s, ${STEADY_MS / 1000} s after ${STEADY_WARMUP_MS / 1000} s of start-up (no engines): sidecar / nvidia-smi CPU per tick (% of a core); RSS`);
+  for (const mode of ['loop', 'query'] as const) {
+    let steady: SteadyFigures | null = null;
+    try {
+      await startupFigures({
+        mode: 'real',
+        nvidiaSmi: smi,
+        extraArgs: ['--nvidia-smi-mode', mode],
+        timeoutMs: 60_000,
+        whileRunning: async (pid) => {
+          steady = await steadyWindow(pid);
+        },
+      });
+    } catch (err) {
+      line(`--nvidia-smi-mode ${mode}`, `failed: ${(err as Error).message}`);
+    }
+    if (steady) {
+      const s: SteadyFigures = steady;
+      const pct = (ms: number) => `${ms.toFixed(2)} ms (${(ms / 10).toFixed(2)} %)`;
+      line(`--nvidia-smi-mode ${mode}`, `${pct(s.sidecarCpuMs)} / ${pct(s.nvidiaSmiCpuMs)}; ${s.rssMB.toFixed(1)} MB`);
+    }
   }
   nvmlFloor(env.GPUFLEET_BENCH_PYTHON ?? 'python3');
 }

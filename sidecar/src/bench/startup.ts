@@ -57,6 +57,8 @@ export async function startupFigures(
     mode?: StartupMode;
     /** The nvidia-smi of mode `real`. */
     nvidiaSmi?: string;
+    /** More sidecar arguments (e.g. `--nvidia-smi-mode query`). */
+    extraArgs?: string[];
     /** Awaited once the first GPU reading is served, in place of waiting `settleMs`. */
     whileRunning?: (pid: number, base: string) => Promise<void>;
   } = {},
@@ -64,7 +66,7 @@ export async function startupFigures(
   const { scenario = 'demo', interval = '1s', settleMs = 10_000, timeoutMs = 30_000, mode = 'simulate' } = opts;
   const how = startupArgs(mode, scenario, opts.nvidiaSmi ?? 'nvidia-smi');
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...sidecarNodeFlags(), CLI, ...how.args, '--interval', interval, '--listen', '127.0.0.1:0', '--log-level', 'info'], {
+  const child = spawn(process.execPath, [...sidecarNodeFlags(), CLI, ...how.args, ...(opts.extraArgs ?? []), '--interval', interval, '--listen', '127.0.0.1:0', '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, GPUFLEET_SIM_EPOCH: String(Date.now() - 600_000), ...how.env },
   });

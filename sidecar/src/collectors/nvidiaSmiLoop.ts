@@ -1,5 +1,6 @@
 // One long-running `nvidia-smi -q -x -lms N` instead of a spawn per tick: NVML is initialised once, which
-// is most of the cost of a real nvidia-smi call. Its stdout is split per <nvidia_smi_log> document. A
+// is most of the cost of a real nvidia-smi call. Its stdout is split per <nvidia_smi_log> document (or,
+// given other arguments and a splitter, per whatever unit they print: query mode's CSV lines). A
 // child that stops printing is killed and restarted; until it answers again the source is failed.
 // Silence is measured on the monotonic clock: a wall-clock step forward must not look like a hang
 // (and kill a healthy child), nor one backward hide a real hang.
@@ -10,10 +11,21 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { spawnFailure, startChild } from './childProcess.js';
 import { SourceError, sanitizeForMessage } from './sourceError.js';
 
+/** Cuts a child's stdout into documents, keeping what is incomplete for the next chunk. */
+export interface StreamSplitter {
+  push(chunk: string): { documents: string[]; errors: string[] };
+}
+
 export interface LoopOptions {
   path: string;
   intervalMs: number;
   timeoutMs: number;
+  /** The child's arguments; default `-q -x -lms <intervalMs>`. */
+  args?: string[];
+  /** Default: the <nvidia_smi_log> splitter, keeping only the elements the XML parser reads. */
+  split?: () => StreamSplitter;
+  /** Called with every document as it is read (`latest()` holds only the newest). */
+  onDocument?: (text: string, at: number) => void;
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn', msg: string) => void;
   clock?: Clock;
@@ -35,8 +47,11 @@ export class NvidiaSmiLoop {
 
   private readonly clock: Clock;
 
+  private readonly args: string[];
+
   constructor(private readonly opts: LoopOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.args = opts.args ?? ['-q', '-x', '-lms', String(Math.max(100, Math.round(opts.intervalMs)))];
   }
 
   /**
@@ -54,8 +69,8 @@ export class NvidiaSmiLoop {
 
   start(): void {
     if (this.stopped || this.child) return;
-    const { path, intervalMs, env } = this.opts;
-    const args = ['-q', '-x', '-lms', String(Math.max(100, Math.round(intervalMs)))];
+    const { path, env } = this.opts;
+    const args = this.args;
     this.startedAt = this.clock.monoMs();
     this.stderrTail = '';
     const started = startChild(path, args, env);
@@ -66,14 +81,16 @@ export class NvidiaSmiLoop {
     const { child, done } = started;
     this.child = child;
     // Documents come filtered to the elements the parser reads, never as one string of their full size.
-    const split = splitSmiLogStream({ keep: keepReadElements });
+    const split = this.opts.split?.() ?? splitSmiLogStream({ keep: keepReadElements });
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
       const { documents, errors } = split.push(chunk);
       if (errors.length) this.lastError = new SourceError('parse', `${path} ${args.join(' ')}: ${errors.join('; ')}`);
       const last = documents[documents.length - 1];
       if (last !== undefined) {
-        this.latestDoc = { text: last, at: this.clock.monoMs() };
+        const at = this.clock.monoMs();
+        if (this.opts.onDocument) for (const d of documents) this.opts.onDocument(d, at);
+        this.latestDoc = { text: last, at };
         this.restarts = 0;
         this.settleFirst();
       }
@@ -116,9 +133,9 @@ export class NvidiaSmiLoop {
       // Alive but silent: a hung NVML call. Kill it; the exit handler restarts it.
       this.opts.onLog?.('warn', `${this.opts.path} printed nothing for ${deadline} ms; killing it`);
       this.child.kill('SIGKILL');
-      this.lastError = new SourceError('timeout', `${this.opts.path} -q -x -lms: no document within ${deadline} ms (killed, restarting)`);
+      this.lastError = new SourceError('timeout', `${this.opts.path} ${this.args.join(' ')}: no document within ${deadline} ms (killed, restarting)`);
     }
-    throw this.lastError ?? new SourceError('timeout', `${this.opts.path} -q -x -lms: no document yet`);
+    throw this.lastError ?? new SourceError('timeout', `${this.opts.path} ${this.args.join(' ')}: no document yet`);
   }
 
   stop(): void {

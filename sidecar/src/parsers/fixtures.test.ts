@@ -5,6 +5,7 @@ import { parseMigProfiles } from './migProfiles.js';
 import { parseNvidiaSmiList } from './nvidiaSmiList.js';
 import { splitSmiLogStream } from './nvidiaSmiStream.js';
 import { parseNvidiaSmiXml } from './nvidiaSmiXml.js';
+import { parseQueryGpuLine } from './queryGpuCsv.js';
 import { childrenOf, parseSmiText, valueAt } from './smiText.js';
 import { parseVgpuQuery } from './vgpuQuery.js';
 import { captureSection, fixtureNames, readFixture, sessionOutput } from './__tests__/fixtures.js';
@@ -52,6 +53,18 @@ const CHECKS: Record<string, (text: string) => void> = {
     const documents = [...s.push(text).documents, ...s.end().documents];
     expect(documents.length).toBeGreaterThanOrEqual(3);
     for (const d of documents) expect(parseNvidiaSmiXml(d).gpus.map((g) => [g.uuid, g.processes])).toEqual([[H200_UUID, []]]);
+  },
+  'q-x_h200-b_python-load_580.159.04.xml': (text) => {
+    const [g] = parseNvidiaSmiXml(text).gpus;
+    expect([g?.uuid, g?.utilization.gpu, g?.powerW, g?.processes.map((p) => p.name)]).toEqual([
+      'GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c', 100, 668.29, ['python3'],
+    ]);
+  },
+  'query-gpu-lms500_h200_python-load_580.159.04.csv': (text) => {
+    const rows = text.split('\n').filter(Boolean).map(parseQueryGpuLine);
+    expect(rows.map((r) => [r?.utilization.gpu, r?.memory.usedBytes, r?.powerLimitW])).toEqual(
+      Array.from({ length: 5 }, (_, i) => [i % 2 === 0 ? 100 : 99, 5235 * MiB, 700])
+    );
   },
   'q-x_h200_python-load_580.159.04.xml': (text) => {
     const log = parseNvidiaSmiXml(text);

@@ -62,17 +62,18 @@ export async function tickRows(title: string, nvidiaSmi: string, env: NodeJS.Pro
   rows.push(['one spawn per tick, --query-gpu csv (exporter)', await ticks(async () => {
     await run(nvidiaSmi, [`--query-gpu=${EXPORTER_FIELDS}`, '--format=csv,noheader,nounits'], { env });
   }, undefined, count)]);
-  for (const mode of ['spawn', 'loop'] as const) {
+  const labels = { spawn: 'spawn mode (-q -x)', loop: '-q -x -lms loop', query: 'query mode (CSV loop, -q -x per 5 s)' };
+  for (const mode of ['spawn', 'loop', 'query'] as const) {
     const c = new GpuCollector({ nvidiaSmi, mode, intervalMs: INTERVAL_MS, timeoutMs: 10_000, host: 'bench', env });
     try {
-      rows.push([`gpufleet ${mode === 'loop' ? '-q -x -lms loop' : 'spawn mode (-q -x)'}`, await ticks(async () => {
+      rows.push([`gpufleet ${labels[mode]}`, await ticks(async () => {
         const r = await c.collect();
         if (!r.gpu.ok) console.log(`  ${mode}: tick failed: ${r.gpu.error?.message}`);
       }, async () => {
         c.start();
         // The loop's first document: on a loaded machine it may take several seconds.
         const until = performance.now() + 20_000;
-        while (mode === 'loop' && !(await c.collect()).gpu.ok && performance.now() < until) await sleep(250);
+        while (mode !== 'spawn' && !(await c.collect()).gpu.ok && performance.now() < until) await sleep(250);
       }, count)]);
     } finally {
       c.stop();

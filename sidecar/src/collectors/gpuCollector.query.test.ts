@@ -1,0 +1,92 @@
+// Query mode: the per-tick figures come from a `--query-gpu` CSV loop, everything else from a `-q -x` loop
+// read every --nvidia-smi-full-interval. The nvidia-smi here is a script printing real captures of one H200
+// (its XML and its CSV loop, read a second apart) the way the real loops do.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QUERY_GPU_FIELDS } from '../parsers/queryGpuCsv.js';
+import { fixtureDir } from '../testing/fixtureDir.js';
+import { GpuCollector } from './gpuCollector.js';
+
+const fx = fixtureDir('nvidia-smi');
+const MiB = 1048576;
+const CSV_ARGS = `--query-gpu=${QUERY_GPU_FIELDS.join(',')} --format=csv,noheader,nounits -lms 200`;
+let dir: string;
+let smi: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gpufleet-query-'));
+  writeFileSync(join(dir, 'q.xml'), fx.read('q-x_h200-b_python-load_580.159.04.xml'));
+  // The last row of the capture, printed at every loop tick.
+  const rows = fx.read('query-gpu-lms500_h200_python-load_580.159.04.csv').trim().split('\n');
+  writeFileSync(join(dir, 'row.csv'), `${rows[rows.length - 1]}\n`);
+  smi = join(dir, 'nvidia-smi');
+  writeFileSync(smi, `#!/bin/sh
+echo "$*" >> "${dir}/calls"
+case "$*" in
+  "-L") echo "GPU 0: NVIDIA H200 (UUID: GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c)" ;;
+  "vgpu -q") echo "No supported devices in vGPU mode" ;;
+  "-q -x -lms 5000") while :; do cat "${dir}/q.xml"; sleep 5; done ;;
+  "${CSV_ARGS}")
+    if [ -e "${dir}/old-driver" ]; then echo 'Field "power.draw.instant" is not a valid field to query.'; exit 2; fi
+    while :; do cat "${dir}/row.csv"; sleep 0.2; done ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`);
+  chmodSync(smi, 0o755);
+});
+
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function firstReading(c: GpuCollector) {
+  c.start();
+  await c.firstDocument(10_000);
+  return c.collect();
+}
+
+describe('query mode', () => {
+  it('serves the CSV loop\'s figures with the XML\'s processes and identity', async () => {
+    const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
+    try {
+      const r = await firstReading(c);
+      expect(r.gpu).toMatchObject({ ok: true });
+      const [g] = r.gpus;
+      // The CSV row (737.11 W instant, 1515 MHz), not the document's (668.29 W, 1485 MHz).
+      expect([g?.powerW, g?.powerAverageW, g?.clocks.smMHz, g?.utilization.gpu, g?.memory.usedBytes]).toEqual([737.11, 690.83, 1515, 100, 5235 * MiB]);
+      expect([g?.uuid, g?.index, g?.name, g?.processes.map((p) => [p.pid, p.name])]).toEqual([
+        'GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c', 0, 'NVIDIA H200', [[553, 'python3']],
+      ]);
+      // A new row is served on the next tick while the document stays the same.
+      writeFileSync(join(dir, 'row.csv'), `${fx.read('query-gpu-lms500_h200_python-load_580.159.04.csv').split('\n')[1]}\n`);
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await c.collect()).gpus[0]?.powerW).toBe(651.33);
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('a driver that refuses a field fails the GPU source with nvidia-smi\'s words', async () => {
+    writeFileSync(join(dir, 'old-driver'), '');
+    const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
+    try {
+      const r = await firstReading(c);
+      expect(r.gpu.ok).toBe(false);
+      expect(r.gpu.error?.message).toMatch(/--query-gpu: no row for GPU GPU-e91e2fd3-\S+ within \d+ ms \(it printed 'Field "power.draw.instant" is not a valid field to query.'\)$/);
+      expect(r.gpus).toEqual([]);
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('a GPU of the document with no row in the CSV fails the tick, naming the GPU', async () => {
+    writeFileSync(join(dir, 'row.csv'), 'GPU-00000000-0000-0000-0000-000000000000, 1, 1, 0, 0, 143771, 1, 30, 70, 70, 700, 345, 3201\n');
+    const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
+    try {
+      const r = await firstReading(c);
+      expect(r.gpu.ok).toBe(false);
+      expect(r.gpu.error?.message).toMatch(/no row for GPU GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c within 10200 ms/);
+    } finally {
+      c.stop();
+    }
+  });
+});
