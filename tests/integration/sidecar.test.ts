@@ -12,7 +12,7 @@ const ready = (s: Running) =>
     return r.status === 200 && r.body.gpus.length > 0 ? r.body : undefined;
   });
 
-describe.each(['loop', 'spawn'])('demo host, nvidia-smi %s mode', (mode) => {
+describe.each(['loop', 'spawn', 'query'])('demo host, nvidia-smi %s mode', (mode) => {
   let s: Running;
   beforeAll(async () => {
     s = await startSidecar(['--simulate', 'demo', '--interval', '1s', '--nvidia-smi-mode', mode]);
