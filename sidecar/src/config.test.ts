@@ -86,6 +86,16 @@ describe('configuration', () => {
     expect(() => parse([], { GPUFLEET_MAX_ENGINES: 'many' })).toThrow(/--max-engines/);
   });
 
+  it('takes --nvidia-smi-mode query and its --nvidia-smi-full-interval (5s unless told), refusing a bad one', () => {
+    expect(parse(['--nvidia-smi-mode', 'query']).nvidiaSmiMode).toBe('query');
+    expect(parse([], { GPUFLEET_NVIDIA_SMI_MODE: 'query' }).nvidiaSmiMode).toBe('query');
+    expect(() => parse(['--nvidia-smi-mode', 'csv'])).toThrow(/loop, spawn, query|"loop", "spawn", "query"/);
+    expect(parse([]).nvidiaSmiFullIntervalMs).toBe(5000);
+    expect(parse([], { GPUFLEET_NVIDIA_SMI_FULL_INTERVAL: '30s' }).nvidiaSmiFullIntervalMs).toBe(30_000);
+    expect(() => parse(['--nvidia-smi-full-interval', 'rarely'])).toThrow(/--nvidia-smi-full-interval/);
+    expect(buildProgram().helpInformation()).toContain('GPUFLEET_NVIDIA_SMI_FULL_INTERVAL');
+  });
+
   it('reads vGPU hosts\' vgpu -q interval from --vgpu-interval or GPUFLEET_VGPU_INTERVAL (30s unless told), refusing a bad one', () => {
     expect(parse([]).vgpuIntervalMs).toBe(30_000);
     expect(parse([], { GPUFLEET_VGPU_INTERVAL: '1m' }).vgpuIntervalMs).toBe(60_000);
