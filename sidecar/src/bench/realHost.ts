@@ -160,7 +160,7 @@ export async function realHostBench(env: NodeJS.ProcessEnv = process.env): Promi
   }
   heading(`16. Real host: ${smi}, driver ${version || 'unknown'}; ${TICKS} ticks at 1 s`);
   await spawnFloorRow(TICKS);
-  await tickRows('this host:', smi, process.env, TICKS);
+  await tickRows('this host:', smi, env, TICKS);
 
   console.log('    the sidecar as started by its #! line, on this host\'s nvidia-smi');
   for (let i = 0; i < 3; i++) {

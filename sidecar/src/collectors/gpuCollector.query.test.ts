@@ -1,7 +1,7 @@
 // Query mode: the per-tick figures come from a `--query-gpu` CSV loop, everything else from a `-q -x` loop
 // read every --nvidia-smi-full-interval. The nvidia-smi here is a script printing real captures of one H200
 // (its XML and its CSV loop, read a second apart) the way the real loops do.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QUERY_GPU_FIELDS } from '../parsers/queryGpuCsv.js';
@@ -26,7 +26,7 @@ echo "$*" >> "${dir}/calls"
 case "$*" in
   "-L") echo "GPU 0: NVIDIA H200 (UUID: GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c)" ;;
   "vgpu -q") echo "No supported devices in vGPU mode" ;;
-  "-q -x -lms 5000") while :; do cat "${dir}/q.xml"; sleep 5; done ;;
+  "-q -x -lms 5000") while :; do cat "${dir}/q.xml"; sleep 0.2; done ;;
   "${CSV_ARGS}")
     if [ -e "${dir}/old-driver" ]; then echo 'Field "power.draw.instant" is not a valid field to query.'; exit 2; fi
     while :; do cat "${dir}/row.csv"; sleep 0.2; done ;;
@@ -37,6 +37,17 @@ esac
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const csvStarts = () => readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter((l) => l === CSV_ARGS).length;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The capture's document with a second H200 (another UUID and bus) beside the first. */
+function twoGpuXml(): string {
+  const xml = fx.read('q-x_h200-b_python-load_580.159.04.xml');
+  const gpu = xml.slice(xml.indexOf('<gpu id='), xml.indexOf('</gpu>') + '</gpu>'.length);
+  const second = gpu.replaceAll('GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c', 'GPU-11111111-2222-3333-4444-555555555555').replaceAll('00000000:00:06.0', '00000000:00:07.0');
+  return xml.replace(gpu, `${gpu}\n${second}`).replace('<attached_gpus>1</attached_gpus>', '<attached_gpus>2</attached_gpus>');
+}
 
 async function firstReading(c: GpuCollector) {
   c.start();
@@ -85,6 +96,48 @@ describe('query mode', () => {
       const r = await firstReading(c);
       expect(r.gpu.ok).toBe(false);
       expect(r.gpu.error?.message).toMatch(/no row for GPU GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c within 10200 ms/);
+    } finally {
+      c.stop();
+    }
+  });
+
+  it('a GPU without a row keeps the document\'s figures, is said once, and a new set of GPUs restarts the CSV loop', async () => {
+    const logs: string[] = [];
+    const c = new GpuCollector({
+      nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h', onLog: (_l, m) => logs.push(m),
+    });
+    try {
+      await firstReading(c);
+      expect(csvStarts()).toBe(1);
+      writeFileSync(join(dir, 'q.xml'), twoGpuXml());
+      let r = await c.collect();
+      while (r.gpus.length < 2) {
+        await sleep(50);
+        r = await c.collect();
+      }
+      expect(r.gpu.ok).toBe(true);
+      expect(r.gpus.map((g) => [g.uuid, g.powerW])).toEqual([
+        ['GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c', 737.11], // its CSV row
+        ['GPU-11111111-2222-3333-4444-555555555555', 668.29], // the document's own reading
+      ]);
+      await c.collect();
+      expect(logs.filter((m) => m.includes('no row for GPU GPU-11111111'))).toHaveLength(1);
+      // The CSV loop was killed to see the new GPU, and is started again after its back-off.
+      while (csvStarts() < 2) await sleep(50);
+    } finally {
+      c.stop();
+    }
+  }, 15_000);
+
+  it('a CSV loop that only prints an error and exits is started again with a growing back-off', async () => {
+    writeFileSync(join(dir, 'old-driver'), '');
+    const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
+    try {
+      c.start();
+      await sleep(3500);
+      // Back-off 1 s, then 2 s: three starts by 3.5 s (with each error line ending the back-off: four or more).
+      expect(csvStarts()).toBeLessThanOrEqual(3);
+      expect(csvStarts()).toBeGreaterThanOrEqual(2);
     } finally {
       c.stop();
     }

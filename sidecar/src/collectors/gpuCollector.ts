@@ -7,7 +7,7 @@
 // XML shows a VM attach or detach (each running vGPU is a `vgpu` process of its GPU in the XML).
 //
 // Query mode: on a real H200, nvidia-smi's `-q -x -lms 1000` loop cost 27-30 ms of CPU a second, twice the
-// sidecar's own, where a `--query-gpu` CSV loop of the per-tick figures cost 3.3. So that mode runs both:
+// sidecar's own, where a `--query-gpu` CSV loop of 25 fields cost 3.3. So that mode runs both:
 // the CSV loop every tick (utilization, memory, temperature, power, clocks) and the XML loop every
 // fullIntervalMs (identity, MIG devices, processes, vGPU state, ECC), parsed once per document.
 import type { Gpu } from '../model.js';
@@ -115,6 +115,9 @@ export class GpuCollector {
   private readonly rowsLoop: NvidiaSmiLoop | null = null;
   private readonly rows = new Map<string, { row: QueryGpuRow; at: number }>();
   private notARow: string | null = null;
+  /** The GPUs of the last document joined with rows, and those already said to have none (bounded). */
+  private rowsGpuSet: string | null = null;
+  private readonly rowlessSaid = new Set<string>();
   /** The last document parsed: in query mode the same one serves several ticks. */
   private parsed: { text: string; log: SmiXmlLog } | null = null;
   private list: ListedGpu[] | null = null;
@@ -145,7 +148,10 @@ export class GpuCollector {
           const row = parseQueryGpuLine(line);
           // What is not a row is most likely nvidia-smi saying why (a field this driver lacks): kept for the error.
           this.notARow = row ? null : quoteOutput(line);
-          if (row && (this.rows.has(row.uuid) || this.rows.size < MAX_QUERY_ROWS)) this.rows.set(row.uuid, { row, at });
+          if (!row) return false;
+          if (!this.rows.has(row.uuid) && this.rows.size >= MAX_QUERY_ROWS) this.dropStaleRows(at);
+          if (this.rows.has(row.uuid) || this.rows.size < MAX_QUERY_ROWS) this.rows.set(row.uuid, { row, at });
+          return true;
         },
       });
     }
@@ -188,20 +194,42 @@ export class GpuCollector {
     return log;
   }
 
-  /** Query mode: the document's GPUs with this tick's CSV figures; each GPU needs a fresh row. */
+  private rowDeadlineMs(): number {
+    return this.opts.intervalMs + this.opts.timeoutMs;
+  }
+
+  private dropStaleRows(now: number): void {
+    for (const [uuid, r] of this.rows) if (now - r.at > this.rowDeadlineMs()) this.rows.delete(uuid);
+  }
+
+  /**
+   * Query mode: the document's GPUs with this tick's CSV figures. A GPU without a fresh row keeps the
+   * document's (at most --nvidia-smi-full-interval old) and is said once; with no row for any GPU the
+   * tick fails. A document with another set of GPUs restarts the CSV loop, which enumerates them at start.
+   */
   private withRows(log: SmiXmlLog): SmiXmlLog {
     if (!this.rowsLoop) return log;
-    this.rowsLoop.latest(); // throws when the CSV loop is silent, failed or hung (and restarts a hung one)
+    const set = log.gpus.map((g) => g.uuid).join(',');
+    if (this.rowsGpuSet !== null && set !== this.rowsGpuSet) this.rowsLoop.restart();
+    this.rowsGpuSet = set;
     const now = this.clock.monoMs();
-    const deadline = this.opts.intervalMs + this.opts.timeoutMs;
+    const deadline = this.rowDeadlineMs();
     const fresh = new Map<string, QueryGpuRow>();
+    const rowless: string[] = [];
     for (const g of log.gpus) {
       const r = this.rows.get(g.uuid);
-      if (!r || now - r.at > deadline) {
-        const said = this.notARow === null ? '' : ` (it printed '${this.notARow}')`;
-        throw new SourceError('timeout', `${this.opts.nvidiaSmi} --query-gpu: no row for GPU ${g.uuid} within ${deadline} ms${said}`);
-      }
-      fresh.set(g.uuid, r.row);
+      if (r && now - r.at <= deadline) fresh.set(g.uuid, r.row);
+      else rowless.push(g.uuid);
+    }
+    if (rowless.length > 0 && fresh.size === 0) {
+      const said = this.notARow === null ? '' : ` (it printed '${this.notARow}')`;
+      const which = rowless.length === 1 ? `GPU ${quoteOutput(rowless[0] as string)}` : `any of its ${rowless.length} GPUs`;
+      throw new SourceError('timeout', `${this.opts.nvidiaSmi} --query-gpu: no row for ${which} within ${deadline} ms${said}`);
+    }
+    for (const uuid of rowless) {
+      if (this.rowlessSaid.has(uuid) || this.rowlessSaid.size >= MAX_QUERY_ROWS) continue;
+      this.rowlessSaid.add(uuid);
+      this.opts.onLog?.('warn', `nvidia-smi --query-gpu printed no row for GPU ${quoteOutput(uuid)}: its figures come from -q -x, at most --nvidia-smi-full-interval old`);
     }
     return withQueryRows(log, fresh);
   }
@@ -210,6 +238,7 @@ export class GpuCollector {
     const t0 = performance.now();
     let log: SmiXmlLog;
     try {
+      this.rowsLoop?.latest(); // a silent or hung CSV loop fails the tick (and is restarted) whatever the XML does
       log = this.withRows(this.parse(await this.readXml()));
     } catch (err) {
       const error = asSourceError(err);

@@ -24,8 +24,11 @@ export interface LoopOptions {
   args?: string[];
   /** Default: the <nvidia_smi_log> splitter, keeping only the elements the XML parser reads. */
   split?: () => StreamSplitter;
-  /** Called with every document as it is read (`latest()` holds only the newest). */
-  onDocument?: (text: string, at: number) => void;
+  /**
+   * Called with every document as it is read (`latest()` holds only the newest); false when it was not
+   * one the caller could use (nvidia-smi's error line), which then does not end the restart back-off.
+   */
+  onDocument?: (text: string, at: number) => boolean;
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn', msg: string) => void;
   clock?: Clock;
@@ -89,9 +92,13 @@ export class NvidiaSmiLoop {
       const last = documents[documents.length - 1];
       if (last !== undefined) {
         const at = this.clock.monoMs();
-        if (this.opts.onDocument) for (const d of documents) this.opts.onDocument(d, at);
+        let usable = true;
+        if (this.opts.onDocument) {
+          usable = false;
+          for (const d of documents) if (this.opts.onDocument(d, at)) usable = true;
+        }
         this.latestDoc = { text: last, at };
-        this.restarts = 0;
+        if (usable) this.restarts = 0;
         this.settleFirst();
       }
     });
@@ -136,6 +143,11 @@ export class NvidiaSmiLoop {
       this.lastError = new SourceError('timeout', `${this.opts.path} ${this.args.join(' ')}: no document within ${deadline} ms (killed, restarting)`);
     }
     throw this.lastError ?? new SourceError('timeout', `${this.opts.path} ${this.args.join(' ')}: no document yet`);
+  }
+
+  /** Kills the child; it is started again after the back-off (a new one sees GPUs added since). */
+  restart(): void {
+    this.child?.kill('SIGKILL');
   }
 
   stop(): void {

@@ -1,4 +1,5 @@
-import { parseQueryGpuLine, QUERY_GPU_FIELDS, splitQueryLine, splitQueryLines, withQueryRows } from './queryGpuCsv.js';
+import { readFileSync } from 'node:fs';
+import { parseQueryGpuLine, QUERY_GPU_FIELDS, splitQueryLine, splitQueryLines, withQueryRows, type QueryGpuRow } from './queryGpuCsv.js';
 import { parseNvidiaSmiXml } from './nvidiaSmiXml.js';
 import { readFixture } from './__tests__/fixtures.js';
 
@@ -23,9 +24,9 @@ describe('parseQueryGpuLine', () => {
   });
 
   it('nvidia-smi\'s missing-value markers become null, never 0', () => {
-    const row = parseQueryGpuLine(`${UUID}, [N/A], [N/A], [Not Supported], 0, 81920, [N/A], 40, [Unknown Error], 75.5, 700.00, 345, 3201`);
+    const row = parseQueryGpuLine(`${UUID}, [N/A], [N/A], [Not Supported], 0, 81920, [N/A], 40, [Unknown Error], N/A, 700.00, 345, 3201`);
     expect(row?.utilization).toEqual({ gpu: null, memory: null, encoder: null, decoder: 0 });
-    expect([row?.memory.usedBytes, row?.powerW, row?.powerAverageW]).toEqual([null, null, 75.5]);
+    expect([row?.memory.usedBytes, row?.powerW, row?.powerAverageW, row?.powerLimitW]).toEqual([null, null, null, 700]);
   });
 
   it.each([
@@ -38,9 +39,14 @@ describe('parseQueryGpuLine', () => {
     expect(parseQueryGpuLine(line)).toBeNull();
   });
 
+  it('power: the 1 s average stands in for an instant reading the GPU does not give (as the XML parser does)', () => {
+    const row = parseQueryGpuLine(`${UUID}, 5, 1, 0, 0, 81920, 10, 40, [N/A], 75.5, 700.00, 345, 3201`);
+    expect([row?.powerW, row?.powerAverageW]).toEqual([75.5, 75.5]);
+  });
+
   it('absurd figures are null (a percentage over 100, watts over 100 kW)', () => {
-    const row = parseQueryGpuLine(`${UUID}, 250, 1, 0, 0, 81920, 10, 40, 1000000, 75, 700, 345, 3201`);
-    expect([row?.utilization.gpu, row?.powerW]).toEqual([null, null]);
+    const row = parseQueryGpuLine(`${UUID}, 250, 1, 0, 0, 81920, 10, 40, 1000000, 200000, 700, 345, 3201`);
+    expect([row?.utilization.gpu, row?.powerW, row?.powerAverageW]).toEqual([null, null, null]);
   });
 
   it('splitQueryLine keeps the values of any field list (the capture of 25 fields on the same GPU)', () => {
@@ -63,6 +69,16 @@ describe('splitQueryLines', () => {
     const s = splitQueryLines();
     expect(s.push('a\r\n\nb').documents).toEqual(['a']);
     expect(s.push('c\n').documents).toEqual(['bc']);
+    expect(s.push('d\r').documents).toEqual([]);
+    expect(s.push('\ne\n').documents).toEqual(['d', 'e']);
+  });
+
+  it('drops a too-long line whose newline comes in the next chunk', () => {
+    const s = splitQueryLines();
+    expect(s.push('x'.repeat(3000)).errors).toEqual([]);
+    const r = s.push(`${'x'.repeat(3000)}\nok\n`);
+    expect(r.documents).toEqual(['ok']);
+    expect(r.errors).toHaveLength(1);
   });
 
   it('drops a line that never ends past its bound, says so once, and recovers at the next newline', () => {
@@ -77,22 +93,45 @@ describe('splitQueryLines', () => {
 });
 
 describe('withQueryRows', () => {
+  const row = (over: Partial<QueryGpuRow> = {}): QueryGpuRow => ({
+    uuid: UUID,
+    utilization: { gpu: 7, memory: 3, encoder: 1, decoder: 2 },
+    memory: { totalBytes: 143771 * MiB, usedBytes: 99 * MiB },
+    temperatureC: 41,
+    powerW: 123.4,
+    powerAverageW: 120.5,
+    powerLimitW: 650,
+    clocks: { smMHz: 999, memMHz: 2619 },
+    ...over,
+  });
+
   it('replaces the figures of the document\'s GPU with its row and keeps the rest (processes, MIG, identity)', () => {
     const log = parseNvidiaSmiXml(readFixture(LOAD_XML));
-    const row = parseQueryGpuLine(readFixture(LOAD_CSV).split('\n')[4] ?? '');
-    if (!row) throw new Error('fixture row did not parse');
-    const merged = withQueryRows(log, new Map([[UUID, row]]));
-    const [g] = merged.gpus;
     const [before] = log.gpus;
-    expect([g?.utilization.gpu, g?.powerW, g?.powerAverageW, g?.clocks.smMHz, g?.temperatureC]).toEqual([100, 737.11, 690.83, 1515, 58]);
+    const [g] = withQueryRows(log, new Map([[UUID, row()]])).gpus;
+    expect(g).toEqual({ ...before, ...row(), uuid: before?.uuid });
     expect(before?.powerW).toBe(668.29); // the document's own reading is left as it was
-    expect(g?.processes).toEqual(before?.processes);
     expect(g?.processes.map((p) => p.name)).toEqual(['python3']);
-    expect([g?.uuid, g?.migMode, g?.eccUncorrectedVolatile]).toEqual([before?.uuid, before?.migMode, before?.eccUncorrectedVolatile]);
+    expect([g?.name, g?.migMode, g?.eccUncorrectedVolatile, g?.pciBusId]).toEqual(['NVIDIA H200', 'disabled', 0, '00000000:00:06.0']);
+  });
+
+  it('GPUs that report one UUID keep the document\'s figures: their rows cannot be told apart', () => {
+    const log = parseNvidiaSmiXml(readFixture(LOAD_XML));
+    const [g] = log.gpus;
+    if (!g) throw new Error('no GPU');
+    const twice = { ...log, gpus: [g, { ...g, pciBusId: '00000000:00:07.0' }] };
+    expect(withQueryRows(twice, new Map([[UUID, row()]])).gpus.map((x) => x.powerW)).toEqual([668.29, 668.29]);
   });
 
   it('a GPU without a row keeps the document\'s figures', () => {
     const log = parseNvidiaSmiXml(readFixture(LOAD_XML));
     expect(withQueryRows(log, new Map()).gpus).toEqual(log.gpus);
+  });
+});
+
+describe('scripts/capture-nvidia-smi.sh', () => {
+  it('records the query mode loop with exactly the fields the sidecar asks for', () => {
+    const script = readFileSync(new URL('../../../scripts/capture-nvidia-smi.sh', import.meta.url), 'utf8');
+    expect(script).toContain(`query_fields=${QUERY_GPU_FIELDS.join(',')}\n`);
   });
 });

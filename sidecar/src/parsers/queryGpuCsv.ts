@@ -1,7 +1,7 @@
 // `nvidia-smi --query-gpu=<fields> --format=csv,noheader,nounits`: one line per GPU, the values in the
 // order asked for, separated by ", ". The sidecar's query mode reads the per-tick figures this way
-// (on a real H200 a `-lms 1000` loop of it cost 3.3 ms of CPU a second against 26.7 ms for `-q -x`)
-// and everything else from a `-q -x` document read less often. Pure: text in, rows out.
+// (on a real H200 a `-lms 1000` loop of 25 such fields cost 3.3 ms of CPU a second against 26.7 ms for
+// `-q -x`) and everything else from a `-q -x` document read less often. Pure: text in, rows out.
 import type { MemoryUsage, Utilization } from '../model.js';
 import { quoteOutput } from './errors.js';
 import type { SmiXmlLog } from './nvidiaSmiXml.js';
@@ -67,7 +67,8 @@ export function parseQueryGpuLine(line: string): QueryGpuRow | null {
     },
     memory: { totalBytes: parseMiB(v.get('memory.total')), usedBytes: parseMiB(v.get('memory.used')) },
     temperatureC: parseCelsius(v.get('temperature.gpu')),
-    powerW: parseWatts(v.get('power.draw.instant')),
+    // As the XML parser does: the instant reading, else the 1 s average, when a GPU lacks one of them.
+    powerW: parseWatts(v.get('power.draw.instant')) ?? parseWatts(v.get('power.draw.average')),
     powerAverageW: parseWatts(v.get('power.draw.average')),
     powerLimitW: parseWatts(v.get('enforced.power.limit')),
     clocks: { smMHz: parseMHz(v.get('clocks.current.sm')), memMHz: parseMHz(v.get('clocks.current.memory')) },
@@ -89,7 +90,8 @@ export function splitQueryLines(): { push(chunk: string): { documents: string[];
       const rest = parts.pop() as string; // after the last newline: incomplete
       for (const p of parts) {
         const line = skipping ? '' : (partial + p).replace(/\r$/, '');
-        if (!skipping && line.trim() !== '') documents.push(line);
+        if (line.length > MAX_LINE_CHARS) errors.push(`dropped a line longer than ${MAX_LINE_CHARS} characters: '${quoteOutput(line)}'`);
+        else if (line.trim() !== '') documents.push(line);
         partial = '';
         skipping = false;
       }
@@ -108,13 +110,18 @@ export function splitQueryLines(): { push(chunk: string): { documents: string[];
 
 /**
  * The XML document's GPUs with each one's per-tick figures replaced by its query row (joined by UUID).
- * Everything else (identity, MIG devices, processes, vGPU state, ECC) stays as the document says.
+ * Everything else (identity, MIG devices, processes, vGPU state, ECC) stays as the document says. GPUs
+ * without a row, and GPUs that report one UUID between them (their rows cannot be told apart), keep the
+ * document's figures.
  */
 export function withQueryRows(log: SmiXmlLog, rows: ReadonlyMap<string, QueryGpuRow>): SmiXmlLog {
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const g of log.gpus) (seen.has(g.uuid) ? shared : seen).add(g.uuid);
   return {
     ...log,
     gpus: log.gpus.map((g) => {
-      const r = rows.get(g.uuid);
+      const r = shared.has(g.uuid) ? undefined : rows.get(g.uuid);
       if (!r) return g;
       return {
         ...g,
