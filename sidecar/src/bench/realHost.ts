@@ -145,6 +145,32 @@ async function steadyWindow(pid: number): Promise<SteadyFigures> {
   };
 }
 
+/** The sidecar as an operator starts it on this host, once per nvidia-smi mode: its CPU and nvidia-smi's. */
+export async function steadyRows(smi: string): Promise<void> {
+  console.log(`    steady state at 1 s, ${STEADY_MS / 1000} s after ${STEADY_WARMUP_MS / 1000} s of start-up (no engines): sidecar / nvidia-smi CPU per tick (% of a core); RSS`);
+  for (const mode of ['loop', 'query'] as const) {
+    let steady: SteadyFigures | null = null;
+    try {
+      await startupFigures({
+        mode: 'real',
+        nvidiaSmi: smi,
+        extraArgs: ['--nvidia-smi-mode', mode],
+        timeoutMs: 60_000,
+        whileRunning: async (pid) => {
+          steady = await steadyWindow(pid);
+        },
+      });
+    } catch (err) {
+      line(`--nvidia-smi-mode ${mode}`, `failed: ${(err as Error).message}`);
+    }
+    if (steady) {
+      const s: SteadyFigures = steady;
+      const pct = (ms: number) => `${ms.toFixed(2)} ms (${(ms / 10).toFixed(2)} %)`;
+      line(`--nvidia-smi-mode ${mode}`, `${pct(s.sidecarCpuMs)} / ${pct(s.nvidiaSmiCpuMs)}; ${s.rssMB.toFixed(1)} MB`);
+    }
+  }
+}
+
 export async function realHostBench(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const smi = findNvidiaSmi(env);
   if (!smi) {
@@ -172,28 +198,7 @@ export async function realHostBench(env: NodeJS.ProcessEnv = process.env): Promi
       line(`run ${i + 1}`, `failed: ${(err as Error).message}`);
     }
   }
-  console.log(`    steady state at 1 s, ${STEADY_MS / 1000} s after ${STEADY_WARMUP_MS / 1000} s of start-up (no engines): sidecar / nvidia-smi CPU per tick (% of a core); RSS`);
-  for (const mode of ['loop', 'query'] as const) {
-    let steady: SteadyFigures | null = null;
-    try {
-      await startupFigures({
-        mode: 'real',
-        nvidiaSmi: smi,
-        extraArgs: ['--nvidia-smi-mode', mode],
-        timeoutMs: 60_000,
-        whileRunning: async (pid) => {
-          steady = await steadyWindow(pid);
-        },
-      });
-    } catch (err) {
-      line(`--nvidia-smi-mode ${mode}`, `failed: ${(err as Error).message}`);
-    }
-    if (steady) {
-      const s: SteadyFigures = steady;
-      const pct = (ms: number) => `${ms.toFixed(2)} ms (${(ms / 10).toFixed(2)} %)`;
-      line(`--nvidia-smi-mode ${mode}`, `${pct(s.sidecarCpuMs)} / ${pct(s.nvidiaSmiCpuMs)}; ${s.rssMB.toFixed(1)} MB`);
-    }
-  }
+  await steadyRows(smi);
   nvmlFloor(env.GPUFLEET_BENCH_PYTHON ?? 'python3');
 }
 
