@@ -43,6 +43,7 @@ export class NvidiaSmiLoop {
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private restartAsked = false;
   private stderrTail = '';
   /** Settles at the first document, or when the first child is gone or stopped: its chance is over. */
   private settleFirst!: () => void;
@@ -109,6 +110,11 @@ export class NvidiaSmiLoop {
     void done.then((result) => {
       if (this.child !== child) return;
       this.child = null;
+      if (this.restartAsked) {
+        this.restartAsked = false;
+        this.start();
+        return;
+      }
       if (result.spawnError) {
         this.exited(spawnFailure(path, args, result.spawnError));
         return;
@@ -145,9 +151,11 @@ export class NvidiaSmiLoop {
     throw this.lastError ?? new SourceError('timeout', `${this.opts.path} ${this.args.join(' ')}: no document yet`);
   }
 
-  /** Kills the child; it is started again after the back-off (a new one sees GPUs added since). */
+  /** Replaces the child with a new one at once, which sees the GPUs as they are now; the newest document stays. */
   restart(): void {
-    this.child?.kill('SIGKILL');
+    if (!this.child) return;
+    this.restartAsked = true;
+    this.child.kill('SIGKILL');
   }
 
   stop(): void {
