@@ -143,4 +143,18 @@ describe('query mode', () => {
       c.stop();
     }
   });
+
+  it('with --interval as long as the full interval it is loop mode: no CSV loop beside the document', async () => {
+    writeFileSync(smi, readFileSync(smi, 'utf8').replace('"-q -x -lms 5000")', '"-q -x -lms 5000"|"-q -x -lms 6000")'));
+    const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 6000, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
+    try {
+      const r = await firstReading(c);
+      expect(r.gpu.ok).toBe(true);
+      expect(r.gpus[0]?.powerW).toBe(668.29); // the document's own reading
+      expect(csvStarts()).toBe(0);
+      expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('-q -x -lms 6000');
+    } finally {
+      c.stop();
+    }
+  });
 });

@@ -138,7 +138,8 @@ export class GpuCollector {
     const full = Math.max(opts.intervalMs, opts.fullIntervalMs ?? DEFAULT_FULL_INTERVAL_MS);
     this.loop =
       opts.mode === 'spawn' ? null : new NvidiaSmiLoop({ ...common, intervalMs: opts.mode === 'query' ? full : opts.intervalMs });
-    if (opts.mode === 'query') {
+    // With the full document due every tick anyway, a CSV loop beside it would only add to the cost.
+    if (opts.mode === 'query' && full > opts.intervalMs) {
       this.rowsLoop = new NvidiaSmiLoop({
         ...common,
         intervalMs: opts.intervalMs,
