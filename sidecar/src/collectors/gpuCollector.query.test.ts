@@ -26,7 +26,7 @@ echo "$*" >> "${dir}/calls"
 case "$*" in
   "-L") echo "GPU 0: NVIDIA H200 (UUID: GPU-e91e2fd3-995a-f027-a648-c805a0f3c07c)" ;;
   "vgpu -q") echo "No supported devices in vGPU mode" ;;
-  "-q -x -lms 5000"|"-q -x -lms 200") while :; do cat "${dir}/q.xml"; sleep 0.2; done ;;
+  "-q -x -lms 5000") while :; do cat "${dir}/q.xml"; sleep 0.2; done ;;
   "${CSV_ARGS}")
     if [ -e "${dir}/old-driver" ]; then echo 'Field "power.draw.instant" is not a valid field to query.'; exit 2; fi
     while :; do cat "${dir}/row.csv"; sleep 0.2; done ;;
@@ -76,24 +76,14 @@ describe('query mode', () => {
     }
   });
 
-  it('on a driver that refuses a field it falls back to loop mode at once, saying why', async () => {
+  it('a driver that refuses a field fails the GPU source with nvidia-smi\'s words', async () => {
     writeFileSync(join(dir, 'old-driver'), '');
-    const logs: string[] = [];
-    const c = new GpuCollector({
-      nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h', onLog: (_l, m) => logs.push(m),
-    });
+    const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 200, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
     try {
       const r = await firstReading(c);
-      expect(r.gpu).toMatchObject({ ok: true });
-      expect(r.gpus[0]?.powerW).toBe(668.29); // the document's own reading
-      expect(logs.filter((m) => m.includes('--query-gpu gave no GPU row'))).toEqual([
-        'nvidia-smi --query-gpu gave no GPU row (it printed \'Field "power.draw.instant" is not a valid field to query.\'): reading -q -x every tick as --nvidia-smi-mode loop does',
-      ]);
-      // The document now comes every tick from a loop at the interval, and the CSV loop is not started again.
-      while (!readFileSync(join(dir, 'calls'), 'utf8').includes('-q -x -lms 200')) await sleep(50);
-      await sleep(1500);
-      expect(csvStarts()).toBe(1);
-      expect((await c.collect()).gpu.ok).toBe(true);
+      expect(r.gpu.ok).toBe(false);
+      expect(r.gpu.error?.message).toMatch(/--query-gpu: no row for GPU GPU-e91e2fd3-\S+ within \d+ ms \(it printed 'Field "power.draw.instant" is not a valid field to query.'\)$/);
+      expect(r.gpus).toEqual([]);
     } finally {
       c.stop();
     }
@@ -155,7 +145,7 @@ describe('query mode', () => {
   });
 
   it('with --interval as long as the full interval it is loop mode: no CSV loop beside the document', async () => {
-    writeFileSync(smi, readFileSync(smi, 'utf8').replace('"-q -x -lms 200")', '"-q -x -lms 200"|"-q -x -lms 6000")'));
+    writeFileSync(smi, readFileSync(smi, 'utf8').replace('"-q -x -lms 5000")', '"-q -x -lms 5000"|"-q -x -lms 6000")'));
     const c = new GpuCollector({ nvidiaSmi: smi, mode: 'query', intervalMs: 6000, fullIntervalMs: 5000, timeoutMs: 10_000, host: 'h' });
     try {
       const r = await firstReading(c);

@@ -112,8 +112,7 @@ export class GpuCollector {
   private readonly duplicatesSeen = new Set<string>();
   private readonly loop: NvidiaSmiLoop | null;
   /** Query mode: the `--query-gpu` CSV loop, and its newest row per GPU UUID (`at`: monotonic ms read). */
-  private rowsLoop: NvidiaSmiLoop | null = null;
-  private everRow = false;
+  private readonly rowsLoop: NvidiaSmiLoop | null = null;
   private readonly rows = new Map<string, { row: QueryGpuRow; at: number }>();
   private notARow: string | null = null;
   /** The GPUs of the last document joined with rows, and those already said to have none (bounded). */
@@ -151,7 +150,6 @@ export class GpuCollector {
           // What is not a row is most likely nvidia-smi saying why (a field this driver lacks): kept for the error.
           this.notARow = row ? null : quoteOutput(line);
           if (!row) return false;
-          this.everRow = true;
           if (!this.rows.has(row.uuid) && this.rows.size >= MAX_QUERY_ROWS) this.dropStaleRows(at);
           if (this.rows.has(row.uuid) || this.rows.size < MAX_QUERY_ROWS) this.rows.set(row.uuid, { row, at });
           return true;
@@ -195,26 +193,6 @@ export class GpuCollector {
     const log = parseNvidiaSmiXml(text);
     this.parsed = { text, log };
     return log;
-  }
-
-  /**
-   * Query mode on a driver whose `--query-gpu` loop exited without printing a row (a field it does not
-   * know): read `-q -x` every tick instead, as loop mode does, and say why once.
-   */
-  private fallBackToLoop(): void {
-    const rowsLoop = this.rowsLoop as NvidiaSmiLoop;
-    let why = this.notARow === null ? '' : `it printed '${this.notARow}'`;
-    if (!why) {
-      try {
-        rowsLoop.latest();
-      } catch (err) {
-        why = asSourceError(err).message;
-      }
-    }
-    rowsLoop.stop();
-    this.rowsLoop = null;
-    this.loop?.setInterval(this.opts.intervalMs);
-    this.opts.onLog?.('warn', `nvidia-smi --query-gpu gave no GPU row (${why || 'no output'}): reading -q -x every tick as --nvidia-smi-mode loop does`);
   }
 
   private rowDeadlineMs(): number {
@@ -261,7 +239,6 @@ export class GpuCollector {
     const t0 = performance.now();
     let log: SmiXmlLog;
     try {
-      if (this.rowsLoop && !this.everRow && this.rowsLoop.exits > 0) this.fallBackToLoop();
       this.rowsLoop?.latest(); // a silent or hung CSV loop fails the tick (and is restarted) whatever the XML does
       log = this.withRows(this.parse(await this.readXml()));
     } catch (err) {

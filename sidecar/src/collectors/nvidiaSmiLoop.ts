@@ -34,10 +34,6 @@ export interface LoopOptions {
   clock?: Clock;
 }
 
-function xmlLoopArgs(intervalMs: number): string[] {
-  return ['-q', '-x', '-lms', String(Math.max(100, Math.round(intervalMs)))];
-}
-
 export class NvidiaSmiLoop {
   private child: ChildProcess | null = null;
   /** `at`: monotonic ms the document was read. */
@@ -55,22 +51,11 @@ export class NvidiaSmiLoop {
 
   private readonly clock: Clock;
 
-  private args: string[];
-  private intervalMs: number;
-  /** How many times a child has exited (or failed to start) on its own. */
-  exits = 0;
+  private readonly args: string[];
 
   constructor(private readonly opts: LoopOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.intervalMs = opts.intervalMs;
-    this.args = opts.args ?? xmlLoopArgs(opts.intervalMs);
-  }
-
-  /** The default loop only: prints a document every `ms` from now on (a new child; the newest document stays). */
-  setInterval(ms: number): void {
-    this.intervalMs = ms;
-    this.args = xmlLoopArgs(ms);
-    this.restart();
+    this.args = opts.args ?? ['-q', '-x', '-lms', String(Math.max(100, Math.round(opts.intervalMs)))];
   }
 
   /**
@@ -114,11 +99,8 @@ export class NvidiaSmiLoop {
           for (const d of documents) if (this.opts.onDocument(d, at)) usable = true;
         }
         this.latestDoc = { text: last, at };
-        // A line the caller cannot use (nvidia-smi's error) is not the first document: its exit will be.
-        if (usable) {
-          this.restarts = 0;
-          this.settleFirst();
-        }
+        if (usable) this.restarts = 0;
+        this.settleFirst();
       }
     });
     child.stderr?.setEncoding('utf8');
@@ -144,13 +126,12 @@ export class NvidiaSmiLoop {
 
   /** The child is gone (or never started): say why, and start another after a backoff. */
   private exited(error: SourceError): void {
-    this.exits++;
     this.settleFirst();
     if (this.stopped) return;
     this.lastError = error;
     this.opts.onLog?.('warn', error.message);
     // Back off on a crash loop, up to 30 s, so a broken driver does not fork-bomb the host.
-    const delay = Math.min(30_000, Math.max(this.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
+    const delay = Math.min(30_000, Math.max(this.opts.intervalMs, 1000) * 2 ** Math.min(this.restarts, 5));
     this.restarts++;
     this.restartTimer = setTimeout(() => this.start(), delay);
     this.restartTimer.unref();
@@ -158,7 +139,7 @@ export class NvidiaSmiLoop {
 
   /** The newest document, or a SourceError when there is none fresh enough. */
   latest(now = this.clock.monoMs()): { text: string; at: number } {
-    const deadline = this.intervalMs + this.opts.timeoutMs;
+    const deadline = this.opts.intervalMs + this.opts.timeoutMs;
     const doc = this.latestDoc;
     if (doc && now - doc.at <= deadline) return doc;
     if (this.child && now - Math.max(this.startedAt, doc?.at ?? 0) > deadline) {
