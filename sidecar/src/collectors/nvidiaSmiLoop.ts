@@ -110,13 +110,14 @@ export class NvidiaSmiLoop {
     void done.then((result) => {
       if (this.child !== child) return;
       this.child = null;
-      if (this.restartAsked) {
-        this.restartAsked = false;
-        this.start();
-        return;
-      }
+      const asked = this.restartAsked;
+      this.restartAsked = false;
       if (result.spawnError) {
         this.exited(spawnFailure(path, args, result.spawnError));
+        return;
+      }
+      if (asked) {
+        this.start();
         return;
       }
       const said = sanitizeForMessage(this.stderrTail);
@@ -142,7 +143,7 @@ export class NvidiaSmiLoop {
     const deadline = this.opts.intervalMs + this.opts.timeoutMs;
     const doc = this.latestDoc;
     if (doc && now - doc.at <= deadline) return doc;
-    if (this.child && now - Math.max(this.startedAt, doc?.at ?? 0) > deadline) {
+    if (this.child && !this.restartAsked && now - Math.max(this.startedAt, doc?.at ?? 0) > deadline) {
       // Alive but silent: a hung NVML call. Kill it; the exit handler restarts it.
       this.opts.onLog?.('warn', `${this.opts.path} printed nothing for ${deadline} ms; killing it`);
       this.child.kill('SIGKILL');
