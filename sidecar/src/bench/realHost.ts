@@ -10,7 +10,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { heading, line } from './print.js';
-import { childPids, cpuSeconds } from './proc.js';
+import { childPids, cpuSeconds, rssMB } from './proc.js';
 import { spawnFloorRow, tickRows } from './peers/nvidiaSmi.js';
 import { startupFigures } from './startup.js';
 import { statChildrenCpuSeconds } from './stats.js';
@@ -137,11 +137,10 @@ async function steadyWindow(pid: number): Promise<SteadyFigures> {
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, STEADY_MS));
   const seconds = (performance.now() - t0) / 1000;
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return {
     sidecarCpuMs: ((cpuSeconds(pid) - s0) * 1000) / seconds,
     nvidiaSmiCpuMs: ((children() - c0) * 1000) / seconds,
-    rssMB: rss ? Number(rss[1]) / 1024 : NaN,
+    rssMB: rssMB(pid),
   };
 }
 

@@ -19,7 +19,7 @@ import { quoteOutput } from '../parsers/errors.js';
 import { normalizePciBusId } from '../parsers/values.js';
 import { parseVgpuQuery, type VgpuHostGpu } from '../parsers/vgpuQuery.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { NvidiaSmiLoop } from './nvidiaSmiLoop.js';
+import { loopMsArgs, NvidiaSmiLoop } from './nvidiaSmiLoop.js';
 import { runNvidiaSmi } from './nvidiaSmiRunner.js';
 import { SourceError } from './sourceError.js';
 
@@ -143,7 +143,7 @@ export class GpuCollector {
       this.rowsLoop = new NvidiaSmiLoop({
         ...common,
         intervalMs: opts.intervalMs,
-        args: [`--query-gpu=${QUERY_GPU_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(Math.max(100, Math.round(opts.intervalMs)))],
+        args: [`--query-gpu=${QUERY_GPU_FIELDS.join(',')}`, '--format=csv,noheader,nounits', ...loopMsArgs(opts.intervalMs)],
         split: splitQueryLines,
         onDocument: (line, at) => {
           const row = parseQueryGpuLine(line);

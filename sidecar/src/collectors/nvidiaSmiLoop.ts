@@ -5,15 +5,18 @@
 // Silence is measured on the monotonic clock: a wall-clock step forward must not look like a hang
 // (and kill a healthy child), nor one backward hide a real hang.
 import type { ChildProcess } from 'node:child_process';
-import { splitSmiLogStream } from '../parsers/nvidiaSmiStream.js';
+import { splitSmiLogStream, type SmiLogStreamSplitter } from '../parsers/nvidiaSmiStream.js';
 import { keepReadElements } from '../parsers/nvidiaSmiXml.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { spawnFailure, startChild } from './childProcess.js';
 import { SourceError, sanitizeForMessage } from './sourceError.js';
 
 /** Cuts a child's stdout into documents, keeping what is incomplete for the next chunk. */
-export interface StreamSplitter {
-  push(chunk: string): { documents: string[]; errors: string[] };
+export type StreamSplitter = Pick<SmiLogStreamSplitter, 'push'>;
+
+/** `-lms` and its value: nvidia-smi's loop at `intervalMs`, never faster than 100 ms. */
+export function loopMsArgs(intervalMs: number): string[] {
+  return ['-lms', String(Math.max(100, Math.round(intervalMs)))];
 }
 
 export interface LoopOptions {
@@ -55,7 +58,7 @@ export class NvidiaSmiLoop {
 
   constructor(private readonly opts: LoopOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.args = opts.args ?? ['-q', '-x', '-lms', String(Math.max(100, Math.round(opts.intervalMs)))];
+    this.args = opts.args ?? ['-q', '-x', ...loopMsArgs(opts.intervalMs)];
   }
 
   /**

@@ -48,10 +48,13 @@ const CHECKS: Record<string, (text: string) => void> = {
     expect(valueAt(gpu, 'Processes', 'Process ID')).toBe('627');
   },
   'q-x-lms500_h200_idle_580.159.04.stream.txt': (text) => {
-    // What the sidecar's loop reads: documents back to back from one nvidia-smi, the last cut by SIGINT.
+    // What the sidecar's loop reads: documents back to back from one nvidia-smi, 500 ms apart for 2.2 s.
     const s = splitSmiLogStream();
-    const documents = [...s.push(text).documents, ...s.end().documents];
-    expect(documents.length).toBeGreaterThanOrEqual(3);
+    const first = s.push(text);
+    const last = s.end();
+    expect([first.errors, last.errors, last.documents]).toEqual([[], [], []]);
+    const documents = first.documents;
+    expect(documents).toHaveLength(4);
     for (const d of documents) expect(parseNvidiaSmiXml(d).gpus.map((g) => [g.uuid, g.processes])).toEqual([[H200_UUID, []]]);
   },
   'q-x_h200-b_python-load_580.159.04.xml': (text) => {

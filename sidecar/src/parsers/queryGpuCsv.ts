@@ -4,6 +4,7 @@
 // `-q -x`) and everything else from a `-q -x` document read less often. Pure: text in, rows out.
 import type { MemoryUsage, Utilization } from '../model.js';
 import { quoteOutput } from './errors.js';
+import type { SmiLogStreamSplitter } from './nvidiaSmiStream.js';
 import type { SmiXmlLog } from './nvidiaSmiXml.js';
 import { naToNull, parseCelsius, parseMHz, parseMiB, parsePercent, parseWatts } from './values.js';
 
@@ -79,7 +80,7 @@ export function parseQueryGpuLine(line: string): QueryGpuRow | null {
  * Splits a query loop's stdout into lines, keeping a partial line for the next chunk. A line that grows
  * past MAX_LINE_CHARS without ending is dropped and reported (its tail is skipped up to the next newline).
  */
-export function splitQueryLines(): { push(chunk: string): { documents: string[]; errors: string[] } } {
+export function splitQueryLines(): Pick<SmiLogStreamSplitter, 'push'> {
   let partial = '';
   let skipping = false;
   return {

@@ -34,7 +34,7 @@ const ownCpuMs = () => {
 };
 const liveChildrenCpu = (pids: number[]) => pids.reduce((s, p) => s + (() => { try { return cpuSeconds(p); } catch { return 0; } })(), 0);
 
-export async function ticks(once: () => Promise<void>, setup?: () => Promise<void>, count = TICKS): Promise<TickCost> {
+async function ticks(once: () => Promise<void>, setup?: () => Promise<void>, count = TICKS): Promise<TickCost> {
   if (setup) await setup();
   const pids = childPids(process.pid); // a loop's nvidia-smi lives through the run; spawned ones are reaped
   const reaped0 = reapedChildrenCpuSeconds();
