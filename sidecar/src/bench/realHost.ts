@@ -2,18 +2,23 @@
 // and 15 measure against the fake nvidia-smi, measured against the host's own, and the floor under both.
 // - a spawn per tick (exporter-style) against our spawn mode and our `-q -x -lms` loop;
 // - the sidecar as an operator starts it: first GPU reading, then its CPU and nvidia-smi's at 1 s;
+// - the sidecar with 16 engines (section 8's stand-ins and procfs) on this host's nvidia-smi, in loop and
+//   query mode side by side: its CPU early and once V8 has settled, and /metrics p99 at 200 req/s;
 // - NVML's own calls, timed through python3's pynvml (nvidia-ml-py) where installed: what a reader that
 //   called NVML directly (FFI) would pay per tick, the physical floor.
 // Elsewhere it prints that it was skipped: nothing here is simulated.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { heading, line } from './print.js';
+import { stop } from './children.js';
+import { fakeProc, startEngineStandIns } from './engines.js';
+import { runLoadApart } from './loadClient.js';
 import { childPids, cpuSeconds, rssMB } from './proc.js';
 import { spawnFloorRow, tickRows } from './peers/nvidiaSmi.js';
+import { heading, line } from './print.js';
 import { startupFigures } from './startup.js';
-import { statChildrenCpuSeconds } from './stats.js';
+import { formatMs, median, statChildrenCpuSeconds } from './stats.js';
 
 const TICKS = 10;
 const STEADY_WARMUP_MS = 10_000;
@@ -119,18 +124,21 @@ interface SteadyFigures {
   rssMB: number;
 }
 
+/** CPU seconds of `pid`'s children, live and reaped (the nvidia-smi loops and spawns). */
+function childrenCpuSeconds(pid: number): number {
+  const live = childPids(pid).reduce((s, p) => {
+    try {
+      return s + cpuSeconds(p);
+    } catch {
+      return s;
+    }
+  }, 0);
+  return live + statChildrenCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
 /** CPU per second (= per tick at 1 s) of the sidecar and of its children (the nvidia-smi loop and spawns). */
 async function steadyWindow(pid: number): Promise<SteadyFigures> {
-  const children = () => {
-    const live = childPids(pid).reduce((s, p) => {
-      try {
-        return s + cpuSeconds(p);
-      } catch {
-        return s;
-      }
-    }, 0);
-    return live + statChildrenCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  };
+  const children = () => childrenCpuSeconds(pid);
   await new Promise((r) => setTimeout(r, STEADY_WARMUP_MS));
   const s0 = cpuSeconds(pid);
   const c0 = children();
@@ -170,6 +178,106 @@ export async function steadyRows(smi: string): Promise<void> {
   }
 }
 
+const ENGINE_COUNT = 16;
+/** CPU windows of the 16-engine rows: early (V8 still optimising) and once settled (section 8's window). */
+const ENGINE_WINDOWS: readonly [number, number][] = [
+  [30, 90],
+  [150, 210],
+];
+/** /metrics and /healthz at 200 req/s on the loop-mode sidecar, between the two windows: rounds of this many seconds. */
+const LATENCY_ROUNDS = 3;
+const LATENCY_SECONDS = 8;
+
+interface EngineHostFigures {
+  /** Sidecar / nvidia-smi CPU per second in each of ENGINE_WINDOWS, ms. */
+  windows: { sidecarMs: number; nvidiaSmiMs: number }[];
+  engines: number;
+  rssMB: number;
+  /** p99 of each round, ms; only on the sidecar that served the load. */
+  metricsP99: number[];
+  healthzP99: number[];
+}
+
+/**
+ * Section 8 on this host: 16 vLLM stand-ins answering the real capture (busy: every scrape read in full)
+ * and a procfs listing them, the sidecar at 1 s on this host's nvidia-smi, loop and query mode at once
+ * (each its own process; a GPU host has the cores). The loop-mode one also serves /metrics at 200 req/s
+ * between the two windows, with its /healthz (no work of its own) as the floor.
+ */
+export async function engineRows(smi: string): Promise<void> {
+  console.log(`    ${ENGINE_COUNT} engines (section 8's stand-ins, busy) at 1 s, loop and query mode side by side: sidecar / nvidia-smi CPU a second`);
+  const { servers, ports } = await startEngineStandIns(ENGINE_COUNT, 'busy');
+  const proc = fakeProc(ports);
+  try {
+    const run = (mode: 'loop' | 'query', load: boolean) => {
+      let figures: EngineHostFigures | null = null;
+      return startupFigures({
+        mode: 'real',
+        nvidiaSmi: smi,
+        extraArgs: ['--nvidia-smi-mode', mode, '--proc', proc],
+        timeoutMs: 60_000,
+        whileRunning: async (pid, base) => {
+          figures = await engineWindows(pid, base, load);
+        },
+      }).then(
+        () => ({ mode, figures: figures as EngineHostFigures | null, error: null as string | null }),
+        (err: unknown) => ({ mode, figures: null, error: (err as Error).message }),
+      );
+    };
+    const results = await Promise.all([run('loop', true), run('query', false)]);
+    for (const r of results) {
+      if (!r.figures) {
+        line(`--nvidia-smi-mode ${r.mode}`, `failed: ${r.error ?? 'no figures'}`);
+        continue;
+      }
+      const f = r.figures;
+      f.windows.forEach((w, i) => {
+        const [from, to] = ENGINE_WINDOWS[i] as [number, number];
+        line(
+          `--nvidia-smi-mode ${r.mode}, ${from}-${to} s (${f.engines} of ${ENGINE_COUNT} up)`,
+          `${(w.sidecarMs / 10).toFixed(2)} % / ${(w.nvidiaSmiMs / 10).toFixed(2)} %`,
+          i === ENGINE_WINDOWS.length - 1 ? 'sidecar < 2 %' : undefined,
+        );
+      });
+      line(`--nvidia-smi-mode ${r.mode}, resident memory at the end`, `${f.rssMB.toFixed(1)} MB`);
+      if (f.metricsP99.length > 0) {
+        line(`  GET /metrics at 200 req/s: p99, median of ${f.metricsP99.length} rounds`, formatMs(median(f.metricsP99)), '< 5 ms');
+        line('  each round: /metrics; /healthz (the floor)', `${f.metricsP99.map(formatMs).join(', ')}; ${f.healthzP99.map(formatMs).join(', ')}`);
+      }
+    }
+  } finally {
+    await stop(servers);
+    rmSync(proc, { recursive: true, force: true });
+  }
+}
+
+async function engineWindows(pid: number, base: string, load: boolean): Promise<EngineHostFigures> {
+  const started = performance.now();
+  const until = (s: number) => new Promise((r) => setTimeout(r, Math.max(0, started + s * 1000 - performance.now())));
+  const windows: EngineHostFigures['windows'] = [];
+  const metricsP99: number[] = [];
+  const healthzP99: number[] = [];
+  for (const [i, [from, to]] of ENGINE_WINDOWS.entries()) {
+    if (i > 0 && load) {
+      for (let k = 0; k < LATENCY_ROUNDS; k++) {
+        for (const [path, into] of [['/metrics', metricsP99], ['/healthz', healthzP99]] as const) {
+          const f = (await runLoadApart({ targets: [{ label: 'x', url: `${base}${path}` }], rate: 200, seconds: LATENCY_SECONDS, connections: 4 }))['x'];
+          if (f) into.push(f.p99);
+        }
+      }
+    }
+    await until(from);
+    const s0 = cpuSeconds(pid);
+    const c0 = childrenCpuSeconds(pid);
+    const t0 = performance.now();
+    await until(to);
+    const seconds = (performance.now() - t0) / 1000;
+    windows.push({ sidecarMs: ((cpuSeconds(pid) - s0) * 1000) / seconds, nvidiaSmiMs: ((childrenCpuSeconds(pid) - c0) * 1000) / seconds });
+  }
+  const engines = ((await (await fetch(`${base}/api/v1/engines`)).json()) as { engines: { health: string }[] }).engines.filter((e) => e.health === 'up').length;
+  return { windows, engines, rssMB: rssMB(pid), metricsP99, healthzP99 };
+}
+
 export async function realHostBench(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const smi = findNvidiaSmi(env);
   if (!smi) {
@@ -198,6 +306,7 @@ export async function realHostBench(env: NodeJS.ProcessEnv = process.env): Promi
     }
   }
   await steadyRows(smi);
+  await engineRows(smi);
   nvmlFloor(env.GPUFLEET_BENCH_PYTHON ?? 'python3');
 }
 
