@@ -46,7 +46,7 @@ import { runLoadApart } from './loadClient.js';
 import { cpuSeconds } from './proc.js';
 import { soakBench } from './soak.js';
 import { startSidecar } from './sidecarProcess.js';
-import { formatMs, quantile } from './stats.js';
+import { formatMs, quantile, statusMB } from './stats.js';
 import { sidecarNodeFlags, startupBench } from './startup.js';
 import { packagingBench } from './packaging.js';
 
@@ -181,7 +181,7 @@ async function wholeMemoryBench(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, fillMs + 10_000));
     const status = readFileSync(`/proc/${sidecar.pid}/status`, 'utf8');
-    const mb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024 / 1e6;
+    const mb = (field: 'VmRSS' | 'RssAnon' | 'RssFile') => statusMB(status, field);
     const text = await (await fetch(`${sidecar.base}/metrics`)).text();
     const heap = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 1e6;
     line('  resident memory', `${mb('VmRSS').toFixed(1)} MB`, '< 100 MB');

@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rssMB } from './proc.js';
 
 export interface StartupFigures {
   /** ms from spawn until /api/v1/snapshot first lists GPUs. */
@@ -23,11 +24,6 @@ export function sidecarNodeFlags(cli = CLI): string[] {
   const first = readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!.*\bnode((?:\s+--\S+)*)\s*$/.exec(first);
   return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
-}
-
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 /** Starts `gpufleet-sidecar --simulate <scenario>` on a free loopback port and measures its start. */

@@ -48,11 +48,16 @@ function statSeconds(stat: string, a: number, b: number): number {
   return (x + y) / USER_HZ;
 }
 
+/** One memory line of /proc/PID/status (in kB there) in MB (10^6 bytes): resident, or its anonymous / file-backed part. */
+export function statusMB(status: string, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+  if (!m) throw new Error(`no ${field} line`);
+  return (Number(m[1]) * 1024) / 1e6;
+}
+
 /** Resident memory in MB (10^6 bytes) from the text of /proc/PID/status (its VmRSS line, in kB). */
 export function statusRssMB(status: string): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  if (!m) throw new Error('no VmRSS line');
-  return (Number(m[1]) * 1024) / 1e6;
+  return statusMB(status, 'VmRSS');
 }
 
 /**
