@@ -1,7 +1,7 @@
 // Container discovery against a real Docker-compatible engine: Podman's API service on a unix
 // socket (see shared recipe podman-docker-api.md), real containers under an image named like vLLM's,
 // one with a published port (slirp4netns) and one on host networking. The sidecar finds both through
-// dockerode, reaches them on the right port, and maps them to their GPU through the container
+// its own Docker API client, reaches them on the right port, and maps them to their GPU through the container
 // process's CUDA_VISIBLE_DEVICES, read from the host's /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -6,6 +6,8 @@ export class SourceError extends Error {
   constructor(
     readonly reason: FailureReason,
     message: string,
+    /** The system error code (ECONNREFUSED, ENOENT, …) when a connection failed: callers classify by it, not by the text. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'SourceError';

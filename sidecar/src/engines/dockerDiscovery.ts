@@ -4,9 +4,8 @@
 // published ports, then the command line (host networking), then its processes' command lines.
 // Host PIDs come from inspect's State.Pid and its children in /proc: Podman's `top` answers PIDs
 // inside the container, which are useless for matching nvidia-smi's processes.
-import type Docker from 'dockerode';
 import { capText } from '../util/capText.js';
-import { DockerBadAnswer } from './dockerError.js';
+import { inspectContainer, listContainers, type ContainerFacts, type PortEntry } from './dockerApi.js';
 import type { ProcInfo } from './procScan.js';
 import { localEndpoint, parseVllmCmdline, DEFAULT_VLLM_PORT, type VllmLaunch } from './vllmCmdline.js';
 
@@ -25,13 +24,6 @@ export interface ContainerEngine {
 }
 
 const VLLM_IMAGE = /vllm/i;
-
-interface PortEntry {
-  PrivatePort: number;
-  PublicPort?: number;
-  IP?: string;
-  Type?: string;
-}
 
 /** Reachable address of a published port: a wildcard bind is reached on loopback. */
 function publishedUrl(p: PortEntry): string {
@@ -84,54 +76,39 @@ function descendantsOf(root: number, procs: ProcInfo[]): ProcInfo[] {
 }
 
 export class DockerDiscovery {
-  // dockerode (with ssh2 and @grpc under it) is loaded at the first listing, not at start: on a host
-  // without a Docker socket it is never needed, and its load delays the first GPU reading.
-  private docker: Promise<Docker> | null = null;
-  /** inspect answers by container id: what we read from it does not change while its first process lives. */
-  private inspected = new Map<string, Docker.ContainerInspectInfo>();
+  /** What inspect said, by container id: it does not change while the container's first process lives. */
+  private inspected = new Map<string, ContainerFacts>();
 
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs: number,
   ) {}
 
-  private client(): Promise<Docker> {
-    this.docker ??= import('dockerode').then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath, timeout: this.timeoutMs }));
-    return this.docker;
-  }
-
   /**
-   * The running vLLM containers. Throws when the API cannot be reached or `signal` aborts the calls
-   * (the caller reports it): the client's own timeout only measures silence, and an API that drips
-   * its answer a byte at a time is never silent.
+   * The running vLLM containers. Throws when the API cannot be reached, answers something else, or
+   * `signal` aborts the calls (the caller reports it): each call has its own deadline too.
    */
   async list(procs: ProcInfo[], signal?: AbortSignal): Promise<ContainerEngine[]> {
-    const containers: unknown = await (await this.client()).listContainers({ abortSignal: signal });
-    // dockerode hands back whatever parsed (or the raw bytes): only a list of objects is an answer.
-    if (!Array.isArray(containers) || !containers.every((c) => typeof c === 'object' && c !== null && typeof (c as { Id?: unknown }).Id === 'string')) {
-      throw new DockerBadAnswer('the container list is not a JSON array of containers');
-    }
+    const call = { timeoutMs: this.timeoutMs, signal };
+    const containers = await listContainers(this.socketPath, call);
     const out: ContainerEngine[] = [];
-    const live = new Map<string, Docker.ContainerInspectInfo>();
-    for (const c of containers as Docker.ContainerInfo[]) {
-      const image = c.Image ?? '';
-      const command = c.Command ?? '';
-      if (!VLLM_IMAGE.test(image) && !/\bvllm\b/.test(command)) continue;
-      let info = this.inspected.get(c.Id);
+    const live = new Map<string, ContainerFacts>();
+    for (const c of containers) {
+      if (!VLLM_IMAGE.test(c.image) && !/\bvllm\b/.test(c.command)) continue;
+      let info = this.inspected.get(c.id);
       // A container restarted in place (restart policy, docker restart) keeps its id but not its pid.
-      const pid = info?.State?.Pid;
-      if (info && pid && !procs.some((p) => p.pid === pid)) info = undefined;
+      if (info?.pid && !procs.some((p) => p.pid === info?.pid)) info = undefined;
       if (!info) {
         try {
-          info = await (await this.client()).getContainer(c.Id).inspect({ abortSignal: signal });
+          info = await inspectContainer(this.socketPath, c.id, call);
         } catch (err) {
           if (signal?.aborted) throw err;
           continue; // gone between list and inspect
         }
       }
-      live.set(c.Id, info);
-      const hostPid = info.State?.Pid && info.State.Pid > 0 ? info.State.Pid : null;
-      const argv = [...(info.Config?.Entrypoint ? ([] as string[]).concat(info.Config.Entrypoint) : []), ...(info.Config?.Cmd ?? [])];
+      live.set(c.id, info);
+      const hostPid = info.pid;
+      const argv = info.argv;
       // The image's own entrypoint may be a wrapper; the processes say what really runs.
       // An image whose entrypoint is `vllm serve` may show only the arguments.
       let launch = parseVllmCmdline(argv) ?? (argv[0]?.startsWith('-') ? parseVllmCmdline(['vllm', 'serve', ...argv]) : null);
@@ -144,12 +121,12 @@ export class DockerDiscovery {
           }
         }
       }
-      const networkMode = capText(info.HostConfig?.NetworkMode ?? 'default');
-      const { endpoint, problem } = containerEndpoint((c.Ports ?? []) as PortEntry[], networkMode, launch);
+      const networkMode = capText(info.networkMode);
+      const { endpoint, problem } = containerEndpoint(c.ports, networkMode, launch);
       out.push({
-        containerId: capText(c.Id),
-        name: capText((c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '')),
-        image: capText(image),
+        containerId: capText(c.id),
+        name: capText((c.names[0] ?? c.id.slice(0, 12)).replace(/^\//, '')),
+        image: capText(c.image),
         networkMode,
         hostPid,
         endpoint,

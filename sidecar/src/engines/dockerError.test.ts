@@ -1,5 +1,5 @@
 // The Docker source's errors say what was wrong, never what was said: whatever answers on the socket
-// is untrusted, so its body (which dockerode puts in its error messages) must reach no API or log.
+// is untrusted, so its body must reach no API or log, whatever an error's message holds.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';

@@ -1,8 +1,8 @@
 // What the Docker source reports when the Docker API fails: a fixed sentence per kind of failure,
 // never the text that came back. Whatever answers on the socket (a socket proxy, a hostile
-// process bound to the path, a Podman service) is untrusted, and dockerode builds its error
-// messages from the answer's body, so only the error code and the HTTP status are read.
-import type { FailureReason } from '../collectors/sourceError.js';
+// process bound to the path, a Podman service) is untrusted, so only the error code, the HTTP
+// status and the kind of client-side failure are read, whatever the error's message says.
+import { SourceError, type FailureReason } from '../collectors/sourceError.js';
 
 export type DockerFailureKind = 'timeout' | 'refused' | 'permission' | 'missing' | 'closed' | 'status' | 'bad-answer';
 
@@ -48,6 +48,12 @@ export function describeDockerFailure(err: unknown, socketPath: string, aborted:
   }
   if (err instanceof DockerBadAnswer) {
     return { kind: 'bad-answer', reason: 'parse', message: `${at}: bad answer, ${err.message}` };
+  }
+  if (err instanceof SourceError && err.reason === 'too-large') {
+    return { kind: 'bad-answer', reason: 'too-large', message: `${at}: bad answer, larger than the sidecar reads` };
+  }
+  if (err instanceof SourceError && err.reason === 'timeout') {
+    return { kind: 'timeout', reason: 'timeout', message: `${at}: no full answer in time` };
   }
   const kind = typeof e.code === 'string' ? CODES[e.code] : undefined;
   switch (kind) {

@@ -318,7 +318,7 @@ class Connection {
       if (!parser.feed(chunk)) return;
       if (parser.done) finish({ answer: parser.answer() }, parser.reusable);
     };
-    const lost = (code: string) => {
+    const lost = (what: string, code: string | undefined) => {
       if (job.settled) return;
       if (parser.end()) return finish({ answer: parser.answer() }, false);
       // A keep-alive connection the server closed while idle: the request never reached it, ask again once.
@@ -331,11 +331,11 @@ class Connection {
         this.send(job, false);
         return;
       }
-      finish({ error: new SourceError('http', `GET ${job.req.url}: ${code}`) }, false);
+      finish({ error: new SourceError('http', `GET ${job.req.url}: ${what}`, code) }, false);
     };
-    const onEnd = () => lost(gotBytes ? 'connection closed in the middle of the answer' : 'ECONNRESET (closed without an answer)');
-    const onClose = () => lost('ECONNRESET (closed without an answer)');
-    const onError = (err: NodeJS.ErrnoException) => lost(err.code ?? err.message);
+    const onEnd = () => lost(gotBytes ? 'connection closed in the middle of the answer' : 'ECONNRESET (closed without an answer)', 'ECONNRESET');
+    const onClose = () => lost('ECONNRESET (closed without an answer)', 'ECONNRESET');
+    const onError = (err: NodeJS.ErrnoException) => lost(err.code ?? err.message, err.code);
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('close', onClose);

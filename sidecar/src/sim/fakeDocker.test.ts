@@ -1,5 +1,5 @@
-// The simulator's Docker Engine API, read by the sidecar's own container discovery (dockerode) over a
-// real unix socket, and by plain HTTP for the answers dockerode does not ask for.
+// The simulator's Docker Engine API, read by the sidecar's own container discovery over a real unix
+// socket, and by node:http for the answers discovery does not ask for.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 // A fake Docker Engine API on a unix socket, for the simulated host's docker-deployed engines. It answers
-// what dockerode asks for container discovery — GET /_ping, /version, /containers/json,
+// what a Docker client asks for container discovery — GET /_ping, /version, /containers/json,
 // /containers/{id}/json, /containers/{id}/top, with or without a /v1.NN prefix — shaped like Docker 28's
 // answers (API 1.48). A container is a fake vLLM engine whose processes are real (fakeVllm.ts):
 // State.Pid is its API server's host pid, the way a real container's init is, so the sidecar finds the
