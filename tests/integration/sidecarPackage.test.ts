@@ -28,8 +28,7 @@ describe('the sidecar npm package', () => {
     });
     [packed] = JSON.parse(out) as PackResult[];
     prefix = join(dir, 'prefix');
-    // --ignore-scripts: the only install scripts in the tree build optional native parts of ssh2
-    // (dockerode's Docker-over-SSH, which the sidecar never uses); the README says so.
+    // --ignore-scripts, as the README installs it: no dependency of the sidecar needs an install script.
     execFileSync(
       'npm',
       ['install', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(dir, packed.filename)],
@@ -61,6 +60,13 @@ describe('the sidecar npm package', () => {
     // The sidecar's own line also carries its V8 flags: started as a command, it runs as the image does.
     const shebang = readFileSync(join(prefix, 'node_modules/.bin/gpufleet-sidecar'), 'utf8').split('\n')[0];
     expect(shebang).toBe('#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc --no-allocation-site-pretenuring --optimize-for-size');
+  });
+
+  it('installs nothing that runs an install script (the README says --ignore-scripts loses nothing)', () => {
+    const lock = JSON.parse(readFileSync(join(prefix, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const installed = Object.keys(lock.packages).filter((p) => p.startsWith('node_modules/'));
+    expect(installed.length).toBeGreaterThan(10);
+    expect(installed.filter((p) => lock.packages[p]?.hasInstallScript)).toEqual([]);
   });
 
   it('gpufleet-sidecar --version prints the package version', () => {
