@@ -37,6 +37,21 @@ describe('alert rules on the faults scenario', () => {
 
   const uuidOf = (index: number) => gpus.find((g) => g.index === index)?.uuid as string;
 
+  /**
+   * The id of the scenario's engine serving `model` on GPU `index`: the simulator listens on another port
+   * when the scenario's is taken, so the id is looked up, not assumed.
+   */
+  async function engineId(model: string, index: number): Promise<string> {
+    return waitFor(`the engine of ${model} on GPU ${index}`, async () => {
+      const r = await json(`${sidecar.base}/api/v1/engines`);
+      const found = (r.body.engines as any[]).filter((e) => e.model === model && e.workers.some((w: any) => w.gpuUuids.includes(uuidOf(index))));
+      return found.length === 1 ? (found[0].id as string) : undefined;
+    }, 60_000);
+  }
+  // faults.yaml: `hangs` answers nothing (Qwen2.5-0.5B on GPU 5), `overloaded` is at full load (Llama-3.1-8B on GPU 2).
+  const hangs = () => engineId('Qwen/Qwen2.5-0.5B-Instruct', 5);
+  const overloaded = () => engineId('meta-llama/Llama-3.1-8B-Instruct', 2);
+
   /** Waits until the rule's Grafana evaluation is Alerting and returns it. */
   async function firing(uid: string, timeoutMs = 60_000, until: (e: Evaluation) => boolean = () => true): Promise<Evaluation> {
     return waitFor(`${uid} alerting`, async () => {
@@ -81,15 +96,15 @@ describe('alert rules on the faults scenario', () => {
 
     it('engine down: the engine that answers nothing, not the ones with a bad /metrics', async () => {
       const e = await firing('gpufleet-engine-down');
-      expect(e.alerting.map((a) => a.labels.engine_id)).toEqual([expect.stringMatching(/:18104$/)]);
+      expect(e.alerting.map((a) => a.labels.engine_id)).toEqual([await hangs()]);
       await promAlert('EngineDown');
     });
 
     it('KV cache nearly full and requests waiting: the overloaded engine only', async () => {
       const kv = await firing('gpufleet-engine-kv-cache-high');
-      expect(kv.alerting.map((a) => a.labels.engine_id)).toEqual([expect.stringMatching(/:18105$/)]);
+      expect(kv.alerting.map((a) => a.labels.engine_id)).toEqual([await overloaded()]);
       const waiting = await firing('gpufleet-engine-requests-waiting');
-      expect(waiting.alerting.map((a) => a.labels.engine_id)).toEqual([expect.stringMatching(/:18105$/)]);
+      expect(waiting.alerting.map((a) => a.labels.engine_id)).toEqual([await overloaded()]);
       await promAlert('EngineKvCacheHigh');
       await promAlert('EngineRequestsWaiting');
     });
@@ -97,7 +112,7 @@ describe('alert rules on the faults scenario', () => {
     it('time to first token high: the overloaded engine, from its own histogram scraped through service discovery', async () => {
       const e = await firing('gpufleet-engine-ttft-high', 90_000);
       // Only that one: the engine with broken (non-monotonic) histograms is not mistaken for a slow one.
-      expect(e.alerting.map((a) => a.labels.engine_id)).toEqual([expect.stringMatching(/:18105$/)]);
+      expect(e.alerting.map((a) => a.labels.engine_id)).toEqual([await overloaded()]);
       expect(e.alerting[0]?.labels.model).toBe('meta-llama/Llama-3.1-8B-Instruct');
       await promAlert('EngineTimeToFirstTokenHigh');
     });
@@ -106,7 +121,7 @@ describe('alert rules on the faults scenario', () => {
       const e = await firing('gpufleet-engine-slo-attainment-low', 120_000);
       // Its prompts wait ten times longer (slow-prefill): few first tokens within 2.5 s. Its inter-token and
       // end-to-end latencies meet theirs, and the engine with broken histograms is not taken for a slow one.
-      expect(e.alerting.map((a) => [a.labels.engine_id, a.labels.slo])).toEqual([[expect.stringMatching(/:18105$/), 'ttft']]);
+      expect(e.alerting.map((a) => [a.labels.engine_id, a.labels.slo])).toEqual([[await overloaded(), 'ttft']]);
       expect(e.alerting[0]?.value).toBeLessThan(0.5);
       await promAlert('EngineSloAttainmentLow');
     });
