@@ -13,6 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { start, stop } from './children.js';
 import { fetchFloorShare } from './fetchFloor.js';
+import { cpuSeconds } from './proc.js';
 import { startHostSidecar } from './sidecarProcess.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,11 +91,6 @@ export function fakeProc(ports: number[]): string {
   return root;
 }
 
-function procCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 /** `count` vLLM stand-ins in one child process, each answering the real 0.10.1 capture; their ports. */
 export async function startEngineStandIns(count: number, load: FleetLoad = 'idle'): Promise<{ servers: ChildProcess; ports: number[]; setLoad: (l: FleetLoad) => void }> {
   const promFormat = new URL('../sim/promFormat.js', import.meta.url).href;
@@ -157,9 +153,9 @@ export async function engineBench(): Promise<void> {
     const seconds = 60;
     const warm = 150;
     const shareOver = async (pid: number, over = seconds): Promise<number> => {
-      const c0 = procCpuSeconds(pid);
+      const c0 = cpuSeconds(pid);
       await new Promise((r) => setTimeout(r, over * 1000));
-      return ((procCpuSeconds(pid) - c0) / over) * 100;
+      return ((cpuSeconds(pid) - c0) / over) * 100;
     };
     const upCount = async (base: string) =>
       ((await (await fetch(`${base}/api/v1/engines`)).json()) as { engines: { health: string }[] }).engines.filter((e) => e.health === 'up').length;
