@@ -17,7 +17,7 @@ import { Authenticator } from './api/auth.js';
 import { createApiServer, isLoopbackHost } from './api/httpServer.js';
 import { SidecarMetrics } from './api/metrics.js';
 import { TokenFile } from './api/tokenFile.js';
-import { readWebConfig, type WebConfig } from './api/webConfigFile.js';
+import type { WebConfig } from './api/webConfigFile.js';
 import { parseConfig, type Config } from './config.js';
 import { pidListReader } from './engines/pidList.js';
 import { Sidecar } from './sidecar.js';
@@ -135,10 +135,15 @@ async function main(): Promise<void> {
   let procPids: ProcPids | undefined;
   let tokenFile: TokenFile | null = null;
   let web: WebConfig = { tls: null, basicAuthUsers: new Map(), headers: {} };
+  // The config file's parser (yaml, its schema) and bcryptjs load only with a file: about 2.5 MB of heap.
+  let readWebConfig: ((path: string) => WebConfig) | null = null;
   try {
     ({ config, env, simDockerSocket, procPids } = simulation(parsed));
     if (config.tokenFile) tokenFile = new TokenFile(config.tokenFile, logger);
-    if (config.webConfigFile) web = readWebConfig(config.webConfigFile);
+    if (config.webConfigFile) {
+      ({ readWebConfig } = await import('./api/webConfigFile.js'));
+      web = readWebConfig(config.webConfigFile);
+    }
   } catch (err) {
     process.stderr.write(`gpufleet-sidecar: ${(err as Error).message}\n`);
     process.exit(2);
@@ -221,7 +226,7 @@ async function main(): Promise<void> {
   // SIGHUP re-reads the token file and the web config; a bad new file keeps what is in force.
   process.on('SIGHUP', () => {
     tokenFile?.reload('SIGHUP');
-    if (!config.webConfigFile) return;
+    if (!config.webConfigFile || !readWebConfig) return;
     try {
       const next = readWebConfig(config.webConfigFile);
       const problem = api.reloadTls(next.tls);

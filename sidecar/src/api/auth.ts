@@ -1,6 +1,5 @@
 // Who may read the API: a bearer token (--token-file) and/or basic-auth users with bcrypt hashes (the web
 // config file). Either one accepted; the credentials are read per request, so a reload applies at once.
-import { compare } from 'bcryptjs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from './errors.js';
@@ -21,6 +20,10 @@ const UNKNOWN_USER_HASH = '$2b$10$.2HT.Oge.04WrdXJaCfbLOjfkERujfyaN9QEc5qbx5TEkY
 // runs at a time, and a queue longer than this is answered 503 rather than growing.
 const CACHE_SIZE = 256;
 const MAX_PENDING = 16;
+
+// bcryptjs loads at the first basic-auth check: without basic_auth_users it is never needed.
+let bcrypt: Promise<typeof import('bcryptjs')> | null = null;
+const compare = (pass: string, hash: string): Promise<boolean> => (bcrypt ??= import('bcryptjs')).then((b) => b.compare(pass, hash));
 
 const digest = (s: string | Buffer) => createHash('sha256').update(s).digest();
 

@@ -5,6 +5,7 @@ import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { fieldPath } from './errors.js';
+import { WebConfigError } from './webConfigError.js';
 
 export type TlsVersionName = 'TLS10' | 'TLS11' | 'TLS12' | 'TLS13';
 export type ClientAuthType =
@@ -37,7 +38,7 @@ export interface WebConfig {
   headers: Record<string, string>;
 }
 
-export class WebConfigError extends Error {}
+export { WebConfigError };
 
 // Go's crypto/tls names (what exporter-toolkit accepts) → OpenSSL's. TLS 1.3 suites are listed because Go
 // accepts them in the list, but Go (and so this sidecar) does not let them be configured: they are ignored.

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { TlsServerConfig, TlsVersionName } from './webConfig.js';
-import { WebConfigError } from './webConfig.js';
+import { WebConfigError } from './webConfigError.js';
 
 const NODE_VERSION: Record<TlsVersionName, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
   TLS10: 'TLSv1',
