@@ -20,7 +20,7 @@ describe('discoverEngines with untrusted command lines', () => {
 
   it('names a container engine published on port 80 by that port', () => {
     const [c] = discoverEngines([], [], 'h', [
-      { containerId: 'c1', name: 'vllm-a', image: 'vllm/vllm-openai', networkMode: 'bridge', hostPid: null, endpoint: 'http://127.0.0.1:80', problem: null, launch: null },
+      { containerId: 'c1', name: 'vllm-a', image: 'vllm/vllm-openai', networkMode: 'bridge', hostPid: null, pids: [], endpoint: 'http://127.0.0.1:80', problem: null, launch: null },
     ]);
     expect(c?.id).toBe('h:80');
   });

@@ -2,7 +2,7 @@
 // One engine per distinct endpoint: API servers sharing a port (--api-server-count) and their
 // EngineCore/Worker children are one engine. A process inside a container is left to the Docker
 // layer: its port is the container's, not necessarily reachable from the host.
-import { DockerDiscovery, type ContainerEngine } from './dockerDiscovery.js';
+import type { ContainerEngine } from './dockerDiscovery.js';
 import type { ListenAddress } from './listenSocket.js';
 import type { ProcInfo } from './procScan.js';
 import { localEndpoint, parseVllmCmdline, type LocalEndpoint, type VllmLaunch } from './vllmCmdline.js';
@@ -153,6 +153,11 @@ export function discoverEngines(
   }
 
   // Containers: Docker's answer wins for where and how the engine runs.
+  const byEndpoint = new Map<string, number>();
+  out.forEach((x, i) => {
+    const key = endpointKey(x.endpoint);
+    if (!byEndpoint.has(key)) byEndpoint.set(key, i);
+  });
   for (const c of containers) {
     let port: string | null = null;
     try {
@@ -172,11 +177,15 @@ export function discoverEngines(
       image: c.image,
       launch: c.launch,
       apiPid: c.hostPid,
-      pids: DockerDiscovery.hostPids(c.hostPid, procs),
+      pids: c.pids,
     };
-    const same = c.endpoint ? out.findIndex((x) => endpointKey(x.endpoint) === endpointKey(c.endpoint as string)) : -1;
-    if (same >= 0) out[same] = cand;
-    else out.push(cand);
+    const key = c.endpoint ? endpointKey(c.endpoint) : null;
+    const same = key !== null ? byEndpoint.get(key) : undefined;
+    if (same !== undefined) out[same] = cand;
+    else {
+      if (key !== null) byEndpoint.set(key, out.length);
+      out.push(cand);
+    }
   }
 
   const known = new Set(out.map((c) => endpointKey(c.endpoint)));

@@ -4,9 +4,9 @@
 // sidecar's resident memory (with ssh2 and gRPC under it) for two GETs, and read answers uncapped.
 // Whatever answers on the socket is untrusted: only the fields discovery reads are kept, each checked
 // for its type, and nothing of a failed answer's body is kept in an error.
-import { isIP } from 'node:net';
 import { SourceError } from '../collectors/sourceError.js';
 import { DockerBadAnswer } from './dockerError.js';
+import { checkHostLiteral } from './endpointPolicy.js';
 import { plainGetBytes } from './plainHttp.js';
 
 export interface PortEntry {
@@ -47,9 +47,18 @@ export interface DockerCallOptions {
   signal?: AbortSignal;
 }
 
-// A container is a few KB in the list (labels, mounts, networks); 16 MiB is thousands of them.
-const MAX_LIST_BYTES = 16 * 1024 * 1024;
+// A container is one to a few KB in the list (labels, mounts, networks): 8 MiB and 10,000 containers are
+// far beyond a real host, and bound what one answer costs to parse and walk each tick.
+const MAX_LIST_BYTES = 8 * 1024 * 1024;
+const MAX_CONTAINERS = 10_000;
 const MAX_INSPECT_BYTES = 4 * 1024 * 1024;
+/** Published ports read per container (a published range counts each port). */
+const MAX_PORTS = 1024;
+/**
+ * The kept connection to the API is closed after this long idle: a socket-activated Podman service exits
+ * after a few idle seconds (its --time), and a connection held between ticks would keep it running.
+ */
+const IDLE_CLOSE_MS = 2_000;
 /** Container ids and names go into the request path: nothing that could leave the path segment. */
 const SAFE_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -69,7 +78,10 @@ function portEntry(v: unknown): PortEntry | null {
   const privatePort = port(v.PrivatePort);
   if (privatePort === undefined) return null;
   const ip = typeof v.IP === 'string' && v.IP !== '' ? v.IP : undefined;
-  if (ip !== undefined && isIP(ip) === 0) return null;
+  if (ip !== undefined) {
+    const literal = checkHostLiteral(ip);
+    if (!literal.ok || literal.kind !== 'ip') return null;
+  }
   return { PrivatePort: privatePort, PublicPort: port(v.PublicPort), IP: ip, Type: typeof v.Type === 'string' ? v.Type : undefined };
 }
 
@@ -87,6 +99,7 @@ export function parseContainerList(bytes: Buffer): ContainerSummary[] {
   if (!Array.isArray(raw) || !raw.every((c) => isObject(c) && typeof c.Id === 'string')) {
     throw new DockerBadAnswer('the container list is not a JSON array of containers');
   }
+  if (raw.length > MAX_CONTAINERS) throw new DockerBadAnswer(`the container list has more than ${MAX_CONTAINERS} containers`);
   return (raw as Json[])
     .filter((c) => SAFE_REF.test(c.Id as string))
     .map((c) => ({
@@ -94,7 +107,7 @@ export function parseContainerList(bytes: Buffer): ContainerSummary[] {
       image: str(c.Image),
       command: str(c.Command),
       names: strings(c.Names),
-      ports: Array.isArray(c.Ports) ? c.Ports.map(portEntry).filter((p): p is PortEntry => p !== null) : [],
+      ports: Array.isArray(c.Ports) ? c.Ports.slice(0, MAX_PORTS).map(portEntry).filter((p): p is PortEntry => p !== null) : [],
     }));
 }
 
@@ -116,6 +129,8 @@ async function dockerGet(socketPath: string, path: string, maxBytes: number, opt
     maxBytes,
     signal: opts.signal,
     headers: { accept: 'application/json' },
+    pool: 'docker',
+    idleCloseMs: IDLE_CLOSE_MS,
   });
   if (answer.status < 200 || answer.status > 299) throw new DockerStatusError(answer.status);
   return answer.bytes;

@@ -5,7 +5,8 @@
 // Host PIDs come from inspect's State.Pid and its children in /proc: Podman's `top` answers PIDs
 // inside the container, which are useless for matching nvidia-smi's processes.
 import { capText } from '../util/capText.js';
-import { inspectContainer, listContainers, type ContainerFacts, type PortEntry } from './dockerApi.js';
+import { DockerStatusError, inspectContainer, listContainers, type ContainerFacts, type PortEntry } from './dockerApi.js';
+import { describeDockerFailure } from './dockerError.js';
 import type { ProcInfo } from './procScan.js';
 import { localEndpoint, parseVllmCmdline, DEFAULT_VLLM_PORT, type VllmLaunch } from './vllmCmdline.js';
 
@@ -16,6 +17,8 @@ export interface ContainerEngine {
   networkMode: string;
   /** The container's init process on the host. */
   hostPid: number | null;
+  /** Its processes on the host: the init and every descendant in /proc. */
+  pids: number[];
   /** Base URL to reach the engine from this host. */
   endpoint: string | null;
   /** Why no endpoint was found, when none was. */
@@ -39,9 +42,14 @@ export function containerEndpoint(
 ): { endpoint: string | null; problem: string | null } {
   const inPort = launch?.port ?? DEFAULT_VLLM_PORT;
   // Docker lists a port published on every address twice (0.0.0.0 and ::): one port, not two.
-  const tcp = ports
-    .filter((p) => (p.Type ?? 'tcp') === 'tcp' && p.PublicPort)
-    .filter((p, i, all) => all.findIndex((q) => q.PrivatePort === p.PrivatePort && q.PublicPort === p.PublicPort) === i);
+  const seen = new Set<string>();
+  const tcp = ports.filter((p) => {
+    if ((p.Type ?? 'tcp') !== 'tcp' || !p.PublicPort) return false;
+    const key = `${p.PrivatePort}:${p.PublicPort}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   // Prefer the published port that maps to the port vLLM listens on inside the container.
   const exact = tcp.find((p) => p.PrivatePort === inPort);
   const chosen = exact ?? (tcp.length === 1 ? tcp[0] : undefined);
@@ -58,21 +66,49 @@ export function containerEndpoint(
   };
 }
 
-function descendantsOf(root: number, procs: ProcInfo[]): ProcInfo[] {
+/** The /proc table by pid and by parent, built once per listing (a walk per container was quadratic). */
+interface ProcTree {
+  byPid: Map<number, ProcInfo>;
+  children: Map<number, ProcInfo[]>;
+}
+
+function procTree(procs: ProcInfo[]): ProcTree {
+  const byPid = new Map<number, ProcInfo>();
   const children = new Map<number, ProcInfo[]>();
-  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  for (const p of procs) {
+    byPid.set(p.pid, p);
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  return { byPid, children };
+}
+
+function descendantsOf(root: number, tree: ProcTree): ProcInfo[] {
   const out: ProcInfo[] = [];
   const queue = [root];
   const seen = new Set<number>();
-  while (queue.length) {
-    const pid = queue.shift() as number;
+  for (let i = 0; i < queue.length; i++) {
+    const pid = queue[i] as number;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    const self = procs.find((p) => p.pid === pid);
+    const self = tree.byPid.get(pid);
     if (self) out.push(self);
-    for (const c of children.get(pid) ?? []) queue.push(c.pid);
+    for (const c of tree.children.get(pid) ?? []) queue.push(c.pid);
   }
   return out;
+}
+
+/**
+ * The host pid inspect gives, where /proc agrees it can be this container's first process. The answer is
+ * untrusted: a pid of 1 would claim every process on the host for the container, a process of another
+ * container is not this one's, and a pid that is not running has nothing to find.
+ */
+function containerPid(pid: number | null, containerId: string, tree: ProcTree): number | null {
+  if (pid === null || pid === 1) return null;
+  const p = tree.byPid.get(pid);
+  if (!p) return null;
+  return p.containerId === null || p.containerId === containerId ? pid : null;
 }
 
 export class DockerDiscovery {
@@ -86,49 +122,60 @@ export class DockerDiscovery {
 
   /**
    * The running vLLM containers. Throws when the API cannot be reached, answers something else, or
-   * `signal` aborts the calls (the caller reports it): each call has its own deadline too.
+   * `signal` aborts the calls (the caller reports it): each call has its own deadline too. A container
+   * that cannot be inspected is listed with the reason as its problem.
    */
   async list(procs: ProcInfo[], signal?: AbortSignal): Promise<ContainerEngine[]> {
     const call = { timeoutMs: this.timeoutMs, signal };
     const containers = await listContainers(this.socketPath, call);
+    const tree = procTree(procs);
     const out: ContainerEngine[] = [];
     const live = new Map<string, ContainerFacts>();
     for (const c of containers) {
       if (!VLLM_IMAGE.test(c.image) && !/\bvllm\b/.test(c.command)) continue;
+      const name = capText((c.names[0] ?? c.id.slice(0, 12)).replace(/^\//, ''));
       let info = this.inspected.get(c.id);
       // A container restarted in place (restart policy, docker restart) keeps its id but not its pid.
-      if (info?.pid && !procs.some((p) => p.pid === info?.pid)) info = undefined;
+      if (info?.pid && !tree.byPid.has(info.pid)) info = undefined;
       if (!info) {
         try {
           info = await inspectContainer(this.socketPath, c.id, call);
         } catch (err) {
           if (signal?.aborted) throw err;
-          continue; // gone between list and inspect
+          if (err instanceof DockerStatusError && err.statusCode === 404) continue; // gone between list and inspect
+          // Asked again next time: the listing's ports may still say where it is.
+          const { endpoint } = containerEndpoint(c.ports, 'default', null);
+          const why = describeDockerFailure(err, this.socketPath, false).message;
+          out.push({
+            containerId: capText(c.id), name, image: capText(c.image), networkMode: 'default', hostPid: null, pids: [],
+            endpoint, problem: `the container could not be inspected: ${why}`, launch: null,
+          });
+          continue;
         }
       }
       live.set(c.id, info);
-      const hostPid = info.pid;
+      const hostPid = containerPid(info.pid, c.id, tree);
+      const processes = hostPid === null ? [] : descendantsOf(hostPid, tree);
       const argv = info.argv;
       // The image's own entrypoint may be a wrapper; the processes say what really runs.
       // An image whose entrypoint is `vllm serve` may show only the arguments.
       let launch = parseVllmCmdline(argv) ?? (argv[0]?.startsWith('-') ? parseVllmCmdline(['vllm', 'serve', ...argv]) : null);
-      if (hostPid !== null) {
-        for (const p of descendantsOf(hostPid, procs)) {
-          const l = parseVllmCmdline(p.argv);
-          if (l) {
-            launch = l;
-            break;
-          }
+      for (const p of processes) {
+        const l = parseVllmCmdline(p.argv);
+        if (l) {
+          launch = l;
+          break;
         }
       }
       const networkMode = capText(info.networkMode);
       const { endpoint, problem } = containerEndpoint(c.ports, networkMode, launch);
       out.push({
         containerId: capText(c.id),
-        name: capText((c.names[0] ?? c.id.slice(0, 12)).replace(/^\//, '')),
+        name,
         image: capText(c.image),
         networkMode,
         hostPid,
+        pids: processes.map((p) => p.pid),
         endpoint,
         problem,
         launch,
@@ -136,10 +183,5 @@ export class DockerDiscovery {
     }
     this.inspected = live;
     return out;
-  }
-
-  /** Host PIDs of a container's processes: its init and every descendant in /proc. */
-  static hostPids(hostPid: number | null, procs: ProcInfo[]): number[] {
-    return hostPid === null ? [] : descendantsOf(hostPid, procs).map((p) => p.pid);
   }
 }

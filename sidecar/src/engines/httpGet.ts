@@ -34,6 +34,10 @@ export interface GetOptions {
   signal?: AbortSignal;
   /** How error messages name the request; the URL when absent (a long query string reads badly in one). */
   shownUrl?: string;
+  /** plainGetBytes: kept connections are per pool and address ('engines' when absent). */
+  pool?: string;
+  /** plainGetBytes: a kept connection idle this long is closed (60 s when absent); set by the request that opens it. */
+  idleCloseMs?: number;
 }
 
 

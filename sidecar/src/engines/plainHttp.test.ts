@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpGet, type GetOptions } from './httpGet.js';
-import { pooledConnections } from './plainHttp.js';
+import { plainGetBytes, pooledConnections } from './plainHttp.js';
 
 // An http:// URL goes through plainHttp's kept connection (plainGetBytes), then is decoded.
 const plainGet = (url: URL, opts: GetOptions) => httpGet(url.href, opts);
@@ -46,6 +46,11 @@ async function rawServer(answer: (path: string, n: number) => string | Buffer | 
   await new Promise<void>((res) => r.server.listen(0, '127.0.0.1', res));
   r.port = (r.server.address() as { port: number }).port;
   return r;
+}
+
+async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond() && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
 }
 
 function close(r: RawServer) {
@@ -138,6 +143,20 @@ describe('plainGet: framing', () => {
       close(r);
     }
   });
+
+  it('refuses an answer in more tiny chunks than the cap can hold, though its bytes are under it', async () => {
+    // 3,000 one-byte chunks: 3 KB of body, but each piece kept costs far more than its byte.
+    const r = await rawServer((path) =>
+      `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${'1\r\na\r\n'.repeat(path === '/many' ? 3000 : 900)}0\r\n\r\n`,
+    );
+    try {
+      await expect(get(r.port, '/many', { maxBytes: 100_000 })).rejects.toMatchObject({ reason: 'too-large', message: expect.stringMatching(/pieces/) });
+      // A thousand pieces are always allowed, whatever the cap.
+      expect((await get(r.port, '/some', { maxBytes: 1000 })).body).toBe('a'.repeat(900));
+    } finally {
+      close(r);
+    }
+  });
 });
 
 describe('plainGet: the kept connection', () => {
@@ -214,6 +233,21 @@ describe('plainGet: the kept connection', () => {
 });
 
 describe('plainGet: the pool', () => {
+  it('closes a connection idle for idleCloseMs, and keeps pools apart on one address', async () => {
+    const r = await rawServer(() => ok('x'));
+    const url = new URL(`http://127.0.0.1:${r.port}/`);
+    try {
+      await plainGetBytes(url, { timeoutMs: 2000, maxBytes: 1024, pool: 'short', idleCloseMs: 100 });
+      await plainGetBytes(url, { timeoutMs: 2000, maxBytes: 1024 });
+      expect(r.connections).toBe(2); // one per pool
+      await waitUntil(() => r.sockets.size === 1);
+      expect(r.sockets.size).toBe(1); // the short pool's closed, the engines' kept
+    } finally {
+      close(r);
+    }
+  });
+
+
   it('keeps nothing for endpoints that refuse, however many distinct ones fail', async () => {
     const before = pooledConnections();
     // Ports nobody listens on: each one refused at once.

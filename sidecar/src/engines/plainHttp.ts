@@ -12,6 +12,13 @@ import type { GetOptions, HttpBytesAnswer } from './httpGet.js';
 const MAX_HEAD_BYTES = 64 * 1024;
 /** An idle connection is closed after this long (an engine that went away leaves no socket behind). */
 const IDLE_CLOSE_MS = 60_000;
+/**
+ * What each piece of a body costs besides its bytes (a Buffer view and its slot). The pieces' cost is
+ * held to the size cap as well (a thousand pieces are always allowed): an answer of one-byte chunks
+ * would otherwise take ~100 times its size in memory.
+ */
+const PIECE_COST = 64;
+const FREE_PIECES = 1024;
 
 export interface PlainGet {
   /** For messages: the URL as given. */
@@ -42,6 +49,8 @@ class AnswerParser {
   private pending: Buffer = Buffer.alloc(0);
   private readonly body: Buffer[] = [];
   private size = 0;
+  /** PIECE_COST per piece kept. */
+  private overhead = 0;
   private mode: 'length' | 'chunked' | 'close' = 'close';
   private left = 0;
   /** Chunked: 'size' line expected, 'data' (left bytes), 'crlf' after data, 'trailer' lines until an empty one. */
@@ -135,8 +144,13 @@ class AnswerParser {
   private add(b: Buffer): boolean {
     if (b.length === 0) return true;
     this.size += b.length;
+    this.overhead += PIECE_COST;
     if (this.size > this.req.maxBytes) {
       this.fail(new SourceError('too-large', `GET ${this.req.url}: body over the ${this.req.maxBytes} byte limit`));
+      return false;
+    }
+    if (this.overhead > Math.max(this.req.maxBytes, FREE_PIECES * PIECE_COST)) {
+      this.fail(new SourceError('too-large', `GET ${this.req.url}: body in ${this.overhead / PIECE_COST} pieces, more than the ${this.req.maxBytes} byte limit allows`));
       return false;
     }
     this.body.push(b);
@@ -216,6 +230,7 @@ class Connection {
 
   constructor(
     private readonly target: Target,
+    private readonly idleCloseMs: number,
     private readonly onIdleClose: () => void,
   ) {}
 
@@ -360,7 +375,7 @@ class Connection {
           this.drop();
           this.onIdleClose();
         }
-      }, IDLE_CLOSE_MS);
+      }, this.idleCloseMs);
       this.idleTimer.unref();
     }
   }
@@ -388,10 +403,10 @@ export function pooledConnections(): number {
 export function plainGetBytes(url: URL, opts: GetOptions): Promise<HttpBytesAnswer> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 80);
-  const key = opts.socketPath ? `unix:${opts.socketPath}` : `${host}:${port}`;
+  const key = `${opts.pool ?? 'engines'} ${opts.socketPath ? `unix:${opts.socketPath}` : `${host}:${port}`}`;
   let c = connections.get(key);
   if (!c) {
-    const made: Connection = new Connection(opts.socketPath ? { socketPath: opts.socketPath } : { host, port }, () => {
+    const made: Connection = new Connection(opts.socketPath ? { socketPath: opts.socketPath } : { host, port }, opts.idleCloseMs ?? IDLE_CLOSE_MS, () => {
       if (connections.get(key) === made) connections.delete(key);
     });
     connections.set(key, made);

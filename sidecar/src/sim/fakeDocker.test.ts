@@ -73,7 +73,7 @@ describe('the fake Docker Engine API', () => {
       problem: null,
       launch: expect.objectContaining({ model: 'ibm-granite/granite-3.3-2b-instruct', port: 18023 }),
     });
-    expect(DockerDiscovery.hostPids(4242, procs(4242))).toEqual([4242, 4243]);
+    expect(c?.pids).toEqual([4242, 4243]);
   });
 
   it('a container that restarted is inspected again (new first process, new pid)', async () => {
