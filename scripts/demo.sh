@@ -7,4 +7,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 npm run build -w sidecar --silent
-exec node --max-semi-space-size=1 --single-threaded-gc --no-allocation-site-pretenuring --optimize-for-size sidecar/dist/cli.js --simulate demo "$@"
+exec node --max-semi-space-size=1 --single-threaded-gc --no-allocation-site-pretenuring --optimize-for-size --v8-pool-size=1 sidecar/dist/cli.js --simulate demo "$@"

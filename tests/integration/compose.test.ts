@@ -75,7 +75,7 @@ describe('docker-compose.yml', () => {
     ]);
     // The sidecar's V8 flags (a small young generation keeps RSS under 100 MB, one GC thread costs less
     // CPU on its small heap; see README Performance).
-    expect(ep.slice(ep.indexOf('node'))).toEqual(['node', '--max-semi-space-size=1', '--single-threaded-gc', '--no-allocation-site-pretenuring', '--optimize-for-size', '/opt/gpufleet/sidecar/dist/cli.js']);
+    expect(ep.slice(ep.indexOf('node'))).toEqual(['node', '--max-semi-space-size=1', '--single-threaded-gc', '--no-allocation-site-pretenuring', '--optimize-for-size', '--v8-pool-size=1', '/opt/gpufleet/sidecar/dist/cli.js']);
     // The demo needs none of it: the image's own non-root user, no capabilities added.
     expect(s['sidecar-demo'].user).toBeUndefined();
     expect(s['sidecar-demo'].cap_add).toBeUndefined();

@@ -57,7 +57,7 @@ describe('sidecar/Dockerfile', () => {
     expect(health!.getFlags().map((f) => f.getName())).toEqual(['interval', 'timeout', 'start-period']);
     expect(args(health!)).toMatch(/^CMD \[/);
     expect(args(health!)).toContain("http://127.0.0.1:9740/healthz");
-    expect(of(runtime, 'ENTRYPOINT').map(args)).toEqual(['["node", "--max-semi-space-size=1", "--single-threaded-gc", "--no-allocation-site-pretenuring", "--optimize-for-size", "/opt/gpufleet/sidecar/dist/cli.js"]']);
+    expect(of(runtime, 'ENTRYPOINT').map(args)).toEqual(['["node", "--max-semi-space-size=1", "--single-threaded-gc", "--no-allocation-site-pretenuring", "--optimize-for-size", "--v8-pool-size=1", "/opt/gpufleet/sidecar/dist/cli.js"]']);
   });
 
   it('carries the OCI labels, with this release as the default version', () => {

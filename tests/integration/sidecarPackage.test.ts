@@ -59,7 +59,7 @@ describe('the sidecar npm package', () => {
     }
     // The sidecar's own line also carries its V8 flags: started as a command, it runs as the image does.
     const shebang = readFileSync(join(prefix, 'node_modules/.bin/gpufleet-sidecar'), 'utf8').split('\n')[0];
-    expect(shebang).toBe('#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc --no-allocation-site-pretenuring --optimize-for-size');
+    expect(shebang).toBe('#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc --no-allocation-site-pretenuring --optimize-for-size --v8-pool-size=1');
   });
 
   it('installs nothing that runs an install script (the README says --ignore-scripts loses nothing)', () => {
