@@ -1,13 +1,13 @@
 // What the bench reads of other processes: their CPU time and resident memory, from /proc.
 import { readdirSync, readFileSync } from 'node:fs';
-import { statChildrenCpuSeconds, statCpuSeconds, statParentPid, statusRssMB } from './stats.js';
+import { statChildrenCpuSeconds, statCpuSeconds, statParentPid, statusMB } from './stats.js';
 
 export function cpuSeconds(pid: number): number {
   return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 export function rssMB(pid: number): number {
-  return statusRssMB(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return statusMB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
 }
 
 /** CPU seconds of this process's children that have exited and been waited for. */

@@ -1,4 +1,4 @@
-import { formatMs, formatRatio, linearFit, median, quantile, ratio, statChildrenCpuSeconds, statCpuSeconds, statParentPid, statusMB, statusRssMB } from './stats.js';
+import { formatMs, formatRatio, linearFit, median, quantile, ratio, statChildrenCpuSeconds, statCpuSeconds, statParentPid, statusMB } from './stats.js';
 
 describe('quantile (nearest rank)', () => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
@@ -31,8 +31,8 @@ describe('/proc parsing', () => {
     expect(() => statCpuSeconds('garbage')).toThrow(/not a \/proc\/PID\/stat/);
   });
   it('reads VmRSS in kB as MB', () => {
-    expect(statusRssMB('Name:\tnode\nVmRSS:\t  102400 kB\nVmSwap:\t 0 kB\n')).toBeCloseTo(104.8576, 4);
-    expect(() => statusRssMB('Name: x\n')).toThrow(/VmRSS/);
+    expect(statusMB('Name:\tnode\nVmRSS:\t  102400 kB\nVmSwap:\t 0 kB\n', 'VmRSS')).toBeCloseTo(104.8576, 4);
+    expect(() => statusMB('Name: x\n', 'VmRSS')).toThrow(/VmRSS/);
     const status = 'VmRSS:\t  102400 kB\nRssAnon:\t   61440 kB\nRssFile:\t   40960 kB\n';
     expect([statusMB(status, 'RssAnon'), statusMB(status, 'RssFile')]).toEqual([62.91456, 41.94304]);
     expect(() => statusMB('VmRSS:\t 1 kB\n', 'RssAnon')).toThrow(/RssAnon/);

@@ -55,11 +55,6 @@ export function statusMB(status: string, field: 'VmRSS' | 'RssAnon' | 'RssFile')
   return (Number(m[1]) * 1024) / 1e6;
 }
 
-/** Resident memory in MB (10^6 bytes) from the text of /proc/PID/status (its VmRSS line, in kB). */
-export function statusRssMB(status: string): number {
-  return statusMB(status, 'VmRSS');
-}
-
 /**
  * "ours / theirs" as printed: under 1 means we use less (time, CPU) than the peer. Both must be
  * positive and finite; otherwise there is no ratio to print.

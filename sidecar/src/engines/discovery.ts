@@ -5,6 +5,7 @@
 import type { ContainerEngine } from './dockerDiscovery.js';
 import type { ListenAddress } from './listenSocket.js';
 import type { ProcInfo } from './procScan.js';
+import { descendants, procTree } from './procTree.js';
 import { localEndpoint, parseVllmCmdline, type LocalEndpoint, type VllmLaunch } from './vllmCmdline.js';
 
 export interface DiscoveryOptions {
@@ -30,20 +31,6 @@ export interface EngineCandidate {
   apiPid: number | null;
   /** Every process of the engine: API servers and all their descendants. */
   pids: number[];
-}
-
-function descendants(roots: number[], children: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const seen = new Set<number>();
-  const queue = [...roots];
-  while (queue.length) {
-    const pid = queue.shift() as number;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    out.push(pid);
-    for (const c of children.get(pid) ?? []) queue.push(c);
-  }
-  return out;
 }
 
 /** Engine ids in a human order (host:8001 before host:18001). One collator: localeCompare with options builds one per call. */
@@ -99,14 +86,9 @@ export function discoverEngines(
   containers: ContainerEngine[] = [],
   opts: DiscoveryOptions = {},
 ): EngineCandidate[] {
-  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const tree = procTree(procs);
+  const byPid = tree.byPid;
   const endpoints = launchEndpoints(procs, byPid, opts);
-  const children = new Map<number, number[]>();
-  for (const p of procs) {
-    const list = children.get(p.ppid);
-    if (list) list.push(p.pid);
-    else children.set(p.ppid, [p.pid]);
-  }
 
   const groups = new Map<string, { launch: VllmLaunch; url: string; socketPath: string | null; port: number | null; problem: string | null; members: ProcInfo[] }>();
   for (const p of procs) {
@@ -148,7 +130,7 @@ export function discoverEngines(
       image: null,
       launch: g.launch,
       apiPid: api?.pid ?? null,
-      pids: descendants(roots.map((r) => r.pid), children).filter((pid) => byPid.has(pid)),
+      pids: descendants(roots.map((r) => r.pid), tree).map((p) => p.pid),
     });
   }
 

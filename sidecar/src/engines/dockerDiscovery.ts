@@ -8,6 +8,7 @@ import { capText } from '../util/capText.js';
 import { DockerStatusError, inspectContainer, listContainers, type ContainerFacts, type PortEntry } from './dockerApi.js';
 import { describeDockerFailure } from './dockerError.js';
 import type { ProcInfo } from './procScan.js';
+import { descendants, procTree, type ProcTree } from './procTree.js';
 import { localEndpoint, parseVllmCmdline, DEFAULT_VLLM_PORT, type VllmLaunch } from './vllmCmdline.js';
 
 export interface ContainerEngine {
@@ -66,39 +67,6 @@ export function containerEndpoint(
   };
 }
 
-/** The /proc table by pid and by parent, built once per listing (a walk per container was quadratic). */
-interface ProcTree {
-  byPid: Map<number, ProcInfo>;
-  children: Map<number, ProcInfo[]>;
-}
-
-function procTree(procs: ProcInfo[]): ProcTree {
-  const byPid = new Map<number, ProcInfo>();
-  const children = new Map<number, ProcInfo[]>();
-  for (const p of procs) {
-    byPid.set(p.pid, p);
-    const siblings = children.get(p.ppid);
-    if (siblings) siblings.push(p);
-    else children.set(p.ppid, [p]);
-  }
-  return { byPid, children };
-}
-
-function descendantsOf(root: number, tree: ProcTree): ProcInfo[] {
-  const out: ProcInfo[] = [];
-  const queue = [root];
-  const seen = new Set<number>();
-  for (let i = 0; i < queue.length; i++) {
-    const pid = queue[i] as number;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    const self = tree.byPid.get(pid);
-    if (self) out.push(self);
-    for (const c of tree.children.get(pid) ?? []) queue.push(c.pid);
-  }
-  return out;
-}
-
 /**
  * The host pid inspect gives, where /proc agrees it can be this container's first process. The answer is
  * untrusted: a pid of 1 would claim every process on the host for the container, a process of another
@@ -155,7 +123,7 @@ export class DockerDiscovery {
       }
       live.set(c.id, info);
       const hostPid = containerPid(info.pid, c.id, tree);
-      const processes = hostPid === null ? [] : descendantsOf(hostPid, tree);
+      const processes = hostPid === null ? [] : descendants([hostPid], tree);
       const argv = info.argv;
       // The image's own entrypoint may be a wrapper; the processes say what really runs.
       // An image whose entrypoint is `vllm serve` may show only the arguments.
