@@ -74,7 +74,7 @@ describe('docker-compose.yml', () => {
       '--inh-caps=-all,+syslog,+sys_ptrace', '--ambient-caps=-all,+syslog,+sys_ptrace', '--no-new-privs',
     ]);
     // The sidecar's V8 flags (a small young generation keeps RSS under 100 MB, one GC thread costs less
-    // CPU on its small heap; see README Performance).
+    // CPU on its small heap; see docs/PERFORMANCE.md).
     expect(ep.slice(ep.indexOf('node'))).toEqual(['node', '--max-semi-space-size=1', '--single-threaded-gc', '--no-allocation-site-pretenuring', '--optimize-for-size', '--v8-pool-size=1', '/opt/gpufleet/sidecar/dist/cli.js']);
     // The demo needs none of it: the image's own non-root user, no capabilities added.
     expect(s['sidecar-demo'].user).toBeUndefined();

@@ -58,7 +58,7 @@ async function oneHost(mix: FleetMix, line: Line): Promise<void> {
 }
 
 export async function capacityBench(line: Line): Promise<void> {
-  console.log('\n10. capacity answer: per tick and per request (fleet-sim hosts)');
+  console.log('\n18. capacity answer: per tick and per request (fleet-sim hosts)');
   await oneHost('typical', line);
   await oneHost('all-mig', line);
 }

@@ -166,7 +166,7 @@ async function oneMix(mix: FleetMix): Promise<void> {
 }
 
 export async function capacityRulesBench(): Promise<void> {
-  heading(`10b. rule evaluation on fleet-sim, ${HOSTS} hosts (${SCRAPE_S} s scrapes, rules every ${EVAL_S} s; fleet, SLO and per-host rule files):
+  heading(`19. rule evaluation on fleet-sim, ${HOSTS} hosts (${SCRAPE_S} s scrapes, rules every ${EVAL_S} s; fleet, SLO and per-host rule files):
     per group the median / max evaluation time of ${EVALS} evaluations, and its slowest rule`);
   if (!existsSync(PROMETHEUS)) {
     line('skipped', 'prometheus is not installed');

@@ -110,8 +110,9 @@ export async function growthBench(): Promise<void> {
         line(
           `${String(n).padStart(3)} engines (${c.engines.up} up): CPU per tick / RSS`,
           `${c.cpuMsPerTick.toFixed(1)} ms / ${c.rssMB.toFixed(0)} MB`,
-          n === 16 ? '< 20 ms (2 % of a core)' : undefined,
         );
+        // This window falls in start-up, while V8 still compiles: the 2 % goal is section 8's, read once settled.
+        if (n === 16) console.log('    (the goal, < 2 % of a core with 16 engines, is read once V8 has settled: section 8)');
       } finally {
         await stop(servers);
         rmSync(proc, { recursive: true, force: true });

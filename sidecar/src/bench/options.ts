@@ -3,9 +3,8 @@
 import { parseDurationMs } from '../util/duration.js';
 
 export const SECTIONS = [
-  'parse', 'api', 'memory', 'nvidia-smi', 'engines', 'fleet', 'query-budget',
-  'node-exporter', 'prometheus', 'parsers', 'growth', 'soak', 'startup', 'capacity', 'capacity-rules', 'packaging',
-  'real-host',
+  'parse', 'api', 'memory', 'nvidia-smi', 'engines', 'fleet', 'node-exporter', 'prometheus', 'parsers', 'growth',
+  'soak', 'startup', 'real-host', 'query-budget', 'capacity', 'capacity-rules', 'packaging',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 

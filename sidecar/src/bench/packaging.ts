@@ -20,7 +20,7 @@ function imageSize(tag: string): number | null {
 
 export function packagingBench(line: (label: string, value: string, target?: string) => void): void {
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-  console.log(`\n10. release ${version}: what each install path downloads`);
+  console.log(`\n20. release ${version}: what each install path downloads`);
   const dir = mkdtempSync(join(tmpdir(), 'gpufleet-bench-release-'));
   try {
     if (existsSync(join(ROOT, 'dist/plugin.json'))) {

@@ -49,7 +49,7 @@ export async function queryBudgetBench(line: (label: string, value: string, targ
   server.close();
   const max = (f: (r: (typeof runs)[number]) => number) => Math.max(...runs.map(f));
   const med = [...runs].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(runs.length / 2)] as (typeof runs)[number];
-  console.log(`\n9. Worst /api/v1/query the budget allows: ${n} queries × ${series} series × ${DEFAULT_MAX_DATA_POINTS} points (budget ${POINT_BUDGET.toLocaleString('en-US')}), ${ticks} ticks of history`);
+  console.log(`\n17. Worst /api/v1/query the budget allows: ${n} queries × ${series} series × ${DEFAULT_MAX_DATA_POINTS} points (budget ${POINT_BUDGET.toLocaleString('en-US')}), ${ticks} ticks of history`);
   line('planning (validation, series selection), max', `${max((r) => r.planMs).toFixed(2)} ms`, '< 50 ms');
   line('longest stretch without yielding while writing, CPU', `${max((r) => r.stats.longestSliceCpuMs).toFixed(2)} ms`, '< 50 ms');
   line('the same in wall time (includes other processes)', `${max((r) => r.stats.longestSliceMs).toFixed(2)} ms`);

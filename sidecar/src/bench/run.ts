@@ -8,16 +8,19 @@
 //   5. nvidia-smi: a spawn per tick (exporter-style --query-gpu) against spawn and loop modes (peers/nvidiaSmi.ts)
 //   6-8. engines: /metrics parse throughput, a 16-engine cycle, the sidecar's CPU share (engines.ts)
 //   9. fleet-sim at 1,000 hosts, typical and all-mig: series per host and in total, render cost, CPU (fleet.ts)
-//   9. the worst /api/v1/query the point budget allows: loop blocking and answer size (queryBudget.ts)
 //  10-12. side by side: /metrics against node_exporter, the 1 h query against Prometheus, the vLLM parser
 //         against Python's prometheus_client (peers/)
 //  13. cost growth against GPUs, engines and history length (growth.ts)
 //  14. the mixed-route soak (soak.ts; --soak for 10 minutes)
-//  10. the capacity answer per tick and per request (capacity.ts); 10b. the shipped rule files' evaluation
-//      time in a real Prometheus on fleet-sim's 1,000 hosts (capacityRules.ts; --only capacity-rules)
-//   15. release sizes: plugin archive, npm package, container image when built here (packaging.ts)
-//   16. on a GPU host only: sections 5 and 15 against the real nvidia-smi, the sidecar's CPU at 1 s and
-//       NVML's own calls through pynvml, the physical floor (realHost.ts; skipped elsewhere)
+//  15. start-up: the first GPU reading after start, on demo and as on a real host (startup.ts)
+//  16. on a GPU host only: sections 5 and 15 against the real nvidia-smi, the sidecar's CPU at 1 s and
+//      NVML's own calls through pynvml, the physical floor (realHost.ts; skipped elsewhere)
+//  17. the worst /api/v1/query the point budget allows: loop blocking and answer size (queryBudget.ts)
+//  18. the capacity answer per tick and per request (capacity.ts)
+//  19. the shipped rule files' evaluation time in a real Prometheus on fleet-sim's 1,000 hosts
+//      (capacityRules.ts; --only capacity-rules)
+//  20. release sizes: plugin archive, npm package, container image when built here (packaging.ts)
+// The numbers are printed in that order; the README and docs/PERFORMANCE.md cite them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';

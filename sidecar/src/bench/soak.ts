@@ -50,10 +50,11 @@ export async function soakBench(durationMs: number, rate: number): Promise<void>
     line('resident memory: start / end / max', `${mbs[0]?.toFixed(0)} / ${mbs.at(-1)?.toFixed(0)} / ${Math.max(...mbs).toFixed(0)} MB`, 'flat');
     line('resident memory trend over the second half', `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min`);
     line('sidecar CPU during the soak', `${cpuShare.toFixed(0)} % of a core`);
+    console.log('    each route\'s p99 is within the mix; GET /healthz, which does no work, is the floor (the /metrics goal is sections 2 and 10, at 200 req/s)');
     for (const t of targets) {
       const r = results.get(t.label);
       if (!r) continue;
-      line(`${t.label}: p50 / p99`, `${formatMs(quantile(r.latencies, 0.5))} / ${formatMs(quantile(r.latencies, 0.99))}`, t.label === 'GET /metrics' ? '< 5 ms' : undefined);
+      line(`${t.label}: p50 / p99`, `${formatMs(quantile(r.latencies, 0.5))} / ${formatMs(quantile(r.latencies, 0.99))}`);
       line(`${t.label}: answered / failed / cut off`, `${r.ok} / ${r.errors} / ${r.cutOff}`);
     }
   } finally {

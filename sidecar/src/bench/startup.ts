@@ -26,7 +26,6 @@ export function sidecarNodeFlags(cli = CLI): string[] {
   return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
-/** Starts `gpufleet-sidecar --simulate <scenario>` on a free loopback port and measures its start. */
 /**
  * How the sidecar is started: `simulate` is `--simulate <scenario>`, which also starts the scenario's
  * engines as processes (nine on demo, competing for the same 2 cores at start); `host` is the sidecar as on
@@ -44,6 +43,7 @@ function startupArgs(mode: StartupMode, scenario: string, nvidiaSmi: string): { 
   return { args: ['--nvidia-smi', FAKE_NVIDIA_SMI, ...host], env: { GPUFLEET_SIM_SCENARIO: scenario, GPUFLEET_SIM_CONTROL: '' } };
 }
 
+/** Starts the sidecar (as `mode` says) on a free loopback port and measures its start. */
 export async function startupFigures(
   opts: {
     scenario?: string;
@@ -106,7 +106,7 @@ export async function startupFigures(
 
 /** The start-up section of `npm run bench`: `line` prints one figure beside its target. */
 export async function startupBench(line: (label: string, value: string, target?: string) => void, runs = 3): Promise<void> {
-  console.log(`\nStart-up on demo, sidecar as started by its #! line (node ${sidecarNodeFlags().join(' ')}); ${runs} runs each`);
+  console.log(`\n15. Start-up on demo, sidecar as started by its #! line (node ${sidecarNodeFlags().join(' ')}); ${runs} runs each`);
   spawnSync(process.execPath, ['-e', '0']); // warms the file cache, as the sidecar's runs find it
   const t = performance.now();
   const bare = spawnSync(process.execPath, ['-e', '0']);
