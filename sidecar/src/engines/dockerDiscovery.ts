@@ -72,7 +72,7 @@ export function containerEndpoint(
  * untrusted: a pid of 1 would claim every process on the host for the container, a process of another
  * container is not this one's, and a pid that is not running has nothing to find.
  */
-function containerPid(pid: number | null, containerId: string, tree: ProcTree): number | null {
+function containerPid(pid: number | null, containerId: string, tree: ProcTree<ProcInfo>): number | null {
   if (pid === null || pid === 1) return null;
   const p = tree.byPid.get(pid);
   if (!p) return null;

@@ -1,16 +1,21 @@
 // The /proc table by pid and by parent, and the walk from a process to all its descendants: what
 // discovery of native engines (an API server's EngineCore and workers) and of containers (a container's
-// first process and everything under it) both need, built once per scan each.
-import type { ProcInfo } from './procScan.js';
-
-export interface ProcTree {
-  byPid: Map<number, ProcInfo>;
-  children: Map<number, ProcInfo[]>;
+// first process and everything under it) both need, built once per scan each; and the role
+// classification of an engine's processes (vllmCmdline.ts), which needs only pid and parent.
+/** What a tree needs of a process; procScan's records and vllmCmdline's both have it. */
+export interface ProcNode {
+  pid: number;
+  ppid: number;
 }
 
-export function procTree(procs: readonly ProcInfo[]): ProcTree {
-  const byPid = new Map<number, ProcInfo>();
-  const children = new Map<number, ProcInfo[]>();
+export interface ProcTree<P extends ProcNode> {
+  byPid: Map<number, P>;
+  children: Map<number, P[]>;
+}
+
+export function procTree<P extends ProcNode>(procs: readonly P[]): ProcTree<P> {
+  const byPid = new Map<number, P>();
+  const children = new Map<number, P[]>();
   for (const p of procs) {
     byPid.set(p.pid, p);
     const siblings = children.get(p.ppid);
@@ -21,8 +26,8 @@ export function procTree(procs: readonly ProcInfo[]): ProcTree {
 }
 
 /** The processes of `roots` and of all their descendants, breadth first, each once; pids not in the table are left out. */
-export function descendants(roots: readonly number[], tree: ProcTree): ProcInfo[] {
-  const out: ProcInfo[] = [];
+export function descendants<P extends ProcNode>(roots: readonly number[], tree: ProcTree<P>): P[] {
+  const out: P[] = [];
   const queue = [...roots];
   const seen = new Set<number>();
   // An index, not shift(): a queue of thousands would be moved at every step.

@@ -49,6 +49,7 @@
 
 import { capText, MAX_UNTRUSTED_CHARS } from '../util/capText.js';
 import { checkHostLiteral } from './endpointPolicy.js';
+import { procTree } from './procTree.js';
 
 export const DEFAULT_VLLM_PORT = 8000;
 export const DEFAULT_VLLM_HOST = '0.0.0.0';
@@ -822,14 +823,7 @@ function sameArgv(a: readonly string[], b: readonly string[]): boolean {
  * left out of the map.
  */
 export function classifyProcesses(procs: readonly ProcInfo[], options: RoleOptions = {}): Map<number, ProcessRole> {
-  const byPid = new Map<number, ProcInfo>();
-  const children = new Map<number, ProcInfo[]>();
-  for (const p of procs) {
-    byPid.set(p.pid, p);
-    const list = children.get(p.ppid);
-    if (list) list.push(p);
-    else children.set(p.ppid, [p]);
-  }
+  const { byPid, children } = procTree(procs);
   const roles = new Map<number, ProcessRole>();
   for (const p of procs) {
     const r = parseProcessRole(p.argv, options);
